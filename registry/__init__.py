@@ -1,0 +1,1 @@
+"""Registry entries shipped with semhub: one TOML file per model family (see docs/registry.md)."""

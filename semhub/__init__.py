@@ -1,0 +1,25 @@
+"""semhub: does this model think in one shared space across languages and modalities?
+
+The public API, for scripts and for plugins (plugins import only from here).
+"""
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("semhub")
+except PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0.0.0"
+
+from semhub.api import RunContext, dataset, load, make_context, similarity  # noqa: E402
+from semhub.backbone import Backbone, ModelSource  # noqa: E402
+from semhub.capture import capture, pool  # noqa: E402
+from semhub.data import AlignedDataset, load_aligned  # noqa: E402
+from semhub.errors import DataError, SemhubError  # noqa: E402
+from semhub.hookspecs import hookimpl  # noqa: E402
+from semhub.spokes import Encoded, Spoke  # noqa: E402
+
+__all__ = [
+    "AlignedDataset", "Backbone", "DataError", "Encoded", "ModelSource", "RunContext", "SemhubError", "Spoke",
+    "__version__", "capture", "dataset", "hookimpl", "load", "load_aligned", "make_context", "pool", "similarity",
+]

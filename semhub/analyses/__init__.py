@@ -1,0 +1,37 @@
+"""Built-in analyses, registered through the same hook a plugin would use.
+
+An analysis receives a ``RunContext`` (backbone, dataset, views, options, and lazy
+state capture) and returns a result with ``key``, ``to_json()`` and ``plot(path)``.
+"""
+from __future__ import annotations
+
+from semhub.analyses.similarity import SimilarityResult, similarity
+from semhub.hookspecs import hookimpl
+
+
+class SimilarityAnalysis:
+    """Eq. 1, matched/mismatched cosine and retrieval@1 for the first view against each other one."""
+
+    name = "similarity"
+    description = "per-layer cross-view similarity (Eq. 1) and retrieval@1 with bootstrap CIs"
+    plot_name = "similarity.png"
+
+    def run(self, ctx) -> SimilarityResult:
+        states = {view: ctx.states(view) for view in ctx.views}
+        return similarity(
+            states,
+            ctx.layers,
+            ctx.views,
+            center=ctx.options["center"],
+            n_boot=ctx.options.get("n_boot", 1000),
+            seed=ctx.options["seed"],
+            options={"model": ctx.backbone.name, "pooling": ctx.options["pooling"]},
+        )
+
+
+@hookimpl
+def semhub_register_analyses(register) -> None:
+    register(SimilarityAnalysis())
+
+
+__all__ = ["SimilarityAnalysis", "SimilarityResult", "similarity"]

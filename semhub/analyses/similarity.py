@@ -1,0 +1,134 @@
+"""Per-layer cross-view similarity (the paper's Eq. 1), retrieval@1 and bootstrap intervals.
+
+For aligned sets A and B at layer k, C[i, j] = cos(a_i, b_j). Eq. 1 is the mean matched
+cosine minus the mean over all off-diagonal pairs. Statistics are reduced per item
+(row by row, in chunks), so memory is O(N x chunk) per layer, never N x N x L, and the
+bootstrap resamples items.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+METRICS = ("matched_cosine", "mismatched_cosine", "eq1", "retrieval_at_1")
+
+
+def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: int = 2048) -> dict[str, np.ndarray]:
+    """Per-layer, per-item statistics for aligned (N, K, D) states -> arrays of shape (K, N).
+
+    ``matched[k, i]`` = cos(a_i, b_i); ``mismatched[k, i]`` = mean over j != i of cos(a_i, b_j);
+    ``hit[k, i]`` = retrieval@1 of item i averaged over both directions (a->b and b->a).
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"aligned states differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+    n, n_layers, _ = a.shape
+    if n < 2:
+        raise ValueError("similarity needs at least two aligned items")
+    out = {name: np.empty((n_layers, n)) for name in ("matched", "mismatched", "hit")}
+    idx = torch.arange(n)
+    for k in range(n_layers):
+        x, y = a[:, k].double(), b[:, k].double()
+        if center:
+            x, y = x - x.mean(0), y - y.mean(0)
+        x = torch.nn.functional.normalize(x, dim=-1)
+        y = torch.nn.functional.normalize(y, dim=-1)
+        col_best = torch.full((n,), -torch.inf, dtype=torch.float64)
+        col_arg = torch.zeros(n, dtype=torch.long)
+        diag, row_sum, row_hit = (torch.empty(n, dtype=torch.float64) for _ in range(3))
+        for start in range(0, n, chunk):
+            sims = x[start : start + chunk] @ y.T
+            rows = idx[start : start + chunk]
+            diag[rows] = sims[rows - start, rows]
+            row_sum[rows] = sims.sum(1)
+            row_hit[rows] = (sims.argmax(1) == rows).double()
+            best, arg = sims.max(0)
+            better = best > col_best
+            col_best = torch.where(better, best, col_best)
+            col_arg = torch.where(better, arg + start, col_arg)
+        out["matched"][k] = diag.numpy()
+        out["mismatched"][k] = ((row_sum - diag) / (n - 1)).numpy()
+        out["hit"][k] = ((row_hit + (col_arg == idx).double()) / 2).numpy()
+    return out
+
+
+def summarise(stats: dict[str, np.ndarray], *, n_boot: int, seed: int) -> tuple[dict, dict]:
+    """Point estimates per layer and item-bootstrap 95% intervals."""
+    matched, mismatched, hit = stats["matched"], stats["mismatched"], stats["hit"]
+    per_item = {"matched_cosine": matched, "mismatched_cosine": mismatched, "eq1": matched - mismatched, "retrieval_at_1": hit}
+    point = {k: v.mean(1).tolist() for k, v in per_item.items()}
+    ci: dict[str, list] = {}
+    if n_boot > 0:
+        n = matched.shape[1]
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, n, size=(n_boot, n))
+        for key, values in per_item.items():
+            boot = values[:, draws].mean(-1)  # (K, n_boot)
+            lo, hi = np.percentile(boot, [2.5, 97.5], axis=1)
+            ci[key] = [[float(l), float(h)] for l, h in zip(lo, hi)]
+    return point, ci
+
+
+@dataclass
+class SimilarityResult:
+    """Curves for each compared view pair; ``to_json()`` is the ``results.json`` entry."""
+
+    records: list[dict[str, Any]]
+    options: dict[str, Any] = field(default_factory=dict)
+    key: str = "similarity"
+
+    def record(self, a: str, b: str) -> dict[str, Any]:
+        for rec in self.records:
+            if (rec["a"], rec["b"]) == (a, b):
+                return rec
+        raise KeyError(f"no similarity record for {a}-{b}")
+
+    def peak(self, a: str, b: str, metric: str = "retrieval_at_1") -> tuple[int, float]:
+        """(layer, value) of the best layer for a pair."""
+        rec = self.record(a, b)
+        k = int(np.argmax(rec[metric]))
+        return rec["layers"][k], rec[metric][k]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return self.records
+
+    def summary_rows(self) -> list[tuple]:
+        rows = []
+        for rec in self.records:
+            layer, value = self.peak(rec["a"], rec["b"])
+            k = rec["layers"].index(layer)
+            rows.append((f"{rec['a']}-{rec['b']}", rec["n"], layer, value, rec["eq1"][k], rec["chance"]))
+        return rows
+
+    def plot(self, path: str | Path) -> Path:
+        from semhub.plotting import plot_similarity
+
+        return plot_similarity(self, Path(path))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({self.key: self.to_json()}, indent=1))
+
+
+def similarity(
+    states: dict[str, torch.Tensor],
+    layers: list[int],
+    views: list[str],
+    *,
+    center: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+) -> SimilarityResult:
+    """Compare ``views[0]`` with each other view, at every captured layer."""
+    first = views[0]
+    records = []
+    for other in views[1:]:
+        stats = item_statistics(states[first], states[other], center=center)
+        point, ci = summarise(stats, n_boot=n_boot, seed=seed)
+        n = int(states[first].shape[0])
+        records.append({"a": first, "b": other, "n": n, "layers": list(layers), **point, "ci95": ci, "chance": 1.0 / n})
+    return SimilarityResult(records, dict(options or {}, center=center, n_boot=n_boot, seed=seed))

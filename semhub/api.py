@@ -1,0 +1,138 @@
+"""The Python API; the CLI is a thin layer over it.
+
+    import semhub
+    bb = semhub.load()                                 # the embedded default model
+    res = semhub.similarity(bb, views=["en", "zh"])     # built-in multilingual sample
+    res.plot("similarity.png"); res.to_json()
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from semhub import catalog
+from semhub.backbone import Backbone, load_backbone
+from semhub.capture import POOLINGS, check_layers
+from semhub.collect import validate_views, view_states
+from semhub.data import AlignedDataset, load_aligned
+from semhub.errors import SemhubError
+
+DEFAULT_DATASET = "multilingual"
+PAPER_SETTING = {"pooling": "last", "center": False, "drop_embeddings": True, "final_norm": True}
+
+
+def load(model: str | None = None, **kwargs: Any) -> Backbone:
+    """Load a backbone: a registered name (default ``gemma3-270m``), a local path, a .gguf file or a hub id."""
+    return load_backbone(model, **kwargs)
+
+
+def dataset(data: str | Path | None = None, limit: int | None = None) -> AlignedDataset:
+    """A built-in dataset by name (default: the multilingual sample) or a JSONL/TSV path."""
+    name = str(data) if data is not None else DEFAULT_DATASET
+    builtin = catalog.datasets()
+    if name in builtin:
+        ds = load_aligned(builtin[name].path)
+    elif data is None:
+        raise SemhubError(f"built-in dataset {name!r} is not loaded (is its plugin disabled? see `semhub plugins`)")
+    else:
+        ds = load_aligned(name)
+    return ds.head(limit)
+
+
+def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> list[str]:
+    """The dataset's views that belong to ``modality``, the dominant language first."""
+    views = [v for v in ds.views if catalog.spoke_for_view(v).modality == modality] if ds.views else []
+    if dominant in views:
+        views.remove(dominant)
+        views.insert(0, dominant)
+    if len(views) < 2:
+        raise SemhubError(f"--modality {modality}: {ds.path} has fewer than two {modality} views ({', '.join(ds.views)})")
+    return views
+
+
+def parse_layers(spec: str | None, n_layers: int, drop_embeddings: bool = False) -> list[int]:
+    """``None`` -> all (0..L); ``"6-13"``, ``"1,5,9"`` or a mix."""
+    if spec is None:
+        return list(range(1 if drop_embeddings else 0, n_layers + 1))
+    layers: list[int] = []
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.strip().partition("-")
+            layers += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise SemhubError(f"--layers: cannot parse {spec!r} (expected e.g. 0-18 or 1,6,12)") from None
+    return check_layers(layers, n_layers)
+
+
+@dataclass
+class RunContext:
+    """What an analysis sees: the backbone, the data, the views, the options, lazy capture."""
+
+    backbone: Backbone
+    dataset: AlignedDataset
+    views: list[str]
+    layers: list[int]
+    options: dict[str, Any]
+    on_batch: Callable[[int], None] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    _cache: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def states(self, view: str) -> torch.Tensor:
+        """Pooled (N, len(layers), D) states of one view, captured once and reused."""
+        if view not in self._cache:
+            start = time.perf_counter()
+            self._cache[view] = view_states(
+                self.backbone,
+                self.dataset,
+                view,
+                layers=self.layers,
+                pooling=self.options["pooling"],
+                batch_size=self.options["batch_size"],
+                final_norm=self.options.get("final_norm", False),
+                on_batch=self.on_batch,
+            )
+            self.timings[f"capture_{view}_s"] = round(time.perf_counter() - start, 3)
+        return self._cache[view]
+
+
+def make_context(
+    backbone: Backbone,
+    data: str | Path | AlignedDataset | None = None,
+    views: list[str] | None = None,
+    *,
+    modality: str = "text",
+    pooling: str = "mean",
+    center: bool = True,
+    layers: str | list[int] | None = None,
+    batch_size: int = 16,
+    limit: int | None = None,
+    seed: int = 0,
+    final_norm: bool = False,
+    drop_embeddings: bool = False,
+    n_boot: int = 1000,
+    on_batch: Callable[[int], None] | None = None,
+) -> RunContext:
+    if pooling not in POOLINGS:
+        raise SemhubError(f"pooling: unknown {pooling!r} (choose from {', '.join(POOLINGS)})")
+    ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit)
+    views = views or default_views(ds, modality, backbone.family.dominant_language)
+    validate_views(ds, views)
+    if len(ds) < 2:
+        raise SemhubError(f"{ds.path}: similarity needs at least two rows")
+    if isinstance(layers, list):
+        layer_list = check_layers(layers, backbone.n_layers)
+    else:
+        layer_list = parse_layers(layers, backbone.n_layers, drop_embeddings)
+    options = {"pooling": pooling, "center": center, "batch_size": batch_size, "seed": seed,
+               "final_norm": final_norm, "n_boot": n_boot, "modality": modality, "limit": limit}
+    return RunContext(backbone, ds, views, layer_list, options, on_batch)
+
+
+def similarity(backbone: Backbone | None = None, data: Any = None, views: list[str] | None = None, **options: Any):
+    """Per-layer cross-view similarity of ``views[0]`` against each other view (see ``make_context``)."""
+    ctx = make_context(backbone or load(), data, views, **options)
+    return catalog.analyses()["similarity"].run(ctx)

@@ -1,0 +1,82 @@
+"""A loaded model seen through its registry entry: blocks, final norm, embedding, unembedding.
+
+Nothing outside this class (and the registry) touches architecture-specific attributes.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import torch
+
+from semhub.registry import ModelFamily
+
+
+@dataclass
+class Backbone:
+    """A model, its tokenizer and the family that says where its parts live."""
+
+    model: Any
+    tokenizer: Any
+    family: ModelFamily
+    name: str
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+    def part(self, name: str) -> Any:
+        return self.family.module(self.model, name)
+
+    @cached_property
+    def blocks(self) -> list[torch.nn.Module]:
+        return list(self.part("blocks"))
+
+    @property
+    def n_layers(self) -> int:
+        """Number of blocks L; layer indices run 0..L (see ``semhub.capture``)."""
+        return len(self.blocks)
+
+    @property
+    def d_model(self) -> int:
+        return int(self.part("embedding").weight.shape[-1])
+
+    @property
+    def base(self) -> torch.nn.Module:
+        """The model without its LM head: running it never pays for the unembedding."""
+        return self.part("base")
+
+    @property
+    def input_device(self) -> torch.device:
+        return self.part("embedding").weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.part("embedding").weight.dtype
+
+    @cached_property
+    def forward_params(self) -> frozenset[str]:
+        return frozenset(inspect.signature(self.base.forward).parameters)
+
+    def forward_kwargs(self, inputs: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """Inputs for ``base``: explicit position ids so left padding stays exact, no KV cache."""
+        kwargs = {k: v.to(self.input_device) for k, v in inputs.items()}
+        mask = kwargs.get("attention_mask")
+        if mask is not None and "position_ids" in self.forward_params and "position_ids" not in kwargs:
+            kwargs["position_ids"] = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        if "use_cache" in self.forward_params:
+            kwargs["use_cache"] = False
+        return kwargs
+
+    def describe(self) -> dict[str, Any]:
+        cfg = self.model.config
+        return {
+            "name": self.name,
+            "family": self.family.name,
+            "architecture": type(self.model).__name__,
+            "n_layers": self.n_layers,
+            "d_model": self.d_model,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.input_device),
+            "attn_implementation": getattr(cfg, "_attn_implementation", None),
+            **self.fingerprint,
+        }

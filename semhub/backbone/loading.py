@@ -1,0 +1,151 @@
+"""Load a backbone from a named model, a local directory, a GGUF file or a hub id.
+
+GGUF files are de-quantised by transformers once and cached as safetensors in the user
+cache dir, so the embedded default loads in seconds after the first run.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from semhub.errors import SemhubError
+
+DEFAULT_MODEL = "gemma3-270m"
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model's files are: a directory, optionally one GGUF file inside it."""
+
+    path: Path
+    gguf_file: str | None = None
+    sha256: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SEMHUB_CACHE_DIR") or platformdirs.user_cache_dir("semhub"))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _torch_dtype(dtype: str) -> Any:
+    import torch
+
+    if dtype not in DTYPES:
+        raise SemhubError(f"--dtype: unknown dtype {dtype!r} (choose from {', '.join(DTYPES)})")
+    return "auto" if dtype == "auto" else getattr(torch, dtype)
+
+
+def dequantized_copy(source: ModelSource) -> Path:
+    """A cached, de-quantised safetensors copy of a GGUF model; built once, atomically."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = source.path / str(source.gguf_file)
+    stat = gguf.stat()
+    key = source.sha256 or f"{stat.st_size}-{int(stat.st_mtime)}"
+    target = cache_root() / "dequantized" / f"{gguf.stem}-{key[:16]}"
+    if (target / "semhub-complete").exists():
+        return target
+    import torch
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(source.path), gguf_file=source.gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(str(source.path), gguf_file=source.gguf_file, dtype=torch.float32)
+        # transformers refuses to save a model that still points at its GGUF quantizer.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "semhub-complete").write_text(str(gguf) + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_source(model: str) -> tuple[ModelSource | None, str]:
+    """A named model or local path -> ModelSource; a hub id -> (None, id)."""
+    from semhub import catalog
+
+    named = catalog.models()
+    if model in named:
+        return named[model].resolver(), model
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelSource(path.parent, path.name), str(path)
+    if path.is_dir():
+        return ModelSource(path), str(path)
+    if path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise SemhubError(f"--model: {model!r} is not a model directory, a .gguf file, a known name or a hub id")
+    return None, model
+
+
+def load_backbone(
+    model: str | None = None,
+    *,
+    device: str | None = None,
+    dtype: str = "auto",
+    device_map: str | dict | None = None,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+):
+    """Load any HF causal LM (hub id, local dir, GGUF file, or a registered name)."""
+    from semhub.backbone.adapter import Backbone
+    from semhub.registry import family_for
+
+    model = model or DEFAULT_MODEL
+    source, display = resolve_source(model)
+    torch_dtype = _torch_dtype(dtype)
+    fingerprint: dict[str, Any] = {"model": display}
+    if source is not None and source.gguf_file:
+        fingerprint["gguf_sha256"] = source.sha256 or file_sha256(source.path / source.gguf_file)
+        location = str(dequantized_copy(source))
+        torch_dtype = "float32" if dtype == "auto" else torch_dtype
+    elif source is not None:
+        location = str(source.path)
+    else:
+        location = model
+        fingerprint["revision"] = revision or "main"
+    fingerprint.update(source.extra if source else {})
+
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    common = {"trust_remote_code": trust_remote_code, "revision": revision}
+    try:
+        config = AutoConfig.from_pretrained(location, **common)
+        family = family_for(config)
+        tokenizer = AutoTokenizer.from_pretrained(location, **common)
+        hf_model = AutoModelForCausalLM.from_pretrained(
+            location, dtype=torch_dtype, device_map=device_map, **common
+        )
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SemhubError(f"--model: cannot load {model!r}: {first}") from None
+    if device and device_map is None:
+        hf_model.to(device)
+    hf_model.eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    commit = getattr(config, "_commit_hash", None)
+    if commit:
+        fingerprint["revision"] = commit
+    return Backbone(hf_model, tokenizer, family, display, fingerprint)

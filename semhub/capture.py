@@ -1,0 +1,112 @@
+"""Capture pooled per-layer states with forward hooks, streaming batch by batch.
+
+Layer convention (used by every analysis and by steering): index 0 is the input of
+block 0 (the embedding output, after any scaling or position embedding); index i >= 1
+is the residual stream after block i-1, before the final norm. This equals Hugging Face
+``hidden_states[i]`` for i < L; HF's last entry has the final norm applied, which
+``final_norm=True`` reproduces at layer L.
+
+Pooling happens inside the hook, so memory is O(N x layers x D), never N x L x T x D,
+and the forward stops after the last requested layer.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Callable, Iterable, Sequence
+
+import torch
+
+from semhub.errors import SemhubError
+from semhub.spokes import Encoded
+
+POOLINGS = ("mean", "last")
+
+
+class _StopForward(Exception):
+    """Raised by the hook of the last needed layer: the rest of the network is skipped."""
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """(B, T, D) states and a (B, T) bool mask -> (B, D) pooled over the mask."""
+    mask = mask.to(hidden.device)
+    if how == "mean":
+        weights = mask.to(hidden.dtype).unsqueeze(-1)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+    if how == "last":
+        positions = torch.arange(mask.shape[1], device=mask.device)
+        last = torch.where(mask, positions, -1).max(dim=1).values.clamp(min=0)
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    raise SemhubError(f"--pooling: unknown pooling {how!r} (choose from {', '.join(POOLINGS)})")
+
+
+def check_layers(layers: Sequence[int], n_layers: int) -> list[int]:
+    bad = [i for i in layers if not 0 <= i <= n_layers]
+    if bad:
+        raise SemhubError(f"--layers: {bad} out of range 0..{n_layers} for this model")
+    return sorted(set(layers))
+
+
+def capture(
+    backbone,
+    batches: Iterable[Encoded],
+    layers: Sequence[int] | None = None,
+    *,
+    pooling: str = "mean",
+    group: str = "content",
+    final_norm: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Run ``batches`` through the backbone; return float32 (N, len(layers), D) on the CPU."""
+    if pooling not in POOLINGS:
+        pool(torch.zeros(1, 1, 1), torch.ones(1, 1, dtype=torch.bool), pooling)
+    L = backbone.n_layers
+    layers = check_layers(range(L + 1) if layers is None else layers, L)
+    slot = {layer: k for k, layer in enumerate(layers)}
+    stop_at = layers[-1]
+    final = backbone.part("final_norm") if final_norm else None
+    current: dict[str, torch.Tensor] = {}
+    pieces: list[torch.Tensor] = []
+
+    def record(layer: int, hidden: torch.Tensor) -> None:
+        if layer == L and final is not None:
+            hidden = final(hidden)
+        current["out"][:, slot[layer]] = pool(hidden, current["mask"], pooling).float().cpu()
+        if layer == stop_at:
+            raise _StopForward
+
+    def pre_hook(_module, args, kwargs):
+        record(0, args[0] if args else kwargs["hidden_states"])
+
+    def make_hook(layer: int):
+        def hook(_module, _args, output):
+            record(layer, output[0] if isinstance(output, tuple) else output)
+
+        return hook
+
+    with ExitStack() as stack:
+        if 0 in slot:
+            handle = backbone.blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
+            stack.callback(handle.remove)
+        for layer in layers:
+            if layer > 0:
+                handle = backbone.blocks[layer - 1].register_forward_hook(make_hook(layer))
+                stack.callback(handle.remove)
+        with torch.inference_mode():
+            for batch in batches:
+                mask = batch.groups.get(group)
+                if mask is None:
+                    raise SemhubError(f"position group {group!r} not provided (have: {', '.join(batch.groups)})")
+                if not bool(mask.any(dim=1).all()):
+                    raise SemhubError(f"position group {group!r} is empty for some item")
+                current["mask"] = mask
+                current["out"] = torch.empty(len(batch), len(layers), backbone.d_model)
+                try:
+                    backbone.base(**backbone.forward_kwargs(batch.inputs))
+                except _StopForward:
+                    pass
+                pieces.append(current["out"])
+                if on_batch is not None:
+                    on_batch(len(batch))
+    if not pieces:
+        return torch.empty(0, len(layers), backbone.d_model)
+    return torch.cat(pieces)

@@ -1,0 +1,94 @@
+"""What the loaded plugins contributed: spokes, model families, named models, analyses, datasets.
+
+Each table is built once from the hooks and cached; ``semhub.plugins.reset()`` clears it.
+Lookups raise ``SemhubError`` with the known names, so a typo gets a helpful one-liner.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Callable
+
+from semhub.errors import SemhubError
+from semhub.plugins import load_plugins, pm
+
+
+@dataclass(frozen=True)
+class NamedModel:
+    """A model known by a short name (e.g. the embedded default), resolved lazily."""
+
+    name: str
+    resolver: Callable[[], Any]
+    description: str
+
+
+@dataclass(frozen=True)
+class NamedDataset:
+    name: str
+    path: Path
+    description: str
+
+
+def _collect(hook_name: str) -> list[tuple]:
+    load_plugins()
+    items: list[tuple] = []
+    getattr(pm.hook, hook_name)(register=lambda *args: items.append(args))
+    return items
+
+
+@cache
+def spokes() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for (spoke,) in _collect("semhub_register_spokes"):
+        out[spoke.name] = spoke
+    return out
+
+
+@cache
+def analyses() -> dict[str, Any]:
+    return {a.name: a for (a,) in _collect("semhub_register_analyses")}
+
+
+@cache
+def models() -> dict[str, NamedModel]:
+    return {args[0]: NamedModel(*args) for args in _collect("semhub_register_models")}
+
+
+@cache
+def datasets() -> dict[str, NamedDataset]:
+    return {args[0]: NamedDataset(args[0], Path(args[1]), args[2]) for args in _collect("semhub_register_datasets")}
+
+
+def family_sources() -> list[Any]:
+    return [args[0] for args in _collect("semhub_register_model_families")]
+
+
+def clear_cache() -> None:
+    for fn in (spokes, analyses, models, datasets):
+        fn.cache_clear()
+    from semhub import registry
+
+    registry.families.cache_clear()
+
+
+def lookup(kind: str, table: dict[str, Any], name: str) -> Any:
+    """``table[name]`` or a one-line error listing the choices."""
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(sorted(table)) or "none loaded"
+        raise SemhubError(f"unknown {kind} {name!r} (known: {known})") from None
+
+
+def spoke_for_view(view: str) -> Any:
+    """The spoke that claims a view name (``en`` -> text, ``audio_es`` -> audio)."""
+    table = spokes()
+    prefix = view.split("_", 1)[0]
+    if prefix in table and "_" in view:
+        return table[prefix]
+    for spoke in table.values():
+        if spoke.claims(view):
+            return spoke
+    known = ", ".join(sorted(table)) or "none loaded"
+    raise SemhubError(f"no spoke handles view {view!r} (loaded spokes: {known}; see `semhub plugins`)")

@@ -1,0 +1,193 @@
+"""The ``semhub`` command line: analyze, plugins, models (plugins add more commands).
+
+Every user mistake ends as one ``Error: ...`` line and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from semhub import catalog
+from semhub.errors import SemhubError
+from semhub.plugins import failures, load_plugins, plugin_summaries
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="semhub")
+def cli() -> None:
+    """Measure whether a model routes languages and modalities through one shared space."""
+
+
+@cli.command()
+@click.option("--model", default=None, help="Registered name (default gemma3-270m), local dir, .gguf file, or HF hub id.")
+@click.option("--data", default=None, help="Aligned JSONL/TSV file or built-in dataset name (default: multilingual).")
+@click.option("--views", default=None, help="Comma list; the first view is compared with each other one.")
+@click.option("--modality", default="text", show_default=True, help="Which spoke's views to compare when --views is not given.")
+@click.option("--analysis", default="similarity", show_default=True, help="Analysis to run (see `semhub plugins`).")
+@click.option("--pooling", type=click.Choice(["mean", "last"]), default="mean", show_default=True,
+              help="Mean over content tokens (BOS and padding excluded) or the last content token.")
+@click.option("--center/--no-center", default=True, show_default=True, help="Subtract each view's mean state per layer.")
+@click.option("--layers", default=None, help="Layers to capture, e.g. 0-18 or 1,6,12 (default: all, 0 = embeddings).")
+@click.option("--final-norm/--no-final-norm", default=False, show_default=True,
+              help="Apply the final norm at the last layer, as HF hidden_states[L] does.")
+@click.option("--paper", is_flag=True, help="The paper's setting: last token, no centring, layers 1..L, post-norm last layer.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
+@click.option("--device-map", default=None, help="Passed to from_pretrained (e.g. auto) for multi-GPU models.")
+@click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
+@click.option("--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-<analysis>).")
+def analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, batch_size, limit,
+            n_boot, device, dtype, device_map, revision, trust_remote_code, seed, out) -> None:
+    """Capture per-layer states for aligned views and run an analysis; write a run directory."""
+    from semhub import api
+    from semhub.collect import validate_views
+    from semhub.data import parse_views
+    from semhub.rundir import check_out_dir, default_run_dir, environment, staged_run_dir, write_json
+
+    started = time.perf_counter()
+    analysis_obj = catalog.lookup("analysis", catalog.analyses(), analysis)
+    if paper:
+        pooling, center, final_norm = api.PAPER_SETTING["pooling"], False, True
+    ds = api.dataset(data, limit)
+    view_list = parse_views(views) or api.default_views(ds, modality)
+    validate_views(ds, view_list)
+    out = out or default_run_dir(model or "gemma3-270m", analysis)
+    check_out_dir(out)
+
+    t0 = time.perf_counter()
+    backbone = api.load(model, device=device, dtype=dtype, device_map=device_map,
+                        revision=revision, trust_remote_code=trust_remote_code)
+    load_s = time.perf_counter() - t0
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]capture"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("capture", total=len(ds) * len(view_list))
+        ctx = api.make_context(
+            backbone, ds, view_list, modality=modality, pooling=pooling, center=center, layers=layers,
+            batch_size=batch_size, seed=seed, final_norm=final_norm, drop_embeddings=paper, n_boot=n_boot,
+            on_batch=lambda n: progress.advance(task, n),
+        )
+        t1 = time.perf_counter()
+        result = analysis_obj.run(ctx)
+        run_s = time.perf_counter() - t1
+
+    with staged_run_dir(out) as tmp:
+        write_json(tmp / "results.json", {result.key: result.to_json()})
+        result.plot(tmp / analysis_obj.plot_name)
+        options = dict(ctx.options, views=view_list, layers=ctx.layers, analysis=analysis, paper=paper,
+                       data=str(ds.path), device=device, dtype=dtype, device_map=device_map,
+                       trust_remote_code=trust_remote_code)
+        write_json(tmp / "manifest.json", {
+            "model": backbone.describe(),
+            "data": {"path": str(ds.path), "sha256": ds.sha256, "rows": len(ds)},
+            "options": options,
+            "seed": seed,
+            "timings": {"load_model_s": round(load_s, 3), "analysis_s": round(run_s, 3),
+                        **ctx.timings, "total_s": round(time.perf_counter() - started, 3)},
+            "environment": environment(),
+        })
+    _print_summary(result, out)
+
+
+def _print_summary(result, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = getattr(result, "summary_rows", lambda: [])()
+    console = Console()
+    if rows:
+        table = Table(title="peak retrieval@1 per view pair")
+        for col in ("pair", "n", "peak layer", "retrieval@1", "Eq. 1 there", "chance"):
+            table.add_column(col, justify="right")
+        for pair, n, layer, value, eq1, chance in rows:
+            table.add_row(pair, str(n), str(layer), f"{value:.3f}", f"{eq1:.3f}", f"{chance:.3f}")
+        console.print(table)
+    console.print(f"run written to [bold]{out}[/bold]")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List loaded plugins, the hooks they implement, and plugins that failed to load."""
+    rows = plugin_summaries()
+    broken = [f.__dict__ for f in failures]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "failed": broken}, indent=1))
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<24} {row['module']:<30} {', '.join(row['hooks'])}")
+    for f in broken:
+        click.echo(f"{f['name']:<24} FAILED to load {f['module']}: {f['error']}")
+    spokes = ", ".join(f"{s.name} ({s.modality})" for s in catalog.spokes().values()) or "none"
+    click.echo(f"\nspokes: {spokes}")
+    click.echo(f"analyses: {', '.join(catalog.analyses()) or 'none'}")
+    click.echo(f"datasets: {', '.join(catalog.datasets()) or 'none'}")
+    click.echo(f"named models: {', '.join(catalog.models()) or 'none'}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models(as_json: bool) -> None:
+    """List registry families (module paths, dominant language) and named offline models."""
+    from semhub.registry import families
+
+    fams = families()
+    if as_json:
+        click.echo(json.dumps({n: {k: v for k, v in f.__dict__.items() if k != "tiny"} for n, f in fams.items()}, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="model families (registry)")
+    for col in ("family", "architectures", "blocks", "final norm", "unembedding", "lang", "examples"):
+        table.add_column(col)
+    for fam in fams.values():
+        m = fam.modules
+        table.add_row(fam.name, ", ".join(fam.architectures), m["blocks"], m["final_norm"], m["unembedding"],
+                      fam.dominant_language, ", ".join(fam.examples[:2]))
+    console = Console()
+    console.print(table)
+    for named in catalog.models().values():
+        console.print(f"[bold]{named.name}[/bold]: {named.description}")
+
+
+def _attach_plugin_commands() -> None:
+    from semhub.plugins import pm
+
+    load_plugins()
+    pm.hook.semhub_register_commands(cli=cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors with exit status 2 for every user mistake."""
+    try:
+        _attach_plugin_commands()
+        cli.main(args=argv, prog_name="semhub", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except SemhubError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

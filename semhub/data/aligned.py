@@ -1,0 +1,172 @@
+"""Load aligned data (JSONL or two-column TSV) with errors that name the file and line.
+
+JSONL: one object per line, ``id`` plus one field per view (``en``, ``zh``, ``code``,
+``audio_es``...). Media paths are relative to the file's folder (spokes resolve them).
+TSV: a header line naming the two views, then one pair per line.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semhub.errors import DataError, SemhubError
+
+VIEW_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)*$")
+
+
+@dataclass
+class AlignedDataset:
+    """Rows of equivalent values; ``lines[i]`` is the source line of row i, for error messages."""
+
+    path: Path
+    ids: list[str]
+    columns: dict[str, list[Any]]
+    lines: list[int] = field(default_factory=list)
+    sha256: str = ""
+
+    @property
+    def views(self) -> list[str]:
+        return list(self.columns)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def require(self, views: list[str]) -> None:
+        """Every requested view must be present and non-empty in every row."""
+        for view in views:
+            if view not in self.columns:
+                raise DataError(self.path, None, f"no view {view!r} (views: {', '.join(self.views)})")
+            for value, line in zip(self.columns[view], self.lines):
+                if value is None:
+                    raise DataError(self.path, line, f"row has no view {view!r}")
+
+    def head(self, limit: int | None) -> "AlignedDataset":
+        if limit is None or limit >= len(self):
+            return self
+        cols = {k: v[:limit] for k, v in self.columns.items()}
+        return AlignedDataset(self.path, self.ids[:limit], cols, self.lines[:limit], self.sha256)
+
+
+def parse_views(spec: str | None) -> list[str] | None:
+    """``"en,zh,es"`` -> ["en", "zh", "es"], rejecting malformed names."""
+    if spec is None:
+        return None
+    views = [v.strip() for v in spec.split(",") if v.strip()]
+    bad = [v for v in views if not VIEW_NAME.match(v)]
+    if bad or not views:
+        raise SemhubError(f"--views: invalid view list {spec!r} (expected names like en,zh,audio_es)")
+    if len(set(views)) != len(views):
+        raise SemhubError(f"--views: {spec!r} names a view twice")
+    if len(views) < 2:
+        raise SemhubError(f"--views: {spec!r} needs at least two views to compare")
+    return views
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, None, "no such file") from None
+    except IsADirectoryError:
+        raise DataError(path, None, "is a directory, expected a .jsonl or .tsv file") from None
+    except OSError as exc:
+        raise DataError(path, None, f"cannot read ({exc.strerror})") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(path, line, "not valid UTF-8") from None
+
+
+def _check_value(path: Path, line: int, view: str, value: Any) -> None:
+    if not VIEW_NAME.match(view):
+        raise DataError(path, line, f"invalid view name {view!r}")
+    if not isinstance(value, str):
+        raise DataError(path, line, f"view {view!r} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise DataError(path, line, f"view {view!r} is empty")
+
+
+def _load_jsonl(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]], list[int]]:
+    ids: list[str] = []
+    rows: list[tuple[int, dict]] = []
+    seen: dict[str, int] = {}
+    for line_no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, line_no, f"invalid JSON ({exc.msg}, column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise DataError(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
+        row_id = obj.pop("id", None)
+        if row_id is None:
+            row_id = str(len(ids) + 1)
+        if not isinstance(row_id, (str, int)):
+            raise DataError(path, line_no, "'id' must be a string or an integer")
+        row_id = str(row_id)
+        if row_id in seen:
+            raise DataError(path, line_no, f"duplicate id {row_id!r} (first on line {seen[row_id]})")
+        seen[row_id] = line_no
+        if not obj:
+            raise DataError(path, line_no, "row has no views")
+        for view, value in obj.items():
+            _check_value(path, line_no, view, value)
+        ids.append(row_id)
+        rows.append((line_no, obj))
+    views: list[str] = []
+    for _, obj in rows:
+        views += [v for v in obj if v not in views]
+    columns = {v: [obj.get(v) for _, obj in rows] for v in views}
+    return ids, columns, [n for n, _ in rows]
+
+
+def _load_tsv(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]], list[int]]:
+    lines = text.splitlines()
+    if not lines:
+        raise DataError(path, None, "file is empty")
+    header = lines[0].split("\t")
+    if len(header) != 2 or not all(VIEW_NAME.match(h.strip()) for h in header):
+        raise DataError(path, 1, "expected a header line naming two views, e.g. 'en<TAB>zh'")
+    a, b = (h.strip() for h in header)
+    if a == b:
+        raise DataError(path, 1, f"header names view {a!r} twice")
+    ids, cols, line_nos = [], {a: [], b: []}, []
+    for line_no, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2:
+            raise DataError(path, line_no, f"expected 2 tab-separated fields, got {len(fields)}")
+        for view, value in zip((a, b), fields):
+            _check_value(path, line_no, view, value)
+            cols[view].append(value)
+        ids.append(str(len(ids) + 1))
+        line_nos.append(line_no)
+    return ids, cols, line_nos
+
+
+def load_aligned(path: str | Path) -> AlignedDataset:
+    """Load a ``.jsonl`` or ``.tsv`` aligned dataset; any problem raises ``DataError``."""
+    path = Path(path)
+    text = _read_text(path)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        ids, columns, lines = _load_jsonl(path, text)
+    elif suffix in (".tsv", ".tab"):
+        ids, columns, lines = _load_tsv(path, text)
+    else:
+        raise DataError(path, None, f"unknown data format {suffix!r} (use .jsonl or .tsv)")
+    if not ids:
+        raise DataError(path, None, "no rows")
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return AlignedDataset(path, ids, columns, lines, sha)

@@ -1,0 +1,19 @@
+"""One exception type for every mistake a user can make.
+
+The CLI turns it into a one-line message and exit status 2; anything else is a bug and
+keeps its traceback.
+"""
+from __future__ import annotations
+
+
+class SemhubError(Exception):
+    """A problem with the user's input (data, options, model id), not with semhub."""
+
+
+class DataError(SemhubError):
+    """Malformed aligned data; the message names the file and line."""
+
+    def __init__(self, path: object, line: int | None, message: str):
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {message}")
+        self.path, self.line = path, line

@@ -1,0 +1,48 @@
+"""The hooks a semhub plugin can implement (entry-point group ``semhub``).
+
+Every hook receives a ``register`` callback so one plugin can contribute several objects,
+in the style of simonw/llm. Implementations may accept a subset of the arguments.
+Each hook is documented in ``docs/plugin-hooks.md`` (a test enforces it).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("semhub")
+hookimpl = pluggy.HookimplMarker("semhub")
+
+
+@hookspec
+def semhub_register_spokes(register: Callable) -> None:
+    """Register spokes: ``register(spoke)`` with an object following ``semhub.Spoke``."""
+
+
+@hookspec
+def semhub_register_model_families(register: Callable) -> None:
+    """Register registry entries: ``register(path_or_dict)`` with a TOML file path or a dict."""
+
+
+@hookspec
+def semhub_register_models(register: Callable) -> None:
+    """Register named models: ``register(name, resolver, description)``.
+
+    ``resolver()`` returns a ``semhub.ModelSource`` (a local path, optionally a GGUF file
+    inside it); it runs only when the model is asked for, so it may be slow.
+    """
+
+
+@hookspec
+def semhub_register_analyses(register: Callable) -> None:
+    """Register analyses: ``register(analysis)`` with an object following ``semhub.Analysis``."""
+
+
+@hookspec
+def semhub_register_datasets(register: Callable) -> None:
+    """Register built-in datasets: ``register(name, path, description)`` with an aligned JSONL/TSV path."""
+
+
+@hookspec
+def semhub_register_commands(cli) -> None:
+    """Add click commands to the ``semhub`` command group: ``cli.add_command(...)``."""

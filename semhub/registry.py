@@ -1,0 +1,115 @@
+"""Model families: the one place that knows where each architecture keeps its parts.
+
+Entries are TOML files (``registry/*.toml`` ship in the wheel as ``semhub_registry``;
+plugins add more through ``semhub_register_model_families``). Code elsewhere asks a
+``ModelFamily`` for module paths and never spells one itself.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from semhub.errors import SemhubError
+
+MODULE_KEYS = ("base", "embedding", "blocks", "final_norm", "unembedding")
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A registry entry; see ``docs/registry.md`` for every field."""
+
+    name: str
+    description: str
+    architectures: tuple[str, ...]
+    model_types: tuple[str, ...]
+    modules: dict[str, str]
+    dominant_language: str = "en"
+    modalities: tuple[str, ...] = ("text",)
+    bos: str = "auto"
+    prefix_space: str = "auto"
+    examples: tuple[str, ...] = ()
+    tiny: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def module(self, model: Any, part: str) -> Any:
+        """Resolve ``part`` (e.g. ``"blocks"``) on ``model`` by its dotted path."""
+        path = self.modules[part]
+        obj = model
+        for attr in path.split("."):
+            if not hasattr(obj, attr):
+                raise SemhubError(
+                    f"registry entry {self.name!r} ({self.source}): {type(model).__name__} has no module {path!r}"
+                )
+            obj = getattr(obj, attr)
+        return obj
+
+
+def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
+    """Validate one entry; errors name the file, since entries come from plugins too."""
+    try:
+        modules = dict(data["modules"])
+        missing = [k for k in MODULE_KEYS if k not in modules]
+        if missing:
+            raise SemhubError(f"{source}: [modules] lacks {', '.join(missing)}")
+        tok = data.get("tokenizer", {})
+        return ModelFamily(
+            name=data["name"],
+            description=data.get("description", ""),
+            architectures=tuple(data["architectures"]),
+            model_types=tuple(data.get("model_types", ())),
+            modules=modules,
+            dominant_language=data.get("dominant_language", "en"),
+            modalities=tuple(data.get("modalities", ("text",))),
+            bos=tok.get("bos", "auto"),
+            prefix_space=tok.get("prefix_space", "auto"),
+            examples=tuple(data.get("examples", ())),
+            tiny=dict(data.get("tiny", {})),
+            source=source,
+        )
+    except KeyError as exc:
+        raise SemhubError(f"{source}: registry entry lacks required key {exc.args[0]!r}") from None
+
+
+def _load_toml(path: Path) -> ModelFamily:
+    try:
+        with open(path, "rb") as fh:
+            return parse_family(tomllib.load(fh), str(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise SemhubError(f"{path}: invalid TOML: {exc}") from None
+
+
+@cache
+def families() -> dict[str, ModelFamily]:
+    """Every known family: the shipped TOML files, then plugin contributions."""
+    from semhub import catalog
+
+    out: dict[str, ModelFamily] = {}
+    shipped = sorted(p for p in files("semhub_registry").iterdir() if p.name.endswith(".toml"))
+    for path in shipped:
+        fam = _load_toml(Path(str(path)))
+        out[fam.name] = fam
+    for src in catalog.family_sources():
+        fam = parse_family(src, "<plugin>") if isinstance(src, dict) else _load_toml(Path(src))
+        out[fam.name] = fam
+    return out
+
+
+def family_for(config: Any) -> ModelFamily:
+    """The entry matching a transformers config (by architecture class, then model_type)."""
+    archs = tuple(getattr(config, "architectures", None) or ())
+    model_type = getattr(config, "model_type", None)
+    fams = families().values()
+    for fam in fams:
+        if set(archs) & set(fam.architectures):
+            return fam
+    for fam in fams:
+        if model_type in fam.model_types:
+            return fam
+    raise SemhubError(
+        f"no registry entry for architecture {archs or model_type!r}; "
+        "add a registry/*.toml entry (see docs/registry.md) or a plugin"
+    )

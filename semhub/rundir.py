@@ -1,0 +1,64 @@
+"""Run directories: built in a hidden sibling folder and renamed into place when complete.
+
+A run that fails half-way leaves nothing that looks like a finished run.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from semhub.errors import SemhubError
+
+
+def default_run_dir(model: str, analysis: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-." else "-" for c in model.split("/")[-1])
+    return Path("runs") / f"{stamp}-{safe}-{analysis}"
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse to mix a new run into a non-empty folder (checked before any work)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SemhubError(f"--out: {out} already exists and is not empty")
+
+
+@contextmanager
+def staged_run_dir(out: Path) -> Iterator[Path]:
+    """Yield a temporary folder; on success it becomes ``out``, on failure it vanishes."""
+    check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def environment() -> dict[str, Any]:
+    import torch
+    import transformers
+
+    from semhub import __version__
+
+    return {
+        "semhub": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "platform": platform.platform(),
+        "argv": sys.argv,
+    }
+
+
+def write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
