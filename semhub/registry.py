@@ -36,16 +36,21 @@ class ModelFamily:
     source: str = ""
 
     def module(self, model: Any, part: str) -> Any:
-        """Resolve ``part`` (e.g. ``"blocks"``) on ``model`` by its dotted path."""
-        path = self.modules[part]
-        obj = model
-        for attr in path.split("."):
-            if not hasattr(obj, attr):
-                raise SemhubError(
-                    f"registry entry {self.name!r} ({self.source}): {type(model).__name__} has no module {path!r}"
-                )
-            obj = getattr(obj, attr)
-        return obj
+        """Resolve ``part`` (e.g. ``"blocks"``) by its dotted path.
+
+        A path may list alternatives, ``"lm_head|embed_out"``, for names that changed
+        across transformers versions; the first that exists wins.
+        """
+        spec = self.modules[part]
+        for path in spec.split("|"):
+            obj = model
+            for attr in path.strip().split("."):
+                obj = getattr(obj, attr, None)
+                if obj is None:
+                    break
+            if obj is not None:
+                return obj
+        raise SemhubError(f"registry entry {self.name!r} ({self.source}): {type(model).__name__} has no module {spec!r}")
 
 
 def parse_family(data: dict[str, Any], source: str) -> ModelFamily:

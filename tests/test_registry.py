@@ -1,0 +1,88 @@
+"""Every registry entry, on a tiny random model of its architecture: module paths resolve, and
+captured states equal Hugging Face ``output_hidden_states`` (the layer convention)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import tiny_backbone
+from semhub.capture import capture, pool
+from semhub.registry import MODULE_KEYS, families, family_for, parse_family
+from semhub.errors import SemhubError
+from semhub_text import TextSpoke
+
+FAMILIES = sorted(families())
+REQUIRED = {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "gpt2", "gpt_neox", "opt", "bloom"}
+
+
+def test_required_families_present():
+    assert REQUIRED <= set(FAMILIES)
+
+
+def hf_reference(bb, texts, how):
+    """Per-item, unpadded HF hidden states, pooled the same way (content = non-special tokens)."""
+    rows = []
+    for text in texts:
+        enc = TextSpoke().encode([text], bb, None)
+        with torch.no_grad():
+            hs = bb.model(**enc.inputs, output_hidden_states=True).hidden_states
+        rows.append(torch.stack([pool(h, enc.groups["content"], how)[0] for h in hs]))
+    return torch.stack(rows)  # (N, L+1, D), last entry post-norm
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_entry_resolves_on_tiny_model(name):
+    bb = tiny_backbone(name)
+    for part in MODULE_KEYS:
+        assert isinstance(bb.part(part), torch.nn.Module), part
+    assert bb.n_layers == 3
+    assert family_for(bb.model.config).name == name
+    assert bb.part("unembedding").weight.shape[-1] == bb.d_model
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("how", ["mean", "last"])
+def test_capture_matches_hf_hidden_states(name, side, how, sentences):
+    bb = tiny_backbone(name)
+    ref = hf_reference(bb, sentences, how)
+    spoke = TextSpoke(padding_side=side)
+    batches = [spoke.encode(sentences[i : i + 4], bb, None) for i in range(0, len(sentences), 4)]
+    got = capture(bb, batches, pooling=how, final_norm=True)
+    assert got.shape == ref.shape
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["llama", "gpt2", "gemma3_text"])
+def test_last_layer_is_pre_norm_by_default(name, sentences):
+    bb = tiny_backbone(name)
+    ref = hf_reference(bb, sentences, "last")
+    enc = TextSpoke().encode(sentences, bb, None)
+    got = capture(bb, [enc], pooling="last")
+    L = bb.n_layers
+    torch.testing.assert_close(got[:, :L], ref[:, :L], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(got[:, L], ref[:, L], atol=1e-3)
+    with torch.no_grad():
+        normed = bb.part("final_norm")(got[:, L])
+    torch.testing.assert_close(normed, ref[:, L], atol=1e-5, rtol=1e-5)
+
+
+def test_early_stop_skips_later_blocks(sentences):
+    bb = tiny_backbone("llama")
+    calls = []
+    handle = bb.blocks[2].register_forward_hook(lambda *a: calls.append(1))
+    try:
+        enc = TextSpoke().encode(sentences, bb, None)
+        part = capture(bb, [enc], [0, 1])
+        full = capture(bb, [enc])
+    finally:
+        handle.remove()
+    assert len(calls) == 1  # only the full capture reached block 2
+    torch.testing.assert_close(part, full[:, :2])
+
+
+def test_bad_entries_are_rejected():
+    with pytest.raises(SemhubError, match="lacks"):
+        parse_family({"name": "x", "architectures": ["X"], "modules": {"base": "m"}}, "x.toml")
+    with pytest.raises(SemhubError, match="required key 'architectures'"):
+        parse_family({"name": "x", "modules": {k: "m" for k in MODULE_KEYS}}, "x.toml")
