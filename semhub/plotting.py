@@ -17,6 +17,8 @@ def _pyplot():
 def plot_similarity(result: Any, path: Path) -> Path:
     """Two panels per run: retrieval@1 and Eq. 1 across layers, one line per view pair, 95% bands."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     panels = (("retrieval_at_1", "retrieval@1 (both directions)"), ("eq1", "Eq. 1: matched - mismatched cosine"))
     for ax, (metric, title) in zip(axes, panels):
@@ -29,6 +31,7 @@ def plot_similarity(result: Any, path: Path) -> Path:
         if metric == "retrieval_at_1" and result.records:
             ax.axhline(result.records[0]["chance"], color="grey", ls="--", lw=1, label="chance")
             ax.set_ylim(0, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_title(title)
         ax.grid(alpha=0.3)

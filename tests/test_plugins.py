@@ -103,3 +103,20 @@ def test_every_hook_is_documented():
     assert hooks
     for name in hooks:
         assert re.search(rf"^## {name}\(", doc, re.M), f"{name} is not documented in docs/plugin-hooks.md"
+
+
+def test_example_plugin_template_works(fresh_plugins, monkeypatch, tmp_path):
+    from conftest import tiny_backbone
+
+    dist = tmp_path / "semhub_reverse-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: semhub-reverse\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[semhub]\nreverse = semhub_reverse\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "semhub-plugin-template"))
+    spoke = catalog.spoke_for_view("reverse_en")
+    assert spoke.name == "reverse"
+    bb = tiny_backbone("llama")
+    enc = spoke.encode(["the cat sat"], bb, None)
+    ids = enc.inputs["input_ids"][0][enc.groups["content"][0]].tolist()
+    assert bb.tokenizer.convert_ids_to_tokens(ids) == ["sat", "cat", "the"]

