@@ -54,10 +54,8 @@ def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> li
     return views
 
 
-def parse_layers(spec: str | None, n_layers: int, drop_embeddings: bool = False) -> list[int]:
-    """``None`` -> all (0..L); ``"6-13"``, ``"1,5,9"`` or a mix."""
-    if spec is None:
-        return list(range(1 if drop_embeddings else 0, n_layers + 1))
+def parse_layer_spec(spec: str) -> list[int]:
+    """``"6-13"``, ``"1,5,9"`` or a mix -> sorted layer list (syntax only; range checked later)."""
     layers: list[int] = []
     try:
         for part in spec.split(","):
@@ -65,7 +63,16 @@ def parse_layers(spec: str | None, n_layers: int, drop_embeddings: bool = False)
             layers += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
     except ValueError:
         raise SemhubError(f"--layers: cannot parse {spec!r} (expected e.g. 0-18 or 1,6,12)") from None
-    return check_layers(layers, n_layers)
+    if not layers:
+        raise SemhubError(f"--layers: {spec!r} selects no layer")
+    return sorted(set(layers))
+
+
+def parse_layers(spec: str | None, n_layers: int, drop_embeddings: bool = False) -> list[int]:
+    """``None`` -> all (0..L, or 1..L without embeddings); otherwise ``parse_layer_spec`` in range."""
+    if spec is None:
+        return list(range(1 if drop_embeddings else 0, n_layers + 1))
+    return check_layers(parse_layer_spec(spec), n_layers)
 
 
 @dataclass

@@ -58,6 +58,8 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
     if paper:
         pooling, center, final_norm = api.PAPER_SETTING["pooling"], False, True
     ds = api.dataset(data, limit)
+    if layers is not None:
+        api.parse_layer_spec(layers)  # syntax errors before the model loads
     view_list = parse_views(views) or api.default_views(ds, modality)
     validate_views(ds, view_list)
     out = out or default_run_dir(model or "gemma3-270m", analysis)

@@ -61,6 +61,10 @@ def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
         if missing:
             raise SemhubError(f"{source}: [modules] lacks {', '.join(missing)}")
         tok = data.get("tokenizer", {})
+        if tok.get("bos", "auto") not in ("auto", "always", "never"):
+            raise SemhubError(f"{source}: [tokenizer] bos must be auto, always or never")
+        if tok.get("prefix_space", "auto") not in ("auto", "explicit", "sentencepiece"):
+            raise SemhubError(f"{source}: [tokenizer] prefix_space must be auto, explicit or sentencepiece")
         return ModelFamily(
             name=data["name"],
             description=data.get("description", ""),

@@ -40,6 +40,8 @@ BAD = [
     (["analyze", "--data", "{data}", "--dtype", "int3"], "--dtype"),
     (["analyze", "--data", "{data}", "--out", "{data}"], "already exists"),
     (["analyze", "--data", "{data}", "--modality", "audio"], "fewer than two audio views"),
+    (["analyze", "--data", "{data}", "--device", "toaster"], "--device"),
+    (["analyze", "--data", "{data}", "--layers", "3-x"], "--layers"),
     (["analyze", "--bogus"], "No such option"),
     (["nosuchcommand"], "No such command"),
 ]

@@ -83,3 +83,16 @@ def test_smollm2_loads_offline_as_a_llama():
     assert enc.groups["content"].all()  # SmolLM2 adds no BOS: every token is content
     states = capture(bb, [enc], [0, 15, 30])
     assert states.shape == (1, 3, 576) and torch.isfinite(states).all()
+
+
+@pytest.mark.parametrize("name,adds_bos", [("gemma3-270m", True), ("smollm2-135m", False)])
+def test_registry_tokenizer_quirks_match_real_tokenizers(name, adds_bos, gemma):
+    from semhub.tokenization import detect_quirks, word_start_ids
+
+    bb = gemma if name == "gemma3-270m" else semhub.load(name)
+    detected = detect_quirks(bb.tokenizer)
+    assert detected == bb.quirks  # the registry's declaration (or "auto") agrees with behaviour
+    assert detected.adds_bos is adds_bos and detected.prefix_space == "explicit"
+    ids = word_start_ids(bb.tokenizer, "Paris", bb.quirks)
+    sentence = bb.tokenizer("I love Paris", add_special_tokens=False)["input_ids"]
+    assert sentence[-len(ids):] == ids

@@ -86,3 +86,6 @@ def test_bad_entries_are_rejected():
         parse_family({"name": "x", "architectures": ["X"], "modules": {"base": "m"}}, "x.toml")
     with pytest.raises(SemhubError, match="required key 'architectures'"):
         parse_family({"name": "x", "modules": {k: "m" for k in MODULE_KEYS}}, "x.toml")
+    with pytest.raises(SemhubError, match="prefix_space must be"):
+        parse_family({"name": "x", "architectures": ["X"], "modules": {k: "m" for k in MODULE_KEYS},
+                      "tokenizer": {"prefix_space": "none"}}, "x.toml")

@@ -31,6 +31,13 @@ class Backbone:
     def blocks(self) -> list[torch.nn.Module]:
         return list(self.part("blocks"))
 
+    @cached_property
+    def quirks(self):
+        """BOS and prefix-space behaviour: the registry's declaration, or detected for "auto"."""
+        from semhub.tokenization import resolve_quirks
+
+        return resolve_quirks(self.tokenizer, self.family.bos, self.family.prefix_space)
+
     @property
     def n_layers(self) -> int:
         """Number of blocks L; layer indices run 0..L (see ``semhub.capture``)."""

@@ -132,6 +132,13 @@ def load_backbone(
     from semhub.registry import family_for
 
     model = model or DEFAULT_MODEL
+    if device:
+        import torch
+
+        try:
+            torch.device(device)
+        except (RuntimeError, ValueError):
+            raise SemhubError(f"--device: {device!r} is not a device (e.g. cpu, cuda, cuda:1, mps)") from None
     source, display = resolve_source(model)
     torch_dtype = _torch_dtype(dtype)
     fingerprint: dict[str, Any] = {"model": display}
@@ -147,7 +154,9 @@ def load_backbone(
     fingerprint.update(source.extra if source else {})
 
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # semhub shows its own progress; keep stderr for errors
     common = {"trust_remote_code": trust_remote_code, "revision": revision}
     try:
         config = AutoConfig.from_pretrained(location, **common)
@@ -160,7 +169,10 @@ def load_backbone(
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SemhubError(f"--model: cannot load {model!r}: {first}") from None
     if device and device_map is None:
-        hf_model.to(device)
+        try:
+            hf_model.to(device)
+        except (RuntimeError, AssertionError, ValueError) as exc:
+            raise SemhubError(f"--device: cannot use {device!r}: {str(exc).strip().splitlines()[0]}") from None
     hf_model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
