@@ -30,8 +30,11 @@ def load(model: str | None = None, **kwargs: Any) -> Backbone:
     return load_backbone(model, **kwargs)
 
 
-def dataset(data: str | Path | None = None, limit: int | None = None) -> AlignedDataset:
-    """A built-in dataset by name (default: the multilingual sample) or a JSONL/TSV path."""
+def dataset(data: str | Path | None = None, limit: int | None = None, views: list[str] | None = None) -> AlignedDataset:
+    """A built-in dataset by name (default: the multilingual sample) or a JSONL/TSV path.
+
+    ``views`` names the two columns of a header-less TSV.
+    """
     name = str(data) if data is not None else DEFAULT_DATASET
     builtin = catalog.datasets()
     if name in builtin:
@@ -39,7 +42,7 @@ def dataset(data: str | Path | None = None, limit: int | None = None) -> Aligned
     elif data is None:
         raise SemhubError(f"built-in dataset {name!r} is not loaded (is its plugin disabled? see `semhub plugins`)")
     else:
-        ds = load_aligned(name)
+        ds = load_aligned(name, views)
     return ds.head(limit)
 
 

@@ -57,10 +57,11 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
     analysis_obj = catalog.lookup("analysis", catalog.analyses(), analysis)
     if paper:
         pooling, center, final_norm = api.PAPER_SETTING["pooling"], False, True
-    ds = api.dataset(data, limit)
     if layers is not None:
         api.parse_layer_spec(layers)  # syntax errors before the model loads
-    view_list = parse_views(views) or api.default_views(ds, modality)
+    view_list = parse_views(views)
+    ds = api.dataset(data, limit, view_list)
+    view_list = view_list or api.default_views(ds, modality)
     validate_views(ds, view_list)
     out = out or default_run_dir(model or "gemma3-270m", analysis)
     check_out_dir(out)

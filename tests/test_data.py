@@ -40,6 +40,7 @@ def test_tsv_with_header(tmp_path):
         ("blank.jsonl", "\n\n", "blank.jsonl:", "no rows"),
         ("noview.jsonl", '{"id": 1}\n', ":1:", "row has no views"),
         ("h.tsv", "hello world\tsecond thing\n", ":1:", "header line"),
+        ("hh.tsv", "en\ten\na\tb\n", ":1:", "names view 'en' twice"),
         ("cols.tsv", "en\tzh\na\tb\nc\n", ":3:", "expected 2 tab-separated fields, got 1"),
         ("x.csv", "en,zh\n", "x.csv:", "unknown data format"),
     ],
@@ -50,6 +51,14 @@ def test_malformed_data_names_file_and_line(tmp_path, name, text, where, message
         load_aligned(path)
     assert where in str(info.value) and message in str(info.value)
     assert str(info.value).startswith(str(path))
+
+
+def test_headerless_tsv_takes_view_names_from_caller(tmp_path):
+    path = write(tmp_path, "p.tsv", "Hello\tHola\nbye\tadiós\n")
+    ds = load_aligned(path, ["en", "es"])
+    assert ds.columns == {"en": ["Hello", "bye"], "es": ["Hola", "adiós"]} and ds.lines == [1, 2]
+    with_header = load_aligned(write(tmp_path, "q.tsv", "es\ten\nhola\thello\n"), ["en", "es"])
+    assert with_header.columns == {"es": ["hola"], "en": ["hello"]}
 
 
 def test_invalid_utf8_names_line(tmp_path):

@@ -2,7 +2,8 @@
 
 JSONL: one object per line, ``id`` plus one field per view (``en``, ``zh``, ``code``,
 ``audio_es``...). Media paths are relative to the file's folder (spokes resolve them).
-TSV: a header line naming the two views, then one pair per line.
+TSV: one pair per line, after a header line naming the two views (or with the views
+named by the caller, ``--views en,zh``).
 """
 from __future__ import annotations
 
@@ -130,18 +131,30 @@ def _load_jsonl(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]],
     return ids, columns, [n for n, _ in rows]
 
 
-def _load_tsv(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]], list[int]]:
+def _tsv_columns(path: Path, first: str, views: list[str] | None) -> tuple[str, str, bool]:
+    """The two view names and whether line 1 is a header.
+
+    Line 1 is a header when it names two views. When the caller names the views
+    (``--views en,zh``) and line 1 names none of them, line 1 is data.
+    """
+    fields = [f.strip() for f in first.split("\t")]
+    looks_like_header = len(fields) == 2 and all(VIEW_NAME.match(f) for f in fields)
+    if views is not None and len(views) == 2 and not (looks_like_header and set(fields) & set(views)):
+        return views[0], views[1], False
+    if not looks_like_header:
+        raise DataError(path, 1, "expected a header line naming two views, e.g. 'en<TAB>zh' (or pass --views en,zh)")
+    if fields[0] == fields[1]:
+        raise DataError(path, 1, f"header names view {fields[0]!r} twice")
+    return fields[0], fields[1], True
+
+
+def _load_tsv(path: Path, text: str, views: list[str] | None) -> tuple[list[str], dict[str, list[Any]], list[int]]:
     lines = text.splitlines()
     if not lines:
         raise DataError(path, None, "file is empty")
-    header = lines[0].split("\t")
-    if len(header) != 2 or not all(VIEW_NAME.match(h.strip()) for h in header):
-        raise DataError(path, 1, "expected a header line naming two views, e.g. 'en<TAB>zh'")
-    a, b = (h.strip() for h in header)
-    if a == b:
-        raise DataError(path, 1, f"header names view {a!r} twice")
+    a, b, has_header = _tsv_columns(path, lines[0], views)
     ids, cols, line_nos = [], {a: [], b: []}, []
-    for line_no, line in enumerate(lines[1:], 2):
+    for line_no, line in enumerate(lines[1:] if has_header else lines, 2 if has_header else 1):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -155,15 +168,18 @@ def _load_tsv(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]], l
     return ids, cols, line_nos
 
 
-def load_aligned(path: str | Path) -> AlignedDataset:
-    """Load a ``.jsonl`` or ``.tsv`` aligned dataset; any problem raises ``DataError``."""
+def load_aligned(path: str | Path, views: list[str] | None = None) -> AlignedDataset:
+    """Load a ``.jsonl`` or ``.tsv`` aligned dataset; any problem raises ``DataError``.
+
+    ``views`` names the columns of a header-less two-column TSV.
+    """
     path = Path(path)
     text = _read_text(path)
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         ids, columns, lines = _load_jsonl(path, text)
     elif suffix in (".tsv", ".tab"):
-        ids, columns, lines = _load_tsv(path, text)
+        ids, columns, lines = _load_tsv(path, text, views)
     else:
         raise DataError(path, None, f"unknown data format {suffix!r} (use .jsonl or .tsv)")
     if not ids:
