@@ -46,31 +46,30 @@ def check_layers(layers: Sequence[int], n_layers: int) -> list[int]:
     return sorted(set(layers))
 
 
-def capture(
+def run_layers(
     backbone,
     batches: Iterable[Encoded],
-    layers: Sequence[int] | None = None,
+    layers: Sequence[int],
+    on_layer: Callable[[int, torch.Tensor, Encoded], None],
     *,
-    pooling: str = "mean",
-    group: str = "content",
     final_norm: bool = False,
-    on_batch: Callable[[int], None] | None = None,
-) -> torch.Tensor:
-    """Run ``batches`` through the backbone; return float32 (N, len(layers), D) on the CPU."""
-    if pooling not in POOLINGS:
-        pool(torch.zeros(1, 1, 1), torch.ones(1, 1, dtype=torch.bool), pooling)
+    on_batch: Callable[[Encoded], None] | None = None,
+) -> None:
+    """Run ``batches`` and call ``on_layer(layer, hidden (B, T, D), batch)`` for each requested layer.
+
+    The single place that maps layer indices to hooks; the forward stops after the last
+    requested layer. ``final_norm`` applies the model's final norm at layer L.
+    """
     L = backbone.n_layers
-    layers = check_layers(range(L + 1) if layers is None else layers, L)
-    slot = {layer: k for k, layer in enumerate(layers)}
+    layers = check_layers(layers, L)
     stop_at = layers[-1]
     final = backbone.part("final_norm") if final_norm else None
-    current: dict[str, torch.Tensor] = {}
-    pieces: list[torch.Tensor] = []
+    current: dict[str, Encoded] = {}
 
     def record(layer: int, hidden: torch.Tensor) -> None:
         if layer == L and final is not None:
             hidden = final(hidden)
-        current["out"][:, slot[layer]] = pool(hidden, current["mask"], pooling).float().cpu()
+        on_layer(layer, hidden, current["batch"])
         if layer == stop_at:
             raise _StopForward
 
@@ -84,7 +83,7 @@ def capture(
         return hook
 
     with ExitStack() as stack:
-        if 0 in slot:
+        if layers[0] == 0:
             handle = backbone.blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
             stack.callback(handle.remove)
         for layer in layers:
@@ -93,20 +92,49 @@ def capture(
                 stack.callback(handle.remove)
         with torch.inference_mode():
             for batch in batches:
-                mask = batch.groups.get(group)
-                if mask is None:
-                    raise SemhubError(f"position group {group!r} not provided (have: {', '.join(batch.groups)})")
-                if not bool(mask.any(dim=1).all()):
-                    raise SemhubError(f"position group {group!r} is empty for some item")
-                current["mask"] = mask
-                current["out"] = torch.empty(len(batch), len(layers), backbone.d_model)
+                current["batch"] = batch
                 try:
                     backbone.base(**backbone.forward_kwargs(batch.inputs))
                 except _StopForward:
                     pass
-                pieces.append(current["out"])
                 if on_batch is not None:
-                    on_batch(len(batch))
+                    on_batch(batch)
+
+
+def group_mask(batch: Encoded, group: str) -> torch.Tensor:
+    """A batch's (B, T) mask for a position group; every item must have at least one position."""
+    mask = batch.groups.get(group)
+    if mask is None:
+        raise SemhubError(f"position group {group!r} not provided (have: {', '.join(batch.groups)})")
+    if not bool(mask.any(dim=1).all()):
+        raise SemhubError(f"position group {group!r} is empty for some item")
+    return mask
+
+
+def capture(
+    backbone,
+    batches: Iterable[Encoded],
+    layers: Sequence[int] | None = None,
+    *,
+    pooling: str = "mean",
+    group: str = "content",
+    final_norm: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Pooled states: float32 (N, len(layers), D) on the CPU, pooled inside the hooks."""
+    if pooling not in POOLINGS:
+        raise SemhubError(f"--pooling: unknown pooling {pooling!r} (choose from {', '.join(POOLINGS)})")
+    layers = check_layers(range(backbone.n_layers + 1) if layers is None else layers, backbone.n_layers)
+    slot = {layer: k for k, layer in enumerate(layers)}
+    pieces: list[torch.Tensor] = []
+
+    def on_layer(layer: int, hidden: torch.Tensor, batch: Encoded) -> None:
+        if layer == layers[0]:
+            pieces.append(torch.empty(len(batch), len(layers), backbone.d_model))
+        pieces[-1][:, slot[layer]] = pool(hidden, group_mask(batch, group), pooling).float().cpu()
+
+    run_layers(backbone, batches, layers, on_layer, final_norm=final_norm,
+               on_batch=(lambda b: on_batch(len(b))) if on_batch else None)
     if not pieces:
         return torch.empty(0, len(layers), backbone.d_model)
     return torch.cat(pieces)

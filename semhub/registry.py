@@ -32,6 +32,7 @@ class ModelFamily:
     bos: str = "auto"
     prefix_space: str = "auto"
     examples: tuple[str, ...] = ()
+    softcap_config: str | None = None
     tiny: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 
@@ -76,6 +77,7 @@ def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
             bos=tok.get("bos", "auto"),
             prefix_space=tok.get("prefix_space", "auto"),
             examples=tuple(data.get("examples", ())),
+            softcap_config=data.get("lens", {}).get("softcap_config"),
             tiny=dict(data.get("tiny", {})),
             source=source,
         )

@@ -1,0 +1,106 @@
+"""The logit lens (the paper's Eq. 2): read any layer's state through the unembedding.
+
+Everything is streamed over vocabulary chunks: the normaliser (log-sum-exp), top-k and
+language mixtures never materialise a (positions x vocabulary) matrix larger than one
+chunk, and only the positions and layers someone asked for are ever projected.
+
+``norm=True`` (the default, the standard lens) applies the model's final norm before the
+unembedding. ``norm=False`` reproduces the paper's code: raw states at layers < L, while
+layer L is normed in both cases (HF's last hidden state, which the paper read, is post-norm).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+DEFAULT_CHUNK = 32768
+
+
+@dataclass
+class Scan:
+    """One pass over the vocabulary for P states: log-normaliser, top-k, optional mixture."""
+
+    log_norm: torch.Tensor  # (P,)
+    top_logprobs: torch.Tensor | None = None  # (P, k)
+    top_ids: torch.Tensor | None = None  # (P, k)
+    mixture: torch.Tensor | None = None  # (P, n): expected table row under the lens distribution
+
+
+class Lens:
+    """Final norm + unembedding (+ bias, + soft-capping) of one backbone."""
+
+    def __init__(self, backbone, norm: bool = True, chunk: int = DEFAULT_CHUNK):
+        self.backbone = backbone
+        self.norm = norm
+        self.chunk = chunk
+        head = backbone.part("unembedding")
+        self.weight = head.weight.detach()  # no autograd: lens outputs are read, never differentiated
+        bias = getattr(head, "bias", None)
+        self.bias = bias.detach() if bias is not None else None
+        self.final_norm = backbone.part("final_norm")
+        self.n_layers = backbone.n_layers
+        attr = backbone.family.softcap_config
+        self.softcap = getattr(backbone.model.config, attr, None) if attr else None
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.weight.shape[0])
+
+    def prepare(self, hidden: torch.Tensor, layer: int) -> torch.Tensor:
+        """Apply the final norm where this lens does; return float32 on the unembedding's device."""
+        with torch.inference_mode():
+            if self.norm or layer == self.n_layers:
+                param = next(self.final_norm.parameters(), None)  # with device_map, layers live on many devices
+                hidden = self.final_norm(hidden if param is None else hidden.to(param.device))
+            return hidden.to(self.weight.device, torch.float32)
+
+    def _logits(self, h: torch.Tensor, rows) -> torch.Tensor:
+        z = h @ self.weight[rows].to(torch.float32).T
+        if self.bias is not None:
+            z = z + self.bias[rows].to(torch.float32)
+        if self.softcap:
+            z = torch.tanh(z / self.softcap) * self.softcap
+        return z
+
+    def logits(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Logits of selected token ids only: (P, K) for ids (K,)."""
+        return self._logits(h, ids.to(self.weight.device))
+
+    def scan(self, h: torch.Tensor, k: int = 0, table: torch.Tensor | None = None) -> Scan:
+        """Stream the vocabulary once: log-sum-exp, top-k log-probs, and sum_t p(t) * table[t]."""
+        P = h.shape[0]
+        run_max = torch.full((P,), -torch.inf, device=h.device)
+        run_sum = torch.zeros(P, device=h.device)
+        mix = torch.zeros(P, table.shape[1], device=h.device) if table is not None else None
+        top_val = top_idx = None
+        with torch.inference_mode():
+            for start in range(0, self.vocab_size, self.chunk):
+                rows = slice(start, min(start + self.chunk, self.vocab_size))
+                z = self._logits(h, rows)
+                new_max = torch.maximum(run_max, z.max(1).values)
+                rescale = torch.exp(run_max - new_max)
+                weights = torch.exp(z - new_max[:, None])
+                run_sum = run_sum * rescale + weights.sum(1)
+                if mix is not None:
+                    mix = mix * rescale[:, None] + weights @ table[rows].to(h.device, torch.float32)
+                run_max = new_max
+                if k:
+                    val, idx = z.topk(min(k, z.shape[1]), dim=1)
+                    idx = idx + start
+                    if top_val is not None:
+                        val = torch.cat([top_val, val], 1)
+                        val, pick = val.topk(min(k, val.shape[1]), dim=1)
+                        idx = torch.cat([top_idx, idx], 1).gather(1, pick)
+                    top_val, top_idx = val, idx
+        log_norm = run_max + torch.log(run_sum)
+        out = Scan(log_norm)
+        if k:
+            out.top_logprobs, out.top_ids = top_val - log_norm[:, None], top_idx
+        if mix is not None:
+            out.mixture = mix / run_sum[:, None]
+        return out
+
+    def logprobs(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """log p(id) for each state and each of K ids: (P, K)."""
+        return self.logits(h, ids) - self.scan(h).log_norm[:, None]
