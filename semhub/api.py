@@ -125,7 +125,9 @@ def make_context(
     drop_embeddings: bool = False,
     n_boot: int = 1000,
     on_batch: Callable[[int], None] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> RunContext:
+    """Validate data, views and layers for ``backbone``; ``extra`` holds analysis-specific options."""
     if pooling not in POOLINGS:
         raise SemhubError(f"pooling: unknown {pooling!r} (choose from {', '.join(POOLINGS)})")
     ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit)
@@ -138,7 +140,7 @@ def make_context(
     else:
         layer_list = parse_layers(layers, backbone.n_layers, drop_embeddings)
     options = {"pooling": pooling, "center": center, "batch_size": batch_size, "seed": seed,
-               "final_norm": final_norm, "n_boot": n_boot, "modality": modality, "limit": limit}
+               "final_norm": final_norm, "n_boot": n_boot, "modality": modality, "limit": limit, **(extra or {})}
     return RunContext(backbone, ds, views, layer_list, options, on_batch)
 
 

@@ -60,12 +60,19 @@ def datasets() -> dict[str, NamedDataset]:
     return {args[0]: NamedDataset(args[0], Path(args[1]), args[2]) for args in _collect("semhub_register_datasets")}
 
 
+@cache
+def dictionaries() -> list[Any]:
+    from semhub.data.dictionary import load_dictionary
+
+    return [load_dictionary(args[0]) for args in _collect("semhub_register_dictionaries")]
+
+
 def family_sources() -> list[Any]:
     return [args[0] for args in _collect("semhub_register_model_families")]
 
 
 def clear_cache() -> None:
-    for fn in (spokes, analyses, models, datasets):
+    for fn in (spokes, analyses, models, datasets, dictionaries):
         fn.cache_clear()
     from semhub import registry
 

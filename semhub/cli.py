@@ -35,6 +35,10 @@ def cli() -> None:
 @click.option("--final-norm/--no-final-norm", default=False, show_default=True,
               help="Apply the final norm at the last layer, as HF hidden_states[L] does.")
 @click.option("--paper", is_flag=True, help="The paper's setting: last token, no centring, layers 1..L, post-norm last layer.")
+@click.option("--lens-norm/--no-lens-norm", default=True, show_default=True,
+              help="Logit lens: apply the final norm before the unembedding (--no-lens-norm: the paper's code).")
+@click.option("--dictionary", type=click.Path(path_type=Path), default=None,
+              help="Logit lens: a bilingual TSV dictionary (header: the two languages) instead of the built-in ones.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows.")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
@@ -45,7 +49,8 @@ def cli() -> None:
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-<analysis>).")
-def analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, batch_size, limit,
+def analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, lens_norm, dictionary,
+            batch_size, limit,
             n_boot, device, dtype, device_map, revision, trust_remote_code, seed, out) -> None:
     """Capture per-layer states for aligned views and run an analysis; write a run directory."""
     from semhub import api
@@ -56,7 +61,11 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
     started = time.perf_counter()
     analysis_obj = catalog.lookup("analysis", catalog.analyses(), analysis)
     if paper:
-        pooling, center, final_norm = api.PAPER_SETTING["pooling"], False, True
+        pooling, center, final_norm, lens_norm = api.PAPER_SETTING["pooling"], False, True, False
+    if dictionary is not None:
+        from semhub.data.dictionary import load_dictionary
+
+        load_dictionary(dictionary)  # malformed dictionaries fail before the model loads
     if layers is not None:
         api.parse_layer_spec(layers)  # syntax errors before the model loads
     view_list = parse_views(views)
@@ -75,14 +84,17 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]capture"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn(f"[bold]{analysis}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        task = progress.add_task("capture", total=len(ds) * len(view_list))
+        task = progress.add_task("capture", total=None)
         ctx = api.make_context(
             backbone, ds, view_list, modality=modality, pooling=pooling, center=center, layers=layers,
             batch_size=batch_size, seed=seed, final_norm=final_norm, drop_embeddings=paper, n_boot=n_boot,
             on_batch=lambda n: progress.advance(task, n),
+            extra={"lens_norm": lens_norm, "dictionary": str(dictionary) if dictionary else None},
         )
+        work = getattr(analysis_obj, "work", None)
+        progress.update(task, total=work(ctx) if work else len(ds) * len(view_list))
         t1 = time.perf_counter()
         result = analysis_obj.run(ctx)
         run_s = time.perf_counter() - t1
@@ -106,17 +118,18 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
 
 
 def _print_summary(result, out: Path) -> None:
+    """The result's own summary table (``summary_columns`` / ``summary_rows``), if it has one."""
     from rich.console import Console
     from rich.table import Table
 
-    rows = getattr(result, "summary_rows", lambda: [])()
     console = Console()
-    if rows:
-        table = Table(title="peak retrieval@1 per view pair")
-        for col in ("pair", "n", "peak layer", "retrieval@1", "Eq. 1 there", "chance"):
+    columns = getattr(result, "summary_columns", None)
+    if columns:
+        table = Table(title=result.key)
+        for col in columns:
             table.add_column(col, justify="right")
-        for pair, n, layer, value, eq1, chance in rows:
-            table.add_row(pair, str(n), str(layer), f"{value:.3f}", f"{eq1:.3f}", f"{chance:.3f}")
+        for row in result.summary_rows():
+            table.add_row(*row)
         console.print(table)
     console.print(f"run written to [bold]{out}[/bold]")
 

@@ -1,7 +1,7 @@
 """From aligned views to pooled per-layer states: spoke encoding, length-sorted batches, capture."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -9,6 +9,7 @@ from semhub import catalog
 from semhub.capture import capture
 from semhub.data import AlignedDataset
 from semhub.errors import DataError
+from semhub.spokes import Encoded
 
 
 def validate_views(dataset: AlignedDataset, views: list[str]) -> None:
@@ -22,6 +23,19 @@ def validate_views(dataset: AlignedDataset, views: list[str]) -> None:
                 raise DataError(dataset.path, line, f"view {view!r}: {problem}")
 
 
+def view_batches(backbone, dataset: AlignedDataset, view: str, batch_size: int) -> Iterator[tuple[list[int], Encoded]]:
+    """(row indices, encoded batch) for one view, batched by the spoke's ``length_hint``.
+
+    Similar lengths share a batch, so little compute goes to padding.
+    """
+    spoke = catalog.spoke_for_view(view)
+    values = dataset.columns[view]
+    order = sorted(range(len(values)), key=lambda i: spoke.length_hint(values[i]))
+    for s in range(0, len(order), batch_size):
+        rows = order[s : s + batch_size]
+        yield rows, spoke.encode([values[i] for i in rows], backbone, dataset.base_dir)
+
+
 def view_states(
     backbone,
     dataset: AlignedDataset,
@@ -33,18 +47,15 @@ def view_states(
     final_norm: bool = False,
     on_batch: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
-    """(N, len(layers), D) states for one view, in dataset order.
+    """(N, len(layers), D) pooled states for one view, in dataset order."""
+    order: list[int] = []
 
-    Items are batched by length (a spoke's ``length_hint``) so little compute goes to padding.
-    """
-    spoke = catalog.spoke_for_view(view)
-    values = dataset.columns[view]
-    order = sorted(range(len(values)), key=lambda i: spoke.length_hint(values[i]))
-    batches = (
-        spoke.encode([values[i] for i in order[s : s + batch_size]], backbone, dataset.base_dir)
-        for s in range(0, len(order), batch_size)
-    )
-    states = capture(backbone, batches, layers, pooling=pooling, final_norm=final_norm, on_batch=on_batch)
+    def batches():
+        for rows, enc in view_batches(backbone, dataset, view, batch_size):
+            order.extend(rows)
+            yield enc
+
+    states = capture(backbone, batches(), layers, pooling=pooling, final_norm=final_norm, on_batch=on_batch)
     out = torch.empty_like(states)
-    out[torch.tensor(order)] = states
+    out[torch.tensor(order, dtype=torch.long)] = states
     return out

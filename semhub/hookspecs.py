@@ -44,5 +44,10 @@ def semhub_register_datasets(register: Callable) -> None:
 
 
 @hookspec
+def semhub_register_dictionaries(register: Callable) -> None:
+    """Register bilingual dictionaries: ``register(path)`` with a TSV whose header names the two languages."""
+
+
+@hookspec
 def semhub_register_commands(cli) -> None:
     """Add click commands to the ``semhub`` command group: ``cli.add_command(...)``."""

@@ -43,3 +43,40 @@ def plot_similarity(result: Any, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_logit_lens(result: Any, path: Path) -> Path:
+    """Per probed view: mean log p of the next token vs its translation (top), how often the translation wins (bottom)."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    n = len(result.records)
+    fig, axes = plt.subplots(2, n, figsize=(4.2 * n + 1, 6.4), squeeze=False, sharex=True, constrained_layout=True)
+    for col, rec in enumerate(result.records):
+        top, bottom = axes[0][col], axes[1][col]
+        layers = rec["layers"]
+        for key, label in (("native_logprob", f"next token ({rec['view']})"),
+                           ("dominant_logprob", f"translation ({rec['dominant']})")):
+            (line,) = top.plot(layers, rec[key], marker="o", ms=3, label=label)
+            band = rec["ci95"].get(key)
+            if band:
+                top.fill_between(layers, [a for a, _ in band], [b for _, b in band], color=line.get_color(), alpha=0.15)
+        # the embedding layer's lens is far below the rest; keep the informative range in view
+        inner = [v for key in ("native_logprob", "dominant_logprob") for v in rec[key][2:]] or [0.0]
+        top.set_ylim(min(inner) - 2, max(0.5, max(inner) + 1))
+        top.set_title(f"{rec['view']}: {rec['n_positions']} positions")
+        top.legend(fontsize=8)
+        bottom.plot(layers, rec["dominant_wins"], marker="o", ms=3, color="tab:green")
+        bottom.axhline(0.5, color="grey", ls="--", lw=1)
+        bottom.set_ylim(0, 1)
+        bottom.set_xlabel("layer")
+        for ax in (top, bottom):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("mean log p (logit lens)")
+    axes[1][0].set_ylabel("P(translation > next token)")
+    norm = result.records[0].get("lens_norm", True)
+    fig.suptitle(f"{result.options.get('model', '')}  lens {'with' if norm else 'without'} final norm", fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -17,11 +17,14 @@ class Encoded:
     """One padded batch: ``inputs`` go to the model as keyword arguments; ``groups`` are (B, T) bool masks.
 
     Every spoke provides the group ``content`` (the tokens that carry the view's meaning,
-    special tokens and padding excluded); capture pools over a named group.
+    special tokens and padding excluded); capture pools over a named group. Spokes whose
+    values are strings may add ``offsets`` (B, T, 2): each token's character span in its
+    value, so analyses can find words (dictionary probes) without knowing the tokenizer.
     """
 
     inputs: dict[str, torch.Tensor]
     groups: dict[str, torch.Tensor]
+    offsets: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(next(iter(self.groups.values())).shape[0])

@@ -10,8 +10,16 @@ from pathlib import Path
 from semhub import hookimpl
 
 SAMPLE = Path(__file__).with_name("multilingual.jsonl")
+DICTIONARIES = Path(__file__).with_name("dictionaries")
 
 
 @hookimpl
 def semhub_register_datasets(register) -> None:
     register("multilingual", SAMPLE, "120 sentences aligned in en, zh, es, fr, de, ja, ru, ar (written for semhub)")
+
+
+@hookimpl
+def semhub_register_dictionaries(register) -> None:
+    # en-zh, en-es, en-fr, en-de: ~170 content words of the sample, written for semhub
+    for path in sorted(DICTIONARIES.glob("*.tsv")):
+        register(path)

@@ -43,7 +43,9 @@ class TextSpoke:
             padding_side=self.padding_side,
             return_tensors="pt",
             return_special_tokens_mask=True,
+            return_offsets_mapping=bool(getattr(tok, "is_fast", False)),
         )
+        offsets = enc.pop("offset_mapping", None)
         attention = enc["attention_mask"].bool()
         special = enc.pop("special_tokens_mask").bool()
         content = attention & ~special
@@ -51,7 +53,7 @@ class TextSpoke:
         if bool(empty.any()):  # e.g. text made only of special-token strings: fall back to all real tokens
             content[empty] = attention[empty]
         inputs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-        return Encoded(inputs=inputs, groups={"content": content, "all": attention})
+        return Encoded(inputs=inputs, groups={"content": content, "all": attention}, offsets=offsets)
 
 
 @hookimpl

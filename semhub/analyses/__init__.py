@@ -31,7 +31,10 @@ class SimilarityAnalysis:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
+    from semhub.analyses.logit_lens import LogitLensAnalysis
+
     register(SimilarityAnalysis())
+    register(LogitLensAnalysis())
 
 
 __all__ = ["SimilarityAnalysis", "SimilarityResult", "similarity"]

@@ -96,12 +96,16 @@ class SimilarityResult:
     def to_json(self) -> list[dict[str, Any]]:
         return self.records
 
-    def summary_rows(self) -> list[tuple]:
+    summary_columns = ("pair", "n", "peak layer", "retrieval@1", "Eq. 1 there", "chance")
+
+    def summary_rows(self) -> list[tuple[str, ...]]:
+        """The terminal summary: each pair's best layer by retrieval@1."""
         rows = []
         for rec in self.records:
             layer, value = self.peak(rec["a"], rec["b"])
             k = rec["layers"].index(layer)
-            rows.append((f"{rec['a']}-{rec['b']}", rec["n"], layer, value, rec["eq1"][k], rec["chance"]))
+            rows.append((f"{rec['a']}-{rec['b']}", str(rec["n"]), str(layer), f"{value:.3f}",
+                         f"{rec['eq1'][k]:.3f}", f"{rec['chance']:.3f}"))
         return rows
 
     def plot(self, path: str | Path) -> Path:

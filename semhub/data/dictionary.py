@@ -1,0 +1,56 @@
+"""Bilingual dictionaries for the multilingual logit lens: a TSV with a header naming the languages.
+
+    en<TAB>zh
+    cat<TAB>猫
+    house<TAB>房子
+
+A word may appear on several lines (several translations). Errors name the file and line.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from semhub.data.aligned import VIEW_NAME, _read_text
+from semhub.errors import DataError
+
+
+@dataclass(frozen=True)
+class Dictionary:
+    path: Path
+    languages: tuple[str, str]
+    pairs: tuple[tuple[str, str], ...]
+
+    def translations(self, source: str, target: str) -> dict[str, list[str]]:
+        """``{word in source: [its translations in target]}``, in file order."""
+        if {source, target} != set(self.languages):
+            raise KeyError(f"{self.path} translates {self.languages[0]}<->{self.languages[1]}, not {source}->{target}")
+        flip = self.languages[0] != source
+        out: dict[str, list[str]] = defaultdict(list)
+        for a, b in self.pairs:
+            src, tgt = (b, a) if flip else (a, b)
+            if tgt not in out[src]:
+                out[src].append(tgt)
+        return dict(out)
+
+
+def load_dictionary(path: str | Path) -> Dictionary:
+    path = Path(path)
+    lines = _read_text(path).splitlines()
+    if not lines:
+        raise DataError(path, None, "file is empty")
+    header = [h.strip() for h in lines[0].split("\t")]
+    if len(header) != 2 or not all(VIEW_NAME.match(h) for h in header) or header[0] == header[1]:
+        raise DataError(path, 1, "expected a header naming two languages, e.g. 'en<TAB>zh'")
+    pairs = []
+    for line_no, line in enumerate(lines[1:], 2):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) != 2 or not all(fields):
+            raise DataError(path, line_no, "expected two non-empty tab-separated words")
+        pairs.append((fields[0], fields[1]))
+    if not pairs:
+        raise DataError(path, None, "no entries")
+    return Dictionary(path, (header[0], header[1]), tuple(pairs))
