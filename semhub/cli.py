@@ -39,6 +39,11 @@ def cli() -> None:
               help="Logit lens: apply the final norm before the unembedding (--no-lens-norm: the paper's code).")
 @click.option("--dictionary", type=click.Path(path_type=Path), default=None,
               help="Logit lens: a bilingual TSV dictionary (header: the two languages) instead of the built-in ones.")
+@click.option("--trend-corpus", "trend_corpora", multiple=True, metavar="LANG=FILE",
+              help="Language trends: a text file per language for the token->language table (repeatable; "
+                   "default: the dataset's text views).")
+@click.option("--max-positions", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Language trends: content positions per view (each costs a full-vocabulary projection per layer).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows.")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
@@ -50,7 +55,7 @@ def cli() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-<analysis>).")
 def analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, lens_norm, dictionary,
-            batch_size, limit,
+            trend_corpora, max_positions, batch_size, limit,
             n_boot, device, dtype, device_map, revision, trust_remote_code, seed, out) -> None:
     """Capture per-layer states for aligned views and run an analysis; write a run directory."""
     from semhub import api
@@ -66,6 +71,11 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
         from semhub.data.dictionary import load_dictionary
 
         load_dictionary(dictionary)  # malformed dictionaries fail before the model loads
+    if trend_corpora:
+        from semhub.analyses.language_trends import read_corpus
+
+        for spec in trend_corpora:
+            read_corpus(spec)
     if layers is not None:
         api.parse_layer_spec(layers)  # syntax errors before the model loads
     view_list = parse_views(views)
@@ -91,7 +101,8 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
             backbone, ds, view_list, modality=modality, pooling=pooling, center=center, layers=layers,
             batch_size=batch_size, seed=seed, final_norm=final_norm, drop_embeddings=paper, n_boot=n_boot,
             on_batch=lambda n: progress.advance(task, n),
-            extra={"lens_norm": lens_norm, "dictionary": str(dictionary) if dictionary else None},
+            extra={"lens_norm": lens_norm, "dictionary": str(dictionary) if dictionary else None,
+                   "trend_corpora": list(trend_corpora), "max_positions": max_positions},
         )
         work = getattr(analysis_obj, "work", None)
         progress.update(task, total=work(ctx) if work else len(ds) * len(view_list))

@@ -80,3 +80,32 @@ def plot_logit_lens(result: Any, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_language_trends(result: Any, path: Path) -> Path:
+    """One panel per input language: each language's expected lens mass across layers."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    n = len(result.records)
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols + 1, 3.6 * rows), squeeze=False,
+                             sharey=True, constrained_layout=True)
+    for ax, rec in zip(axes.flat, result.records):
+        for lang in rec["languages"]:
+            ax.plot(rec["layers"], rec["mass"][lang], marker="o", ms=2.5, label=lang,
+                    lw=2.2 if lang in (rec["view"], rec["dominant"]) else 1.0)
+        ax.plot(rec["layers"], rec["known_mass"], color="grey", ls=":", lw=1, label="known tokens")
+        ax.set_title(f"text in {rec['view']} ({rec['positions']} positions)")
+        ax.set_xlabel("layer")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes[0][0].set_ylabel("expected language mass")
+    axes[0][0].legend(fontsize=7, ncol=2)
+    fig.suptitle(f"{result.options.get('model', '')}  language trends under the logit lens", fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

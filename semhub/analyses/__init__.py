@@ -31,10 +31,12 @@ class SimilarityAnalysis:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
+    from semhub.analyses.language_trends import LanguageTrendsAnalysis
     from semhub.analyses.logit_lens import LogitLensAnalysis
 
     register(SimilarityAnalysis())
     register(LogitLensAnalysis())
+    register(LanguageTrendsAnalysis())
 
 
 __all__ = ["SimilarityAnalysis", "SimilarityResult", "similarity"]

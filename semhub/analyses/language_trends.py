@@ -1,0 +1,155 @@
+"""Global language trends: which language does the logit lens "speak" at each layer?
+
+A token -> language table is estimated from per-language text (p(lang | token) under a
+uniform prior; tokens seen in no corpus count as uniform). Per layer, the lens
+distribution p(token) is combined with it, sum_t p(t) p(lang | t), streamed over
+vocabulary chunks, and averaged over the content positions of each view's texts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from semhub.capture import run_layers
+from semhub.collect import view_batches
+from semhub.errors import DataError, SemhubError
+from semhub.lens import Lens
+
+DEFAULT_MAX_POSITIONS = 200
+
+
+def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(V, n_langs) p(lang | token) and a (V,) mask of tokens seen in some corpus."""
+    langs = list(corpora)
+    counts = np.zeros((vocab_size, len(langs)))
+    for j, lang in enumerate(langs):
+        for ids in tokenizer(list(corpora[lang]), add_special_tokens=False)["input_ids"]:
+            ids = [i for i in ids if i < vocab_size]
+            counts[:, j] += np.bincount(ids, minlength=vocab_size)
+    totals = counts.sum(0)
+    if (totals == 0).any():
+        empty = [lang for lang, t in zip(langs, totals) if t == 0]
+        raise SemhubError(f"language trends: empty corpus for {', '.join(empty)}")
+    p_tok = counts / totals  # p(token | lang)
+    seen = p_tok.sum(1) > 0
+    table = np.full_like(p_tok, 1.0 / len(langs))
+    table[seen] = p_tok[seen] / p_tok[seen].sum(1, keepdims=True)
+    return torch.tensor(table, dtype=torch.float32), torch.tensor(seen)
+
+
+def read_corpus(spec: str) -> tuple[str, list[str]]:
+    """``"zh=path.txt"`` -> ("zh", lines of the file)."""
+    lang, sep, path = spec.partition("=")
+    if not sep or not lang or not path:
+        raise SemhubError(f"--trend-corpus: expected LANG=FILE, got {spec!r}")
+    from semhub.data.aligned import _read_text
+
+    lines = [line.strip() for line in _read_text(Path(path)).splitlines() if line.strip()]
+    if not lines:
+        raise DataError(path, None, "corpus is empty")
+    return lang, lines
+
+
+def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor, layers: list[int], *,
+          norm: bool, batch_size: int, max_positions: int, on_batch=None) -> dict[str, Any]:
+    """Mean language mixture per layer over up to ``max_positions`` content positions of ``view``."""
+    lens = Lens(backbone, norm=norm)
+    V = lens.vocab_size
+    full = torch.zeros(V, table.shape[1] + 1)
+    rows = min(V, table.shape[0])
+    full[:rows, :-1] = table[:rows]
+    full[rows:, :-1] = 1.0 / table.shape[1]  # rows the tokenizer never produces: uniform
+    full[:rows, -1] = seen[:rows].float()
+    totals = torch.zeros(len(layers), full.shape[1], dtype=torch.float64)
+    state: dict[str, Any] = {"count": 0}
+
+    def batches():
+        for _, enc in view_batches(backbone, dataset, view, batch_size):
+            if state["count"] >= max_positions:
+                return
+            mask = enc.groups["content"].clone()
+            flat = mask.flatten().nonzero()[:, 0]
+            mask.view(-1)[flat[max_positions - state["count"]:]] = False  # cap the positions
+            state["mask"] = mask
+            state["count"] += int(mask.sum())
+            yield enc
+
+    def on_layer(layer, hidden, batch):
+        state.setdefault("x", []).append(lens.prepare(hidden[state["mask"].to(hidden.device)], layer))
+
+    def after_batch(batch):
+        xs = state.pop("x")
+        mix = lens.scan(torch.cat(xs), table=full).mixture.view(len(xs), -1, full.shape[1])
+        totals.add_(mix.sum(1).double().cpu())
+        if on_batch:
+            on_batch(len(batch))
+
+    run_layers(backbone, batches(), layers, on_layer, on_batch=after_batch)
+    mean = (totals / max(state["count"], 1)).numpy()
+    return {"mass": mean[:, :-1], "known_mass": mean[:, -1], "positions": state["count"]}
+
+
+@dataclass
+class LanguageTrendsResult:
+    records: list[dict[str, Any]]
+    options: dict[str, Any] = field(default_factory=dict)
+    key: str = "language_trends"
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return self.records
+
+    summary_columns = ("text", "positions", "layer", "top language", "its mass", "dominant mass", "known mass")
+
+    def summary_rows(self) -> list[tuple[str, ...]]:
+        """Per view: the middle layer's leading language, and the dominant language's share there."""
+        rows = []
+        for rec in self.records:
+            k = len(rec["layers"]) // 2 + len(rec["layers"]) // 6  # about two thirds up: the hub region
+            masses = {lang: vals[k] for lang, vals in rec["mass"].items()}
+            top = max(masses, key=masses.get)
+            rows.append((rec["view"], str(rec["positions"]), str(rec["layers"][k]), top, f"{masses[top]:.2f}",
+                         f"{masses.get(rec['dominant'], float('nan')):.2f}", f"{rec['known_mass'][k]:.2f}"))
+        return rows
+
+    def plot(self, path: str | Path) -> Path:
+        from semhub.plotting import plot_language_trends
+
+        return plot_language_trends(self, Path(path))
+
+
+class LanguageTrendsAnalysis:
+    name = "language-trends"
+    description = "expected probability mass of each language under the logit lens, per layer"
+    plot_name = "language_trends.png"
+
+    def work(self, ctx) -> int:
+        return len(ctx.views) * min(len(ctx.dataset), ctx.options.get("max_positions", DEFAULT_MAX_POSITIONS))
+
+    def run(self, ctx) -> LanguageTrendsResult:
+        from semhub import catalog
+
+        specs = ctx.options.get("trend_corpora") or ()
+        if specs:
+            corpora = dict(read_corpus(spec) for spec in specs)
+        else:
+            text_views = [v for v in ctx.dataset.views if catalog.spoke_for_view(v).modality == "text"]
+            corpora = {v: [x for x in ctx.dataset.columns[v] if x] for v in text_views}
+        table, seen = language_table(corpora, ctx.backbone.tokenizer, Lens(ctx.backbone).vocab_size)
+        langs = list(corpora)
+        records = []
+        for view in ctx.views:
+            out = trend(ctx.backbone, ctx.dataset, view, table, seen, ctx.layers,
+                        norm=ctx.options.get("lens_norm", True), batch_size=ctx.options["batch_size"],
+                        max_positions=ctx.options.get("max_positions", DEFAULT_MAX_POSITIONS), on_batch=ctx.on_batch)
+            records.append({
+                "view": view, "dominant": ctx.backbone.family.dominant_language, "positions": out["positions"],
+                "layers": list(ctx.layers), "languages": langs,
+                "mass": {lang: out["mass"][:, j].tolist() for j, lang in enumerate(langs)},
+                "known_mass": out["known_mass"].tolist(), "table_tokens_seen": int(seen.sum()),
+                "lens_norm": ctx.options.get("lens_norm", True),
+            })
+        return LanguageTrendsResult(records, {"model": ctx.backbone.name, "corpora": list(specs) or "dataset views"})
