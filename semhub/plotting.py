@@ -6,8 +6,12 @@ from typing import Any
 
 
 def _pyplot():
+    import warnings
+
     import matplotlib
 
+    # token labels may be in scripts the default font lacks (CJK); they render as boxes, not errors
+    warnings.filterwarnings("ignore", message="Glyph .* missing from font")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -106,6 +110,29 @@ def plot_language_trends(result: Any, path: Path) -> Path:
     axes[0][0].set_ylabel("expected language mass")
     axes[0][0].legend(fontsize=7, ncol=2)
     fig.suptitle(f"{result.options.get('model', '')}  language trends under the logit lens", fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_lens_view(view: Any, path: Path) -> Path:
+    """Heatmap: layers x positions, colour = top-1 probability, text = top-1 token."""
+    plt = _pyplot()
+    probs = view.top_probs[:, :, 0].numpy()
+    n_layers, n_pos = probs.shape
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * n_pos, 0.8 + 0.36 * n_layers), constrained_layout=True)
+    im = ax.imshow(probs, aspect="auto", cmap="Blues", vmin=0, vmax=1, origin="lower")
+    for li in range(n_layers):
+        for pi in range(n_pos):
+            text = view.top_tokens[li][pi][0].replace("\n", "\\n")[:10]
+            ax.text(pi, li, text, ha="center", va="center", fontsize=7,
+                    color="white" if probs[li, pi] > 0.6 else "black")
+    ax.set_xticks(range(n_pos), [t.replace("\n", "\\n")[:10] for t in view.tokens], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n_layers), [str(layer) for layer in view.layers], fontsize=8)
+    ax.set_xlabel("input token (the lens predicts the next one)")
+    ax.set_ylabel("layer")
+    fig.colorbar(im, ax=ax, label="top-1 probability")
+    ax.set_title(f"{view.model}  logit lens {'with' if view.norm else 'without'} final norm", fontsize=10)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

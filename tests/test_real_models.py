@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -96,3 +97,41 @@ def test_registry_tokenizer_quirks_match_real_tokenizers(name, adds_bos, gemma):
     ids = word_start_ids(bb.tokenizer, "Paris", bb.quirks)
     sentence = bb.tokenizer("I love Paris", add_special_tokens=False)["input_ids"]
     assert sentence[-len(ids):] == ids
+
+
+def test_multilingual_logit_lens_shows_english_in_the_middle(cli_run, tmp_path):
+    """Reading Chinese, the English translation beats the Chinese next token mid-network, not at the output."""
+    out = tmp_path / "lens"
+    code, stdout, err = cli_run("analyze", "--analysis", "logit-lens", "--views", "en,zh", "--limit", "80",
+                                "--bootstrap", "100", "--out", str(out))
+    assert code == 0, err
+    (rec,) = json.loads((out / "results.json").read_text())["logit_lens"]
+    assert rec["view"] == "zh" and rec["dominant"] == "en" and rec["n_positions"] >= 40
+    wins = rec["dominant_wins"]
+    assert wins[-1] < 0.2  # at the output the model predicts the Chinese token
+    assert max(wins[9:16]) > 0.5 and max(wins[9:16]) > wins[-1] + 0.4
+    assert (out / "logit_lens.png").stat().st_size > 10_000
+    assert "zh -> en" in stdout
+
+
+def test_language_trends_favour_english_mid_network_for_spanish(cli_run, tmp_path):
+    out = tmp_path / "trends"
+    code, _, err = cli_run("analyze", "--analysis", "language-trends", "--views", "es,en", "--max-positions", "120",
+                           "--out", str(out))
+    assert code == 0, err
+    rec = json.loads((out / "results.json").read_text())["language_trends"][0]
+    assert rec["view"] == "es" and rec["positions"] == 120 and len(rec["languages"]) == 8
+    en, es = np.array(rec["mass"]["en"]), np.array(rec["mass"]["es"])
+    assert es[-1] > en[-1]  # the output speaks Spanish
+    assert (en[10:16] > es[10:16]).any()  # but English leads somewhere in the hub region
+    total = sum(np.array(v) for v in rec["mass"].values())
+    assert np.allclose(total, 1.0, atol=1e-4)
+
+
+def test_lens_command_reads_paris(cli_run, tmp_path):
+    code, out, err = cli_run("lens", "The capital of France is", "--json", "--top-k", "5", "--out", str(tmp_path / "l.png"))
+    assert code == 0, err
+    view = json.loads(out)
+    assert view["layers"][-1] == 18 and view["tokens"][0] == "<bos>"
+    assert " Paris" in view["top_tokens"][-1][-1]
+    assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG"

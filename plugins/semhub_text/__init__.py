@@ -59,3 +59,56 @@ class TextSpoke:
 @hookimpl
 def semhub_register_spokes(register) -> None:
     register(TextSpoke())
+
+
+@hookimpl
+def semhub_register_commands(cli) -> None:
+    import click
+
+    @cli.command()
+    @click.argument("text")
+    @click.option("--model", default=None, help="Model name, local path, .gguf file or hub id (default gemma3-270m).")
+    @click.option("--top-k", "k", type=click.IntRange(min=1, max=20), default=3, show_default=True)
+    @click.option("--every", type=click.IntRange(min=1), default=3, show_default=True,
+                  help="Show every N-th layer (the last layer is always shown).")
+    @click.option("--layers", default=None, help="Explicit layers instead of --every, e.g. 6-12 or 0,9,18.")
+    @click.option("--lens-norm/--no-lens-norm", default=True, show_default=True)
+    @click.option("--out", type=click.Path(path_type=Path), default=Path("lens.png"), show_default=True,
+                  help="Heatmap PNG (layers x positions, top-1 token and probability).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the top-k tokens as JSON instead of a table.")
+    @click.option("--device", default=None)
+    @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
+    def lens(text, model, k, every, layers, lens_norm, out, as_json, device, dtype):
+        """Show what the model "is thinking": top-k logit-lens tokens per position and layer."""
+        import json as jsonlib
+
+        import semhub
+        from semhub.analyses.lens_view import lens_view
+        from semhub.api import parse_layer_spec, parse_layers
+
+        if not text.strip():
+            raise semhub.SemhubError("TEXT is empty")
+        if layers is not None:
+            parse_layer_spec(layers)
+        bb = semhub.load(model, device=device, dtype=dtype)
+        L = bb.n_layers
+        chosen = parse_layers(layers, L) if layers else sorted(set(range(0, L + 1, every)) | {L})
+        view = lens_view(bb, TextSpoke().encode([text], bb, Path(".")), layers=chosen, k=k, norm=lens_norm)
+        view.plot(out)
+        if as_json:
+            click.echo(jsonlib.dumps(view.to_json(), ensure_ascii=False))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"logit lens, top-{k} (probability of the first)", show_lines=True)
+        table.add_column("position")
+        for layer in chosen:
+            table.add_column(f"L{layer}")
+        for p, token in enumerate(view.tokens):
+            cells = [" | ".join(repr(t)[1:-1] for t in view.top_tokens[li][p]) + f"\n{float(view.top_probs[li, p, 0]):.2f}"
+                     for li in range(len(chosen))]
+            table.add_row(repr(token)[1:-1], *cells)
+        console = Console()
+        console.print(table)
+        console.print(f"heatmap written to [bold]{out}[/bold]")

@@ -1,0 +1,113 @@
+"""Dictionary probes, language trends and the lens view on tiny models, plus their maths."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import semhub
+from conftest import make_tokenizer, tiny_backbone
+from semhub.analyses.language_trends import language_table
+from semhub.analyses.lens_view import lens_view
+from semhub.analyses.logit_lens import find_words, probe_sites
+from semhub.data.dictionary import load_dictionary
+from semhub.errors import DataError
+from semhub_text import TextSpoke
+
+
+def test_find_words_longest_first_with_boundaries():
+    assert find_words("the cat sat on the category", ["cat"]) == [(4, 7, "cat")]
+    assert find_words("水果和水", ["水", "水果"]) == [(0, 2, "水果"), (3, 4, "水")]
+    assert find_words("La Luna brilla", ["luna"]) == [(3, 7, "luna")]
+
+
+def test_dictionary_translations_and_errors(tmp_path):
+    path = tmp_path / "d.tsv"
+    path.write_text("en\tes\ncat\tgato\ncat\tgata\ndog\tperro\n")
+    d = load_dictionary(path)
+    assert d.translations("es", "en") == {"gato": ["cat"], "gata": ["cat"], "perro": ["dog"]}
+    assert d.translations("en", "es")["cat"] == ["gato", "gata"]
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("en\tes\ncat\n")
+    with pytest.raises(DataError, match=r"bad\.tsv:2: expected two"):
+        load_dictionary(bad)
+
+
+def test_builtin_dictionaries_cover_four_pairs():
+    pairs = {frozenset(d.languages) for d in semhub.catalog.dictionaries()}
+    assert {frozenset({"en", lang}) for lang in ("zh", "es", "fr", "de")} <= pairs
+
+
+def test_probe_sites_read_the_position_before_each_word():
+    bb = tiny_backbone("llama")
+    texts = ["el gato rojo", "the perro"]
+    enc = TextSpoke().encode(texts, bb, None)
+    sites = probe_sites(texts, enc, {"gato": ["cat"], "rojo": ["red"], "perro": ["dog"], "el": ["the"]}, bb)
+    tok = bb.tokenizer
+    got = [(s.row, s.pos, tok.convert_ids_to_tokens(s.native), tok.convert_ids_to_tokens(s.candidates), s.word)
+           for s in sites]
+    # "el" is first (the position before it is BOS): not probed
+    assert got == [(0, 1, "gato", ["cat"], "gato"), (0, 2, "rojo", ["red"], "rojo"), (1, 1, "perro", ["dog"], "perro")]
+
+
+def test_logit_lens_analysis_on_a_tiny_model(tmp_path):
+    bb = tiny_backbone("qwen2")
+    data = tmp_path / "d.jsonl"
+    rows = [{"en": "the red cat", "es": "el gato rojo"}, {"en": "the blue house", "es": "la casa azul"},
+            {"en": "one two three", "es": "uno dos tres"}]
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    dic = tmp_path / "en-es.tsv"
+    dic.write_text("en\tes\ncat\tgato\nred\trojo\nhouse\tcasa\nblue\tazul\ntwo\tdos\nthree\ttres\n")
+    ctx = semhub.make_context(bb, data, ["en", "es"], n_boot=50, extra={"dictionary": str(dic)})
+    res = semhub.catalog.analyses()["logit-lens"].run(ctx)
+    (rec,) = res.to_json()
+    assert rec["view"] == "es" and rec["dominant"] == "en" and rec["n_positions"] == 6
+    assert rec["layers"] == list(range(4))
+    for key in ("native_logprob", "dominant_logprob"):
+        assert all(v < 0 for v in rec[key]) and len(rec["ci95"][key]) == 4
+    assert all(0 <= w <= 1 for w in rec["dominant_wins"])
+    assert res.plot(tmp_path / "ll.png").stat().st_size > 1000
+
+
+def test_language_table_is_a_distribution_over_languages():
+    tok = make_tokenizer()
+    table, seen = language_table({"en": ["the cat", "the dog"], "es": ["el gato", "the gato"]}, tok, 99)
+    ids = {w: tok.convert_tokens_to_ids(w) for w in ("the", "cat", "gato", "mat")}
+    torch.testing.assert_close(table.sum(1), torch.ones(99))
+    # p(the|en) = 2/4, p(the|es) = 1/4  ->  p(en|the) = 2/3 under a uniform prior
+    assert table[ids["the"]].tolist() == pytest.approx([2 / 3, 1 / 3])
+    assert table[ids["cat"]].tolist() == [1.0, 0.0] and table[ids["gato"]].tolist() == [0.0, 1.0]
+    assert not seen[ids["mat"]] and table[ids["mat"]].tolist() == [0.5, 0.5]
+
+
+def test_language_trends_masses_sum_to_one(tmp_path):
+    bb = tiny_backbone("gemma3_text")
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"en": "the cat sat on the mat", "es": "el gato rojo"}\n{"en": "a dog runs", "es": "la casa"}\n')
+    ctx = semhub.make_context(bb, data, ["en", "es"], extra={"max_positions": 4})
+    res = semhub.catalog.analyses()["language-trends"].run(ctx)
+    for rec in res.to_json():
+        assert rec["positions"] == 4 and rec["languages"] == ["en", "es"]
+        total = np.array(rec["mass"]["en"]) + np.array(rec["mass"]["es"])
+        assert total == pytest.approx(np.ones(len(rec["layers"])), abs=1e-5)
+        assert all(0 <= m <= 1 + 1e-6 for m in rec["known_mass"])
+
+
+def test_lens_view_top_token_at_last_layer_is_the_models_prediction():
+    bb = tiny_backbone("gpt_neox")
+    enc = TextSpoke().encode(["the cat sat on the mat"], bb, None)
+    view = lens_view(bb, enc, layers=[0, 3], k=2)
+    with torch.no_grad():
+        logits = bb.model(**bb.forward_kwargs(enc.inputs)).logits[0]
+    expected = [bb.tokenizer.decode([int(i)]) for i in logits.argmax(-1)]
+    assert [pos[0] for pos in view.top_tokens[1]] == expected
+    assert view.tokens[0] == "<bos>" and len(view.tokens) == 7
+    probs = torch.softmax(logits, -1).max(-1).values
+    torch.testing.assert_close(view.top_probs[1, :, 0], probs, atol=1e-5, rtol=1e-5)
+
+
+def test_lens_command_rejects_empty_text(cli_run):
+    code, _, err = cli_run("lens", "  ")
+    assert code == 2 and err.strip() == "Error: TEXT is empty"
