@@ -29,6 +29,7 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/bench_similarity_floor.py
+	$(PY) benchmarks/bench_lens_floor.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -136,7 +136,7 @@ def _print_summary(result, out: Path) -> None:
     console = Console()
     columns = getattr(result, "summary_columns", None)
     if columns:
-        table = Table(title=result.key)
+        table = Table(title=getattr(result, "summary_title", result.key))
         for col in columns:
             table.add_column(col, justify="right")
         for row in result.summary_rows():

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+MAX_ROWS = 1024  # states projected at once: logits in flight are at most MAX_ROWS x DEFAULT_CHUNK floats
 DEFAULT_CHUNK = 8192  # measured fastest on CPU for a few hundred rows x 262k vocab (docs/benchmarks.md)
 
 
@@ -30,10 +31,11 @@ class Scan:
 class Lens:
     """Final norm + unembedding (+ bias, + soft-capping) of one backbone."""
 
-    def __init__(self, backbone, norm: bool = True, chunk: int = DEFAULT_CHUNK):
+    def __init__(self, backbone, norm: bool = True, chunk: int = DEFAULT_CHUNK, max_rows: int = MAX_ROWS):
         self.backbone = backbone
         self.norm = norm
         self.chunk = chunk
+        self.max_rows = max_rows
         head = backbone.part("unembedding")
         self.weight = head.weight.detach()  # no autograd: lens outputs are read, never differentiated
         bias = getattr(head, "bias", None)
@@ -68,7 +70,18 @@ class Lens:
         return self._logits(h, ids.to(self.weight.device))
 
     def scan(self, h: torch.Tensor, k: int = 0, table: torch.Tensor | None = None) -> Scan:
-        """Stream the vocabulary once: log-sum-exp, top-k log-probs, and sum_t p(t) * table[t]."""
+        """Stream the vocabulary once: log-sum-exp, top-k log-probs, and sum_t p(t) * table[t].
+
+        States are taken ``max_rows`` at a time, so memory is bounded by max_rows x chunk
+        whatever the number of positions, layers or vocabulary size.
+        """
+        if h.shape[0] > self.max_rows:
+            parts = [self._scan(h[s : s + self.max_rows], k, table) for s in range(0, h.shape[0], self.max_rows)]
+            cat = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])  # noqa: E731
+            return Scan(cat("log_norm"), cat("top_logprobs"), cat("top_ids"), cat("mixture"))
+        return self._scan(h, k, table)
+
+    def _scan(self, h: torch.Tensor, k: int, table: torch.Tensor | None) -> Scan:
         P = h.shape[0]
         run_max = torch.full((P,), -torch.inf, device=h.device)
         run_sum = torch.zeros(P, device=h.device)

@@ -61,3 +61,19 @@ def test_raw_lens_differs_from_normed_lens_below_the_top(sentences):
     raw, normed = Lens(bb, norm=False), Lens(bb, norm=True)
     assert not torch.allclose(raw.prepare(flat, 1), normed.prepare(flat, 1))
     torch.testing.assert_close(raw.prepare(flat, 1), flat)
+
+
+def test_logits_in_flight_are_bounded_by_rows_and_chunk(sentences, monkeypatch):
+    """Memory: no logits block exceeds max_rows x chunk, however many positions and layers."""
+    bb = tiny_backbone("llama")
+    _, h = states_at(bb, sentences, 2)
+    x = Lens(bb).prepare(h.flatten(0, 1).repeat(5, 1), 2)  # 5x the positions
+    seen = []
+    lens = Lens(bb, chunk=10, max_rows=8)
+    original = lens._logits
+    monkeypatch.setattr(lens, "_logits", lambda hh, rows: seen.append(tuple(hh.shape[:1])) or original(hh, rows))
+    scan = lens.scan(x, k=2, table=torch.rand(99, 3))
+    assert max(rows for (rows,) in seen) <= 8 and len(seen) == -(-x.shape[0] // 8) * 10  # ceil(P/8) x ceil(99/10)
+    ref = Lens(bb).scan(x, k=2, table=torch.rand(99, 3).fill_(1 / 3))
+    torch.testing.assert_close(scan.log_norm, ref.log_norm, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(scan.top_ids, ref.top_ids)

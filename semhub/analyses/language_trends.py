@@ -102,6 +102,7 @@ class LanguageTrendsResult:
     def to_json(self) -> list[dict[str, Any]]:
         return self.records
 
+    summary_title = "language trends: lens mass about two thirds up the network"
     summary_columns = ("text", "positions", "layer", "top language", "its mass", "dominant mass", "known mass")
 
     def summary_rows(self) -> list[tuple[str, ...]]:

@@ -148,6 +148,7 @@ class LogitLensResult:
     def to_json(self) -> list[dict[str, Any]]:
         return self.records
 
+    summary_title = "logit lens: dominant-language translation vs the next token"
     summary_columns = ("probe", "positions", "peak layer (>= L/3)", "translation wins there",
                        "log p next / translation there", "wins at last layer")
 

@@ -96,6 +96,7 @@ class SimilarityResult:
     def to_json(self) -> list[dict[str, Any]]:
         return self.records
 
+    summary_title = "peak retrieval@1 per view pair"
     summary_columns = ("pair", "n", "peak layer", "retrieval@1", "Eq. 1 there", "chance")
 
     def summary_rows(self) -> list[tuple[str, ...]]:
