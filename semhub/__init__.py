@@ -14,7 +14,10 @@ except PackageNotFoundError:  # running from a source tree without install
 from semhub.api import RunContext, dataset, load, make_context, similarity  # noqa: E402
 from semhub.backbone import Backbone, ModelSource  # noqa: E402
 from semhub.backbone.loading import file_sha256  # noqa: E402
-from semhub.capture import capture, pool  # noqa: E402
+from semhub.analyses.lens_view import lens_view  # noqa: E402
+from semhub.analyses.token_sets import score_token_sets, word_token_ids  # noqa: E402
+from semhub.capture import capture, pool, run_layers  # noqa: E402
+from semhub.lens import Lens  # noqa: E402
 from semhub.catalog import spoke_for_view  # noqa: E402
 from semhub.data import AlignedDataset, load_aligned  # noqa: E402
 from semhub.errors import DataError, SemhubError  # noqa: E402
@@ -22,6 +25,7 @@ from semhub.hookspecs import hookimpl  # noqa: E402
 from semhub.spokes import Encoded, Spoke  # noqa: E402
 
 __all__ = [
-    "AlignedDataset", "Backbone", "DataError", "Encoded", "ModelSource", "RunContext", "SemhubError", "Spoke",
-    "__version__", "capture", "dataset", "file_sha256", "hookimpl", "load", "load_aligned", "make_context", "pool", "similarity", "spoke_for_view",
+    "AlignedDataset", "Backbone", "DataError", "Encoded", "Lens", "ModelSource", "RunContext", "SemhubError", "Spoke",
+    "__version__", "capture", "dataset", "file_sha256", "hookimpl", "lens_view", "load", "load_aligned",
+    "make_context", "pool", "run_layers", "score_token_sets", "similarity", "spoke_for_view", "word_token_ids",
 ]

@@ -111,3 +111,24 @@ def test_lens_view_top_token_at_last_layer_is_the_models_prediction():
 def test_lens_command_rejects_empty_text(cli_run):
     code, _, err = cli_run("lens", "  ")
     assert code == 2 and err.strip() == "Error: TEXT is empty"
+
+
+def test_token_set_scores_match_the_models_last_layer_logprobs():
+    from semhub.analyses.token_sets import score_token_sets, word_token_ids
+
+    bb = tiny_backbone("qwen3")
+    texts = ["the cat sat on the", "one two three"]
+    sets = {"animals": word_token_ids(bb, ["cat", "dog"]), "numbers": word_token_ids(bb, ["four", "five"])}
+    res = score_token_sets(bb, texts, sets, view="en", layers=[1, 3], how="logsumexp", batch_size=1)
+    for i, text in enumerate(texts):
+        enc = TextSpoke().encode([text], bb, None)
+        with torch.no_grad():
+            lp = torch.log_softmax(bb.model(**enc.inputs).logits[0, -1], -1)
+        for name, ids in sets.items():
+            assert res.scores[name][i, 1] == pytest.approx(float(torch.logsumexp(lp[ids], 0)), abs=1e-4)
+    best = score_token_sets(bb, texts, sets, view="en", layers=[3], how="max")
+    assert (best.scores["animals"] <= res.scores["animals"][:, 1:] + 1e-6).all()
+    mean = score_token_sets(bb, texts, sets, view="en", layers=[3], position="mean")
+    assert mean.scores["numbers"].shape == (2, 1)
+    with pytest.raises(semhub.SemhubError, match="empty set"):
+        score_token_sets(bb, texts, {"none": []}, view="en")

@@ -129,9 +129,12 @@ def test_language_trends_favour_english_mid_network_for_spanish(cli_run, tmp_pat
 
 
 def test_lens_command_reads_paris(cli_run, tmp_path):
-    code, out, err = cli_run("lens", "The capital of France is", "--json", "--top-k", "5", "--out", str(tmp_path / "l.png"))
+    code, out, err = cli_run("lens", "The capital of France is", "--json", "--top-k", "5", "--word", "Paris",
+                             "--word", "Berlin", "--out", str(tmp_path / "l.png"))
     assert code == 0, err
     view = json.loads(out)
     assert view["layers"][-1] == 18 and view["tokens"][0] == "<bos>"
     assert " Paris" in view["top_tokens"][-1][-1]
+    paris, berlin = view["word_logprobs"]["Paris"], view["word_logprobs"]["Berlin"]
+    assert len(paris) == len(view["layers"]) and paris[-1] > berlin[-1] + 3
     assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG"

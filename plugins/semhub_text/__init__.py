@@ -75,10 +75,13 @@ def semhub_register_commands(cli) -> None:
     @click.option("--lens-norm/--no-lens-norm", default=True, show_default=True)
     @click.option("--out", type=click.Path(path_type=Path), default=Path("lens.png"), show_default=True,
                   help="Heatmap PNG (layers x positions, top-1 token and probability).")
+    @click.option("--word", "words", multiple=True,
+                  help="Also score a word (its first token, with the tokenizer's prefix-space rule) at the last "
+                       "position, per layer; repeatable.")
     @click.option("--json", "as_json", is_flag=True, help="Print the top-k tokens as JSON instead of a table.")
     @click.option("--device", default=None)
     @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
-    def lens(text, model, k, every, layers, lens_norm, out, as_json, device, dtype):
+    def lens(text, model, k, every, layers, lens_norm, out, words, as_json, device, dtype):
         """Show what the model "is thinking": top-k logit-lens tokens per position and layer."""
         import json as jsonlib
 
@@ -95,8 +98,15 @@ def semhub_register_commands(cli) -> None:
         chosen = parse_layers(layers, L) if layers else sorted(set(range(0, L + 1, every)) | {L})
         view = lens_view(bb, TextSpoke().encode([text], bb, Path(".")), layers=chosen, k=k, norm=lens_norm)
         view.plot(out)
+        scores = None
+        if words:
+            sets = {w: semhub.word_token_ids(bb, [w]) for w in words}
+            scores = semhub.score_token_sets(bb, [text], sets, view="text_input", layers=chosen, norm=lens_norm)
         if as_json:
-            click.echo(jsonlib.dumps(view.to_json(), ensure_ascii=False))
+            payload = view.to_json()
+            if scores is not None:
+                payload["word_logprobs"] = {w: s[0].tolist() for w, s in scores.scores.items()}
+            click.echo(jsonlib.dumps(payload, ensure_ascii=False))
             return
         from rich.console import Console
         from rich.table import Table
@@ -111,4 +121,12 @@ def semhub_register_commands(cli) -> None:
             table.add_row(repr(token)[1:-1], *cells)
         console = Console()
         console.print(table)
+        if scores is not None:
+            words_table = Table(title="log p of each word's first token at the last position")
+            words_table.add_column("word")
+            for layer in chosen:
+                words_table.add_column(f"L{layer}", justify="right")
+            for w, s in scores.scores.items():
+                words_table.add_row(repr(w), *(f"{v:.1f}" for v in s[0]))
+            console.print(words_table)
         console.print(f"heatmap written to [bold]{out}[/bold]")

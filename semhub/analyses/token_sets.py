@@ -1,0 +1,91 @@
+"""Token-set scoring: per-layer log-probability of sets of target tokens at chosen positions.
+
+A set is scored as the max over its tokens (the paper's "best candidate") or as the
+log of their total probability. Words become token ids through the tokenizer's
+prefix-space rule (``semhub.tokenization``), so " cat" vs "cat" is never guessed from a
+model name. Only the requested positions are projected; the normaliser is streamed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from semhub.capture import run_layers
+from semhub.errors import SemhubError
+from semhub.lens import Lens
+from semhub.tokenization import word_start_ids
+
+AGGREGATES = ("max", "logsumexp")
+
+
+def word_token_ids(backbone, words: list[str], *, single_token: bool = False) -> list[int]:
+    """First token of each word as it appears after a space; ``single_token`` drops multi-token words."""
+    ids = []
+    for word in words:
+        pieces = word_start_ids(backbone.tokenizer, word, backbone.quirks)
+        if pieces and (len(pieces) == 1 or not single_token):
+            ids.append(pieces[0])
+    return sorted(set(ids))
+
+
+@dataclass
+class TokenSetScores:
+    layers: list[int]
+    scores: dict[str, np.ndarray]  # set name -> (N items, len(layers)) log-probabilities
+
+    def mean(self) -> dict[str, list[float]]:
+        return {name: s.mean(0).tolist() for name, s in self.scores.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"layers": self.layers, "mean_logprob": self.mean()}
+
+
+def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *, view: str, layers=None,
+                     position: str = "last", how: str = "max", norm: bool = True, batch_size: int = 16) -> TokenSetScores:
+    """Log p of each token set at the last content token (or every content token, averaged) of each value."""
+    from semhub.catalog import spoke_for_view
+
+    if how not in AGGREGATES:
+        raise SemhubError(f"token sets: unknown aggregate {how!r} (choose from {', '.join(AGGREGATES)})")
+    if position not in ("last", "mean"):
+        raise SemhubError(f"token sets: position must be 'last' or 'mean', not {position!r}")
+    empty = [name for name, ids in sets.items() if not ids]
+    if empty:
+        raise SemhubError(f"token sets: empty set(s) {', '.join(empty)}")
+    layers = list(range(backbone.n_layers + 1)) if layers is None else list(layers)
+    spoke, lens = spoke_for_view(view), Lens(backbone, norm=norm)
+    names = list(sets)
+    ids = torch.tensor(sorted({i for s in sets.values() for i in s}))
+    member = torch.stack([torch.isin(ids, torch.tensor(sets[n])) for n in names])  # (S, U)
+    out = {n: [] for n in names}
+    xs: list[torch.Tensor] = []
+    rows: dict[str, torch.Tensor] = {}
+
+    def on_layer(layer, hidden, batch):
+        mask = batch.groups["content"].to(hidden.device)
+        if position == "last":
+            last = torch.where(mask, torch.arange(mask.shape[1], device=mask.device), -1).max(1).values
+            xs.append(lens.prepare(hidden[torch.arange(hidden.shape[0]), last], layer))
+        else:
+            xs.append(lens.prepare(hidden[mask], layer))
+            rows["owner"] = mask.nonzero()[:, 0].cpu()
+
+    def after_batch(batch):
+        x = torch.cat(xs)
+        lp = (lens.logits(x, ids) - lens.scan(x).log_norm[:, None]).cpu().view(len(xs), -1, len(ids))
+        xs.clear()
+        for s, name in enumerate(names):
+            masked = lp.masked_fill(~member[s], -torch.inf)
+            agg = masked.max(-1).values if how == "max" else torch.logsumexp(masked, -1)  # (K, P)
+            if position == "mean":
+                owner = rows["owner"]
+                agg = torch.stack([agg[:, owner == b].mean(1) for b in range(len(batch))], 1)
+            out[name].append(agg.T.numpy())
+
+    for start in range(0, len(values), batch_size):
+        enc = spoke.encode(values[start : start + batch_size], backbone, None)
+        run_layers(backbone, [enc], layers, on_layer, on_batch=after_batch)
+    return TokenSetScores(layers, {n: np.concatenate(v) for n, v in out.items()})
