@@ -18,6 +18,14 @@ def _pyplot():
     return plt
 
 
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_similarity(result: Any, path: Path) -> Path:
     """Two panels per run: retrieval@1 and Eq. 1 across layers, one line per view pair, 95% bands."""
     plt = _pyplot()
@@ -44,9 +52,7 @@ def plot_similarity(result: Any, path: Path) -> Path:
     fig.suptitle(
         f"{opts.get('model', '')}  pooling={opts.get('pooling', '?')}  center={opts.get('center')}", fontsize=10
     )
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_logit_lens(result: Any, path: Path) -> Path:
@@ -81,9 +87,7 @@ def plot_logit_lens(result: Any, path: Path) -> Path:
     axes[1][0].set_ylabel("P(translation > next token)")
     norm = result.records[0].get("lens_norm", True)
     fig.suptitle(f"{result.options.get('model', '')}  lens {'with' if norm else 'without'} final norm", fontsize=10)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_language_trends(result: Any, path: Path) -> Path:
@@ -110,9 +114,7 @@ def plot_language_trends(result: Any, path: Path) -> Path:
     axes[0][0].set_ylabel("expected language mass")
     axes[0][0].legend(fontsize=7, ncol=2)
     fig.suptitle(f"{result.options.get('model', '')}  language trends under the logit lens", fontsize=10)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_lens_view(view: Any, path: Path) -> Path:
@@ -133,6 +135,4 @@ def plot_lens_view(view: Any, path: Path) -> Path:
     ax.set_ylabel("layer")
     fig.colorbar(im, ax=ax, label="top-1 probability")
     ax.set_title(f"{view.model}  logit lens {'with' if view.norm else 'without'} final norm", fontsize=10)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -3,7 +3,6 @@ with an in-process word-level tokenizer (no downloads), and a CLI runner."""
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 import torch

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from semhub import Encoded, hookimpl
 

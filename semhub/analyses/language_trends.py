@@ -7,13 +7,14 @@ vocabulary chunks, and averaged over the content positions of each view's texts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from semhub.analyses.result import RecordsResult
 from semhub.capture import run_layers
 from semhub.collect import view_batches
 from semhub.errors import DataError, SemhubError
@@ -94,13 +95,9 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
 
 
 @dataclass
-class LanguageTrendsResult:
-    records: list[dict[str, Any]]
-    options: dict[str, Any] = field(default_factory=dict)
-    key: str = "language_trends"
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return self.records
+class LanguageTrendsResult(RecordsResult):
+    key: ClassVar[str] = "language_trends"
+    plotter: ClassVar[str] = "plot_language_trends"
 
     summary_title = "language trends: lens mass about two thirds up the network"
     summary_columns = ("text", "positions", "layer", "top language", "its mass", "dominant mass", "known mass")
@@ -115,11 +112,6 @@ class LanguageTrendsResult:
             rows.append((rec["view"], str(rec["positions"]), str(rec["layers"][k]), top, f"{masses[top]:.2f}",
                          f"{masses.get(rec['dominant'], float('nan')):.2f}", f"{rec['known_mass'][k]:.2f}"))
         return rows
-
-    def plot(self, path: str | Path) -> Path:
-        from semhub.plotting import plot_language_trends
-
-        return plot_language_trends(self, Path(path))
 
 
 class LanguageTrendsAnalysis:

@@ -9,13 +9,13 @@ at a time (``semhub.lens``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from semhub.analyses.result import RecordsResult
 from semhub.capture import run_layers
 from semhub.collect import view_batches
 from semhub.errors import SemhubError
@@ -140,13 +140,9 @@ def mean_ci(values: np.ndarray, n_boot: int, seed: int) -> tuple[list[float], li
 
 
 @dataclass
-class LogitLensResult:
-    records: list[dict[str, Any]]
-    options: dict[str, Any] = field(default_factory=dict)
-    key: str = "logit_lens"
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return self.records
+class LogitLensResult(RecordsResult):
+    key: ClassVar[str] = "logit_lens"
+    plotter: ClassVar[str] = "plot_logit_lens"
 
     summary_title = "logit lens: dominant-language translation vs the next token"
     summary_columns = ("probe", "positions", "peak layer (>= L/3)", "translation wins there",
@@ -166,11 +162,6 @@ class LogitLensResult:
                          f"{wins[k]:.2f}", f"{rec['native_logprob'][k]:.1f} / {rec['dominant_logprob'][k]:.1f}",
                          f"{wins[-1]:.2f}"))
         return rows
-
-    def plot(self, path: str | Path) -> Path:
-        from semhub.plotting import plot_logit_lens
-
-        return plot_logit_lens(self, Path(path))
 
 
 class LogitLensAnalysis:

@@ -7,13 +7,13 @@ bootstrap resamples items.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+
+from semhub.analyses.result import RecordsResult
 
 METRICS = ("matched_cosine", "mismatched_cosine", "eq1", "retrieval_at_1")
 
@@ -74,12 +74,11 @@ def summarise(stats: dict[str, np.ndarray], *, n_boot: int, seed: int) -> tuple[
 
 
 @dataclass
-class SimilarityResult:
+class SimilarityResult(RecordsResult):
     """Curves for each compared view pair; ``to_json()`` is the ``results.json`` entry."""
 
-    records: list[dict[str, Any]]
-    options: dict[str, Any] = field(default_factory=dict)
-    key: str = "similarity"
+    key: ClassVar[str] = "similarity"
+    plotter: ClassVar[str] = "plot_similarity"
 
     def record(self, a: str, b: str) -> dict[str, Any]:
         for rec in self.records:
@@ -92,9 +91,6 @@ class SimilarityResult:
         rec = self.record(a, b)
         k = int(np.argmax(rec[metric]))
         return rec["layers"][k], rec[metric][k]
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return self.records
 
     summary_title = "peak retrieval@1 per view pair"
     summary_columns = ("pair", "n", "peak layer", "retrieval@1", "Eq. 1 there", "chance")
@@ -109,13 +105,6 @@ class SimilarityResult:
                          f"{rec['eq1'][k]:.3f}", f"{rec['chance']:.3f}"))
         return rows
 
-    def plot(self, path: str | Path) -> Path:
-        from semhub.plotting import plot_similarity
-
-        return plot_similarity(self, Path(path))
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({self.key: self.to_json()}, indent=1))
 
 
 def similarity(
