@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-
 from semhub import Encoded, hookimpl
 
 LANGUAGE_VIEW = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
