@@ -66,30 +66,19 @@ def run_layers(
     final = backbone.part("final_norm") if final_norm else None
     current: dict[str, Encoded] = {}
 
-    def record(layer: int, hidden: torch.Tensor) -> None:
-        if layer == L and final is not None:
-            hidden = final(hidden)
-        on_layer(layer, hidden, current["batch"])
-        if layer == stop_at:
-            raise _StopForward
+    def make_record(layer: int):
+        def record(hidden: torch.Tensor) -> None:
+            if layer == L and final is not None:
+                hidden = final(hidden)
+            on_layer(layer, hidden, current["batch"])
+            if layer == stop_at:
+                raise _StopForward
 
-    def pre_hook(_module, args, kwargs):
-        record(0, args[0] if args else kwargs["hidden_states"])
-
-    def make_hook(layer: int):
-        def hook(_module, _args, output):
-            record(layer, output[0] if isinstance(output, tuple) else output)
-
-        return hook
+        return record
 
     with ExitStack() as stack:
-        if layers[0] == 0:
-            handle = backbone.blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
-            stack.callback(handle.remove)
         for layer in layers:
-            if layer > 0:
-                handle = backbone.blocks[layer - 1].register_forward_hook(make_hook(layer))
-                stack.callback(handle.remove)
+            stack.callback(hook_layer(backbone, layer, make_record(layer)).remove)
         with torch.inference_mode():
             for batch in batches:
                 current["batch"] = batch
@@ -99,6 +88,34 @@ def run_layers(
                     pass
                 if on_batch is not None:
                     on_batch(batch)
+
+
+def hook_layer(backbone, layer: int, fn: Callable[[torch.Tensor], torch.Tensor | None]):
+    """Call ``fn(hidden)`` on the residual stream at ``layer``; a returned tensor replaces it.
+
+    The one place that maps a layer index to a hook: layer 0 is the input of block 0 (a
+    pre-hook), layer i the output of block i-1. Capture, the lens and steering all use it,
+    so reading and writing "layer 6" always mean the same state. Returns the hook handle.
+    """
+    blocks = backbone.blocks
+    if layer == 0:
+        def pre_hook(_module, args, kwargs):
+            new = fn(args[0] if args else kwargs["hidden_states"])
+            if new is None:
+                return None
+            if args:
+                return (new, *args[1:]), kwargs
+            return args, {**kwargs, "hidden_states": new}
+
+        return blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
+
+    def hook(_module, _args, output):
+        new = fn(output[0] if isinstance(output, tuple) else output)
+        if new is None:
+            return None
+        return (new, *output[1:]) if isinstance(output, tuple) else new
+
+    return blocks[layer - 1].register_forward_hook(hook)
 
 
 def group_mask(batch: Encoded, group: str) -> torch.Tensor:

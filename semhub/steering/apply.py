@@ -1,0 +1,84 @@
+"""Adding (or writing) a vector into the residual stream, as a context manager.
+
+Positions:
+- ``all``: every position of every forward pass, prompt and generated tokens alike;
+- ``prompt``: every prompt position, in the prefill pass only (generated tokens untouched);
+- ``last``: the last prompt position, prefill only (prompts are left-padded by ``generate``);
+- a (B, T) bool mask: those prompt positions, prefill only (e.g. a spoke's image or audio group).
+A (T, D) vector (ActAdd) is added to the last T prompt positions, prefill only.
+
+Hooks are removed when the block exits, even on error: nothing leaks into later calls.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from typing import Iterator, Sequence
+
+import torch
+
+from semhub.capture import check_layers, hook_layer
+from semhub.errors import SemhubError
+
+POSITIONS = ("all", "prompt", "last")
+MODES = ("add", "replace")
+
+
+@contextmanager
+def steer(backbone, vector, *, layers: int | Sequence[int], coeff: float = 1.0,
+          positions: str | torch.Tensor = "all", mode: str = "add") -> Iterator[None]:
+    """Within the block, every forward of ``backbone`` has ``coeff * vector`` added at ``layers``.
+
+    ``mode="replace"`` writes ``coeff * vector`` over the chosen positions instead (the
+    paper's Chameleon edit). ``vector`` is a tensor or a ``SteeringVector``.
+    """
+    vec = getattr(vector, "vector", vector)
+    if mode not in MODES:
+        raise SemhubError(f"--mode: unknown steering mode {mode!r} (choose from {', '.join(MODES)})")
+    if isinstance(positions, str) and positions not in POSITIONS:
+        raise SemhubError(f"--positions: unknown {positions!r} (choose from {', '.join(POSITIONS)})")
+    if vec.shape[-1] != backbone.d_model:
+        raise SemhubError(f"steering vector has size {vec.shape[-1]}, the model's residual stream {backbone.d_model}")
+    layers = check_layers([layers] if isinstance(layers, int) else list(layers), backbone.n_layers)
+    state = {"calls": 0}
+    per_position = vec.dim() == 2
+
+    def edit(hidden: torch.Tensor) -> torch.Tensor | None:
+        v = (coeff * vec).to(hidden.device, hidden.dtype)
+        if not per_position and isinstance(positions, str) and positions == "all":
+            return hidden + v if mode == "add" else v.expand_as(hidden).clone()
+        if hidden.shape[1] == 1 and state["calls"] > 0:
+            return None  # a decode step: prompt-only edits are done
+        B, T = hidden.shape[:2]
+        mask = torch.zeros(B, T, dtype=torch.bool, device=hidden.device)
+        if per_position:
+            t = min(v.shape[0], T)
+            mask[:, T - t :] = True
+            value = torch.zeros_like(hidden)
+            value[:, T - t :] = v[-t:]
+        else:
+            value = v.expand_as(hidden)
+            if isinstance(positions, torch.Tensor):
+                if tuple(positions.shape) != (B, T):
+                    raise SemhubError(f"steering mask {tuple(positions.shape)} does not match the input {(B, T)}")
+                mask = positions.to(hidden.device, torch.bool)
+            elif positions == "last":
+                mask[:, -1] = True
+            else:  # prompt
+                mask[:] = True
+        out = hidden.clone()
+        out[mask] = value[mask] + (hidden[mask] if mode == "add" else 0)
+        return out
+
+    def make(layer: int):
+        def fn(hidden):
+            out = edit(hidden)
+            if layer == layers[-1]:
+                state["calls"] += 1
+            return out
+
+        return fn
+
+    with ExitStack() as stack:
+        for layer in layers:
+            stack.callback(hook_layer(backbone, layer, make(layer)).remove)
+        yield

@@ -1,0 +1,110 @@
+"""Steering vectors and where they came from.
+
+A vector is (D,) (added at every chosen position) or (T, D) (ActAdd: one row per position,
+aligned to the end of the prompt). It is read at a layer of the blueprint's convention and
+saved as safetensors with its provenance (model, layer, sources) in the metadata.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from semhub.errors import SemhubError
+
+
+@dataclass
+class SteeringVector:
+    vector: torch.Tensor  # (D,) or (T, D), float32
+    layer: int
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        meta = {"layer": str(self.layer), "provenance": json.dumps(self.provenance, ensure_ascii=False)}
+        save_file({"vector": self.vector.contiguous().float().cpu()}, str(path), metadata=meta)
+        return Path(path)
+
+
+def load_vector(path: str | Path) -> SteeringVector:
+    """A vector saved by ``SteeringVector.save`` (or any safetensors file with a ``vector`` tensor)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise SemhubError(f"--vector: {path}: no such file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            if "vector" not in fh.keys():
+                raise SemhubError(f"--vector: {path}: no tensor named 'vector' (has: {', '.join(fh.keys())})")
+            meta = fh.metadata() or {}
+            vector = fh.get_tensor("vector").float()
+    except SemhubError:
+        raise
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise SemhubError(f"--vector: {path}: not a readable safetensors file ({exc})") from None
+    provenance = json.loads(meta.get("provenance", "{}"))
+    return SteeringVector(vector, int(meta.get("layer", -1)), provenance)
+
+
+def _pooled(backbone, values: list[str], view: str, layer: int, pooling: str) -> torch.Tensor:
+    from semhub.capture import capture
+    from semhub.catalog import spoke_for_view
+
+    spoke = spoke_for_view(view)
+    batches = (spoke.encode(values[i : i + 16], backbone, None) for i in range(0, len(values), 16))
+    return capture(backbone, batches, [layer], pooling=pooling)[:, 0]
+
+
+def from_contrast(backbone, positive: list[str], negative: list[str], *, layer: int, pooling: str = "mean",
+                  positive_view: str = "text_pos", negative_view: str = "text_neg") -> SteeringVector:
+    """Mean pooled state of the positive set minus that of the negative set, at ``layer``."""
+    if not positive or not negative:
+        raise SemhubError("contrast vector: both sets need at least one example")
+    vec = _pooled(backbone, positive, positive_view, layer, pooling).mean(0) - \
+        _pooled(backbone, negative, negative_view, layer, pooling).mean(0)
+    return SteeringVector(vec, layer, {"method": "contrast", "model": backbone.name, "pooling": pooling,
+                                       "n_positive": len(positive), "n_negative": len(negative),
+                                       "positive_examples": positive[:3], "negative_examples": negative[:3]})
+
+
+def from_prompt_pair(backbone, positive: str, negative: str, *, layer: int) -> SteeringVector:
+    """ActAdd: the per-position difference of two prompts' states, aligned to their ends.
+
+    The shorter prompt is left-padded in the comparison; only the positions both prompts
+    have (counted from the end, special tokens excluded) are kept, so the result is (T, D).
+    """
+    from semhub.capture import run_layers
+    from semhub.catalog import spoke_for_view
+
+    rows = []
+    for text in (positive, negative):
+        enc = spoke_for_view("text_pair").encode([text], backbone, None)
+        got: list[torch.Tensor] = []
+        run_layers(backbone, [enc], [layer], lambda _l, h, b: got.append(h[0][b.groups["content"][0]].float().cpu()))
+        rows.append(got[0])
+    t = min(len(rows[0]), len(rows[1]))
+    vec = rows[0][-t:] - rows[1][-t:]
+    return SteeringVector(vec, layer, {"method": "actadd", "model": backbone.name, "positive": positive,
+                                       "negative": negative, "positions": t})
+
+
+def from_unembedding(backbone, positive: str, negative: str) -> SteeringVector:
+    """W_U[first token of positive] - W_U[first token of negative] (prefix-space rule applied)."""
+    from semhub.analyses.token_sets import word_token_ids
+
+    weight = backbone.part("unembedding").weight.detach()
+    ids = []
+    for word in (positive, negative):
+        found = word_token_ids(backbone, [word])
+        if not found:
+            raise SemhubError(f"unembedding vector: {word!r} has no token")
+        ids.append(found[0])
+    vec = (weight[ids[0]] - weight[ids[1]]).float().cpu()
+    tok = backbone.tokenizer
+    return SteeringVector(vec, -1, {"method": "unembedding", "model": backbone.name, "positive": positive,
+                                    "negative": negative, "tokens": tok.convert_ids_to_tokens(ids)})
