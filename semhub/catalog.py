@@ -51,6 +51,16 @@ def analyses() -> dict[str, Any]:
 
 
 @cache
+def scorers() -> dict[str, Any]:
+    return {s.name: s for (s,) in _collect("semhub_register_scorers")}
+
+
+@cache
+def steering_presets() -> dict[str, tuple]:
+    return {args[0]: args for args in _collect("semhub_register_steering_presets")}
+
+
+@cache
 def models() -> dict[str, NamedModel]:
     return {args[0]: NamedModel(*args) for args in _collect("semhub_register_models")}
 
@@ -72,7 +82,7 @@ def family_sources() -> list[Any]:
 
 
 def clear_cache() -> None:
-    for fn in (spokes, analyses, models, datasets, dictionaries):
+    for fn in (spokes, analyses, models, datasets, dictionaries, scorers, steering_presets):
         fn.cache_clear()
     from semhub import registry
 

@@ -162,6 +162,9 @@ def plugins(as_json: bool) -> None:
     click.echo(f"\nspokes: {spokes}")
     click.echo(f"analyses: {', '.join(catalog.analyses()) or 'none'}")
     click.echo(f"datasets: {', '.join(catalog.datasets()) or 'none'}")
+    click.echo(f"scorers: {', '.join(catalog.scorers()) or 'none'}")
+    click.echo(f"steering presets: {', '.join(catalog.steering_presets()) or 'none'}")
+    click.echo(f"dictionaries: {', '.join('-'.join(d.languages) for d in catalog.dictionaries()) or 'none'}")
     click.echo(f"named models: {', '.join(catalog.models()) or 'none'}")
 
 
@@ -193,7 +196,9 @@ def models(as_json: bool) -> None:
 
 def _attach_plugin_commands() -> None:
     from semhub.plugins import pm
+    from semhub.steering.cli import steer
 
+    cli.add_command(steer)
     load_plugins()
     pm.hook.semhub_register_commands(cli=cli)
 

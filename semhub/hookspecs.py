@@ -49,5 +49,17 @@ def semhub_register_dictionaries(register: Callable) -> None:
 
 
 @hookspec
+def semhub_register_scorers(register: Callable) -> None:
+    """Register steering scorers: ``register(scorer)``; ``scorer.score(generation, backbone, **options)``
+    returns one float per continuation (see docs/plugin-hooks.md)."""
+
+
+@hookspec
+def semhub_register_steering_presets(register: Callable) -> None:
+    """Register steering presets: ``register(name, build, description)``; ``build(backbone)`` returns
+    ``(SteeringVector, SteerSpec)`` for ``semhub steer --preset name``."""
+
+
+@hookspec
 def semhub_register_commands(cli) -> None:
     """Add click commands to the ``semhub`` command group: ``cli.add_command(...)``."""

@@ -136,3 +136,29 @@ def plot_lens_view(view: Any, path: Path) -> Path:
     fig.colorbar(im, ax=ax, label="top-1 probability")
     ax.set_title(f"{view.model}  logit lens {'with' if view.norm else 'without'} final norm", fontsize=10)
     return _save(fig, path)
+
+
+def plot_steering(result: Any, path: Path) -> Path:
+    """Per scorer: mean score over coefficients, one line per layer (a heatmap when sweeping layers)."""
+    plt = _pyplot()
+    names = result.scorer_names
+    fig, axes = plt.subplots(1, len(names), figsize=(4.4 * len(names) + 0.6, 3.8), squeeze=False, constrained_layout=True)
+    layers = sorted({r["layer"] for r in result.records})
+    coeffs = sorted({r["coeff"] for r in result.records})
+    for ax, name in zip(axes[0], names):
+        grid = [[result.score(name, layer, c) for c in coeffs] for layer in layers]
+        if len(layers) > 1:
+            im = ax.imshow([[float("nan") if v is None else v for v in row] for row in grid], aspect="auto",
+                           cmap="viridis", origin="lower")
+            ax.set_xticks(range(len(coeffs)), [f"{c:g}" for c in coeffs])
+            ax.set_yticks(range(len(layers)), [str(layer) for layer in layers])
+            ax.set_ylabel("layer")
+            fig.colorbar(im, ax=ax)
+        else:
+            ax.plot(coeffs, [float("nan") if v is None else v for v in grid[0]], marker="o")
+            ax.grid(alpha=0.3)
+        ax.set_xlabel("coefficient")
+        ax.set_title(f"{name} (layer {layers[0]})" if len(layers) == 1 else name)
+    fig.suptitle(f"{result.options.get('model', '')}  steering: {result.options.get('spec', {}).get('description', '')}",
+                 fontsize=10)
+    return _save(fig, path)

@@ -23,3 +23,64 @@ def semhub_register_dictionaries(register) -> None:
     # en-zh, en-es, en-fr, en-de: ~170 content words of the sample, written for semhub
     for path in sorted(DICTIONARIES.glob("*.tsv")):
         register(path)
+
+
+SENTIMENT = Path(__file__).with_name("sentiment.jsonl")
+VECTOR_ROWS = slice(0, 40)  # sentences that build language vectors
+PROMPT_ROWS = slice(80, 120)  # held-out sentences whose first words become prompts
+LAYER = 6  # hs[6]: where 11.1 of the reference measured language steering on Gemma 3 270M
+
+
+def _opening(text: str, words: int = 4) -> str:
+    """The first few words (or characters, for scripts without spaces) of a sentence: a prompt."""
+    parts = text.split()
+    return " ".join(parts[:words]) if len(parts) > 1 else text[: words + 1]
+
+
+def _language_preset(source: str, target: str, sign: float):
+    def build(backbone):
+        import semhub
+        from semhub.steering.run import SteerSpec
+        from semhub.steering.vectors import from_contrast
+
+        ds = semhub.dataset("multilingual")
+        vector = from_contrast(backbone, ds.columns["es"][VECTOR_ROWS], ds.columns["en"][VECTOR_ROWS], layer=LAYER,
+                               positive_view="es", negative_view="en")
+        vector.provenance["data"] = "multilingual sample rows 1-40: es minus en"
+        prompts = [_opening(s) for s in ds.columns[source][PROMPT_ROWS]]
+        spec = SteerSpec(prompts, [LAYER], [sign * c for c in (0.5, 1.0, 2.0)], ["language", "perplexity", "relevance"],
+                         target_language=target, description=f"{source} prompts, (es - en) x coeff, target {target}")
+        return vector, spec
+
+    return build
+
+
+def _sentiment_preset(vector_lang: str, prompt_lang: str):
+    def build(backbone):
+        import semhub
+        from semhub.steering.run import SteerSpec
+        from semhub.steering.vectors import from_contrast
+
+        data = semhub.load_aligned(SENTIMENT)
+        pos = [t for i, t in zip(data.ids, data.columns[vector_lang]) if i.startswith("pos")]
+        neg = [t for i, t in zip(data.ids, data.columns[vector_lang]) if i.startswith("neg")]
+        vector = from_contrast(backbone, pos, neg, layer=LAYER, positive_view=vector_lang, negative_view=vector_lang)
+        vector.provenance["data"] = f"sentiment.jsonl: {vector_lang} positive minus negative sentences"
+        prompts = [_opening(s) for s in semhub.dataset("multilingual").columns[prompt_lang][PROMPT_ROWS]]
+        spec = SteerSpec(prompts, [LAYER], [-4.0, -2.0, 2.0, 4.0], ["sentiment", "language", "perplexity", "relevance"],
+                         target_language=prompt_lang,
+                         description=f"{prompt_lang} prompts, ({vector_lang} positive - negative) x coeff")
+        return vector, spec
+
+    return build
+
+
+@hookimpl
+def semhub_register_steering_presets(register) -> None:
+    register("language", _language_preset("en", "es", 1.0), "English prompts steered to Spanish with (es - en)")
+    register("language-back", _language_preset("es", "en", -1.0), "Spanish prompts steered back to English with -(es - en)")
+    for lang in ("es", "zh"):
+        register(f"sentiment-{lang}", _sentiment_preset("en", lang),
+                 f"an English sentiment vector applied to {lang} prompts")
+        register(f"sentiment-{lang}-own", _sentiment_preset(lang, lang),
+                 f"a {lang} sentiment vector applied to {lang} prompts (the own-language control)")

@@ -1,0 +1,128 @@
+"""A steering experiment end to end: build the vector, generate per (layer, coefficient), score.
+
+Every setting is one batched generation over all prompts; coefficient 0 is always run
+as the unsteered baseline. Results are JSON-serialisable and plot as a heatmap (sweep)
+or bars (one layer).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from semhub.analyses.result import RecordsResult
+from semhub.errors import SemhubError
+from semhub.steering.apply import steer
+from semhub.steering.generate import generate
+from semhub.steering.vectors import SteeringVector
+
+
+@dataclass
+class SteerSpec:
+    """Everything a steering run needs besides the model (presets fill it in)."""
+
+    prompts: list[str]
+    layers: list[int]
+    coeffs: list[float]
+    scorers: list[str] = field(default_factory=lambda: ["language"])
+    positions: str = "all"
+    mode: str = "add"
+    target_language: str | None = None
+    target_word: str | None = None
+    max_new_tokens: int = 24
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seeds: list[int] = field(default_factory=lambda: [0])
+    batch_size: int = 40
+    description: str = ""
+
+
+def _nanmean(values: list[float]) -> float | None:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def target_logprob(backbone, prompts: list[str], word: str) -> np.ndarray:
+    """log p(first token of ``word``) at the last prompt position, under whatever steering is active."""
+    from semhub.analyses.token_sets import score_token_sets, word_token_ids
+
+    ids = word_token_ids(backbone, [word])
+    if not ids:
+        raise SemhubError(f"--target-word: {word!r} has no token")
+    L = backbone.n_layers
+    return score_token_sets(backbone, prompts, {"t": ids}, view="text_prompt", layers=[L]).scores["t"][:, 0]
+
+
+def run_steering(backbone, vector: SteeringVector, spec: SteerSpec,
+                 on_setting: Callable[[int, float], None] | None = None) -> "SteeringResult":
+    from semhub import catalog
+
+    scorers = [catalog.lookup("scorer", catalog.scorers(), name) for name in spec.scorers]
+    base_target = target_logprob(backbone, spec.prompts, spec.target_word) if spec.target_word else None
+    settings, examples = [], []
+    coeffs = sorted(set([0.0, *spec.coeffs]))
+    for layer in spec.layers:
+        for coeff in coeffs:
+            scores: dict[str, list[float]] = {s.name: [] for s in scorers}
+            conts: list[str] = []
+            for seed in spec.seeds:
+                with steer(backbone, vector, layers=layer, coeff=coeff, positions=spec.positions, mode=spec.mode):
+                    gen = generate(backbone, spec.prompts, max_new_tokens=spec.max_new_tokens,
+                                   do_sample=spec.do_sample, temperature=spec.temperature, top_p=spec.top_p,
+                                   seed=seed, batch_size=spec.batch_size)
+                    shift = (target_logprob(backbone, spec.prompts, spec.target_word) - base_target
+                             if spec.target_word else None)
+                for s in scorers:
+                    scores[s.name] += s.score(gen, backbone, target_language=spec.target_language)
+                conts += gen.continuations
+            record = {"layer": layer, "coeff": coeff, "n": len(conts),
+                      "scores": {name: _nanmean(vals) for name, vals in scores.items()},
+                      "per_seed": {name: [_nanmean(vals[i::len(spec.seeds)]) for i in range(len(spec.seeds))]
+                                   for name, vals in scores.items()} if len(spec.seeds) > 1 else None}
+            if shift is not None:
+                record["target_logprob_shift"] = float(np.mean(shift))
+            settings.append(record)
+            examples.append({"layer": layer, "coeff": coeff,
+                             "continuations": [{"prompt": p, "continuation": c} for p, c in zip(spec.prompts, conts)]})
+            if on_setting:
+                on_setting(layer, coeff)
+    return SteeringResult(settings, {"model": backbone.name, "vector": vector.provenance, "spec": spec.__dict__},
+                          examples=examples)
+
+
+@dataclass
+class SteeringResult(RecordsResult):
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    key: ClassVar[str] = "steering"
+    plotter: ClassVar[str] = "plot_steering"
+    summary_title = "steering: mean score per setting"
+
+    @property
+    def scorer_names(self) -> list[str]:
+        return list(self.records[0]["scores"]) if self.records else []
+
+    @property
+    def summary_columns(self) -> tuple[str, ...]:
+        extra = ("target log p shift",) if "target_logprob_shift" in self.records[0] else ()
+        return ("layer", "coeff", *self.scorer_names, *extra)
+
+    def summary_rows(self) -> list[tuple[str, ...]]:
+        rows = []
+        for rec in self.records:
+            cells = ["-" if v is None else f"{v:.3f}" for v in rec["scores"].values()]
+            if "target_logprob_shift" in rec:
+                cells.append(f"{rec['target_logprob_shift']:+.2f}")
+            rows.append((str(rec["layer"]), f"{rec['coeff']:g}", *cells))
+        return rows
+
+    def score(self, name: str, layer: int, coeff: float) -> float | None:
+        for rec in self.records:
+            if rec["layer"] == layer and rec["coeff"] == coeff:
+                return rec["scores"][name]
+        raise KeyError((layer, coeff))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"settings": self.records, "vector": self.options.get("vector"), "spec": self.options.get("spec")}
