@@ -148,3 +148,24 @@ def test_a_gguf_file_path_loads_like_a_named_model():
     bb = semhub.load(str(gguf))
     assert bb.family.name == "llama" and bb.n_layers == 30
     assert len(bb.fingerprint["gguf_sha256"]) == 64 and bb.fingerprint["model"] == str(gguf)
+
+
+def test_language_steering_bar(cli_run, tmp_path, gemma):
+    """English prompts + (es - en) from aligned sentences: >= 60% Spanish, against <= 10% unsteered."""
+    out = tmp_path / "steer"
+    code, stdout, err = cli_run("steer", "--preset", "language", "--coeff", "1", "--scorer", "language",
+                                "--max-new-tokens", "20", "--out", str(out))
+    assert code == 0, err
+    res = json.loads((out / "results.json").read_text())["steering"]
+    by_coeff = {s["coeff"]: s for s in res["settings"]}
+    assert by_coeff[0.0]["n"] == 40 and by_coeff[0.0]["scores"]["language"] <= 0.10
+    assert by_coeff[1.0]["scores"]["language"] >= 0.60
+    assert res["vector"]["method"] == "contrast" and res["vector"]["model"] == "gemma3-270m"
+    assert {p.name for p in out.iterdir()} >= {"results.json", "continuations.json", "vector.safetensors", "steering.png"}
+    # coefficient 0 reproduces the unsteered output exactly
+    from semhub.steering import generate
+
+    cont = json.loads((out / "continuations.json").read_text())
+    zero = [c["continuation"] for c in next(e for e in cont if e["coeff"] == 0.0)["continuations"]]
+    prompts = res["spec"]["prompts"]
+    assert generate(gemma, prompts, max_new_tokens=20, batch_size=40).continuations == zero
