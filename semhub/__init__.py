@@ -23,9 +23,11 @@ from semhub.data import AlignedDataset, load_aligned  # noqa: E402
 from semhub.errors import DataError, SemhubError  # noqa: E402
 from semhub.hookspecs import hookimpl  # noqa: E402
 from semhub.spokes import Encoded, Spoke  # noqa: E402
+from semhub.steering import SteeringVector, generate, steer  # noqa: E402
 
 __all__ = [
     "AlignedDataset", "Backbone", "DataError", "Encoded", "Lens", "ModelSource", "RunContext", "SemhubError", "Spoke",
     "__version__", "capture", "dataset", "file_sha256", "hookimpl", "lens_view", "load", "load_aligned",
     "make_context", "pool", "run_layers", "score_token_sets", "similarity", "spoke_for_view", "word_token_ids",
+    "SteeringVector", "generate", "steer",
 ]

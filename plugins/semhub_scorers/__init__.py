@@ -68,7 +68,7 @@ def lexicon(lang: str) -> tuple[frozenset[str], frozenset[str]]:
 def lexicon_sentiment(text: str, lang: str) -> float:
     """(positive - negative) / (positive + negative) hits, 0 when neither; CJK by substring."""
     pos, neg = lexicon(lang)
-    if lang in ("zh", "ja"):
+    if lang in ("zh", "ja"):  # no spaces between words: count substrings
         p = sum(text.count(w) for w in pos)
         n = sum(text.count(w) for w in neg)
     else:
@@ -80,7 +80,7 @@ def lexicon_sentiment(text: str, lang: str) -> float:
 
 class SentimentScorer:
     name = "sentiment"
-    description = "lexicon sentiment in [-1, 1] for --target-language (built-in lexicons: en, es, fr, de, zh)"
+    description = "lexicon sentiment in [-1, 1] for --target-language (lexicons: en zh es fr de ja ru ar)"
 
     def score(self, generation, backbone, *, target_language: str | None = None, **_):
         lang = target_language or backbone.family.dominant_language
