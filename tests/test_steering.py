@@ -177,3 +177,18 @@ def test_scorers():
 def test_steer_cli_errors(cli_run, args, message):
     code, _, err = cli_run(*args)
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_sweep_runs_every_setting_with_a_baseline(tmp_path):
+    from semhub.steering.run import SteerSpec, run_steering
+
+    bb = tiny_backbone("qwen2")
+    vec = from_unembedding(bb, "cat", "dog")
+    spec = SteerSpec(PROMPTS, [1, 3], [2.0, 8.0], ["perplexity"], target_word="cat", max_new_tokens=3)
+    res = run_steering(bb, vec, spec)
+    assert [(r["layer"], r["coeff"]) for r in res.records] == [(1, 0.0), (1, 2.0), (1, 8.0), (3, 0.0), (3, 2.0), (3, 8.0)]
+    assert res.records[0]["target_logprob_shift"] == 0.0
+    assert res.records[-1]["target_logprob_shift"] > 0  # W_U[cat] - W_U[dog] at the top raises log p(cat)
+    assert all(r["n"] == 3 and r["scores"]["perplexity"] > 1 for r in res.records)
+    assert res.summary_columns == ("layer", "coeff", "perplexity", "target log p shift")
+    assert res.plot(tmp_path / "s.png").stat().st_size > 1000
