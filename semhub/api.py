@@ -22,7 +22,8 @@ from semhub.data import AlignedDataset, load_aligned
 from semhub.errors import SemhubError
 
 DEFAULT_DATASET = "multilingual"
-PAPER_SETTING = {"pooling": "last", "center": False, "drop_embeddings": True, "final_norm": True}
+# The paper's code: last token, raw vectors, embeddings dropped, HF's post-norm last layer, raw lens.
+PAPER_SETTING = {"pooling": "last", "center": False, "drop_embeddings": True, "final_norm": True, "lens_norm": False}
 
 
 def load(model: str | None = None, **kwargs: Any) -> Backbone:
@@ -48,7 +49,13 @@ def dataset(data: str | Path | None = None, limit: int | None = None, views: lis
 
 def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> list[str]:
     """The dataset's views that belong to ``modality``, the dominant language first."""
-    views = [v for v in ds.views if catalog.spoke_for_view(v).modality == modality] if ds.views else []
+    def modality_of(view: str) -> str | None:
+        try:
+            return catalog.spoke_for_view(view).modality
+        except SemhubError:  # a column no loaded spoke claims (ids, labels...) is simply not compared
+            return None
+
+    views = [v for v in ds.views if modality_of(v) == modality]
     if dominant in views:
         views.remove(dominant)
         views.insert(0, dominant)

@@ -66,7 +66,9 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
     started = time.perf_counter()
     analysis_obj = catalog.lookup("analysis", catalog.analyses(), analysis)
     if paper:
-        pooling, center, final_norm, lens_norm = api.PAPER_SETTING["pooling"], False, True, False
+        paper_opts = api.PAPER_SETTING
+        pooling, center = paper_opts["pooling"], paper_opts["center"]
+        final_norm, lens_norm = paper_opts["final_norm"], paper_opts["lens_norm"]
     if dictionary is not None:
         from semhub.data.dictionary import load_dictionary
 
@@ -99,7 +101,8 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
         task = progress.add_task("capture", total=None)
         ctx = api.make_context(
             backbone, ds, view_list, modality=modality, pooling=pooling, center=center, layers=layers,
-            batch_size=batch_size, seed=seed, final_norm=final_norm, drop_embeddings=paper, n_boot=n_boot,
+            batch_size=batch_size, seed=seed, final_norm=final_norm, n_boot=n_boot,
+            drop_embeddings=paper and api.PAPER_SETTING["drop_embeddings"],
             on_batch=lambda n: progress.advance(task, n),
             extra={"lens_norm": lens_norm, "dictionary": str(dictionary) if dictionary else None,
                    "trend_corpora": list(trend_corpora), "max_positions": max_positions},
