@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from side_by_side import run_rounds
 
 FLOOR = r'''
 import sys, json, torch
@@ -69,12 +67,6 @@ def plan(views: list[str], batch_size: int) -> list[dict]:
     return out
 
 
-def timed(cmd: list[str], env: dict) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--views", default="en,zh,es,fr,de")
@@ -90,19 +82,13 @@ def main() -> None:
     probes = plan(args.views.split(","), args.batch_size)
     (work / "plan.json").write_text(json.dumps(probes, ensure_ascii=False))
     (work / "floor.py").write_text(FLOOR)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     semhub_bin = str(Path(sys.executable).with_name("semhub"))
     contenders = {
         "floor": lambda: [sys.executable, str(work / "floor.py"), model_dir, str(work / "plan.json"), str(args.batch_size)],
         "semhub": lambda: [semhub_bin, "analyze", "--analysis", "logit-lens", "--views", args.views,
                            "--batch-size", str(args.batch_size), "--out", tempfile.mkdtemp() + "/run"],
     }
-    times: dict[str, list[float]] = {k: [] for k in contenders}
-    for r in range(args.rounds):
-        for name in contenders if r % 2 == 0 else reversed(list(contenders)):
-            times[name].append(timed(contenders[name](), env))
-            print(f"round {r + 1} {name:<7} {times[name][-1]:7.2f} s", flush=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    times, med = run_rounds(contenders, args.rounds)
     report = {"views": args.views, "positions": sum(len(p["sites"]) for p in probes), "rounds": args.rounds,
               "seconds": times, "median_s": med, "semhub_over_floor": med["semhub"] / med["floor"]}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

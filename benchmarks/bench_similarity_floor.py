@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from side_by_side import run_rounds
 
 BASELINE = r'''
 import sys, json, torch
@@ -40,12 +38,6 @@ with torch.inference_mode():
 '''
 
 
-def timed(cmd: list[str], env: dict) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=None, help="aligned JSONL (default: the built-in multilingual sample)")
@@ -61,7 +53,6 @@ def main() -> None:
     data = args.data or str(semhub.catalog.datasets()["multilingual"].path)
     source, _ = resolve_source("gemma3-270m")
     model_dir = str(dequantized_copy(source))  # warm the cache so every contender loads the same files
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     script = Path(tempfile.mkdtemp()) / "baseline.py"
     script.write_text(BASELINE)
     semhub_bin = str(Path(sys.executable).with_name("semhub"))
@@ -71,13 +62,7 @@ def main() -> None:
         "semhub": lambda: [semhub_bin, "analyze", "--data", data, "--views", args.views,
                            "--batch-size", str(args.batch_size), "--out", tempfile.mkdtemp() + "/run"],
     }
-    times: dict[str, list[float]] = {k: [] for k in contenders}
-    names = list(contenders)
-    for r in range(args.rounds):
-        for name in names if r % 2 == 0 else reversed(names):
-            times[name].append(timed(contenders[name](), env))
-            print(f"round {r + 1} {name:<10} {times[name][-1]:7.2f} s", flush=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    times, med = run_rounds(contenders, args.rounds)
     report = {
         "data": data, "views": args.views, "rounds": args.rounds, "batch_size": args.batch_size,
         "seconds": times, "median_s": med,
