@@ -31,12 +31,22 @@ def load(model: str | None = None, **kwargs: Any) -> Backbone:
     return load_backbone(model, **kwargs)
 
 
-def dataset(data: str | Path | None = None, limit: int | None = None, views: list[str] | None = None) -> AlignedDataset:
-    """A built-in dataset by name (default: the multilingual sample) or a JSONL/TSV path.
+def default_dataset(modality: str = "text") -> str:
+    """The built-in data for a modality: the multilingual sample for text, else a spoke's ``default_dataset``."""
+    if modality != "text":
+        for spoke in catalog.spokes().values():
+            if spoke.modality == modality and getattr(spoke, "default_dataset", None):
+                return spoke.default_dataset
+    return DEFAULT_DATASET
+
+
+def dataset(data: str | Path | None = None, limit: int | None = None, views: list[str] | None = None,
+            modality: str = "text") -> AlignedDataset:
+    """A built-in dataset by name (default: the modality's built-in data) or a JSONL/TSV path.
 
     ``views`` names the two columns of a header-less TSV.
     """
-    name = str(data) if data is not None else DEFAULT_DATASET
+    name = str(data) if data is not None else default_dataset(modality)
     builtin = catalog.datasets()
     if name in builtin:
         ds = load_aligned(builtin[name].path)
@@ -48,7 +58,8 @@ def dataset(data: str | Path | None = None, limit: int | None = None, views: lis
 
 
 def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> list[str]:
-    """The dataset's views that belong to ``modality``, the dominant language first."""
+    """Text: every text view, the dominant language first. Another modality: its first view
+    against the dominant-language text (e.g. ``arithmetic`` vs ``en``)."""
     def modality_of(view: str) -> str | None:
         try:
             return catalog.spoke_for_view(view).modality
@@ -56,6 +67,8 @@ def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> li
             return None
 
     views = [v for v in ds.views if modality_of(v) == modality]
+    if modality != "text" and views:
+        views = views[:1] + [v for v in ds.views if v == dominant and modality_of(v) == "text"]
     if dominant in views:
         views.remove(dominant)
         views.insert(0, dominant)

@@ -61,6 +61,11 @@ def steering_presets() -> dict[str, tuple]:
 
 
 @cache
+def experiments() -> dict[str, tuple]:
+    return {args[0]: args for args in _collect("semhub_register_experiments")}
+
+
+@cache
 def models() -> dict[str, NamedModel]:
     return {args[0]: NamedModel(*args) for args in _collect("semhub_register_models")}
 
@@ -82,7 +87,7 @@ def family_sources() -> list[Any]:
 
 
 def clear_cache() -> None:
-    for fn in (spokes, analyses, models, datasets, dictionaries, scorers, steering_presets):
+    for fn in (spokes, analyses, models, datasets, dictionaries, scorers, steering_presets, experiments):
         fn.cache_clear()
     from semhub import registry
 

@@ -24,7 +24,8 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--model", default=None, help="Registered name (default gemma3-270m), local dir, .gguf file, or HF hub id.")
-@click.option("--data", default=None, help="Aligned JSONL/TSV file or built-in dataset name (default: multilingual).")
+@click.option("--data", default=None,
+              help="Aligned JSONL/TSV file or built-in dataset name (default: the --modality's built-in data).")
 @click.option("--views", default=None, help="Comma list; the first view is compared with each other one.")
 @click.option("--modality", default="text", show_default=True, help="Which spoke's views to compare when --views is not given.")
 @click.option("--analysis", default="similarity", show_default=True, help="Analysis to run (see `semhub plugins`).")
@@ -81,7 +82,7 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
     if layers is not None:
         api.parse_layer_spec(layers)  # syntax errors before the model loads
     view_list = parse_views(views)
-    ds = api.dataset(data, limit, view_list)
+    ds = api.dataset(data, limit, view_list, modality)
     view_list = view_list or api.default_views(ds, modality)
     validate_views(ds, view_list)
     out = out or default_run_dir(model or "gemma3-270m", analysis)
@@ -149,6 +150,34 @@ def _print_summary(result, out: Path) -> None:
 
 
 @cli.command()
+@click.argument("name", required=False)
+@click.option("--list", "list_all", is_flag=True, help="List the registered experiments.")
+@click.option("--model", default=None, help="Run on another model (default: the embedded one).")
+@click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows or prompts.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
+def reproduce(name, list_all, model, limit, out) -> None:
+    """Run one of the paper's experiments end to end (presets come from plugins)."""
+    table = catalog.experiments()
+    if list_all or not name:
+        if not list_all:
+            raise SemhubError("name an experiment (see `semhub reproduce --list`)")
+        for exp_name, argv, description in table.values():
+            click.echo(f"{exp_name:<26} {description}\n{'':<26} semhub {' '.join(argv)}")
+        return
+    _, argv, _ = catalog.lookup("experiment", table, name)
+    argv = list(argv)
+    if model:
+        argv += ["--model", model]
+    if limit:
+        argv += ["--limit", str(limit)]
+    from semhub.rundir import default_run_dir
+
+    argv += ["--out", str(out or default_run_dir(model or "gemma3-270m", name))]
+    click.echo("semhub " + " ".join(argv), err=True)
+    cli.main(args=argv, prog_name="semhub", standalone_mode=False)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List loaded plugins, the hooks they implement, and plugins that failed to load."""
@@ -167,6 +196,7 @@ def plugins(as_json: bool) -> None:
     click.echo(f"datasets: {', '.join(catalog.datasets()) or 'none'}")
     click.echo(f"scorers: {', '.join(catalog.scorers()) or 'none'}")
     click.echo(f"steering presets: {', '.join(catalog.steering_presets()) or 'none'}")
+    click.echo(f"experiments: {', '.join(catalog.experiments()) or 'none'}")
     click.echo(f"dictionaries: {', '.join('-'.join(d.languages) for d in catalog.dictionaries()) or 'none'}")
     click.echo(f"named models: {', '.join(catalog.models()) or 'none'}")
 

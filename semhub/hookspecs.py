@@ -61,5 +61,11 @@ def semhub_register_steering_presets(register: Callable) -> None:
 
 
 @hookspec
+def semhub_register_experiments(register: Callable) -> None:
+    """Register a paper experiment for ``semhub reproduce``: ``register(name, argv, description)``,
+    where ``argv`` is a ``semhub`` command line (e.g. ``["analyze", "--analysis", "logit-lens"]``)."""
+
+
+@hookspec
 def semhub_register_commands(cli) -> None:
     """Add click commands to the ``semhub`` command group: ``cli.add_command(...)``."""

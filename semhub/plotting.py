@@ -65,8 +65,8 @@ def plot_logit_lens(result: Any, path: Path) -> Path:
     for col, rec in enumerate(result.records):
         top, bottom = axes[0][col], axes[1][col]
         layers = rec["layers"]
-        for key, label in (("native_logprob", f"next token ({rec['view']})"),
-                           ("dominant_logprob", f"translation ({rec['dominant']})")):
+        for key, label in (("native_logprob", f"{rec.get('native_label', 'next token')} ({rec['view']})"),
+                           ("dominant_logprob", f"{rec.get('dominant_label', 'translation')} ({rec['dominant']})")):
             (line,) = top.plot(layers, rec[key], marker="o", ms=3, label=label)
             band = rec["ci95"].get(key)
             if band:
@@ -84,7 +84,8 @@ def plot_logit_lens(result: Any, path: Path) -> Path:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("mean log p (logit lens)")
-    axes[1][0].set_ylabel("P(translation > next token)")
+    axes[1][0].set_ylabel(f"P({result.records[0].get('dominant_label', 'translation')} > "
+                          f"{result.records[0].get('native_label', 'next token')})")
     norm = result.records[0].get("lens_norm", True)
     fig.suptitle(f"{result.options.get('model', '')}  lens {'with' if norm else 'without'} final norm", fontsize=10)
     return _save(fig, path)

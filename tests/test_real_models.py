@@ -169,3 +169,25 @@ def test_language_steering_bar(cli_run, tmp_path, gemma):
     zero = [c["continuation"] for c in next(e for e in cont if e["coeff"] == 0.0)["continuations"]]
     prompts = res["spec"]["prompts"]
     assert generate(gemma, prompts, max_new_tokens=20, batch_size=40).continuations == zero
+
+
+def test_arithmetic_similarity_beats_the_shuffled_baseline_mid_network(cli_run, tmp_path):
+    """'3+2' vs 'three plus two': matched pairs above the mismatched (shuffled) mean at middle layers."""
+    out = tmp_path / "arith"
+    code, _, err = cli_run("reproduce", "arithmetic-similarity", "--limit", "300", "--out", str(out))
+    assert code == 0, err
+    rec = json.loads((out / "results.json").read_text())["similarity"][0]
+    assert {rec["a"], rec["b"]} == {"en", "arithmetic"} and rec["n"] == 300
+    middle = range(18 // 3, 2 * 18 // 3 + 1)
+    assert all(rec["ci95"]["eq1"][k][0] > 0.1 for k in middle)  # the lower 95% bound, not just the mean
+    assert max(rec["retrieval_at_1"][k] for k in middle) > 20 * rec["chance"]
+
+
+def test_arithmetic_logit_lens_runs_and_reads_digits_at_the_output(cli_run, tmp_path):
+    out = tmp_path / "alens"
+    code, _, err = cli_run("reproduce", "arithmetic-logit-lens", "--limit", "60", "--out", str(out))
+    assert code == 0, err
+    rec = json.loads((out / "results.json").read_text())["arithmetic_lens"][0]
+    assert rec["n_positions"] == 60 and len(rec["layers"]) == 19
+    assert rec["native_logprob"][-1] > rec["dominant_logprob"][-1]  # the output says the digit
+    assert (out / "arithmetic_lens.png").exists()

@@ -1,4 +1,9 @@
-"""Arithmetic: digits vs number words. For now, the paper's arithmetic steering experiment.
+"""The arithmetic spoke: digits vs number words, the built-in arithmetic data, its logit lens
+and the paper's arithmetic steering experiment.
+
+Views ``arithmetic`` ("3+2") and ``arithmetic_<tag>`` (e.g. ``arithmetic_answer``, "5=3+")
+are expressions fed through the backbone's tokenizer; number words are plain text views
+(``en`` "three plus two", ``es``, ``zh``, ``fr``, ``de``).
 
 Steering vector: the last-token state of "<a+1> plus <b> equals" minus that of
 "<a> plus <b> equals", in words, averaged over pairs. Applied to digit prompts "a+b=",
@@ -8,8 +13,34 @@ answer as if the first operand were one larger?
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
-from semhub import hookimpl
+from semhub import hookimpl, spoke_for_view
+
+DATA = Path(__file__).with_name("arithmetic.jsonl")
+EXPRESSION = re.compile(r"^[\d\s+\-*x×=().]+$")
+
+
+class ArithmeticSpoke:
+    name = "arithmetic"
+    modality = "arithmetic"
+    default_dataset = "arithmetic"
+
+    def claims(self, view: str) -> bool:
+        return view == "arithmetic"
+
+    def validate(self, value: Any, base_dir: Path) -> str | None:
+        if not isinstance(value, str) or not EXPRESSION.match(value):
+            return f"not an arithmetic expression: {value!r}"
+        return None
+
+    def length_hint(self, value: Any) -> int:
+        return len(value)
+
+    def encode(self, values, backbone, base_dir):
+        # expressions are tokenised exactly like text; the content group is every non-special token
+        return spoke_for_view("text_arithmetic").encode(values, backbone, base_dir)
 
 WORDS = "zero one two three four five six seven eight nine ten".split()
 DIGIT_PROMPT = re.compile(r"^\s*(\d+)\s*\+\s*(\d+)\s*=\s*$")
@@ -55,6 +86,47 @@ def _arithmetic_preset(backbone):
 
 
 @hookimpl
+def semhub_register_spokes(register) -> None:
+    register(ArithmeticSpoke())
+
+
+@hookimpl
+def semhub_register_datasets(register) -> None:
+    register("arithmetic", DATA, "1,123 sums and products (the paper's tuples) in digits and en/es/zh/fr/de words")
+
+
+@hookimpl
+def semhub_register_analyses(register) -> None:
+    from semhub_arithmetic.lens import ArithmeticLensAnalysis
+
+    register(ArithmeticLensAnalysis())
+
+
+@hookimpl
+def semhub_register_commands(cli) -> None:
+    import click
+
+    @cli.command("make-arithmetic")
+    @click.option("--ops", default="+,*", show_default=True, help="Operators among +, -, *.")
+    @click.option("--max-answer", type=click.IntRange(1, 9), default=9, show_default=True)
+    @click.option("--max-result", type=click.IntRange(1, 99), default=99, show_default=True)
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+    def make_arithmetic(ops, max_answer, max_result, seed, out):
+        """Write an aligned arithmetic dataset (digits, number words, answer prompts) as JSONL."""
+        from semhub import SemhubError
+        from semhub_arithmetic.data import rows, write
+
+        try:
+            data = rows(tuple(o.strip() for o in ops.split(",") if o.strip()), range(1, max_answer + 1),
+                        max_result, seed)
+        except ValueError as exc:
+            raise SemhubError(f"--ops: {exc}") from None
+        write(out, data)
+        click.echo(f"{len(data)} rows written to {out}")
+
+
+@hookimpl
 def semhub_register_scorers(register) -> None:
     register(AnswerScorer("answer-correct", 0, "1 if 'a+b=' is continued with a+b"))
     register(AnswerScorer("answer-plus-one", 1, "1 if 'a+b=' is continued with a+b+1 (steered as if a were a+1)"))
@@ -63,3 +135,13 @@ def semhub_register_scorers(register) -> None:
 @hookimpl
 def semhub_register_steering_presets(register) -> None:
     register("arithmetic", _arithmetic_preset, "'four plus' minus 'three plus' (in words) applied to digit sums")
+
+
+@hookimpl
+def semhub_register_experiments(register) -> None:
+    register("arithmetic-similarity", ["analyze", "--modality", "arithmetic"],
+             "'3+2' vs 'three plus two': Eq. 1 and retrieval@1 across layers (paper 2.1)")
+    register("arithmetic-logit-lens", ["analyze", "--data", "arithmetic", "--analysis", "arithmetic-lens"],
+             "at '5=3+', the answer as a word vs as a digit under the lens (paper 2.2)")
+    register("arithmetic-steering", ["steer", "--preset", "arithmetic", "--layers", "3,6,9,12"],
+             "'four plus' minus 'three plus' (words) applied to digit sums (paper 2.4)")

@@ -59,12 +59,13 @@ def _lines(path: Path, option: str) -> list[str]:
 @click.option("--top-p", type=float, default=None)
 @click.option("--seeds", default=None, help="Comma list of sampling seeds, e.g. 0,1,2.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N prompts.")
 @click.option("--device", default=None)
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-steer).")
 def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, read_layer, layers, coeffs, positions,
           mode, prompts, prompts_file, scorers, target_language, target_word, max_new_tokens, sample, temperature,
-          top_p, seeds, batch_size, device, dtype, out) -> None:
+          top_p, seeds, batch_size, limit, device, dtype, out) -> None:
     """Add a direction to the residual stream while generating, and measure what changed."""
     from semhub import catalog
     from semhub.rundir import check_out_dir, default_run_dir, environment, staged_run_dir, write_json
@@ -120,6 +121,8 @@ def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, rea
     for key, value in overrides.items():
         if value is not None:
             setattr(spec, key, value)
+    if limit:
+        spec.prompts = spec.prompts[:limit]
 
     result = run_steering(bb, vector, spec, on_setting=lambda l, c: click.echo(f"  layer {l} coeff {c:g} done", err=True))
     with staged_run_dir(out) as tmp:
