@@ -13,7 +13,7 @@ import json
 import random
 from pathlib import Path
 
-from semhub_arithmetic.numbers import LANGUAGES, OPERATORS, expression_words
+from semhub_arithmetic.numbers import LANGUAGES, expression_words
 
 APPLY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
 
