@@ -163,3 +163,20 @@ def plot_steering(result: Any, path: Path) -> Path:
     fig.suptitle(f"{result.options.get('model', '')}  steering: {result.options.get('spec', {}).get('description', '')}",
                  fontsize=10)
     return _save(fig, path)
+
+
+def plot_code_lens(result: Any, path: Path) -> Path:
+    """Mean log p per layer at list commas: the next token and the words ' and', ' or', ' not'."""
+    plt = _pyplot()
+    rec = result.records[0]
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
+    for key, values in rec["logprob"].items():
+        ax.plot(rec["layers"], values, marker="o", ms=3, label="next token" if key == "next" else repr(" " + key))
+    inner = [v for values in rec["logprob"].values() for v in values[2:]] or [0.0]
+    ax.set_ylim(min(inner) - 2, max(0.5, max(inner) + 1))
+    ax.set_xlabel("layer")
+    ax.set_ylabel("mean log p (logit lens)")
+    ax.set_title(f"{result.options.get('model', '')}: {rec['n_positions']} list commas", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -191,3 +191,25 @@ def test_arithmetic_logit_lens_runs_and_reads_digits_at_the_output(cli_run, tmp_
     assert rec["n_positions"] == 60 and len(rec["layers"]) == 19
     assert rec["native_logprob"][-1] > rec["dominant_logprob"][-1]  # the output says the digit
     assert (out / "arithmetic_lens.png").exists()
+
+
+def test_code_groups_map_to_comma_and_paren_tokens(gemma):
+    from semhub_code import CodeSpoke
+
+    src = "def f(xs):\n    return max(len(xs), sum([1, 2, 3]))"
+    enc = CodeSpoke().encode([src], gemma, None)
+    ids = enc.inputs["input_ids"][0]
+    commas = [gemma.tokenizer.decode([int(i)]) for i in ids[enc.groups["list_commas"][0]]]
+    assert commas == [",", ","]
+    ends = [gemma.tokenizer.decode([int(i)]).strip()[-1] for i in ids[enc.groups["call_args"][0]]]
+    assert set(ends) <= {"(", ","} and len(ends) >= 3
+
+
+def test_code_similarity_beats_the_shuffled_baseline_mid_network(cli_run, tmp_path):
+    out = tmp_path / "code"
+    code, _, err = cli_run("reproduce", "code-similarity", "--out", str(out))
+    assert code == 0, err
+    rec = json.loads((out / "results.json").read_text())["similarity"][0]
+    assert {rec["a"], rec["b"]} == {"en", "code"} and rec["n"] == 64
+    assert all(rec["ci95"]["eq1"][k][0] > 0 for k in range(6, 13))  # lower 95% bound above the mismatched mean
+    assert max(rec["retrieval_at_1"][6:13]) > 10 * rec["chance"]

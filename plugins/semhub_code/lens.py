@@ -1,0 +1,92 @@
+"""The code logit lens: do list commas read as " and"? (the paper's 3.1)
+
+At every list-literal comma of the code view, per layer: log p of the first tokens of
+" and", " or", " not" (prefix-space rule of the tokenizer) and of the true next token.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+import semhub
+from semhub.analyses.result import RecordsResult
+from semhub.collect import view_batches
+
+WORDS = ("and", "or", "not")
+
+
+class CodeLensResult(RecordsResult):
+    key: ClassVar[str] = "code_lens"
+    plotter: ClassVar[str] = "plot_code_lens"
+    summary_title = "code logit lens at list commas: mean log p"
+
+    @property
+    def summary_columns(self):
+        return ("layer", "commas", "next token", *(f"' {w}'" for w in WORDS), "' and' beats ' or'")
+
+    def summary_rows(self):
+        rec = self.records[0]
+        rows = []
+        for k in sorted({len(rec["layers"]) // 3, len(rec["layers"]) // 2, (2 * len(rec["layers"])) // 3,
+                         len(rec["layers"]) - 1}):
+            rows.append((str(rec["layers"][k]), str(rec["n_positions"]), f"{rec['logprob']['next'][k]:.1f}",
+                         *(f"{rec['logprob'][w][k]:.1f}" for w in WORDS), f"{rec['and_beats_or'][k]:.2f}"))
+        return rows
+
+
+class CodeLensAnalysis:
+    name = "code-lens"
+    description = "logit lens at list commas in code: ' and' / ' or' / ' not' / the next token, per layer"
+    plot_name = "code_lens.png"
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset)
+
+    def run(self, ctx) -> CodeLensResult:
+        bb = ctx.backbone
+        if "code" not in ctx.dataset.columns:
+            raise semhub.SemhubError(f"{ctx.dataset.path}: the code lens needs a 'code' view")
+        lens = semhub.Lens(bb, norm=ctx.options.get("lens_norm", True))
+        word_ids = torch.tensor([semhub.word_token_ids(bb, [w])[0] for w in WORDS])
+        rows: dict[str, list[np.ndarray]] = {"next": [], **{w: [] for w in WORDS}}
+        xs: list[torch.Tensor] = []
+        state: dict = {}
+
+        def batches():
+            for _, enc in view_batches(bb, ctx.dataset, "code", ctx.options["batch_size"]):
+                sites = enc.groups["list_commas"].nonzero().tolist()
+                sites = [(b, j) for b, j in sites if j + 1 < enc.inputs["input_ids"].shape[1]
+                         and enc.inputs["attention_mask"][b, j + 1]]
+                state["sites"] = sites
+                state["next"] = torch.tensor([int(enc.inputs["input_ids"][b, j + 1]) for b, j in sites])
+                yield enc
+
+        def on_layer(layer, hidden, batch):
+            if state["sites"]:
+                b, j = zip(*state["sites"])
+                xs.append(lens.prepare(hidden[torch.tensor(b), torch.tensor(j)], layer))
+
+        def after(batch):
+            if xs:
+                x = torch.cat(xs)
+                ids = torch.cat([word_ids, state["next"]])
+                lp = (lens.logits(x, ids) - lens.scan(x).log_norm[:, None]).cpu().view(len(xs), -1, len(ids))
+                P = len(state["sites"])
+                for i, w in enumerate(WORDS):
+                    rows[w].append(lp[:, :, i].T.numpy())
+                rows["next"].append(lp[:, torch.arange(P), len(WORDS) + torch.arange(P)].T.numpy())
+                xs.clear()
+            if ctx.on_batch:
+                ctx.on_batch(len(batch))
+
+        semhub.run_layers(bb, batches(), ctx.layers, on_layer, on_batch=after)
+        if not rows["next"]:
+            raise semhub.SemhubError(f"{ctx.dataset.path}: no list-literal comma is a token of its own")
+        mats = {k: np.concatenate(v) for k, v in rows.items()}
+        record = {"n_positions": int(len(mats["next"])), "layers": list(ctx.layers),
+                  "logprob": {k: v.mean(0).tolist() for k, v in mats.items()},
+                  "and_beats_or": (mats["and"] > mats["or"]).mean(0).tolist(),
+                  "lens_norm": ctx.options.get("lens_norm", True)}
+        return CodeLensResult([record], {"model": bb.name})

@@ -1,0 +1,39 @@
+"""The code spoke: AST probes, validation, the folder loader."""
+from __future__ import annotations
+
+import json
+
+from semhub_code import CodeSpoke, call_arg_chars, code_rows, list_comma_chars
+
+SOURCE = "def f(xs):\n    ys = [1, 2,\n          3]\n    return max(len(xs), 4)"
+
+
+def test_list_commas_and_call_arguments_from_the_ast():
+    commas = list_comma_chars(SOURCE)
+    assert [SOURCE[i] for i in commas] == [",", ","] and SOURCE[commas[1] - 1] == "2"
+    args = call_arg_chars(SOURCE)
+    assert [SOURCE[i] for i in args] == ["(", "(", ","]  # max(, len(, and the comma before 4
+
+
+def test_code_view_is_validated(cli_run, tmp_path, tmp_path_factory):
+    assert CodeSpoke().validate("def f(:", tmp_path).startswith("not valid Python (line 1")
+    data = tmp_path / "c.jsonl"
+    data.write_text('{"code": "x = 1", "en": "set x"}\n{"code": "def (", "en": "broken"}\n')
+    code, _, err = cli_run("analyze", "--data", str(data), "--views", "code,en")
+    assert code == 2 and ":2: view 'code': not valid Python" in err
+
+
+def test_make_code_data_from_a_folder(cli_run, tmp_path):
+    src = tmp_path / "pkg"
+    src.mkdir()
+    (src / "m.py").write_text('def add(a, b):\n    """Add two numbers."""\n    return a + b\n\n'
+                              'def hidden(x):\n    return x\n')
+    (src / "broken.py").write_text("def (\n")
+    assert code_rows(src) == [{"id": "m.py:add", "code": "def add(a, b):\n    return a + b", "en": "Add two numbers."}]
+    out = tmp_path / "code.jsonl"
+    code, stdout, _ = cli_run("make-code-data", str(src), "--out", str(out))
+    assert code == 0 and json.loads(out.read_text())["en"] == "Add two numbers."
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = cli_run("make-code-data", str(empty), "--out", str(out))
+    assert code == 2 and "no documented top-level function" in err
