@@ -213,3 +213,12 @@ def test_code_similarity_beats_the_shuffled_baseline_mid_network(cli_run, tmp_pa
     assert {rec["a"], rec["b"]} == {"en", "code"} and rec["n"] == 64
     assert all(rec["ci95"]["eq1"][k][0] > 0 for k in range(6, 13))  # lower 95% bound above the mismatched mean
     assert max(rec["retrieval_at_1"][6:13]) > 10 * rec["chance"]
+
+
+def test_semantics_similarity_runs_with_its_baselines(cli_run, tmp_path):
+    out = tmp_path / "sem"
+    code, _, err = cli_run("reproduce", "semantics-similarity", "--limit", "40", "--out", str(out))
+    assert code == 0, err
+    recs = json.loads((out / "results.json").read_text())["similarity"]
+    assert [r["b"] for r in recs] == ["semantics", "semantics_swapped", "semantics_shuffled"]
+    assert all(r["n"] == 40 and r["retrieval_at_1"][0] > 0.5 for r in recs)  # embeddings: lexical overlap
