@@ -37,3 +37,16 @@ def test_make_code_data_from_a_folder(cli_run, tmp_path):
     empty.mkdir()
     code, _, err = cli_run("make-code-data", str(empty), "--out", str(out))
     assert code == 2 and "no documented top-level function" in err
+
+
+def test_range_argument_parser_and_scorers():
+    from semhub.steering.generate import Generation
+    from semhub_code.steering import SCORERS, prompts, range_args
+
+    assert range_args("n):\n    pass") == ["n"]
+    assert range_args("0, len(xs), 2):") == ["0", "len(xs)", "2"]
+    assert range_args("n") is None
+    gen = Generation(prompts()[:3], ["0, n):", "n):", "1, f(a, b)):"], [[], [], []])
+    by_name = {s.name: s.score(gen, None) for s in SCORERS}
+    assert by_name == {"range-starts-at-zero": [1.0, 0.0, 0.0], "range-has-start": [1.0, 0.0, 1.0]}
+    assert all(p.endswith("range(") for p in prompts())

@@ -133,7 +133,24 @@ def semhub_register_analyses(register) -> None:
 
 
 @hookimpl
+def semhub_register_scorers(register) -> None:
+    from semhub_code.steering import SCORERS
+
+    for scorer in SCORERS:
+        register(scorer)
+
+
+@hookimpl
+def semhub_register_steering_presets(register) -> None:
+    from semhub_code.steering import preset
+
+    register("code", preset, "range( prompts steered with W_U[start] - W_U[end] toward range(0, n)")
+
+
+@hookimpl
 def semhub_register_experiments(register) -> None:
+    register("code-steering", ["steer", "--preset", "code", "--layers", "6,12"],
+             "W_U[' start'] - W_U[' end'] at '(' of range(: does range(n) become range(0, n)? (paper 3.3)")
     register("code-similarity", ["analyze", "--modality", "code"],
              "Python functions vs their English descriptions: Eq. 1 and retrieval@1 across layers")
     register("code-logit-lens", ["analyze", "--modality", "code", "--analysis", "code-lens"],
