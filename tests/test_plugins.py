@@ -119,3 +119,13 @@ def test_example_plugin_template_works(fresh_plugins, monkeypatch, tmp_path):
     enc = spoke.encode(["the cat sat"], bb, None)
     ids = enc.inputs["input_ids"][0][enc.groups["content"][0]].tolist()
     assert bb.tokenizer.convert_ids_to_tokens(ids) == ["sat", "cat", "the"]
+
+
+def test_plugins_use_only_the_public_api():
+    """First-party plugins import `semhub` itself, never its internal modules (the style rule)."""
+    offenders = []
+    for path in sorted((ROOT / "plugins").rglob("*.py")) + sorted((ROOT / "examples").rglob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"\b(from|import)\s+semhub\.", line):
+                offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)

@@ -70,8 +70,7 @@ class AnswerScorer:
 
 
 def _arithmetic_preset(backbone):
-    from semhub.steering.run import SteerSpec
-    from semhub.steering.vectors import from_contrast
+    from semhub import SteerSpec, from_contrast
 
     layer = backbone.n_layers // 2
     plus_one = [f"{WORDS[a + 1]} plus {WORDS[b]} equals" for a in range(1, 8) for b in range(1, 3)]

@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 import semhub
-from semhub.analyses.result import RecordsResult
+from semhub import RecordsResult, mean_ci, upper_peak
 from semhub_arithmetic.numbers import spell
 
 
@@ -32,8 +32,7 @@ class ArithmeticLensResult(RecordsResult):
     def summary_rows(self):
         rec = self.records[0]
         wins, layers = rec["dominant_wins"], rec["layers"]
-        upper = [k for k, layer in enumerate(layers) if layer >= layers[-1] / 3] or list(range(len(layers)))
-        k = max(upper, key=wins.__getitem__)
+        k = upper_peak(wins, layers)
         return [(str(rec["n_positions"]), str(layers[k]), f"{wins[k]:.2f}",
                  f"{rec['native_logprob'][k]:.1f} / {rec['dominant_logprob'][k]:.1f}", f"{wins[-1]:.2f}")]
 
@@ -67,7 +66,6 @@ class ArithmeticLensAnalysis:
             digit[rows], word[rows] = scores.scores["digit"], scores.scores["word"]
             if ctx.on_batch:
                 ctx.on_batch(len(rows))
-        from semhub.analyses.logit_lens import mean_ci
 
         n_boot, seed = ctx.options.get("n_boot", 1000), ctx.options["seed"]
         digit_mean, digit_ci = mean_ci(digit, n_boot, seed)

@@ -11,8 +11,7 @@ import numpy as np
 import torch
 
 import semhub
-from semhub.analyses.result import RecordsResult
-from semhub.collect import view_batches
+from semhub import RecordsResult, view_batches
 
 WORDS = ("and", "or", "not")
 

@@ -65,8 +65,7 @@ SCORERS = (
 
 
 def preset(backbone):
-    from semhub.steering.run import SteerSpec
-    from semhub.steering.vectors import from_unembedding
+    from semhub import SteerSpec, from_unembedding
 
     vector = from_unembedding(backbone, "start", "end")
     layer = (2 * backbone.n_layers) // 3

@@ -40,8 +40,7 @@ def _opening(text: str, words: int = 4) -> str:
 def _language_preset(source: str, target: str, sign: float):
     def build(backbone):
         import semhub
-        from semhub.steering.run import SteerSpec
-        from semhub.steering.vectors import from_contrast
+        from semhub import SteerSpec, from_contrast
 
         ds = semhub.dataset("multilingual")
         vector = from_contrast(backbone, ds.columns["es"][VECTOR_ROWS], ds.columns["en"][VECTOR_ROWS], layer=LAYER,
@@ -58,8 +57,7 @@ def _language_preset(source: str, target: str, sign: float):
 def _sentiment_preset(vector_lang: str, prompt_lang: str):
     def build(backbone):
         import semhub
-        from semhub.steering.run import SteerSpec
-        from semhub.steering.vectors import from_contrast
+        from semhub import SteerSpec, from_contrast
 
         data = semhub.load_aligned(SENTIMENT)
         pos = [t for i, t in zip(data.ids, data.columns[vector_lang]) if i.startswith("pos")]

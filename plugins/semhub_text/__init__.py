@@ -84,8 +84,7 @@ def semhub_register_commands(cli) -> None:
         import json as jsonlib
 
         import semhub
-        from semhub.analyses.lens_view import lens_view
-        from semhub.api import parse_layer_spec, parse_layers
+        from semhub import lens_view, parse_layer_spec, parse_layers
 
         if not text.strip():
             raise semhub.SemhubError("TEXT is empty")

@@ -128,6 +128,12 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
     return {"native": np.concatenate(native_rows), "dominant": np.concatenate(dominant_rows), "words": words}
 
 
+def upper_peak(values: list[float], layers: list[int]) -> int:
+    """Index of the largest value from a third of the depth up, where the lens stops reading token frequency."""
+    upper = [k for k, layer in enumerate(layers) if layer >= layers[-1] / 3] or list(range(len(layers)))
+    return max(upper, key=values.__getitem__)
+
+
 def mean_ci(values: np.ndarray, n_boot: int, seed: int) -> tuple[list[float], list[list[float]]]:
     """Mean over rows per column, with an item-bootstrap 95% interval."""
     mean = values.mean(0).tolist()
@@ -155,9 +161,8 @@ class LogitLensResult(RecordsResult):
         """
         rows = []
         for rec in self.records:
-            wins, layers = rec["dominant_wins"], rec["layers"]
-            upper = [k for k, layer in enumerate(layers) if layer >= layers[-1] / 3] or list(range(len(layers)))
-            k = max(upper, key=wins.__getitem__)
+            wins = rec["dominant_wins"]
+            k = upper_peak(wins, rec["layers"])
             rows.append((f"{rec['view']} -> {rec['dominant']}", str(rec["n_positions"]), str(rec["layers"][k]),
                          f"{wins[k]:.2f}", f"{rec['native_logprob'][k]:.1f} / {rec['dominant_logprob'][k]:.1f}",
                          f"{wins[-1]:.2f}"))
