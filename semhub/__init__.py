@@ -18,7 +18,7 @@ from semhub.analyses.lens_view import lens_view  # noqa: E402
 from semhub.analyses.logit_lens import mean_ci, upper_peak  # noqa: E402
 from semhub.analyses.result import RecordsResult  # noqa: E402
 from semhub.api import parse_layer_spec, parse_layers  # noqa: E402
-from semhub.collect import view_batches  # noqa: E402
+from semhub.collect import encode_values, view_batches  # noqa: E402
 from semhub.analyses.token_sets import score_token_sets, word_token_ids  # noqa: E402
 from semhub.capture import capture, pool, run_layers  # noqa: E402
 from semhub.lens import Lens  # noqa: E402
@@ -35,5 +35,5 @@ __all__ = [
     "__version__", "capture", "dataset", "file_sha256", "hookimpl", "lens_view", "load", "load_aligned",
     "make_context", "pool", "run_layers", "score_token_sets", "similarity", "spoke_for_view", "word_token_ids",
     "RecordsResult", "SteerSpec", "SteeringVector", "from_contrast", "from_prompt_pair", "from_unembedding",
-    "generate", "mean_ci", "parse_layer_spec", "parse_layers", "steer", "upper_peak", "view_batches",
+    "encode_values", "generate", "mean_ci", "parse_layer_spec", "parse_layers", "steer", "upper_peak", "view_batches",
 ]

@@ -1,7 +1,8 @@
 """From aligned views to pooled per-layer states: spoke encoding, length-sorted batches, capture."""
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -21,6 +22,14 @@ def validate_views(dataset: AlignedDataset, views: list[str]) -> None:
             problem = spoke.validate(value, dataset.base_dir)
             if problem:
                 raise DataError(dataset.path, line, f"view {view!r}: {problem}")
+
+
+def encode_values(backbone, values: list[Any], view: str, batch_size: int = 16,
+                  base_dir: Path | None = None) -> Iterator[Encoded]:
+    """Encoded batches of raw values through the spoke of ``view``, in order."""
+    spoke = catalog.spoke_for_view(view)
+    for start in range(0, len(values), batch_size):
+        yield spoke.encode(values[start : start + batch_size], backbone, base_dir)
 
 
 def view_batches(backbone, dataset: AlignedDataset, view: str, batch_size: int) -> Iterator[tuple[list[int], Encoded]]:

@@ -117,3 +117,7 @@ class Lens:
     def logprobs(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """log p(id) for each state and each of K ids: (P, K)."""
         return self.logits(h, ids) - self.scan(h).log_norm[:, None]
+
+    def layer_logprobs(self, per_layer: list[torch.Tensor], ids: torch.Tensor) -> torch.Tensor:
+        """log p(ids) for the same P positions at several layers: one vocabulary pass, (layers, P, K) on the CPU."""
+        return self.logprobs(torch.cat(per_layer), ids).cpu().view(len(per_layer), -1, len(ids))

@@ -69,9 +69,7 @@ class CodeLensAnalysis:
 
         def after(batch):
             if xs:
-                x = torch.cat(xs)
-                ids = torch.cat([word_ids, state["next"]])
-                lp = (lens.logits(x, ids) - lens.scan(x).log_norm[:, None]).cpu().view(len(xs), -1, len(ids))
+                lp = lens.layer_logprobs(xs, torch.cat([word_ids, state["next"]]))
                 P = len(state["sites"])
                 for i, w in enumerate(WORDS):
                     rows[w].append(lp[:, :, i].T.numpy())

@@ -115,9 +115,7 @@ class RelevanceScorer:
 
         layer = (2 * backbone.n_layers) // 3
         texts = list(generation.prompts) + [c if c.strip() else "." for c in generation.continuations]
-        spoke = semhub.spoke_for_view("text_relevance")
-        batches = (spoke.encode(texts[i : i + 16], backbone, None) for i in range(0, len(texts), 16))
-        states = semhub.capture(backbone, batches, [layer])[:, 0]
+        states = semhub.capture(backbone, semhub.encode_values(backbone, texts, "text_relevance"), [layer])[:, 0]
         states = states - states.mean(0)  # raw cosine is ~0.99 for any pair on small models
         n = len(generation.prompts)
         sims = torch.nn.functional.cosine_similarity(states[:n], states[n:], dim=-1).tolist()

@@ -113,8 +113,7 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
     def after_batch(batch):
         sites, xs = state["sites"], state.pop("x", [])
         if sites:
-            x = torch.cat(xs)  # (K * P, D), layer-major: one pass over the vocabulary for all layers
-            lp = (lens.logits(x, state["ids"]) - lens.scan(x).log_norm[:, None]).cpu().view(len(xs), len(sites), -1)
+            lp = lens.layer_logprobs(xs, state["ids"])
             native = lp.gather(2, state["native_col"][None, :, None].expand(len(xs), -1, 1))[..., 0]
             dominant = lp.masked_fill(~state["cand"][None], -torch.inf).max(2).values
             native_rows.append(native.T.numpy())

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from semhub.capture import run_layers
+from semhub.capture import pool, run_layers
+from semhub.collect import encode_values
 from semhub.errors import SemhubError
 from semhub.lens import Lens
 from semhub.tokenization import word_start_ids
@@ -46,8 +47,6 @@ class TokenSetScores:
 def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *, view: str, layers=None,
                      position: str = "last", how: str = "max", norm: bool = True, batch_size: int = 16) -> TokenSetScores:
     """Log p of each token set at the last content token (or every content token, averaged) of each value."""
-    from semhub.catalog import spoke_for_view
-
     if how not in AGGREGATES:
         raise SemhubError(f"token sets: unknown aggregate {how!r} (choose from {', '.join(AGGREGATES)})")
     if position not in ("last", "mean"):
@@ -56,7 +55,7 @@ def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *,
     if empty:
         raise SemhubError(f"token sets: empty set(s) {', '.join(empty)}")
     layers = list(range(backbone.n_layers + 1)) if layers is None else list(layers)
-    spoke, lens = spoke_for_view(view), Lens(backbone, norm=norm)
+    lens = Lens(backbone, norm=norm)
     names = list(sets)
     ids = torch.tensor(sorted({i for s in sets.values() for i in s}))
     member = torch.stack([torch.isin(ids, torch.tensor(sets[n])) for n in names])  # (S, U)
@@ -67,15 +66,13 @@ def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *,
     def on_layer(layer, hidden, batch):
         mask = batch.groups["content"].to(hidden.device)
         if position == "last":
-            last = torch.where(mask, torch.arange(mask.shape[1], device=mask.device), -1).max(1).values
-            xs.append(lens.prepare(hidden[torch.arange(hidden.shape[0]), last], layer))
+            xs.append(lens.prepare(pool(hidden, mask, "last"), layer))
         else:
             xs.append(lens.prepare(hidden[mask], layer))
             rows["owner"] = mask.nonzero()[:, 0].cpu()
 
     def after_batch(batch):
-        x = torch.cat(xs)
-        lp = (lens.logits(x, ids) - lens.scan(x).log_norm[:, None]).cpu().view(len(xs), -1, len(ids))
+        lp = lens.layer_logprobs(xs, ids)
         xs.clear()
         for s, name in enumerate(names):
             masked = lp.masked_fill(~member[s], -torch.inf)
@@ -85,7 +82,5 @@ def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *,
                 agg = torch.stack([agg[:, owner == b].mean(1) for b in range(len(batch))], 1)
             out[name].append(agg.T.numpy())
 
-    for start in range(0, len(values), batch_size):
-        enc = spoke.encode(values[start : start + batch_size], backbone, None)
-        run_layers(backbone, [enc], layers, on_layer, on_batch=after_batch)
+    run_layers(backbone, encode_values(backbone, values, view, batch_size), layers, on_layer, on_batch=after_batch)
     return TokenSetScores(layers, {n: np.concatenate(v) for n, v in out.items()})

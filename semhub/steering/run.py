@@ -68,13 +68,15 @@ def run_steering(backbone, vector: SteeringVector, spec: SteerSpec,
         for coeff in coeffs:
             scores: dict[str, list[float]] = {s.name: [] for s in scorers}
             conts: list[str] = []
+            with steer(backbone, vector, layers=layer, coeff=coeff, positions=spec.positions, mode=spec.mode):
+                # one forward, no sampling: the same for every seed
+                shift = (target_logprob(backbone, spec.prompts, spec.target_word) - base_target
+                         if spec.target_word else None)
             for seed in spec.seeds:
                 with steer(backbone, vector, layers=layer, coeff=coeff, positions=spec.positions, mode=spec.mode):
                     gen = generate(backbone, spec.prompts, max_new_tokens=spec.max_new_tokens,
                                    do_sample=spec.do_sample, temperature=spec.temperature, top_p=spec.top_p,
                                    seed=seed, batch_size=spec.batch_size)
-                    shift = (target_logprob(backbone, spec.prompts, spec.target_word) - base_target
-                             if spec.target_word else None)
                 for s in scorers:
                     scores[s.name] += s.score(gen, backbone, target_language=spec.target_language)
                 conts += gen.continuations

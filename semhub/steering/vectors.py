@@ -53,11 +53,9 @@ def load_vector(path: str | Path) -> SteeringVector:
 
 def _pooled(backbone, values: list[str], view: str, layer: int, pooling: str) -> torch.Tensor:
     from semhub.capture import capture
-    from semhub.catalog import spoke_for_view
+    from semhub.collect import encode_values
 
-    spoke = spoke_for_view(view)
-    batches = (spoke.encode(values[i : i + 16], backbone, None) for i in range(0, len(values), 16))
-    return capture(backbone, batches, [layer], pooling=pooling)[:, 0]
+    return capture(backbone, encode_values(backbone, values, view), [layer], pooling=pooling)[:, 0]
 
 
 def from_contrast(backbone, positive: list[str], negative: list[str], *, layer: int, pooling: str = "mean",
