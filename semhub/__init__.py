@@ -13,7 +13,7 @@ except PackageNotFoundError:  # running from a source tree without install
 
 from semhub.api import RunContext, dataset, load, make_context, similarity  # noqa: E402
 from semhub.backbone import Backbone, ModelSource  # noqa: E402
-from semhub.backbone.loading import file_sha256  # noqa: E402
+from semhub.backbone.loading import cache_root, file_sha256  # noqa: E402
 from semhub.analyses.lens_view import lens_view  # noqa: E402
 from semhub.analyses.logit_lens import mean_ci, upper_peak  # noqa: E402
 from semhub.analyses.result import RecordsResult  # noqa: E402
@@ -32,7 +32,7 @@ from semhub.steering.run import SteerSpec  # noqa: E402
 
 __all__ = [
     "AlignedDataset", "Backbone", "DataError", "Encoded", "Lens", "ModelSource", "RunContext", "SemhubError", "Spoke",
-    "__version__", "capture", "dataset", "file_sha256", "hookimpl", "lens_view", "load", "load_aligned",
+    "__version__", "cache_root", "capture", "dataset", "file_sha256", "hookimpl", "lens_view", "load", "load_aligned",
     "make_context", "pool", "run_layers", "score_token_sets", "similarity", "spoke_for_view", "word_token_ids",
     "RecordsResult", "SteerSpec", "SteeringVector", "from_contrast", "from_prompt_pair", "from_unembedding",
     "encode_values", "generate", "mean_ci", "parse_layer_spec", "parse_layers", "steer", "upper_peak", "view_batches",

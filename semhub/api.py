@@ -31,6 +31,14 @@ def load(model: str | None = None, **kwargs: Any) -> Backbone:
     return load_backbone(model, **kwargs)
 
 
+def default_model(modality: str = "text") -> str | None:
+    """The model a modality runs on by default: a spoke's ``default_model`` (e.g. whisper-base for audio)."""
+    for spoke in catalog.spokes().values():
+        if spoke.modality == modality and getattr(spoke, "default_model", None):
+            return spoke.default_model
+    return None
+
+
 def default_dataset(modality: str = "text") -> str:
     """The built-in data for a modality: the multilingual sample for text, else a spoke's ``default_dataset``."""
     if modality != "text":
@@ -58,8 +66,9 @@ def dataset(data: str | Path | None = None, limit: int | None = None, views: lis
 
 
 def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> list[str]:
-    """Text: every text view, the dominant language first. Another modality: its first view
-    against the dominant-language text (e.g. ``arithmetic`` vs ``en``)."""
+    """Every view of the modality, the dominant language first (``en`` vs ``zh``...; ``audio_en`` vs
+    ``audio_es``...); a modality with a single view is compared with the dominant-language text
+    (``arithmetic`` vs ``en``)."""
     def modality_of(view: str) -> str | None:
         try:
             return catalog.spoke_for_view(view).modality
@@ -67,11 +76,10 @@ def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> li
             return None
 
     views = [v for v in ds.views if modality_of(v) == modality]
-    if modality != "text" and views:
-        views = views[:1] + [v for v in ds.views if v == dominant and modality_of(v) == "text"]
-    if dominant in views:
-        views.remove(dominant)
-        views.insert(0, dominant)
+    if modality != "text" and len(views) == 1:
+        views = views + [v for v in ds.views if v == dominant and modality_of(v) == "text"]
+    first = [v for v in views if v == dominant or v.endswith(f"_{dominant}")][:1]
+    views = first + [v for v in views if v not in first]
     if len(views) < 2:
         raise SemhubError(f"--modality {modality}: {ds.path} has fewer than two {modality} views ({', '.join(ds.views)})")
     return views

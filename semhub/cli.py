@@ -53,11 +53,12 @@ def cli() -> None:
 @click.option("--device-map", default=None, help="Passed to from_pretrained (e.g. auto) for multi-GPU models.")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default).")
+@click.option("--stack", default=None, help="Which block stack to read in an encoder-decoder (Whisper: encoder, decoder).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-<analysis>).")
 def analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, lens_norm, dictionary,
             trend_corpora, max_positions, batch_size, limit,
-            n_boot, device, dtype, device_map, revision, trust_remote_code, seed, out) -> None:
+            n_boot, device, dtype, device_map, revision, trust_remote_code, stack, seed, out) -> None:
     """Capture per-layer states for aligned views and run an analysis; write a run directory."""
     from semhub import api
     from semhub.collect import validate_views
@@ -85,12 +86,13 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
     ds = api.dataset(data, limit, view_list, modality)
     view_list = view_list or api.default_views(ds, modality)
     validate_views(ds, view_list)
+    model = model or api.default_model(modality)
     out = out or default_run_dir(model or "gemma3-270m", analysis)
     check_out_dir(out)
 
     t0 = time.perf_counter()
     backbone = api.load(model, device=device, dtype=dtype, device_map=device_map,
-                        revision=revision, trust_remote_code=trust_remote_code)
+                        revision=revision, trust_remote_code=trust_remote_code, stack=stack)
     load_s = time.perf_counter() - t0
 
     from rich.console import Console

@@ -35,14 +35,34 @@ class ModelFamily:
     softcap_config: str | None = None
     tiny: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    loader: str = "AutoModelForCausalLM"
+    processor: str | None = None
+    stacks: dict[str, dict[str, str]] = field(default_factory=dict)
+    main_stack: str = "main"
+    placeholders: dict[str, str] = field(default_factory=dict)
+    prompts: dict[str, str] = field(default_factory=dict)
 
-    def module(self, model: Any, part: str) -> Any:
-        """Resolve ``part`` (e.g. ``"blocks"``) by its dotted path.
+    @property
+    def stack_names(self) -> tuple[str, ...]:
+        """The ``[modules]`` stack (named by ``main_stack``) plus any ``[stacks.<name>]``."""
+        return (self.main_stack, *self.stacks)
+
+    def paths(self, stack: str = "main") -> dict[str, str]:
+        if stack in ("main", self.main_stack):
+            return self.modules
+        if stack not in self.stacks:
+            raise SemhubError(f"--stack: {self.name} has no stack {stack!r} (have: {', '.join(self.stack_names)})")
+        return self.stacks[stack]
+
+    def module(self, model: Any, part: str, stack: str = "main") -> Any:
+        """Resolve ``part`` (e.g. ``"blocks"``) of a stack by its dotted path.
 
         A path may list alternatives, ``"lm_head|embed_out"``, for names that changed
-        across transformers versions; the first that exists wins.
+        across transformers versions; the first that exists wins; ``"."`` is the model itself.
         """
-        spec = self.modules[part]
+        spec = self.paths(stack)[part]
+        if spec == ".":
+            return model
         for path in spec.split("|"):
             obj = model
             for attr in path.strip().split("."):
@@ -61,6 +81,11 @@ def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
         missing = [k for k in MODULE_KEYS if k not in modules]
         if missing:
             raise SemhubError(f"{source}: [modules] lacks {', '.join(missing)}")
+        stacks = {name: dict(paths) for name, paths in data.get("stacks", {}).items()}
+        for name, paths in stacks.items():
+            missing = [k for k in MODULE_KEYS if k not in paths]
+            if missing:
+                raise SemhubError(f"{source}: [stacks.{name}] lacks {', '.join(missing)}")
         tok = data.get("tokenizer", {})
         if tok.get("bos", "auto") not in ("auto", "always", "never"):
             raise SemhubError(f"{source}: [tokenizer] bos must be auto, always or never")
@@ -80,6 +105,12 @@ def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
             softcap_config=data.get("lens", {}).get("softcap_config"),
             tiny=dict(data.get("tiny", {})),
             source=source,
+            loader=data.get("loader", "AutoModelForCausalLM"),
+            processor=data.get("processor"),
+            stacks=stacks,
+            main_stack=data.get("main_stack", "main"),
+            placeholders=dict(data.get("placeholders", {})),
+            prompts=dict(data.get("prompts", {})),
         )
     except KeyError as exc:
         raise SemhubError(f"{source}: registry entry lacks required key {exc.args[0]!r}") from None

@@ -5,12 +5,13 @@ Nothing outside this class (and the registry) touches architecture-specific attr
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 import torch
 
+from semhub.errors import SemhubError
 from semhub.registry import ModelFamily
 
 
@@ -23,9 +24,34 @@ class Backbone:
     family: ModelFamily
     name: str
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    processor: Any = None
+    stack: str = "main"
+
+    def __post_init__(self) -> None:
+        if self.stack == "main":
+            self.stack = self.family.main_stack
 
     def part(self, name: str) -> Any:
-        return self.family.module(self.model, name)
+        return self.family.module(self.model, name, self.stack)
+
+    def using(self, stack: str) -> "Backbone":
+        """The same model seen through another stack (e.g. Whisper's ``decoder``); shares the weights."""
+        self.family.paths(stack)  # unknown stack -> clear error
+        return replace(self, stack=self.family.main_stack if stack == "main" else stack)
+
+    def placeholder_id(self, modality: str) -> int | None:
+        """The token id a processor expands into image or audio positions (registry ``[placeholders]``).
+
+        The entry names config attributes, ``"audio_token_id|audio_token_index"``: the first set wins.
+        """
+        spec = self.family.placeholders.get(modality)
+        if not spec:
+            return None
+        for attr in spec.split("|"):
+            value = getattr(self.model.config, attr.strip(), None)
+            if value is not None:
+                return int(value)
+        raise SemhubError(f"registry entry {self.family.name!r}: config has none of {spec!r}")
 
     @cached_property
     def blocks(self) -> list[torch.nn.Module]:
@@ -79,6 +105,7 @@ class Backbone:
         return {
             "name": self.name,
             "family": self.family.name,
+            "stack": self.stack,
             "architecture": type(self.model).__name__,
             "n_layers": self.n_layers,
             "d_model": self.d_model,

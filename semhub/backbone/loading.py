@@ -126,8 +126,14 @@ def load_backbone(
     device_map: str | dict | None = None,
     trust_remote_code: bool = False,
     revision: str | None = None,
+    stack: str | None = None,
 ):
-    """Load any HF causal LM (hub id, local dir, GGUF file, or a registered name)."""
+    """Load any registered architecture (hub id, local dir, GGUF file, or a registered name).
+
+    The family's ``loader`` picks the transformers class (a causal LM by default; a
+    vision-language or speech model for other families) and ``processor`` the class that
+    turns images or audio into model inputs; ``stack`` picks which block stack to read.
+    """
     from semhub.backbone.adapter import Backbone
     from semhub.registry import family_for
 
@@ -153,7 +159,8 @@ def load_backbone(
         fingerprint["revision"] = revision or "main"
     fingerprint.update(source.extra if source else {})
 
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    import transformers
+    from transformers import AutoConfig, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # semhub shows its own progress; keep stderr for errors
@@ -161,8 +168,10 @@ def load_backbone(
     try:
         config = AutoConfig.from_pretrained(location, **common)
         family = family_for(config)
-        tokenizer = AutoTokenizer.from_pretrained(location, **common)
-        hf_model = AutoModelForCausalLM.from_pretrained(
+        processor = (getattr(transformers, family.processor).from_pretrained(location, **common)
+                     if family.processor else None)
+        tokenizer = getattr(processor, "tokenizer", None) or AutoTokenizer.from_pretrained(location, **common)
+        hf_model = getattr(transformers, family.loader).from_pretrained(
             location, dtype=torch_dtype, device_map=device_map, **common
         )
     except (OSError, ValueError) as exc:
@@ -179,4 +188,5 @@ def load_backbone(
     commit = getattr(config, "_commit_hash", None)
     if commit:
         fingerprint["revision"] = commit
-    return Backbone(hf_model, tokenizer, family, display, fingerprint)
+    backbone = Backbone(hf_model, tokenizer, family, display, fingerprint, processor=processor)
+    return backbone.using(stack) if stack else backbone

