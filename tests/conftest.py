@@ -16,36 +16,61 @@ WORDS = (
 ).split()
 
 
-def make_tokenizer():
-    """A word-level fast tokenizer over ``WORDS`` that prepends <bos>, like Gemma's."""
+# Placeholder tokens of multimodal processors: they take the top ids of the 99-token vocabulary,
+# so a tiny config's image/audio token id is 98 (the last one listed).
+MEDIA_TOKENS = ["<|audio_bos|>", "<|audio_eos|>", "<image>", "<|AUDIO|>"]
+
+
+def make_tokenizer(media: bool = False):
+    """A word-level fast tokenizer over ``WORDS`` that prepends <bos>, like Gemma's.
+
+    ``media`` adds the processors' placeholder tokens at ids 95..98 (``<|AUDIO|>`` = 98).
+    """
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<bos>", "<eos>", "<unk>"]
     vocab = {tok: i for i, tok in enumerate(specials + WORDS)}
+    if media:
+        vocab.update({tok: 99 - len(MEDIA_TOKENS) + i for i, tok in enumerate(MEDIA_TOKENS)})
     assert len(vocab) <= 99
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     core.post_processor = processors.TemplateProcessing(
         single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 1)]
     )
-    return PreTrainedTokenizerFast(
+    tok = PreTrainedTokenizerFast(
         tokenizer_object=core, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>", unk_token="<unk>"
     )
+    if media:
+        core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split("|>", "merged_with_previous"),
+                                                      pre_tokenizers.WhitespaceSplit()])
+        tok.add_special_tokens({"additional_special_tokens": MEDIA_TOKENS})
+        assert tok.convert_tokens_to_ids("<|AUDIO|>") == 98
+    return tok
 
 
-def tiny_backbone(family_name: str, seed: int = 0):
-    """A random model of the family's architecture, from its registry ``[tiny]`` config."""
+def tiny_model(family_name: str, seed: int = 0):
+    """(random model of the family's architecture from its registry ``[tiny]`` config, family)."""
     import transformers
 
-    from semhub.backbone import Backbone
     from semhub.registry import families
 
     fam = families()[family_name]
     config = getattr(transformers, fam.tiny["config_class"])(**fam.tiny["config"])
     torch.manual_seed(seed)
-    model = transformers.AutoModelForCausalLM.from_config(config).eval()
-    return Backbone(model, make_tokenizer(), fam, f"tiny-{family_name}")
+    cls = getattr(transformers, fam.loader)
+    model = (cls.from_config(config) if fam.loader.startswith("Auto") else cls(config)).eval()
+    return model, fam
+
+
+def tiny_backbone(family_name: str, seed: int = 0, processor=None):
+    """A tiny random backbone of a registry family, with the in-process tokenizer."""
+    from semhub.backbone import Backbone
+
+    model, fam = tiny_model(family_name, seed)
+    tokenizer = getattr(processor, "tokenizer", None) or make_tokenizer()
+    return Backbone(model, tokenizer, fam, f"tiny-{family_name}", processor=processor)
 
 
 @pytest.fixture

