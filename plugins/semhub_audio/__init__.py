@@ -82,3 +82,40 @@ def semhub_register_datasets(register) -> None:
              "30 sentences spoken in en, es, fr, de (espeak-ng) with their text; views audio_<lang> and <lang>")
     register("spoken-animals", HERE / "animals.jsonl",
              "20 animal names (10 mammals) spoken in en, es, fr, de, with class labels")
+
+
+@hookimpl
+def semhub_register_commands(cli) -> None:
+    import click
+
+    @cli.command()
+    @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @click.option("--model", default="whisper-base", show_default=True, help="A Whisper model: name, local dir or hub id.")
+    @click.option("--language", default=None, help="Language code (en, es...); detected when not given.")
+    def transcribe(files, model, language):
+        """Transcribe audio files with a Whisper backbone (a sanity check of a checkpoint)."""
+        import semhub
+        from semhub_audio.audio_io import read_audio
+        from semhub_audio.transcribe import transcribe as run
+
+        clips = []
+        for f in files:
+            try:
+                clips.append(read_audio(f))
+            except ValueError as exc:
+                raise semhub.SemhubError(f"{f}: {exc}") from None
+        bb = semhub.load(model)
+        if not getattr(bb.model.config, "is_encoder_decoder", False):
+            raise semhub.SemhubError(f"--model: {model} is not a Whisper-style speech model")
+        for f, clip in zip(files, clips):
+            lang, text = run(bb.model, bb.tokenizer, bb.processor, clip, language)
+            click.echo(f"{f}\t{lang}\t{text}")
+
+    @cli.command("make-speech")
+    @click.argument("folder", type=click.Path(path_type=Path))
+    def make_speech(folder):
+        """Regenerate the built-in spoken sample with espeak-ng into FOLDER."""
+        from semhub_audio.make_speech import build
+
+        build(folder)
+        click.echo(f"wrote {folder}/speech.jsonl and {folder}/animals.jsonl")
