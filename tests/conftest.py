@@ -52,14 +52,14 @@ def make_tokenizer(media: bool = False):
 
 def tiny_model(family_name: str, seed: int = 0):
     """(random model of the family's architecture from its registry ``[tiny]`` config, family)."""
-    import transformers
-
     from semhub.registry import families
 
+    from semhub.backbone.loading import resolve_class
+
     fam = families()[family_name]
-    config = getattr(transformers, fam.tiny["config_class"])(**fam.tiny["config"])
+    config = resolve_class(fam.tiny["config_class"])(**fam.tiny["config"])
     torch.manual_seed(seed)
-    cls = getattr(transformers, fam.loader)
+    cls = resolve_class(fam.loader)
     model = (cls.from_config(config) if fam.loader.startswith("Auto") else cls(config)).eval()
     return model, fam
 

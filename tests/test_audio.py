@@ -135,15 +135,26 @@ def test_unknown_stack_is_a_clear_error():
         bb.using("middle")
 
 
-# ---- Qwen2-Audio (audio-prefix LLM) -------------------------------------------------------
+# ---- audio-prefix LLMs: Qwen2-Audio and the SALMONN-style wrapper ----------------------------
 
-def qwen():
-    return tiny_backbone("qwen2_audio", processor=qwen_processor())
+def audio_llm(name: str):
+    if name == "qwen2_audio":
+        return tiny_backbone(name, processor=qwen_processor())
+    from semhub_audio.prefix_lm import AudioPrefixProcessor
+
+    bb = tiny_backbone(name)
+    bb.processor = AudioPrefixProcessor(whisper_fe(), make_tokenizer(media=True), "<|AUDIO|>",
+                                        bb.model.config.audio_tokens)
+    bb.tokenizer = bb.processor.tokenizer
+    return bb
+
+
+AUDIO_LLMS = ["qwen2_audio", "audio_prefix"]
 
 
 def test_qwen2_audio_positions_are_where_the_processor_put_them(clips):
     folder, paths = clips
-    bb = qwen()
+    bb = audio_llm("qwen2_audio")
     enc = AudioSpoke().encode(paths, bb, folder)
     ids = enc.inputs["input_ids"]
     assert bool((ids[enc.groups["content"]] == 98).all())
@@ -156,9 +167,22 @@ def test_qwen2_audio_positions_are_where_the_processor_put_them(clips):
     assert ids[torch.arange(4), last].tolist() == [make_tokenizer(media=True).convert_tokens_to_ids("<|audio_eos|>")] * 4
 
 
-def test_qwen2_audio_capture_matches_hf_hidden_states(clips):
+def test_salmonn_style_prefix_has_its_fixed_window_count(clips):
     folder, paths = clips
-    bb = qwen()
+    bb = audio_llm("audio_prefix")
+    enc = AudioSpoke().encode(paths, bb, folder)
+    # 50 encoder frames / 5-frame windows x 2 queries = 20 audio vectors per clip, whatever its length
+    assert enc.groups["content"].sum(1).tolist() == [20] * 4
+    assert bool((enc.inputs["input_ids"][enc.groups["content"]] == 98).all())
+    emb = bb.model.embed(enc.inputs["input_ids"], enc.inputs["input_features"])
+    audio = bb.model.audio_embeddings(enc.inputs["input_features"])
+    torch.testing.assert_close(emb[enc.groups["content"]], audio.reshape(-1, audio.shape[-1]))
+
+
+@pytest.mark.parametrize("name", AUDIO_LLMS)
+def test_audio_llm_capture_matches_hf_hidden_states(clips, name):
+    folder, paths = clips
+    bb = audio_llm(name)
     rows = []
     for p in paths:  # unbatched reference, HF's own forward
         one = AudioSpoke().encode([p], bb, folder)
@@ -170,11 +194,12 @@ def test_qwen2_audio_capture_matches_hf_hidden_states(clips):
     torch.testing.assert_close(got, torch.stack(rows), atol=1e-4, rtol=1e-4)
 
 
-def test_steering_audio_positions_changes_only_those_residuals(clips):
+@pytest.mark.parametrize("name", AUDIO_LLMS)
+def test_steering_audio_positions_changes_only_those_residuals(clips, name):
     from semhub import steer
 
     folder, paths = clips
-    bb = qwen()
+    bb = audio_llm(name)
     enc = AudioSpoke().encode(paths[:2], bb, folder)
     layer = 1
     states = {}
@@ -214,3 +239,74 @@ def test_audio_analyze_end_to_end_on_saved_tiny_models(tmp_path, cli_run):
         assert manifest["model"]["stack"] == stack
         assert manifest["options"]["views"] == ["audio_en", "audio_es", "audio_fr", "audio_de"]
         assert result["similarity"]
+
+
+# ---- the published SALMONN checkpoint layout ------------------------------------------------
+
+def salmonn_layout(model, rank: int = 2) -> dict[str, torch.Tensor]:
+    """A checkpoint in SALMONN's naming (LAVIS BERT Q-Former, PEFT LoRA), made from a model's own weights."""
+    ckpt = {}
+    for key, value in model.state_dict().items():
+        if key.startswith("qformer.layernorm."):
+            ckpt["speech_Qformer.bert.embeddings.LayerNorm." + key.rsplit(".", 1)[1]] = value.clone()
+        elif key.startswith("qformer.encoder."):
+            lavis = key.removeprefix("qformer.").replace("attention.attention.", "attention.self.")
+            ckpt["speech_Qformer.bert." + lavis] = value.clone()
+        elif key.startswith(("ln_speech.", "ln_audio.")):
+            ckpt[key] = value.clone()
+    ckpt["speech_Qformer.bert.encoder.layer.0.intermediate.dense.weight"] = torch.ones(3)  # unused text branch
+    ckpt["speech_query_tokens"] = model.query_tokens.detach().clone()
+    ckpt["speech_llama_proj.weight"] = model.proj.weight.detach().clone()
+    ckpt["speech_llama_proj.bias"] = model.proj.bias.detach().clone()
+    lora = "llama_model.base_model.model.model.layers.0.self_attn.q_proj"
+    ckpt[f"{lora}.lora_A.default.weight"] = torch.randn(rank, 32)
+    ckpt[f"{lora}.lora_B.default.weight"] = torch.randn(32, rank)
+    return ckpt
+
+
+def test_salmonn_checkpoint_keys_map_onto_the_wrapper():
+    from semhub_audio.prefix_lm import apply_mapped, salmonn_state_dict
+
+    source = audio_llm("audio_prefix").model
+    with torch.no_grad():
+        source.query_tokens.normal_()
+    ckpt = salmonn_layout(source)
+    target = tiny_backbone("audio_prefix", seed=1).model
+    q_before = target.llm.model.layers[0].self_attn.q_proj.weight.detach().clone()
+    apply_mapped(target, salmonn_state_dict(ckpt, lora_scale=4.0))
+    for name, param in source.named_parameters():
+        if name.startswith(("qformer.", "query_tokens", "proj.", "ln_speech", "ln_audio")):
+            torch.testing.assert_close(dict(target.named_parameters())[name], param, msg=name)
+    lora = "llama_model.base_model.model.model.layers.0.self_attn.q_proj"
+    delta = 4.0 * ckpt[f"{lora}.lora_B.default.weight"] @ ckpt[f"{lora}.lora_A.default.weight"]
+    torch.testing.assert_close(target.llm.model.layers[0].self_attn.q_proj.weight, q_before + delta)
+
+
+def test_convert_salmonn_writes_a_loadable_model(tmp_path, clips):
+    """convert_salmonn on tiny parts: the saved folder loads through semhub.load and encodes audio."""
+    import semhub
+    from semhub_audio.prefix_lm import convert_salmonn
+    from transformers import WhisperModel
+
+    source = audio_llm("audio_prefix").model
+    whisper_dir, llm_dir = tmp_path / "whisper", tmp_path / "llm"
+    enc_cfg = source.config.encoder_config
+    enc_cfg.update({"decoder_layers": 1, "decoder_attention_heads": 4, "decoder_ffn_dim": 8, "vocab_size": 99,
+                    "max_target_positions": 8, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2,
+                    "decoder_start_token_id": 3})
+    whisper = WhisperModel(enc_cfg)
+    whisper.encoder.load_state_dict(source.speech_encoder.state_dict())
+    whisper.save_pretrained(whisper_dir)
+    whisper_fe().save_pretrained(whisper_dir)
+    source.llm.save_pretrained(llm_dir)
+    make_tokenizer().save_pretrained(llm_dir)
+    torch.save({"model": salmonn_layout(source)}, tmp_path / "salmonn.pth")
+    out = convert_salmonn(tmp_path / "salmonn.pth", str(whisper_dir), str(llm_dir), tmp_path / "salmonn",
+                          window_frames=5, aux_dim=8, qformer_heads=4)
+    bb = semhub.load(str(out))
+    assert bb.family.name == "audio_prefix" and bb.n_layers == 3
+    folder, paths = clips
+    enc = AudioSpoke().encode(paths[:2], bb, folder)
+    assert enc.groups["content"].sum(1).tolist() == [20, 20]  # 50 frames / 5 per window x 2 queries
+    got = capture(bb, [enc], [1, 3])
+    assert got.shape == (2, 2, 32) and bool(torch.isfinite(got).all())

@@ -119,3 +119,16 @@ def semhub_register_commands(cli) -> None:
 
         build(folder)
         click.echo(f"wrote {folder}/speech.jsonl and {folder}/animals.jsonl")
+
+    @cli.command("convert-salmonn")
+    @click.option("--ckpt", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="SALMONN's trained parts, e.g. salmonn_v1.pth (Q-Former, projection, LoRA).")
+    @click.option("--whisper", default="openai/whisper-large-v2", show_default=True, help="Whisper it was trained on.")
+    @click.option("--llm", default="lmsys/vicuna-13b-v1.1", show_default=True, help="The base LLM.")
+    @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write (then: --model OUT).")
+    def convert_salmonn_command(ckpt, whisper, llm, out):
+        """Assemble a SALMONN checkpoint into a folder semhub loads (audio-prefix LLM)."""
+        from semhub_audio.prefix_lm import convert_salmonn
+
+        convert_salmonn(ckpt, whisper, llm, out)
+        click.echo(f"wrote {out}; run: semhub analyze --modality audio --model {out}")

@@ -72,9 +72,10 @@ def encode_clips(clips: list[np.ndarray], backbone) -> Encoded:
         )
     placeholder = backbone.placeholder_id("audio")
     if placeholder is not None:
-        prompt = backbone.family.prompts.get("audio") or getattr(backbone.processor, "audio_token", None)
-        if not prompt:
-            raise SemhubError(f"registry entry {backbone.family.name!r} has no [prompts] audio template")
+        token = getattr(backbone.processor, "audio_token", None)
+        if not token:
+            raise SemhubError(f"{backbone.name}: its processor names no audio token")
+        prompt = backbone.family.prompts.get("audio", "{audio}").replace("{audio}", token)
         return encode_audio_prefix(clips, backbone, placeholder, prompt)
     if getattr(backbone.model.config, "is_encoder_decoder", False):
         return encode_encoder_decoder(clips, backbone)

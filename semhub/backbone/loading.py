@@ -101,6 +101,41 @@ def dequantized_copy(source: ModelSource) -> Path:
     return target
 
 
+def resolve_class(spec: str) -> Any:
+    """A registry ``loader``/``processor``: a transformers class name, or ``module:Class`` from a plugin."""
+    import importlib
+
+    import transformers
+
+    module, _, name = spec.rpartition(":")
+    try:
+        return getattr(importlib.import_module(module) if module else transformers, name)
+    except (ImportError, AttributeError):
+        raise SemhubError(f"registry: cannot import {spec!r} (is its plugin installed?)") from None
+
+
+def _load_config(location: str, common: dict[str, Any]) -> Any:
+    """AutoConfig, first importing a plugin's model module when the model type is one it defines."""
+    import json
+
+    from transformers import AutoConfig
+
+    from semhub.registry import families
+
+    try:
+        return AutoConfig.from_pretrained(location, **common)
+    except ValueError:
+        config_file = Path(location) / "config.json"
+        if not config_file.is_file():
+            raise
+        model_type = json.loads(config_file.read_text()).get("model_type")
+        fam = next((f for f in families().values() if model_type in f.model_types and ":" in f.loader), None)
+        if fam is None:
+            raise
+        resolve_class(fam.loader)  # importing the module registers its config class with AutoConfig
+        return AutoConfig.from_pretrained(location, **common)
+
+
 def resolve_source(model: str) -> tuple[ModelSource | None, str]:
     """A named model or local path -> ModelSource; a hub id -> (None, id)."""
     from semhub import catalog
@@ -159,19 +194,17 @@ def load_backbone(
         fingerprint["revision"] = revision or "main"
     fingerprint.update(source.extra if source else {})
 
-    import transformers
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # semhub shows its own progress; keep stderr for errors
     common = {"trust_remote_code": trust_remote_code, "revision": revision}
     try:
-        config = AutoConfig.from_pretrained(location, **common)
+        config = _load_config(location, common)
         family = family_for(config)
-        processor = (getattr(transformers, family.processor).from_pretrained(location, **common)
-                     if family.processor else None)
+        processor = resolve_class(family.processor).from_pretrained(location, **common) if family.processor else None
         tokenizer = getattr(processor, "tokenizer", None) or AutoTokenizer.from_pretrained(location, **common)
-        hf_model = getattr(transformers, family.loader).from_pretrained(
+        hf_model = resolve_class(family.loader).from_pretrained(
             location, dtype=torch_dtype, device_map=device_map, **common
         )
     except (OSError, ValueError) as exc:

@@ -1,0 +1,248 @@
+"""SALMONN-style audio-prefix LLMs: speech encoder -> window Q-Former (or linear) -> LLM prefix.
+
+SALMONN (Tang et al., 2024) feeds Whisper's encoder output, cut into 0.33 s windows (17 frames),
+through a BLIP-2 Q-Former (one query per window) and a linear projection into the LLM, where
+the 88 resulting vectors replace the embeddings of 88 placeholder tokens. This module builds
+that architecture from transformers parts (``WhisperEncoder``, ``Blip2QFormerModel``, any
+causal LM), saves and loads it with ``save_pretrained`` / ``from_pretrained``, and converts
+the published SALMONN checkpoint (``convert_salmonn``). The LLM's blocks are the residual
+stream semhub reads; audio positions are the placeholder positions, found from the ids.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import (AutoConfig, AutoModelForCausalLM, Blip2QFormerConfig, Blip2QFormerModel, PretrainedConfig,
+                          PreTrainedModel, WhisperConfig)
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+from semhub import SemhubError
+
+
+class AudioPrefixConfig(PretrainedConfig):
+    model_type = "semhub_audio_prefix"
+    sub_configs = {"encoder_config": WhisperConfig, "qformer_config": Blip2QFormerConfig, "text_config": AutoConfig}
+
+    def __init__(self, encoder_config=None, qformer_config=None, text_config=None, projector: str = "qformer",
+                 window_frames: int = 17, num_query_tokens: int = 1, aux_dim: int = 0, audio_token_id: int = 0,
+                 **kwargs):
+        as_config = lambda c, cls: cls(**c) if isinstance(c, dict) else (c or cls())  # noqa: E731
+        self.encoder_config = as_config(encoder_config, WhisperConfig)
+        self.qformer_config = as_config(qformer_config, Blip2QFormerConfig)
+        if isinstance(text_config, dict):
+            text_config = AutoConfig.for_model(**text_config)
+        self.text_config = text_config
+        self.projector = projector
+        self.window_frames = window_frames
+        self.num_query_tokens = num_query_tokens
+        self.aux_dim = aux_dim  # SALMONN v1 concatenates BEATs features (768) here; semhub feeds zeros
+        self.audio_token_id = audio_token_id
+        super().__init__(**kwargs)
+
+    @property
+    def audio_tokens(self) -> int:
+        """Placeholders per clip: one per window and query (88 for Whisper's 1,500 frames, 17-frame windows)."""
+        frames = self.encoder_config.max_source_positions
+        return (frames // self.window_frames) * self.num_query_tokens
+
+
+class AudioPrefixLM(PreTrainedModel):
+    config_class = AudioPrefixConfig
+    base_model_prefix = "prefix_lm"
+    _supports_sdpa = True
+
+    def __init__(self, config: AudioPrefixConfig):
+        super().__init__(config)
+        self.speech_encoder = WhisperEncoder(config.encoder_config)
+        d_audio = config.encoder_config.d_model
+        self.ln_speech = nn.LayerNorm(d_audio)
+        self.ln_audio = nn.LayerNorm(config.aux_dim) if config.aux_dim else None
+        width = d_audio + config.aux_dim
+        d_llm = config.text_config.hidden_size
+        if config.projector == "qformer":
+            config.qformer_config.encoder_hidden_size = width
+            self.qformer = Blip2QFormerModel(config.qformer_config)
+            self.query_tokens = nn.Parameter(torch.zeros(1, config.num_query_tokens, config.qformer_config.hidden_size))
+            self.proj = nn.Linear(config.qformer_config.hidden_size, d_llm)
+        elif config.projector == "linear":
+            self.qformer, self.query_tokens = None, None
+            self.proj = nn.Linear(width * config.window_frames, d_llm * config.num_query_tokens)
+        else:
+            raise SemhubError(f"audio-prefix config: unknown projector {config.projector!r} (qformer or linear)")
+        self.llm = AutoModelForCausalLM.from_config(config.text_config)
+        self.post_init()
+
+    def audio_embeddings(self, input_features: torch.Tensor) -> torch.Tensor:
+        """(B, mels, frames) -> (B, audio_tokens, d_llm): windowed, projected into the LLM's input space."""
+        cfg = self.config
+        speech = self.ln_speech(self.speech_encoder(input_features).last_hidden_state)
+        if self.ln_audio is not None:
+            speech = torch.cat([speech, self.ln_audio(speech.new_zeros(*speech.shape[:2], cfg.aux_dim))], -1)
+        B, T, D = speech.shape
+        w = cfg.window_frames
+        n = T // w
+        windows = speech[:, : n * w].reshape(B * n, w, D)
+        if self.qformer is None:
+            return self.proj(windows.reshape(B, n, w * D)).reshape(B, n * cfg.num_query_tokens, -1)
+        query = self.query_tokens.expand(B * n, -1, -1)
+        out = self.qformer(query_embeds=query, encoder_hidden_states=windows).last_hidden_state
+        return self.proj(out).reshape(B, n * cfg.num_query_tokens, -1)
+
+    def get_input_embeddings(self):
+        return self.llm.get_input_embeddings()
+
+    def embed(self, input_ids: torch.Tensor, input_features: torch.Tensor | None) -> torch.Tensor:
+        embeds = self.llm.get_input_embeddings()(input_ids)
+        if input_features is None:
+            return embeds
+        audio = self.audio_embeddings(input_features).to(embeds.dtype)
+        mask = input_ids == self.config.audio_token_id
+        if int(mask.sum()) != audio.shape[0] * audio.shape[1]:
+            raise SemhubError(f"audio-prefix model: {int(mask.sum())} placeholders in the ids for "
+                              f"{audio.shape[0] * audio.shape[1]} audio vectors")
+        return embeds.masked_scatter(mask.unsqueeze(-1), audio.reshape(-1, audio.shape[-1]))
+
+    def forward(self, input_ids=None, input_features=None, attention_mask=None, position_ids=None,
+                use_cache=None, **kwargs):
+        """The LLM's base (no LM head: the lens applies ``llm.lm_head`` itself) on ids whose placeholders carry audio."""
+        embeds = self.embed(input_ids, input_features)
+        return self.llm.base_model(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
+                                   use_cache=use_cache, **kwargs)
+
+
+class AudioPrefixProcessor:
+    """Log-mel features padded to 30 s (as SALMONN does) and the placeholder expanded to its fixed count."""
+
+    def __init__(self, feature_extractor, tokenizer, audio_token: str, audio_tokens: int):
+        self.feature_extractor, self.tokenizer = feature_extractor, tokenizer
+        self.audio_token, self.audio_tokens = audio_token, audio_tokens
+
+    @classmethod
+    def from_pretrained(cls, path, **kwargs):
+        from transformers import AutoTokenizer, WhisperFeatureExtractor
+
+        config = AudioPrefixConfig.from_pretrained(path)
+        tok = AutoTokenizer.from_pretrained(path)
+        token = tok.convert_ids_to_tokens(config.audio_token_id)
+        return cls(WhisperFeatureExtractor.from_pretrained(path), tok, token, config.audio_tokens)
+
+    def save_pretrained(self, path) -> None:
+        self.feature_extractor.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+
+    def __call__(self, text: list[str], audio: list[np.ndarray], sampling_rate: int = 16_000,
+                 return_tensors: str = "pt", padding: bool = True) -> dict[str, Any]:
+        feats = self.feature_extractor(audio, sampling_rate=sampling_rate, return_tensors=return_tensors).input_features
+        expanded = [t.replace(self.audio_token, self.audio_token * self.audio_tokens) for t in text]
+        enc = self.tokenizer(expanded, return_tensors=return_tensors, padding=padding)
+        return {**enc, "input_features": feats}
+
+
+def register() -> None:
+    """Make saved audio-prefix checkpoints loadable through transformers' Auto classes."""
+    try:
+        AutoConfig.register(AudioPrefixConfig.model_type, AudioPrefixConfig)
+    except ValueError:  # already registered
+        pass
+
+
+# ---- the published SALMONN checkpoint ---------------------------------------------------
+
+_QFORMER_TEXT_BRANCH = re.compile(r"layer\.\d+\.(intermediate|output)\.")
+
+
+def salmonn_state_dict(ckpt: dict[str, torch.Tensor], lora_scale: float) -> dict[str, torch.Tensor]:
+    """SALMONN ``ckpt["model"]`` keys -> ``AudioPrefixLM`` keys; LoRA deltas merged into the LLM weights.
+
+    speech_Qformer.bert.* -> qformer.* (LAVIS BERT naming -> Blip2QFormerModel naming; the unused
+    text branch is dropped), speech_query_tokens -> query_tokens, speech_llama_proj -> proj,
+    ln_speech / ln_audio kept, llama_model.base_model.model.* LoRA A/B -> merged deltas.
+    """
+    out: dict[str, torch.Tensor] = {}
+    lora: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in ckpt.items():
+        if key.startswith("speech_Qformer.bert."):
+            k = key.removeprefix("speech_Qformer.bert.")
+            if k.startswith("embeddings.LayerNorm."):
+                out["qformer.layernorm." + k.rsplit(".", 1)[1]] = value
+            elif k.startswith("encoder.") and not _QFORMER_TEXT_BRANCH.search(k):
+                out["qformer." + k.replace(".self.", ".attention.")] = value
+        elif key == "speech_query_tokens":
+            out["query_tokens"] = value
+        elif key.startswith("speech_llama_proj."):
+            out["proj." + key.rsplit(".", 1)[1]] = value
+        elif key.startswith(("ln_speech.", "ln_audio.")):
+            out[key] = value
+        elif ".lora_" in key:
+            base, _, rest = key.partition(".lora_")
+            base = base.replace("llama_model.base_model.model.", "llm.") + ".weight"
+            lora.setdefault(base, {})[rest[0]] = value
+    deltas = {k: (ab["B"].float() @ ab["A"].float()) * lora_scale for k, ab in lora.items()}
+    return {**out, **{f"delta::{k}": v for k, v in deltas.items()}}
+
+
+def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, lora_alpha: float = 32,
+                    lora_rank: int = 8, window_frames: int = 17, aux_dim: int = 768,
+                    qformer_heads: int = 12) -> Path:
+    """Build a SALMONN ``AudioPrefixLM`` from its parts and save it where ``semhub analyze --model`` reads it.
+
+    ``ckpt_path`` is ``salmonn_v1.pth`` (only the trained parts: Q-Former, projection, norms,
+    LoRA); ``whisper`` the Whisper it was trained on (openai/whisper-large-v2); ``llm`` the base
+    LLM (lmsys/vicuna-13b-v1.1). BEATs is not ported: its 768 channels get zeros (``aux_dim``),
+    which keeps speech intact and weakens non-speech audio events.
+    """
+    from transformers import AutoTokenizer, WhisperFeatureExtractor, WhisperModel
+
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    state = state.get("model", state)
+    tok = AutoTokenizer.from_pretrained(llm)
+    tok.add_special_tokens({"additional_special_tokens": ["<SpeechHere>"]})
+    llm_config = AutoConfig.from_pretrained(llm)
+    w_config = WhisperConfig.from_pretrained(whisper)
+    _, num_query_tokens, q_hidden = state["speech_query_tokens"].shape
+    ffn = state["speech_Qformer.bert.encoder.layer.0.intermediate_query.dense.weight"].shape[0]
+    n_layers = 1 + max(int(m.group(1)) for k in state if (m := re.search(r"Qformer\.bert\.encoder\.layer\.(\d+)\.", k)))
+    config = AudioPrefixConfig(
+        encoder_config=w_config.to_dict(), text_config=llm_config.to_dict(), window_frames=window_frames,
+        qformer_config=dict(hidden_size=q_hidden, num_hidden_layers=n_layers, num_attention_heads=qformer_heads,
+                            intermediate_size=ffn, cross_attention_frequency=1),
+        num_query_tokens=num_query_tokens, aux_dim=aux_dim, audio_token_id=tok.convert_tokens_to_ids("<SpeechHere>"))
+    model = AudioPrefixLM(config)
+    model.speech_encoder.load_state_dict(WhisperModel.from_pretrained(whisper).encoder.state_dict())
+    model.llm = AutoModelForCausalLM.from_pretrained(llm)
+    model.llm.resize_token_embeddings(len(tok))
+    config.text_config = model.llm.config
+    mapped = salmonn_state_dict(state, lora_alpha / lora_rank)
+    apply_mapped(model, mapped)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    WhisperFeatureExtractor.from_pretrained(whisper).save_pretrained(out)
+    return out
+
+
+def apply_mapped(model: AudioPrefixLM, mapped: dict[str, torch.Tensor]) -> None:
+    """Load mapped weights (strictly: every key must exist) and add merged LoRA deltas."""
+    params = dict(model.named_parameters())
+    unknown = [k.removeprefix("delta::") for k in mapped if k.removeprefix("delta::") not in params]
+    if unknown:
+        raise SemhubError(f"SALMONN checkpoint: keys with no place in the model: {unknown[:5]}")
+    with torch.no_grad():
+        for key, value in mapped.items():
+            if key.startswith("delta::"):
+                p = params[key.removeprefix("delta::")]
+                p += value.to(p.dtype)
+            else:
+                if value.shape != params[key].shape:
+                    raise SemhubError(f"SALMONN checkpoint: {key} has shape {tuple(value.shape)}, "
+                                      f"the model {tuple(params[key].shape)}")
+                params[key].copy_(value)
+
+
+register()
+
+__all__ = ["AudioPrefixConfig", "AudioPrefixLM", "AudioPrefixProcessor", "convert_salmonn"]
