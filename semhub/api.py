@@ -85,6 +85,17 @@ def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> li
     return views
 
 
+def check_inputs(backbone: Backbone, views: list[str]) -> None:
+    """Every view's spoke feeds what the model reads: a tokenizer-based spoke (text, code...) needs a
+    family that reads text; an audio or image spoke needs that modality in the family's ``modalities``."""
+    reads = backbone.family.modalities
+    for view in views:
+        kind = getattr(catalog.spoke_for_view(view), "input_kind", "text")
+        if kind not in reads:
+            raise SemhubError(f"--views: view {view!r} needs a model that reads {kind}; "
+                              f"{backbone.name} ({backbone.family.name}) reads {', '.join(reads)}")
+
+
 def parse_layer_spec(spec: str) -> list[int]:
     """``"6-13"``, ``"1,5,9"`` or a mix -> sorted layer list (syntax only; range checked later)."""
     layers: list[int] = []
@@ -161,6 +172,7 @@ def make_context(
     ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit)
     views = views or default_views(ds, modality, backbone.family.dominant_language)
     validate_views(ds, views)
+    check_inputs(backbone, views)
     if len(ds) < 2:
         raise SemhubError(f"{ds.path}: similarity needs at least two rows")
     if isinstance(layers, list):

@@ -180,3 +180,19 @@ def plot_code_lens(result: Any, path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_curves(result: Any, path: Path) -> Path:
+    """Generic line panels: each record has ``x``, ``series`` (name -> values), ``title``, ``xlabel``, ``ylabel``."""
+    plt = _pyplot()
+    n = len(result.records)
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n + 0.6, 3.8), squeeze=False, constrained_layout=True)
+    for ax, rec in zip(axes[0], result.records):
+        for name, values in rec["series"].items():
+            ax.plot(rec["x"], values, marker="o", ms=3, label=name)
+        ax.set_xlabel(rec.get("xlabel", "layer"))
+        ax.set_ylabel(rec.get("ylabel", ""))
+        ax.set_title(rec.get("title", ""), fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)

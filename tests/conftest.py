@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 WORDS = (
     "the a cat dog sat on mat red blue green house tree river sun moon big small runs sleeps eats "
     "water fire one two three four five and or not is was el la gato perro rojo azul casa árbol "
-    "agua uno dos tres le chat chien rouge bleu maison eau un deux trois der die das katze hund"
+    "agua uno dos tres le chat chien rouge bleu maison eau un deux trois der die das katze hund Yes No"
 ).split()
 
 

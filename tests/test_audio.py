@@ -310,3 +310,63 @@ def test_convert_salmonn_writes_a_loadable_model(tmp_path, clips):
     assert enc.groups["content"].sum(1).tolist() == [20, 20]  # 50 frames / 5 per window x 2 queries
     got = capture(bb, [enc], [1, 3])
     assert got.shape == (2, 2, 32) and bool(torch.isfinite(got).all())
+
+
+# ---- the paper's audio experiments ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", AUDIO_LLMS)
+def test_mammal_steering_moves_the_yes_probability(name, tmp_path):
+    import semhub
+    from semhub_audio.analyses import MammalSteeringAnalysis
+    from semhub_audio.encoding import encode_clips
+
+    bb = audio_llm(name)
+    animals = semhub.dataset("spoken-animals")
+    rows = [json.loads(line) for line in animals.path.read_text().splitlines()]
+    data = tmp_path / "animals.jsonl"  # two mammals (dog, cat: in the tiny vocabulary) and two others
+    with data.open("w") as fh:
+        for row in rows[:2] + rows[10:12]:
+            row.update({k: str(animals.base_dir / v) for k, v in row.items() if k.startswith("audio_")})
+            fh.write(json.dumps(row) + "\n")
+    ctx = semhub.make_context(bb, str(data), ["audio_en", "audio_es"], modality="audio")
+    analysis = MammalSteeringAnalysis()
+    result = analysis.run(ctx)
+    curves = result.records[0]["series"]
+    assert set(curves) == {"mammal -> other class", "non-mammal -> other class"}
+    series = [(a + b) / 2 for a, b in zip(*curves.values())]
+    assert all(0.0 <= p <= 1.0 for p in series)
+    # strength 0 is the unsteered model
+    spoke = semhub.spoke_for_view("audio_en")
+    ds = ctx.dataset
+    plain = []
+    for path in ds.columns["audio_en"]:
+        enc = encode_clips([read_audio(spoke.path(path, ds.base_dir))], bb, question=analysis.question)
+        plain.append(analysis._p_yes(bb, enc, semhub.Lens(bb), *(semhub.word_token_ids(bb, [w])[0] for w in ("Yes", "No"))))
+    assert series[0] == pytest.approx(float(np.mean(plain)), abs=1e-6)
+    assert max(abs(p - series[0]) for p in series[1:]) > 1e-3
+
+
+def test_text_view_on_a_speech_only_model_is_a_clear_error():
+    import semhub
+
+    bb = tiny_backbone("whisper", processor=whisper_fe())
+    with pytest.raises(semhub.SemhubError, match="view 'en' needs a model that reads text.*reads audio"):
+        semhub.make_context(bb, semhub.dataset("speech", limit=3), ["audio_en", "en"], modality="audio")
+
+
+def test_audio_lens_runs_on_every_audio_view(tmp_path, cli_run):
+    bb = tiny_backbone("whisper", processor=whisper_fe())
+    model_dir = tmp_path / "tiny-whisper"
+    bb.model.save_pretrained(model_dir)
+    bb.processor.save_pretrained(model_dir)
+    make_tokenizer().save_pretrained(model_dir)
+    out = tmp_path / "run"
+    code, _, err = cli_run("analyze", "--modality", "audio", "--model", str(model_dir), "--data", "spoken-animals",
+                           "--views", "audio_en,audio_fr", "--analysis", "audio-lens", "--limit", "5", "--out", str(out))
+    assert code == 0, err
+    records = json.loads((out / "results.json").read_text())["audio_lens"]
+    assert [r["view"] for r in records] == ["audio_en", "audio_fr"]
+    for rec in records:
+        assert len(rec["x"]) == 4 and all(len(v) == 4 for v in rec["series"].values())
+        assert all(rec["baseline_rows"][i] != i for i in range(5))
+    assert (out / "audio_lens.png").stat().st_size > 1000

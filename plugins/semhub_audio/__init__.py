@@ -19,6 +19,7 @@ HERE = Path(__file__).parent
 class AudioSpoke:
     name = "audio"
     modality = "audio"
+    input_kind = "audio"  # what the model must read (checked against the family's ``modalities``)
     default_dataset = "speech"
     default_model = "whisper-base"
 
@@ -132,3 +133,26 @@ def semhub_register_commands(cli) -> None:
 
         convert_salmonn(ckpt, whisper, llm, out)
         click.echo(f"wrote {out}; run: semhub analyze --modality audio --model {out}")
+
+
+@hookimpl
+def semhub_register_analyses(register) -> None:
+    from semhub_audio.analyses import AudioLensAnalysis, MammalSteeringAnalysis
+
+    register(AudioLensAnalysis())
+    register(MammalSteeringAnalysis())
+
+
+@hookimpl
+def semhub_register_experiments(register) -> None:
+    register("audio-similarity", ["analyze", "--modality", "audio"],
+             "spoken sentences in en/es/fr/de: where do they meet? (Whisper encoder by default)")
+    register("audio-text-similarity", ["analyze", "--modality", "audio", "--data", "spoken-animals",
+                                       "--views", "audio_en,en", "--pooling", "last", "--no-center"],
+             "paper 6.1: audio vs its label text in one LLM (needs --model: an audio LLM)")
+    register("audio-logit-lens", ["analyze", "--modality", "audio", "--data", "spoken-animals", "--views", "audio_en,audio_es",
+                                  "--analysis", "audio-lens"],
+             "paper 6.2: label words at the audio positions vs a random label's")
+    register("audio-mammal-steering", ["analyze", "--modality", "audio", "--data", "spoken-animals",
+                                       "--views", "audio_en,audio_es", "--analysis", "mammal-steering"],
+             "paper 6.3: steer heard animals across the mammal line (needs --model: an audio LLM)")

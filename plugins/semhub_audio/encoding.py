@@ -63,8 +63,11 @@ def encode_audio_prefix(clips: list[np.ndarray], backbone, placeholder: int, pro
     return Encoded(inputs, {"content": content, "prompt_last": prompt_last, "all": attention})
 
 
-def encode_clips(clips: list[np.ndarray], backbone) -> Encoded:
-    """Dispatch on what the backbone is: an audio-prefix LLM (declares an audio placeholder) or a speech encoder-decoder."""
+def encode_clips(clips: list[np.ndarray], backbone, question: str = "") -> Encoded:
+    """Dispatch on what the backbone is: an audio-prefix LLM (declares an audio placeholder) or a speech encoder-decoder.
+
+    ``question`` fills the ``{question}`` slot of the family's audio prompt (audio LLMs only).
+    """
     if backbone.processor is None:
         raise SemhubError(
             f"--model: {backbone.name} ({backbone.family.name}) takes no audio; use a speech model such as "
@@ -75,7 +78,8 @@ def encode_clips(clips: list[np.ndarray], backbone) -> Encoded:
         token = getattr(backbone.processor, "audio_token", None)
         if not token:
             raise SemhubError(f"{backbone.name}: its processor names no audio token")
-        prompt = backbone.family.prompts.get("audio", "{audio}").replace("{audio}", token)
+        template = backbone.family.prompts.get("audio", "{audio}{question}")
+        prompt = template.replace("{audio}", token).replace("{question}", question)
         return encode_audio_prefix(clips, backbone, placeholder, prompt)
     if getattr(backbone.model.config, "is_encoder_decoder", False):
         return encode_encoder_decoder(clips, backbone)

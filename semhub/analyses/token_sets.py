@@ -45,8 +45,12 @@ class TokenSetScores:
 
 
 def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *, view: str, layers=None,
-                     position: str = "last", how: str = "max", norm: bool = True, batch_size: int = 16) -> TokenSetScores:
-    """Log p of each token set at the last content token (or every content token, averaged) of each value."""
+                     position: str = "last", how: str = "max", norm: bool = True, batch_size: int = 16,
+                     base_dir=None) -> TokenSetScores:
+    """Log p of each token set at the last content token (or every content token, averaged) of each value.
+
+    ``base_dir`` resolves relative media paths (audio, images) in ``values``.
+    """
     if how not in AGGREGATES:
         raise SemhubError(f"token sets: unknown aggregate {how!r} (choose from {', '.join(AGGREGATES)})")
     if position not in ("last", "mean"):
@@ -82,5 +86,5 @@ def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *,
                 agg = torch.stack([agg[:, owner == b].mean(1) for b in range(len(batch))], 1)
             out[name].append(agg.T.numpy())
 
-    run_layers(backbone, encode_values(backbone, values, view, batch_size), layers, on_layer, on_batch=after_batch)
+    run_layers(backbone, encode_values(backbone, values, view, batch_size, base_dir), layers, on_layer, on_batch=after_batch)
     return TokenSetScores(layers, {n: np.concatenate(v) for n, v in out.items()})
