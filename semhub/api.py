@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,9 +67,9 @@ def dataset(data: str | Path | None = None, limit: int | None = None, views: lis
 
 
 def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> list[str]:
-    """Every view of the modality, the dominant language first (``en`` vs ``zh``...; ``audio_en`` vs
-    ``audio_es``...); a modality with a single view is compared with the dominant-language text
-    (``arithmetic`` vs ``en``)."""
+    """Text: every text view, the dominant language first. Another modality with views per language
+    (``audio_en``, ``audio_es``...): those, the dominant one first. Otherwise its first view against
+    the dominant-language text (``en`` vs ``arithmetic``)."""
     def modality_of(view: str) -> str | None:
         try:
             return catalog.spoke_for_view(view).modality
@@ -76,8 +77,11 @@ def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> li
             return None
 
     views = [v for v in ds.views if modality_of(v) == modality]
-    if modality != "text" and len(views) == 1:
-        views = views + [v for v in ds.views if v == dominant and modality_of(v) == "text"]
+    per_language = [v for v in views if re.fullmatch(r"[a-z]+_[a-z]{2,3}", v)]  # audio_en, audio_es...
+    if modality != "text" and len(per_language) >= 2:
+        views = per_language
+    elif modality != "text" and views:
+        views = views[:1] + [v for v in ds.views if v == dominant and modality_of(v) == "text"]
     first = [v for v in views if v == dominant or v.endswith(f"_{dominant}")][:1]
     views = first + [v for v in views if v not in first]
     if len(views) < 2:

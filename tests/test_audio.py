@@ -5,7 +5,6 @@ Real Whisper base (converted from its PyPI CTranslate2 packages) is in test_audi
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -4,10 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import tiny_backbone
+from conftest import text_families, tiny_backbone
 from semhub.capture import run_layers
 from semhub.lens import Lens
-from semhub.registry import families
 from semhub_text import TextSpoke
 
 
@@ -18,7 +17,7 @@ def states_at(bb, texts, layer):
     return enc, got["h"]
 
 
-@pytest.mark.parametrize("name", sorted(families()))
+@pytest.mark.parametrize("name", text_families())
 def test_lens_at_last_layer_equals_model_logits(name, sentences):
     bb = tiny_backbone(name)
     if bb.family.softcap_config:

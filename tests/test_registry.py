@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import tiny_backbone
+from conftest import text_families, tiny_backbone
 from semhub.capture import capture, pool
-from semhub.registry import MODULE_KEYS, families, family_for, parse_family
+from semhub.registry import MODULE_KEYS, family_for, parse_family
 from semhub.errors import SemhubError
 from semhub_text import TextSpoke
 
-# Text language models; multimodal families (loader other than a causal LM) have their own tests.
-FAMILIES = sorted(name for name, fam in families().items() if fam.loader == "AutoModelForCausalLM")
+FAMILIES = text_families()  # multimodal families are tested in test_audio.py
 REQUIRED = {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "gpt2", "gpt_neox", "opt", "bloom"}
 
 
