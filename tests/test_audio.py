@@ -369,3 +369,16 @@ def test_audio_lens_runs_on_every_audio_view(tmp_path, cli_run):
         assert len(rec["x"]) == 4 and all(len(v) == 4 for v in rec["series"].values())
         assert all(rec["baseline_rows"][i] != i for i in range(5))
     assert (out / "audio_lens.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", AUDIO_LLMS)
+def test_audio_vs_label_text_similarity_in_one_llm(name):
+    """Paper 6.1: audio and its label text through the same LLM (audio positions vs text tokens)."""
+    import semhub
+
+    bb = audio_llm(name)
+    res = semhub.similarity(bb, "spoken-animals", ["audio_en", "en"], modality="audio", limit=5, n_boot=10,
+                            pooling="last", center=False)
+    (rec,) = res.to_json()
+    assert (rec["a"], rec["b"], rec["n"]) == ("audio_en", "en", 5)
+    assert len(rec["eq1"]) == bb.n_layers + 1 and all(np.isfinite(rec["eq1"]))
