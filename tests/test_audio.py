@@ -38,6 +38,17 @@ def qwen_processor():
 
 
 @pytest.fixture
+def tiny_whisper_dir(tmp_path):
+    """A saved tiny Whisper (model, feature extractor, tokenizer) that ``--model`` can point at."""
+    bb = tiny_backbone("whisper", processor=whisper_fe())
+    model_dir = tmp_path / "tiny-whisper"
+    bb.model.save_pretrained(model_dir)
+    bb.processor.save_pretrained(model_dir)
+    make_tokenizer().save_pretrained(model_dir)
+    return model_dir
+
+
+@pytest.fixture
 def clips(tmp_path):
     paths = []
     for i, (sec, freq) in enumerate([(0.3, 300), (0.55, 500), (0.8, 700), (0.45, 900)]):
@@ -220,13 +231,9 @@ def test_steering_audio_positions_changes_only_those_residuals(clips, name):
     assert float(delta[~mask].abs().max()) == 0.0
 
 
-def test_audio_analyze_end_to_end_on_saved_tiny_models(tmp_path, cli_run):
+def test_audio_analyze_end_to_end_on_saved_tiny_models(tmp_path, cli_run, tiny_whisper_dir):
     """--model pointing at a saved tiny Whisper runs on the built-in speech, both stacks."""
-    bb = tiny_backbone("whisper", processor=whisper_fe())
-    model_dir = tmp_path / "tiny-whisper"
-    bb.model.save_pretrained(model_dir)
-    bb.processor.save_pretrained(model_dir)
-    make_tokenizer().save_pretrained(model_dir)
+    model_dir = tiny_whisper_dir
     for stack in ("encoder", "decoder"):
         out = tmp_path / f"run-{stack}"
         code, stdout, err = cli_run("analyze", "--modality", "audio", "--model", str(model_dir), "--stack", stack,
@@ -340,7 +347,8 @@ def test_mammal_steering_moves_the_yes_probability(name, tmp_path):
     plain = []
     for path in ds.columns["audio_en"]:
         enc = encode_clips([read_audio(spoke.path(path, ds.base_dir))], bb, question=analysis.question)
-        plain.append(analysis._p_yes(bb, enc, semhub.Lens(bb), *(semhub.word_token_ids(bb, [w])[0] for w in ("Yes", "No"))))
+        answers = torch.tensor([semhub.word_token_ids(bb, [w])[0] for w in ("Yes", "No")])
+        plain.append(analysis._p_yes(bb, enc, semhub.Lens(bb), answers))
     assert series[0] == pytest.approx(float(np.mean(plain)), abs=1e-6)
     assert max(abs(p - series[0]) for p in series[1:]) > 1e-3
 
@@ -353,12 +361,8 @@ def test_text_view_on_a_speech_only_model_is_a_clear_error():
         semhub.make_context(bb, semhub.dataset("speech", limit=3), ["audio_en", "en"], modality="audio")
 
 
-def test_audio_lens_runs_on_every_audio_view(tmp_path, cli_run):
-    bb = tiny_backbone("whisper", processor=whisper_fe())
-    model_dir = tmp_path / "tiny-whisper"
-    bb.model.save_pretrained(model_dir)
-    bb.processor.save_pretrained(model_dir)
-    make_tokenizer().save_pretrained(model_dir)
+def test_audio_lens_runs_on_every_audio_view(tmp_path, cli_run, tiny_whisper_dir):
+    model_dir = tiny_whisper_dir
     out = tmp_path / "run"
     code, _, err = cli_run("analyze", "--modality", "audio", "--model", str(model_dir), "--data", "spoken-animals",
                            "--views", "audio_en,audio_fr", "--analysis", "audio-lens", "--limit", "5", "--out", str(out))

@@ -50,13 +50,13 @@ class AudioSpoke:
 
         return int(audio_seconds(Path(value)) * 100) if isinstance(value, str) else 0
 
-    def encode(self, values: list[Any], backbone: Any, base_dir: Path) -> Encoded:
+    def encode(self, values: list[Any], backbone: Any, base_dir: Path, question: str = "") -> Encoded:
+        """``question`` fills an audio LLM's prompt slot (the mammal experiment asks one)."""
         from semhub_audio.audio_io import read_audio
-        from semhub_audio.encoding import RATE, encode_clips
+        from semhub_audio.encoding import encode_clips, sampling_rate
 
-        rate = getattr(getattr(backbone.processor, "feature_extractor", backbone.processor), "sampling_rate", RATE)
-        clips = [read_audio(self.path(v, base_dir), rate) for v in values]
-        return encode_clips(clips, backbone)
+        rate = sampling_rate(backbone)
+        return encode_clips([read_audio(self.path(v, base_dir), rate) for v in values], backbone, question)
 
 
 def whisper_base() -> ModelSource:

@@ -78,9 +78,9 @@ class AudioLensAnalysis:
     plot_name = "audio_lens.png"
 
     def work(self, ctx) -> int:
-        return len(ctx.dataset)
+        return len(ctx.dataset) * len(_audio_views(ctx))
 
-    def run(self, ctx) -> CurvesResult:
+    def run(self, ctx) -> AudioLensResult:
         bb = ctx.backbone
         labels = _labels(ctx)
         words = sorted({w for lab in labels for w in label_words(lab)})
@@ -120,10 +120,7 @@ class MammalSteeringAnalysis:
     def work(self, ctx) -> int:
         return len(ctx.dataset) * len(self.strengths)
 
-    def run(self, ctx) -> CurvesResult:
-        from semhub_audio.audio_io import read_audio
-        from semhub_audio.encoding import encode_clips
-
+    def run(self, ctx) -> MammalSteeringResult:
         bb, view = ctx.backbone, _audio_views(ctx)[0]
         if bb.placeholder_id("audio") is None:
             raise SemhubError(f"--model: {bb.name} is not an audio-prefix LLM (this needs Qwen2-Audio, SALMONN...)")
@@ -131,25 +128,25 @@ class MammalSteeringAnalysis:
             raise SemhubError(f"{ctx.dataset.path}: no 'class' column (mammal / non-mammal); see spoken-animals")
         animals, classes = _labels(ctx), list(ctx.dataset.columns["class"])
         layer = ctx.layers[len(ctx.layers) * 14 // 40] if len(ctx.layers) > 2 else ctx.layers[0]
-        yes, no = (semhub.word_token_ids(bb, [w])[0] for w in ("Yes", "No"))
+        token = {w: semhub.word_token_ids(bb, [w])[0] for w in {"Yes", "No", *animals}}
+        answers = torch.tensor([token["Yes"], token["No"]])
         lens = semhub.Lens(bb, norm=True)
         unembed = bb.part("unembedding").weight
         rng = np.random.default_rng(ctx.options["seed"])
         curves: dict[str, list[list[float]]] = {"mammal": [], "non-mammal": []}
         spoke = semhub.spoke_for_view(view)
-        for i, (path, animal, cls) in enumerate(zip(ctx.dataset.columns[view], animals, classes)):
-            clip = read_audio(spoke.path(path, ctx.dataset.base_dir))
-            enc = encode_clips([clip], bb, question=self.question)
+        for path, animal, cls in zip(ctx.dataset.columns[view], animals, classes):
+            enc = spoke.encode([path], bb, ctx.dataset.base_dir, question=self.question)
             opposite = [j for j, c in enumerate(classes) if c != cls]
             if not opposite:
                 raise SemhubError(f"{ctx.dataset.path}: every row is {cls!r}; steering needs animals of both classes")
             row = []
             for strength in self.strengths:
                 new = animals[int(rng.choice(opposite))]
-                vec = (unembed[semhub.word_token_ids(bb, [new])[0]] - unembed[semhub.word_token_ids(bb, [animal])[0]])
+                vec = unembed[token[new]] - unembed[token[animal]]
                 with semhub.steer(bb, vec.detach().float(), layers=layer, coeff=float(strength),
                                   positions=enc.groups["content"]):
-                    row.append(self._p_yes(bb, enc, lens, yes, no))
+                    row.append(self._p_yes(bb, enc, lens, answers))
                 if ctx.on_batch:
                     ctx.on_batch(1)
             curves.setdefault(cls, []).append(row)
@@ -160,13 +157,12 @@ class MammalSteeringAnalysis:
         return MammalSteeringResult([record], dict(ctx.options))
 
     @staticmethod
-    def _p_yes(bb, enc, lens, yes: int, no: int) -> float:
+    def _p_yes(bb, enc, lens, answers: torch.Tensor) -> float:
+        """P(yes) / (P(yes) + P(no)) at the last prompt token: two logits, no vocabulary pass needed."""
         out: dict[str, Any] = {}
 
         def on_layer(layer, hidden, batch):
             out["h"] = lens.prepare(semhub.pool(hidden, batch.groups["prompt_last"], "last"), layer)
 
         semhub.run_layers(bb, [enc], [bb.n_layers], on_layer)
-        lp = lens.logprobs(out["h"], torch.tensor([yes, no]))[0]
-        p = torch.softmax(lp, -1)
-        return float(p[0])
+        return float(torch.softmax(lens.logits(out["h"], answers)[0], -1)[0])

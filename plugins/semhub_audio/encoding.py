@@ -21,6 +21,12 @@ from semhub import Encoded, SemhubError
 RATE = 16_000
 
 
+def sampling_rate(backbone) -> int:
+    """The rate the backbone's feature extractor expects (16 kHz for every Whisper-derived encoder)."""
+    proc = backbone.processor
+    return int(getattr(getattr(proc, "feature_extractor", proc), "sampling_rate", RATE))
+
+
 def _features_dtype(backbone, features: torch.Tensor) -> torch.Tensor:
     return features.to(backbone.dtype) if features.is_floating_point() else features
 
@@ -28,7 +34,7 @@ def _features_dtype(backbone, features: torch.Tensor) -> torch.Tensor:
 def encode_encoder_decoder(clips: list[np.ndarray], backbone) -> Encoded:
     """Whisper-style: fixed-length log-mel input; pooled frames are the ones that hold the clip."""
     fe = backbone.processor
-    feats = fe(clips, sampling_rate=fe.sampling_rate, return_tensors="pt").input_features
+    feats = fe(clips, sampling_rate=sampling_rate(backbone), return_tensors="pt").input_features
     feats = _features_dtype(backbone, feats)
     n = len(clips)
     if backbone.stack == backbone.family.main_stack:  # the encoder: one state per 2 mel frames
@@ -46,9 +52,8 @@ def encode_encoder_decoder(clips: list[np.ndarray], backbone) -> Encoded:
 
 def encode_audio_prefix(clips: list[np.ndarray], backbone, placeholder: int, prompt: str) -> Encoded:
     """Audio-prefix LLMs: the processor expands the placeholder; positions come back from the ids."""
-    proc = backbone.processor
-    rate = getattr(getattr(proc, "feature_extractor", None), "sampling_rate", RATE)
-    batch = proc(text=[prompt] * len(clips), audio=clips, sampling_rate=rate, return_tensors="pt", padding=True)
+    batch = backbone.processor(text=[prompt] * len(clips), audio=clips, sampling_rate=sampling_rate(backbone),
+                               return_tensors="pt", padding=True)
     inputs: dict[str, Any] = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
     if "input_features" in inputs:
         inputs["input_features"] = _features_dtype(backbone, inputs["input_features"])

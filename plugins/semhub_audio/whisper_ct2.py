@@ -51,10 +51,6 @@ def model_bin() -> bytes:
     return data
 
 
-def _split(w: np.ndarray, parts: int) -> list[np.ndarray]:
-    return np.split(w, parts, axis=0)
-
-
 def hf_state_dict(variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """CTranslate2 Whisper variables -> ``WhisperForConditionalGeneration`` state dict."""
     sd: dict[str, np.ndarray] = {}
@@ -68,8 +64,8 @@ def hf_state_dict(variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         sd[f"{dst}.bias"] = variables[f"{src}/bias"]
 
     def fused(src: str, dst: str, names: tuple[str, ...]) -> None:
-        weights = _split(variables[f"{src}/weight"], len(names))
-        biases = _split(variables[f"{src}/bias"], len(names))
+        weights = np.split(variables[f"{src}/weight"], len(names))
+        biases = np.split(variables[f"{src}/bias"], len(names))
         for name, w, b in zip(names, weights, biases):
             sd[f"{dst}.{name}.weight"] = w
             if name != "k_proj":  # Whisper's key projections have no bias (CT2 stores zeros)

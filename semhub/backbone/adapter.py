@@ -37,7 +37,7 @@ class Backbone:
     def using(self, stack: str) -> "Backbone":
         """The same model seen through another stack (e.g. Whisper's ``decoder``); shares the weights."""
         self.family.paths(stack)  # unknown stack -> clear error
-        return replace(self, stack=self.family.main_stack if stack == "main" else stack)
+        return replace(self, stack=stack)  # __post_init__ names "main" after the family's main stack
 
     def placeholder_id(self, modality: str) -> int | None:
         """The token id a processor expands into image or audio positions (registry ``[placeholders]``).
