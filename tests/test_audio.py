@@ -386,3 +386,19 @@ def test_audio_vs_label_text_similarity_in_one_llm(name):
     (rec,) = res.to_json()
     assert (rec["a"], rec["b"], rec["n"]) == ("audio_en", "en", 5)
     assert len(rec["eq1"]) == bb.n_layers + 1 and all(np.isfinite(rec["eq1"]))
+
+
+@pytest.mark.parametrize("name", AUDIO_LLMS)
+def test_audio_lens_reads_the_audio_positions_of_audio_llms(name):
+    """The lens at an audio LLM's audio positions: one curve pair per audio view, probabilities per layer."""
+    import semhub
+    from semhub_audio.analyses import AudioLensAnalysis
+
+    bb = audio_llm(name)
+    ctx = semhub.make_context(bb, semhub.dataset("spoken-animals", limit=4), ["audio_en", "audio_es"],
+                              modality="audio")
+    result = AudioLensAnalysis().run(ctx)
+    assert [r["view"] for r in result.records] == ["audio_en", "audio_es"]
+    for rec in result.records:
+        for values in rec["series"].values():
+            assert len(values) == bb.n_layers + 1 and all(0.0 < v <= 1.0 for v in values)
