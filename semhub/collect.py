@@ -24,6 +24,11 @@ def validate_views(dataset: AlignedDataset, views: list[str]) -> None:
                 raise DataError(dataset.path, line, f"view {view!r}: {problem}")
 
 
+def reader(backbone, view: str):
+    """The backbone as seen by ``view``'s spoke: a dual encoder reads images and text on different towers."""
+    return backbone.for_input(getattr(catalog.spoke_for_view(view), "input_kind", "text"))
+
+
 def encode_values(backbone, values: list[Any], view: str, batch_size: int = 16,
                   base_dir: Path | None = None) -> Iterator[Encoded]:
     """Encoded batches of raw values through the spoke of ``view``, in order."""
@@ -57,6 +62,7 @@ def view_states(
     on_batch: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """(N, len(layers), D) pooled states for one view, in dataset order."""
+    backbone = reader(backbone, view)
     order: list[int] = []
 
     def batches():

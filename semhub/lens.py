@@ -44,6 +44,12 @@ class Lens:
         self.n_layers = backbone.n_layers
         attr = backbone.family.softcap_config
         self.softcap = getattr(backbone.model.config, attr, None) if attr else None
+        # Ids the family leaves out of the lens (Chameleon's image codes): never in the normaliser or top-k.
+        excluded = [i for i in backbone.excluded_token_ids if i < self.vocab_size]
+        self.excluded: torch.Tensor | None = None
+        if excluded:
+            self.excluded = torch.zeros(self.vocab_size, dtype=torch.bool, device=self.weight.device)
+            self.excluded[excluded] = True
 
     @property
     def vocab_size(self) -> int:
@@ -63,6 +69,9 @@ class Lens:
             z = z + self.bias[rows].to(torch.float32)
         if self.softcap:
             z = torch.tanh(z / self.softcap) * self.softcap
+        if self.excluded is not None:
+            # the lowest finite value, not -inf: a chunk with every id excluded keeps a finite running max
+            z = z.masked_fill(self.excluded[rows], torch.finfo(z.dtype).min)
         return z
 
     def logits(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,10 @@ class ModelFamily:
     main_stack: str = "main"
     placeholders: dict[str, str] = field(default_factory=dict)
     prompts: dict[str, str] = field(default_factory=dict)
+    input_stacks: dict[str, str] = field(default_factory=dict)
+    vision: dict[str, Any] = field(default_factory=dict)
+    lens_exclude: tuple[str, ...] = ()
+    position_ids: str = "semhub"
 
     @property
     def stack_names(self) -> tuple[str, ...]:
@@ -53,6 +57,10 @@ class ModelFamily:
         if stack not in self.stacks:
             raise SemhubError(f"--stack: {self.name} has no stack {stack!r} (have: {', '.join(self.stack_names)})")
         return self.stacks[stack]
+
+    def stack_for(self, kind: str) -> str:
+        """The stack that reads an input kind (``[input_stacks]``: a dual encoder's image vs text tower)."""
+        return self.input_stacks.get(kind, "main")
 
     def module(self, model: Any, part: str, stack: str = "main") -> Any:
         """Resolve ``part`` (e.g. ``"blocks"``) of a stack by its dotted path.
@@ -91,6 +99,12 @@ def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
             raise SemhubError(f"{source}: [tokenizer] bos must be auto, always or never")
         if tok.get("prefix_space", "auto") not in ("auto", "explicit", "sentencepiece"):
             raise SemhubError(f"{source}: [tokenizer] prefix_space must be auto, explicit or sentencepiece")
+        if data.get("position_ids", "semhub") not in ("semhub", "model"):
+            raise SemhubError(f"{source}: position_ids must be semhub or model")
+        input_stacks = dict(data.get("input_stacks", {}))
+        unknown = [s for s in input_stacks.values() if s not in (data.get("main_stack", "main"), "main", *stacks)]
+        if unknown:
+            raise SemhubError(f"{source}: [input_stacks] names unknown stack(s) {', '.join(unknown)}")
         return ModelFamily(
             name=data["name"],
             description=data.get("description", ""),
@@ -111,6 +125,10 @@ def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
             main_stack=data.get("main_stack", "main"),
             placeholders=dict(data.get("placeholders", {})),
             prompts=dict(data.get("prompts", {})),
+            input_stacks=input_stacks,
+            vision=dict(data.get("vision", {})),
+            lens_exclude=tuple(data.get("lens", {}).get("exclude", ())),
+            position_ids=data.get("position_ids", "semhub"),
         )
     except KeyError as exc:
         raise SemhubError(f"{source}: registry entry lacks required key {exc.args[0]!r}") from None

@@ -5,7 +5,7 @@ positions belong to the content (position groups). It knows nothing about analys
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,11 +20,13 @@ class Encoded:
     special tokens and padding excluded); capture pools over a named group. Spokes whose
     values are strings may add ``offsets`` (B, T, 2): each token's character span in its
     value, so analyses can find words (dictionary probes) without knowing the tokenizer.
+    ``meta`` carries per-batch facts a spoke's own analyses read (an image's patch grid shape).
     """
 
     inputs: dict[str, torch.Tensor]
     groups: dict[str, torch.Tensor]
     offsets: torch.Tensor | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(next(iter(self.groups.values())).shape[0])

@@ -16,15 +16,21 @@ WORDS = (
 ).split()
 
 
-# Placeholder tokens of multimodal processors: they take the top ids of the 99-token vocabulary,
-# so a tiny config's image/audio token id is 98 (the last one listed).
-MEDIA_TOKENS = ["<|audio_bos|>", "<|audio_eos|>", "<image>", "<|AUDIO|>"]
+# Placeholder and wrapper tokens of multimodal processors: they take the top ids of the 99-token
+# vocabulary, so ``<image>`` is 97 and ``<|AUDIO|>`` 98 (the image/audio token ids of the tiny configs).
+MEDIA_TOKENS = [
+    "<racm3:break>", "<eoss>", "<reserved08706>",  # Chameleon: begin/end of image, chat separator
+    "<start_of_image>", "<end_of_image>", "<image_soft_token>",  # Gemma 3
+    "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",  # Qwen2-VL
+    "<|audio_bos|>", "<|audio_eos|>", "<image>", "<|AUDIO|>",
+]
 
 
-def make_tokenizer(media: bool = False):
+def make_tokenizer(media: bool = False, roles: dict[str, str] | None = None):
     """A word-level fast tokenizer over ``WORDS`` that prepends <bos>, like Gemma's.
 
-    ``media`` adds the processors' placeholder tokens at ids 95..98 (``<|AUDIO|>`` = 98).
+    ``media`` adds the processors' placeholder tokens at the top ids (``<image>`` = 97, ``<|AUDIO|>`` = 98);
+    ``roles`` names some of them as the tokenizer attributes a processor reads (Gemma 3's ``boi_token``...).
     """
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
@@ -40,7 +46,8 @@ def make_tokenizer(media: bool = False):
         single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 1)]
     )
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>", unk_token="<unk>"
+        tokenizer_object=core, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>", unk_token="<unk>",
+        **({"extra_special_tokens": roles} if roles else {}),
     )
     if media:
         core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split("|>", "merged_with_previous"),

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from semhub.capture import pool, run_layers
-from semhub.collect import encode_values
+from semhub.collect import encode_values, reader
 from semhub.errors import SemhubError
 from semhub.lens import Lens
 from semhub.tokenization import word_start_ids
@@ -58,6 +58,7 @@ def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *,
     empty = [name for name, ids in sets.items() if not ids]
     if empty:
         raise SemhubError(f"token sets: empty set(s) {', '.join(empty)}")
+    backbone = reader(backbone, view)
     layers = list(range(backbone.n_layers + 1)) if layers is None else list(layers)
     lens = Lens(backbone, norm=norm)
     names = list(sets)

@@ -39,6 +39,41 @@ class Backbone:
         self.family.paths(stack)  # unknown stack -> clear error
         return replace(self, stack=stack)  # __post_init__ names "main" after the family's main stack
 
+    def for_input(self, kind: str) -> "Backbone":
+        """The view of this model that reads ``kind`` (``"image"``, ``"text"``): itself, or another
+        stack of a dual encoder (CLIP's text tower for text)."""
+        stack = self.family.stack_for(kind)
+        return self if stack in ("main", self.stack) else self.using(stack)
+
+    def config_value(self, path: str) -> Any:
+        """A config attribute by dotted path (``"vision_config.patch_size"``), named in the registry."""
+        obj = self.model.config
+        for attr in path.split("."):
+            obj = obj.get(attr) if isinstance(obj, dict) else getattr(obj, attr, None)
+            if obj is None:
+                raise SemhubError(f"registry entry {self.family.name!r}: config has no {path!r}")
+        return obj
+
+    @cached_property
+    def excluded_token_ids(self) -> list[int]:
+        """Token ids the logit lens leaves out (registry ``[lens] exclude``): Chameleon's image codes...
+
+        Rules: ``"added"`` = the tokenizer's added and special tokens; ``"config:<attr>:<prefix>"`` =
+        the ids of a config dict (token -> id) whose key starts with ``prefix``.
+        """
+        ids: set[int] = set()
+        for rule in self.family.lens_exclude:
+            if rule == "added":
+                ids.update(int(i) for i in getattr(self.tokenizer, "added_tokens_decoder", {}))
+                ids.update(int(i) for i in self.tokenizer.all_special_ids)
+            elif rule.startswith("config:"):
+                _, attr, prefix = rule.split(":", 2)
+                table = self.config_value(attr)
+                ids.update(int(i) for key, i in dict(table).items() if str(key).startswith(prefix))
+            else:
+                raise SemhubError(f"registry entry {self.family.name!r}: unknown [lens] exclude rule {rule!r}")
+        return sorted(ids)
+
     def placeholder_id(self, modality: str) -> int | None:
         """The token id a processor expands into image or audio positions (registry ``[placeholders]``).
 
@@ -94,7 +129,8 @@ class Backbone:
         """Inputs for ``base``: explicit position ids so left padding stays exact, no KV cache."""
         kwargs = {k: v.to(self.input_device) for k, v in inputs.items()}
         mask = kwargs.get("attention_mask")
-        if mask is not None and "position_ids" in self.forward_params and "position_ids" not in kwargs:
+        if (mask is not None and self.family.position_ids == "semhub" and "position_ids" in self.forward_params
+                and "position_ids" not in kwargs):
             kwargs["position_ids"] = (mask.long().cumsum(-1) - 1).clamp(min=0)
         if "use_cache" in self.forward_params:
             kwargs["use_cache"] = False

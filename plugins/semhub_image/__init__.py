@@ -1,0 +1,120 @@
+"""The image spoke: images through vision-language LLMs (LLaVA, LLaVA-NeXT, Chameleon, Gemma 3,
+Qwen2-VL) or a dual encoder's vision tower (CLIP), plus the built-in images and the paper's vision
+experiments.
+
+Views ``image`` and ``image_<tag>`` hold paths to image files, relative to the data file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from semhub import Encoded, hookimpl
+
+HERE = Path(__file__).parent
+DATA = HERE / "data"
+
+
+class ImageSpoke:
+    name = "image"
+    modality = "image"
+    input_kind = "image"  # what the model must read (checked against the family's ``modalities``)
+    default_dataset = "images"
+
+    def claims(self, view: str) -> bool:
+        return view == "image" or view.startswith("image_")
+
+    @staticmethod
+    def path(value: str, base_dir: Path | None) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() or base_dir is None else base_dir / path
+
+    def validate(self, value: Any, base_dir: Path) -> str | None:
+        from semhub_image.image_io import read_image
+
+        if not isinstance(value, str) or not value.strip():
+            return "expected a path to an image file"
+        path = self.path(value, base_dir)
+        if not path.is_file():
+            return f"no such image file: {value}"
+        try:
+            read_image(path)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def length_hint(self, value: Any) -> int:
+        return 0  # every image of a family expands to a similar number of positions
+
+    def encode(self, values: list[Any], backbone: Any, base_dir: Path, question: str = "") -> Encoded:
+        """``question`` fills a vision LLM's prompt slot (the colour lens asks one)."""
+        from semhub_image.encoding import encode_images
+        from semhub_image.image_io import read_image
+
+        return encode_images([read_image(self.path(v, base_dir)) for v in values], backbone, question)
+
+
+@hookimpl
+def semhub_register_spokes(register) -> None:
+    register(ImageSpoke())
+
+
+@hookimpl
+def semhub_register_datasets(register) -> None:
+    register("images", DATA / "images.jsonl",
+             "16 public-domain / CC0 photographs (scikit-image) with captions, nouns, colour and object labels")
+    register("colours", DATA / "colours.jsonl", "solid red, green, blue and black fields (the paper's colour lens)")
+    register("colour-halves", DATA / "halves.jsonl",
+             "the 12 two-colour images, top half one colour, bottom another (the paper's Chameleon edit)")
+    register("scenes", DATA / "scenes.jsonl",
+             "6 scenes of four objects each, with per-pixel class masks (segmentation lens)")
+
+
+@hookimpl
+def semhub_register_commands(cli) -> None:
+    import click
+
+    @cli.command("make-images")
+    @click.argument("folder", type=click.Path(path_type=Path))
+    def make_images(folder):
+        """Regenerate the built-in images (needs scikit-image: pip install 'semhub[image-data]')."""
+        try:
+            import skimage  # noqa: F401
+        except ImportError:
+            import semhub
+
+            raise semhub.SemhubError("make-images needs scikit-image: pip install 'semhub[image-data]'") from None
+        from semhub_image.make_images import build
+
+        build(folder)
+        click.echo(f"wrote {folder}/images.jsonl, colours.jsonl, halves.jsonl and scenes.jsonl")
+
+
+@hookimpl
+def semhub_register_analyses(register) -> None:
+    from semhub_image.analyses import (CaptionLensAnalysis, ColourEditAnalysis, ColourLensAnalysis,
+                                       JointAlignmentAnalysis, SegmentationLensAnalysis)
+
+    for analysis in (ColourLensAnalysis(), CaptionLensAnalysis(), SegmentationLensAnalysis(), ColourEditAnalysis(),
+                     JointAlignmentAnalysis()):
+        register(analysis)
+
+
+@hookimpl
+def semhub_register_experiments(register) -> None:
+    needs = "(needs --model: a vision LLM)"
+    register("vision-similarity", ["analyze", "--modality", "image", "--paper"],
+             f"paper 5.1: image positions vs caption, per layer {needs}")
+    register("vision-colour-lens", ["analyze", "--modality", "image", "--data", "colours",
+                                    "--analysis", "colour-lens"],
+             f"paper 5.2: does a red image decode to ' red' at its image positions? {needs}")
+    register("vision-caption-lens", ["analyze", "--modality", "image", "--analysis", "caption-lens"],
+             f"paper 5.3: caption nouns at the image positions vs the least-overlapping caption's {needs}")
+    register("vision-segmentation-lens", ["analyze", "--modality", "image", "--data", "scenes",
+                                          "--analysis", "segmentation-lens"],
+             f"paper 5.4: each patch's class name vs a random class name {needs}")
+    register("vision-colour-edit", ["analyze", "--modality", "image", "--data", "colour-halves",
+                                    "--analysis", "colour-edit"],
+             "paper 5.5: replace half an image's tokens by W_U[new] - W_U[old]; does the answer change? (Chameleon)")
+    register("clip-alignment", ["analyze", "--modality", "image", "--analysis", "joint-alignment"],
+             "image-text alignment per layer of a dual encoder (needs --model: a CLIP model)")

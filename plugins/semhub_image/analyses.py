@@ -1,0 +1,321 @@
+"""The paper's vision experiments (section 5) as analyses, runnable on any vision family in the
+registry, plus per-layer image-text alignment for dual encoders (CLIP).
+
+Every lens here reads the image positions of the prompt the family declares; token ids come
+from ``semhub.word_token_ids`` (the in-sentence form, " red"), and families that exclude ids
+from the lens (Chameleon's image codes) have them excluded automatically by ``semhub.Lens``.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
+import torch
+
+import semhub
+from semhub import RecordsResult, SemhubError
+
+
+class CurvesResult(RecordsResult):
+    """Records with ``x`` and ``series`` (see ``semhub.plotting.plot_curves``)."""
+
+    plotter: ClassVar[str] = "plot_curves"
+    summary_columns = ("curve", "peak x", "peak value", "at last x")
+
+    def summary_rows(self):
+        rows = []
+        for rec in self.records:
+            for name, values in rec["series"].items():
+                k = int(np.nanargmax(values))
+                rows.append((name, str(rec["x"][k]), f"{values[k]:.4g}", f"{values[-1]:.4g}"))
+        return rows
+
+
+def _result(key: str, title: str):
+    return type(f"{key.title().replace('_', '')}Result", (CurvesResult,), {"key": key, "summary_title": title})
+
+
+ColourLensResult = _result("colour_lens", "logit lens at image positions: % of positions whose top-1 token is the colour")
+CaptionLensResult = _result("caption_lens", "logit lens at image positions: caption nouns (sum of mean p)")
+SegmentationLensResult = _result("segmentation_lens", "logit lens per patch: its class name (geometric-mean p)")
+ColourEditResult = _result("colour_edit", "colour edit through the hub: % of answers naming the new colour")
+JointAlignmentResult = _result("joint_alignment", "dual encoder: each layer projected into the shared space")
+
+
+def image_view(ctx) -> str:
+    views = [v for v in ctx.views if semhub.spoke_for_view(v).modality == "image"]
+    if not views:
+        raise SemhubError("--views: this analysis needs an image view (e.g. image)")
+    return views[0]
+
+
+def column(ctx, name: str, what: str) -> list[Any]:
+    if name not in ctx.dataset.columns:
+        raise SemhubError(f"{ctx.dataset.path}: no {name!r} column ({what})")
+    return list(ctx.dataset.columns[name])
+
+
+def needs_vision_llm(bb) -> None:
+    if bb.placeholder_id("image") is None:
+        raise SemhubError(f"--model: {bb.name} ({bb.family.name}) is not a vision-language LLM; this lens needs "
+                          "LLaVA, Chameleon, Gemma 3, Qwen2-VL... (CLIP: --analysis joint-alignment)")
+
+
+def position_logprobs(ctx, ids: list[int], *, question: str = "", group: str = "content",
+                      top1: bool = False) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None, Any]]:
+    """Per image: (row, log p (layers, P, K) of ``ids`` at the group's P positions, top-1 ids (layers, P), encoded).
+
+    One forward per batch; the lens normaliser is streamed over the vocabulary (``semhub.Lens``).
+    """
+    bb, view = ctx.backbone, image_view(ctx)
+    needs_vision_llm(bb)
+    lens = semhub.Lens(bb, norm=ctx.options.get("lens_norm", True))
+    spoke = semhub.spoke_for_view(view)
+    values, size = list(ctx.dataset.columns[view]), ctx.options["batch_size"]
+    wanted = torch.tensor(ids)
+    for start in range(0, len(values), size):
+        enc = spoke.encode(values[start:start + size], bb, ctx.dataset.base_dir, question=question)
+        mask = enc.groups[group]
+        xs: list[torch.Tensor] = []
+        semhub.run_layers(bb, [enc], ctx.layers, lambda layer, h, _b: xs.append(lens.prepare(h[mask.to(h.device)], layer)))
+        flat = torch.cat(xs)
+        scan = lens.scan(flat, k=1 if top1 else 0)
+        lp = (lens.logits(flat, wanted) - scan.log_norm[:, None]).cpu().view(len(xs), -1, len(ids))
+        top = scan.top_ids[:, 0].cpu().view(len(xs), -1) if top1 else None
+        owner = mask.nonzero()[:, 0]
+        for b in range(len(enc)):
+            keep = owner == b
+            yield start + b, lp[:, keep], (top[:, keep] if top is not None else None), (enc, b)
+        if ctx.on_batch:
+            ctx.on_batch(len(enc))
+
+
+class ColourLensAnalysis:
+    """Paper 5.2: at a solid colour's image positions, how often is the colour word the lens's top-1 token?"""
+
+    name = "colour-lens"
+    description = "% of image positions whose lens top-1 is the image's colour (vs 'white'), per layer (paper 5.2)"
+    plot_name = "colour_lens.png"
+    question = "What is the color in the image?"
+    baseline = "white"
+
+    def run(self, ctx):
+        bb = ctx.backbone
+        colours = column(ctx, "colour", "the colour name of each image")
+        names = sorted(set(colours) | {self.baseline})
+        ids = {c: semhub.word_token_ids(bb, [c])[0] for c in names}
+        order = list(ids.values())
+        hits = {"colour": [], "white": []}
+        for row, _lp, top, _enc in position_logprobs(ctx, order, question=self.question, top1=True):
+            hits["colour"].append((top == ids[colours[row]]).float().mean(1).numpy())
+            hits["white"].append((top == ids[self.baseline]).float().mean(1).numpy())
+        record = {"x": ctx.layers, "ylabel": "% of image positions where it is top-1",
+                  "title": f"{bb.name}: colour words at the image positions",
+                  "series": {"corresponding colour": (100 * np.mean(hits["colour"], 0)).tolist(),
+                             f"'{self.baseline}'": (100 * np.mean(hits["white"], 0)).tolist()}}
+        return ColourLensResult([record], dict(ctx.options))
+
+
+def least_overlap(captions: list[str]) -> list[int]:
+    """For each caption, the caption with the smallest overlap of lowercase word sets (ties: the first)."""
+    sets = [set(c.lower().split()) for c in captions]
+    out = []
+    for i, own in enumerate(sets):
+        others = [(len(own & s), j) for j, s in enumerate(sets) if j != i]
+        out.append(min(others)[1])
+    return out
+
+
+class CaptionLensAnalysis:
+    """Paper 5.3: the caption's nouns at the image positions, against the least-overlapping caption's nouns."""
+
+    name = "caption-lens"
+    description = "sum over caption nouns of their mean p at the image positions vs an unrelated caption's (paper 5.3)"
+    plot_name = "caption_lens.png"
+    question = "What is in the image?\n"
+
+    def run(self, ctx):
+        bb = ctx.backbone
+        nouns = [n.split() for n in column(ctx, "nouns", "the caption's nouns, space-separated")]
+        captions = column(ctx, bb.family.dominant_language, "the captions")
+        other = least_overlap(captions)
+        vocab = sorted({w for ws in nouns for w in ws})
+        first = {w: semhub.word_token_ids(bb, [w])[0] for w in vocab}
+        order = sorted(set(first.values()))
+        col = {i: k for k, i in enumerate(order)}
+        matching, irrelevant = [], []
+        for row, lp, _top, _enc in position_logprobs(ctx, order, question=self.question):
+            mean_p = lp.exp().mean(1)  # (layers, K): the mean over image positions of p(keyword)
+
+            def score(words: list[str]) -> np.ndarray:
+                return mean_p[:, [col[first[w]] for w in words]].sum(1).numpy()
+
+            matching.append(score(nouns[row]))
+            # rescaled to the matching caption's noun count, as the paper does
+            irrelevant.append(score(nouns[other[row]]) / len(nouns[other[row]]) * len(nouns[row]))
+        record = {"x": ctx.layers, "ylabel": "sum of mean p over nouns", "baseline_rows": other,
+                  "title": f"{bb.name}: caption nouns at the image positions",
+                  "series": {"matching caption": np.mean(matching, 0).tolist(),
+                             "irrelevant caption": np.mean(irrelevant, 0).tolist()}}
+        return CaptionLensResult([record], dict(ctx.options))
+
+
+class SegmentationLensAnalysis:
+    """Paper 5.4: at each patch covered (> 50 %) by a class, the probability of that class's name."""
+
+    name = "segmentation-lens"
+    description = "each image patch's class name at its position vs a random other class name (paper 5.4)"
+    plot_name = "segmentation_lens.png"
+    question = "What is in the image?\n"
+
+    def run(self, ctx):
+        from semhub_image.patches import patch_labels
+
+        bb = ctx.backbone
+        classes = column(ctx, "classes", "the class name of each mask index 1, 2...")
+        masks = column(ctx, "mask", "a per-pixel class-index image for each image")
+        names = sorted({c for cs in classes for c in cs})
+        if len(names) < 2:
+            raise SemhubError(f"{ctx.dataset.path}: the random-label baseline needs at least two class names")
+        first = {c: semhub.word_token_ids(bb, [c])[0] for c in names}
+        order = sorted(set(first.values()))
+        col = {i: k for k, i in enumerate(order)}
+        rng = np.random.default_rng(ctx.options["seed"])
+        matching, random = [], []
+        view = image_view(ctx)
+        for row, lp, _top, (enc, b) in position_logprobs(ctx, order, question=self.question, group="grid"):
+            labels = patch_labels(bb, ctx.dataset.base_dir, ctx.dataset.columns[view][row], masks[row],
+                                  enc.meta["grid"][b])  # (P,) class index per patch, 0 = none
+            own, rand = [], []
+            for k, name in enumerate(classes[row], start=1):
+                where = torch.from_numpy(labels == k)
+                if not bool(where.any()):
+                    continue
+                fake = names[int(rng.choice([j for j, n in enumerate(names) if n != name]))]
+                own.append(lp[:, where, col[first[name]]].mean(1).exp())
+                rand.append(lp[:, where, col[first[fake]]].mean(1).exp())
+            if own:
+                matching.append(torch.stack(own).mean(0).numpy())
+                random.append(torch.stack(rand).mean(0).numpy())
+        if not matching:
+            raise SemhubError(f"{ctx.dataset.path}: no class covers more than half of any patch")
+        record = {"x": ctx.layers, "ylabel": "geometric-mean p of the class name", "n": len(matching),
+                  "title": f"{bb.name}: class names at their patches",
+                  "series": {"matching label": np.mean(matching, 0).tolist(),
+                             "random label": np.mean(random, 0).tolist()}}
+        return SegmentationLensResult([record], dict(ctx.options))
+
+
+def two_colours(text: str, vocabulary: set[str]) -> set[str] | None:
+    """The paper's parse: exactly one "X and Y" naming two colours in the answer's first sentence."""
+    sentence = text.strip().split(".")[0].lower()
+    found = [m for m in re.findall(r"\b(\w+) and (\w+)\b", sentence) if set(m) <= vocabulary]
+    return set(found[0]) if len(found) == 1 else None
+
+
+class ColourEditAnalysis:
+    """Paper 5.5: write W_U[new] - W_U[old] over one half's image positions from layer i on; does the answer change?"""
+
+    name = "colour-edit"
+    description = "replace one half's image states by W_U[new colour] - W_U[old] from layer i on (paper 5.5)"
+    plot_name = "colour_edit.png"
+    question = "What are the two colors in the image?\n"
+    max_new_tokens = 15
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset) * 4 * max(1, len(ctx.layers) - 1)
+
+    def run(self, ctx):
+        bb = ctx.backbone
+        needs_vision_llm(bb)
+        tops, bottoms = column(ctx, "top", "the top half's colour"), column(ctx, "bottom", "the bottom half's colour")
+        palette = sorted(set(tops) | set(bottoms))
+        unembed = bb.part("unembedding").weight.detach()
+        token = {c: semhub.word_token_ids(bb, [c])[0] for c in palette}
+        starts = [layer for layer in ctx.layers if layer >= 1]  # the block outputs i..L (layer 0 is the embedding)
+        spoke, view = semhub.spoke_for_view(image_view(ctx)), image_view(ctx)
+        success = np.zeros(len(starts))
+        examples, cases = [], 0
+        for path, top, bottom in zip(ctx.dataset.columns[view], tops, bottoms):
+            enc = spoke.encode([path], bb, ctx.dataset.base_dir, question=self.question)
+            rows, cols = enc.meta["grid"][0]
+            grid_pos = enc.groups["grid"][0].nonzero()[:, 0]
+            half = rows // 2 * cols
+            for side, old, region in (("top", top, grid_pos[:half]), ("bottom", bottom, grid_pos[half:])):
+                mask = torch.zeros_like(enc.groups["grid"])
+                mask[0, region] = True
+                for new in [c for c in palette if c not in (top, bottom)]:
+                    vec = (unembed[token[new]] - unembed[token[old]]).float()
+                    cases += 1
+                    for k, start in enumerate(starts):
+                        layers = [layer for layer in range(start, bb.n_layers + 1)]
+                        with semhub.steer(bb, vec, layers=layers, positions=mask, mode="replace"):
+                            answer = self._answer(bb, enc)
+                        got = two_colours(answer, set(palette))
+                        success[k] += bool(got and new in got and old not in got)
+                        if len(examples) < 20 and k == 0:
+                            examples.append({"image": path, "side": side, "old": old, "new": new, "answer": answer})
+                        if ctx.on_batch:
+                            ctx.on_batch(1)
+        record = {"x": starts, "xlabel": "first edited layer", "ylabel": "% new colour named, old not",
+                  "title": f"{bb.name}: colour edit (replace) on half the image positions", "cases": cases,
+                  "series": {"accuracy": (100 * success / max(cases, 1)).tolist()}, "examples": examples}
+        return ColourEditResult([record], dict(ctx.options))
+
+    def _answer(self, bb, enc) -> str:
+        inputs = {k: v.to(bb.input_device) for k, v in enc.inputs.items()}
+        tok = bb.tokenizer
+        with torch.inference_mode():
+            out = bb.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                    pad_token_id=tok.pad_token_id, temperature=None, top_p=None, top_k=None)
+        return tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+class JointAlignmentAnalysis:
+    """Dual encoders: project each layer of one tower into the shared space (its final norm and
+    projection) and compare with the other tower's final embedding of the paired input."""
+
+    name = "joint-alignment"
+    description = "dual encoder: each tower's layers, projected to the joint space, vs the other's final embedding"
+    plot_name = "joint_alignment.png"
+
+    def run(self, ctx):
+        bb = ctx.backbone
+        if not bb.family.input_stacks:
+            raise SemhubError(f"--model: {bb.name} ({bb.family.name}) is not a dual encoder (e.g. a CLIP model)")
+        img_view = image_view(ctx)
+        text_view = next((v for v in ctx.views if v != img_view), None)
+        if text_view is None:
+            raise SemhubError("--views: joint-alignment needs an image view and a text view (e.g. image,en)")
+        image = self._projected(bb.for_input("image"), ctx, img_view, "cls")
+        text = self._projected(bb.for_input("text"), ctx, text_view, "all")
+        records = [self._record(image, text[:, -1], f"{img_view} layers vs final {text_view}"),
+                   self._record(text, image[:, -1], f"{text_view} layers vs final {img_view}")]
+        for rec in records:
+            rec["title"] = f"{bb.name}: {rec.pop('what')}"
+        return JointAlignmentResult(records, dict(ctx.options))
+
+    @staticmethod
+    def _projected(tower, ctx, view: str, group: str) -> torch.Tensor:
+        """(N, layers, joint dim) unit vectors: each layer's pooled state through the final norm and projection."""
+        spoke = semhub.spoke_for_view(view)
+        values = list(ctx.dataset.columns[view])
+        size = ctx.options["batch_size"]
+        batches = (spoke.encode(values[s:s + size], tower, ctx.dataset.base_dir) for s in range(0, len(values), size))
+        states = semhub.capture(tower, batches, pooling="last", group=group)  # CLS / the end-of-text token
+        with torch.inference_mode():
+            joint = tower.part("unembedding")(tower.part("final_norm")(states.to(tower.dtype))).float()
+        return torch.nn.functional.normalize(joint, dim=-1)
+
+    @staticmethod
+    def _record(layers: torch.Tensor, target: torch.Tensor, what: str) -> dict[str, Any]:
+        n, L = layers.shape[:2]
+        sims = torch.einsum("nld,md->lnm", layers, target)  # (L, N, N)
+        diag = sims.diagonal(dim1=1, dim2=2)
+        off = (sims.sum((1, 2)) - diag.sum(1)) / max(n * n - n, 1)
+        hits = (sims.argmax(2) == torch.arange(n)).float().mean(1)
+        return {"x": [round(k / (L - 1), 3) for k in range(L)], "xlabel": "relative depth (0 = embeddings)",
+                "ylabel": "cosine in the joint space", "what": what, "n": n,
+                "series": {"matched": diag.mean(1).tolist(), "mismatched": off.tolist(),
+                           "retrieval@1": hits.tolist()}}
