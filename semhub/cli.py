@@ -86,7 +86,7 @@ def analyze(model, data, views, modality, analysis, pooling, center, layers, fin
     ds = api.dataset(data, limit, view_list, modality)
     view_list = view_list or api.default_views(ds, modality)
     validate_views(ds, view_list)
-    model = model or api.default_model(modality)
+    model = api.model_for(modality, model)
     out = out or default_run_dir(model or "gemma3-270m", analysis)
     check_out_dir(out)
 

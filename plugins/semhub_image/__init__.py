@@ -20,6 +20,7 @@ class ImageSpoke:
     modality = "image"
     input_kind = "image"  # what the model must read (checked against the family's ``modalities``)
     default_dataset = "images"
+    suggested_model = "llava-hf/llava-1.5-7b-hf"  # no vision weights ship offline: named when none is given
 
     def claims(self, view: str) -> bool:
         return view == "image" or view.startswith("image_")

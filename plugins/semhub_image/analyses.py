@@ -173,7 +173,7 @@ class SegmentationLensAnalysis:
         from semhub_image.patches import patch_labels
 
         bb = ctx.backbone
-        classes = column(ctx, "classes", "the class name of each mask index 1, 2...")
+        classes = [c.split(",") for c in column(ctx, "classes", "comma-separated class names of mask indices 1, 2...")]
         masks = column(ctx, "mask", "a per-pixel class-index image for each image")
         names = sorted({c for cs in classes for c in cs})
         if len(names) < 2:
@@ -222,6 +222,7 @@ class ColourEditAnalysis:
     plot_name = "colour_edit.png"
     question = "What are the two colors in the image?\n"
     max_new_tokens = 15
+    palette = ("red", "green", "blue", "black")  # the paper's; colours the data names beyond these join them
 
     def work(self, ctx) -> int:
         return len(ctx.dataset) * 4 * max(1, len(ctx.layers) - 1)
@@ -230,7 +231,7 @@ class ColourEditAnalysis:
         bb = ctx.backbone
         needs_vision_llm(bb)
         tops, bottoms = column(ctx, "top", "the top half's colour"), column(ctx, "bottom", "the bottom half's colour")
-        palette = sorted(set(tops) | set(bottoms))
+        palette = sorted(set(self.palette) | set(tops) | set(bottoms))
         unembed = bb.part("unembedding").weight.detach()
         token = {c: semhub.word_token_ids(bb, [c])[0] for c in palette}
         starts = [layer for layer in ctx.layers if layer >= 1]  # the block outputs i..L (layer 0 is the embedding)

@@ -118,7 +118,7 @@ def build(folder: Path) -> None:
         Image.fromarray(mask, "L").save(folder / "scenes" / f"scene{k}-mask.png")
         labels = [CAPTIONS[n][3] for n in names]
         rows.append({"id": f"scene{k}", "image": f"scenes/scene{k}.jpg", "mask": f"scenes/scene{k}-mask.png",
-                     "classes": labels, "en": f"{labels[0]}, {labels[1]}, {labels[2]} and {labels[3]}"})
+                     "classes": ",".join(labels), "en": f"{labels[0]}, {labels[1]}, {labels[2]} and {labels[3]}"})
     _write(folder / "scenes.jsonl", rows)
 
 

@@ -17,6 +17,14 @@ class SimilarityAnalysis:
     plot_name = "similarity.png"
 
     def run(self, ctx) -> SimilarityResult:
+        from semhub.collect import reader
+        from semhub.errors import SemhubError
+
+        stacks = {view: reader(ctx.backbone, view).stack for view in ctx.views}
+        if len(set(stacks.values())) > 1:
+            towers = ", ".join(f"{v}: {s}" for v, s in stacks.items())
+            raise SemhubError(f"--views: {ctx.backbone.name} reads these views on different towers ({towers}), whose "
+                              "layers do not correspond; for dual encoders use --analysis joint-alignment")
         states = {view: ctx.states(view) for view in ctx.views}
         return similarity(
             states,
