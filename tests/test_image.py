@@ -103,6 +103,17 @@ def test_image_positions_are_exactly_where_the_processor_put_them(name):
         assert bool((enc.groups["grid"][k] <= enc.groups["content"][k]).all())
 
 
+@pytest.mark.parametrize("name", VISION_LLMS)
+def test_caption_in_the_prompt_gets_its_own_group(name):
+    bb = vision_backbone(name)
+    captions = ["the cat sat on the mat", "a big red house", "the sun"]
+    enc = ImageSpoke().encode(PHOTOS, bb, DATA, texts=captions)
+    ids = enc.inputs["input_ids"]
+    for k, caption in enumerate(captions):
+        assert bb.tokenizer.decode(ids[k][enc.groups["text"][k]]).split() == caption.split()
+    assert not bool((enc.groups["text"] & enc.groups["content"]).any())
+
+
 def test_grids_follow_each_family_layout():
     grids = {name: ImageSpoke().encode(PHOTOS, vision_backbone(name), DATA).meta["grid"] for name in VISION_LLMS}
     assert grids["llava"] == [(5, 5)] * 3  # 30 px / 6 px patches, CLS dropped
@@ -315,3 +326,70 @@ def test_analyze_end_to_end_on_a_saved_tiny_model(name, tmp_path, cli_run):
     assert manifest["options"]["views"] == ["en", "image"]  # the dominant language first, as for every spoke
     result = json.loads((out / "results.json").read_text())
     assert result and (out / f"{analysis.replace('-', '_')}.png").stat().st_size > 1000
+
+
+# ---- open_clip (optional extra) ----------------------------------------------------------------
+
+def open_clip_layout(hf) -> dict[str, torch.Tensor]:
+    """A CLIPModel's weights in open_clip's naming (fused q/k/v, projections as matrices)."""
+    sd = hf.state_dict()
+    out = {"visual.conv1.weight": sd["vision_model.embeddings.patch_embedding.weight"],
+           "visual.class_embedding": sd["vision_model.embeddings.class_embedding"],
+           "visual.positional_embedding": sd["vision_model.embeddings.position_embedding.weight"],
+           "visual.proj": sd["visual_projection.weight"].T, "text_projection": sd["text_projection.weight"].T,
+           "token_embedding.weight": sd["text_model.embeddings.token_embedding.weight"],
+           "positional_embedding": sd["text_model.embeddings.position_embedding.weight"],
+           "logit_scale": sd["logit_scale"]}
+    for a, b in (("visual.ln_pre", "vision_model.pre_layrnorm"), ("visual.ln_post", "vision_model.post_layernorm"),
+                 ("ln_final", "text_model.final_layer_norm")):
+        out[f"{a}.weight"], out[f"{a}.bias"] = sd[f"{b}.weight"], sd[f"{b}.bias"]
+    for prefix, src, n in (("visual.transformer.resblocks", "vision_model.encoder.layers", 3),
+                           ("transformer.resblocks", "text_model.encoder.layers", 2)):
+        for i in range(n):
+            s, d = f"{src}.{i}", f"{prefix}.{i}"
+            out[f"{d}.attn.in_proj_weight"] = torch.cat([sd[f"{s}.self_attn.{p}_proj.weight"] for p in "qkv"])
+            out[f"{d}.attn.in_proj_bias"] = torch.cat([sd[f"{s}.self_attn.{p}_proj.bias"] for p in "qkv"])
+            for a, b in (("attn.out_proj", "self_attn.out_proj"), ("ln_1", "layer_norm1"), ("ln_2", "layer_norm2"),
+                         ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")):
+                out[f"{d}.{a}.weight"], out[f"{d}.{a}.bias"] = sd[f"{s}.{b}.weight"], sd[f"{s}.{b}.bias"]
+    return out
+
+
+def test_open_clip_weights_map_onto_transformers_clip():
+    from semhub_image.open_clip_convert import hf_state_dict
+
+    source = vision_backbone("clip", seed=1).model
+    target = vision_backbone("clip", seed=2).model
+    missing, unexpected = target.load_state_dict(hf_state_dict(open_clip_layout(source)), strict=False)
+    assert not unexpected and all(k.endswith("position_ids") for k in missing)
+    pixels = torch.randn(2, 3, 30, 30)
+    ids = torch.tensor([[1, 5, 6, 2], [1, 7, 2, 0]])
+    with torch.no_grad():
+        torch.testing.assert_close(source.get_image_features(pixel_values=pixels).pooler_output,
+                                   target.get_image_features(pixel_values=pixels).pooler_output)
+        torch.testing.assert_close(source.get_text_features(input_ids=ids).pooler_output,
+                                   target.get_text_features(input_ids=ids).pooler_output)
+
+
+def test_open_clip_model_converts_and_matches_its_own_features(tmp_path):
+    try:
+        import open_clip
+    except Exception as exc:  # noqa: BLE001 - torchvision fails with OSError/RuntimeError on CPU-only torch
+        pytest.skip(f"optional extra 'clip' (open_clip_torch) is not importable: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:120]} (it imports torchvision, whose PyPI wheels need CUDA "
+                    "libraries a CPU-only torch lacks)")
+    from semhub_image.open_clip_convert import clip_config, hf_state_dict
+    from transformers import CLIPModel
+
+    cfg = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8},
+           "text_cfg": {"context_length": 16, "vocab_size": 99, "width": 64, "heads": 2, "layers": 2}}
+    oc = open_clip.CLIP(cfg["embed_dim"], cfg["vision_cfg"], cfg["text_cfg"]).eval()
+    hf = CLIPModel(clip_config(cfg, quick_gelu=False)).eval()
+    hf.load_state_dict(hf_state_dict(oc.state_dict()), strict=False)
+    pixels, ids = torch.randn(2, 3, 32, 32), torch.randint(3, 90, (2, 16))
+    ids[:, -1] = 98  # open_clip pools the highest id (its end-of-text token)
+    with torch.no_grad():
+        torch.testing.assert_close(hf.get_image_features(pixel_values=pixels).pooler_output, oc.encode_image(pixels),
+                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(hf.get_text_features(input_ids=ids).pooler_output, oc.encode_text(ids),
+                                   atol=1e-4, rtol=1e-4)

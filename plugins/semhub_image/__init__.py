@@ -47,12 +47,14 @@ class ImageSpoke:
     def length_hint(self, value: Any) -> int:
         return 0  # every image of a family expands to a similar number of positions
 
-    def encode(self, values: list[Any], backbone: Any, base_dir: Path, question: str = "") -> Encoded:
-        """``question`` fills a vision LLM's prompt slot (the colour lens asks one)."""
+    def encode(self, values: list[Any], backbone: Any, base_dir: Path, question: str = "",
+               texts: list[str] | None = None) -> Encoded:
+        """``question`` fills a vision LLM's prompt slot (the colour lens asks one); ``texts`` (one per
+        image, e.g. captions) fill it per item and get the position group ``text``."""
         from semhub_image.encoding import encode_images
         from semhub_image.image_io import read_image
 
-        return encode_images([read_image(self.path(v, base_dir)) for v in values], backbone, question)
+        return encode_images([read_image(self.path(v, base_dir)) for v in values], backbone, question, texts)
 
 
 @hookimpl
@@ -89,6 +91,17 @@ def semhub_register_commands(cli) -> None:
 
         build(folder)
         click.echo(f"wrote {folder}/images.jsonl, colours.jsonl, halves.jsonl and scenes.jsonl")
+
+    @cli.command("convert-open-clip")
+    @click.option("--model", "model_name", required=True, help="open_clip model name, e.g. ViT-B-32.")
+    @click.option("--pretrained", default=None, help="open_clip pretrained tag, e.g. laion2b_s34b_b79k.")
+    @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write (then: --model OUT).")
+    def convert_open_clip_command(model_name, pretrained, out):
+        """Write an open_clip model as a transformers CLIP folder semhub loads (needs the 'clip' extra)."""
+        from semhub_image.open_clip_convert import convert_open_clip
+
+        convert_open_clip(model_name, pretrained, out)
+        click.echo(f"wrote {out}; run: semhub analyze --modality image --model {out} --analysis joint-alignment")
 
 
 @hookimpl

@@ -62,16 +62,38 @@ def _grids(backbone, batch: dict[str, Any], content: torch.Tensor) -> tuple[torc
     raise SemhubError(f"registry entry {backbone.family.name!r}: unknown [vision] layout {layout!r}")
 
 
-def encode_with_prompt(images: list[Image.Image], backbone, placeholder: int, question: str = "") -> Encoded:
-    """Vision-language LLMs: the processor expands the image token; positions come back from the ids."""
+def _process(backbone, images: list[Image.Image], texts: list[str]) -> dict[str, Any]:
     token = getattr(backbone.processor, "image_token", None) or getattr(backbone.processor, "boi_token", None)
     if not token:
         raise SemhubError(f"{backbone.name}: its processor names no image token")
     template = backbone.family.prompts.get("image", "{image}{question}")
-    prompt = template.replace("{image}", token).replace("{question}", question)
-    batch = backbone.processor(text=[prompt] * len(images), images=[[im] for im in images],
-                               return_tensors="pt", padding=True)
-    inputs: dict[str, Any] = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    prompts = [template.replace("{image}", token).replace("{question}", text) for text in texts]
+    batch = backbone.processor(text=prompts, images=[[im] for im in images], return_tensors="pt", padding=True)
+    return {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+
+
+def _text_span(with_text: torch.Tensor, without: torch.Tensor, attention: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Where the per-item texts sit: from the first id that differs from the text-free prompt, as many
+    positions as the text added (both batches right-padded, the text in one place)."""
+    mask = torch.zeros_like(with_text, dtype=torch.bool)
+    for b in range(len(with_text)):
+        n_with, n_without = int(attention[0][b].sum()), int(attention[1][b].sum())
+        a, c = with_text[b, :n_with], without[b, :n_without]
+        width = min(len(a), len(c))
+        differ = (a[:width] != c[:width]).nonzero()
+        start = int(differ[0]) if len(differ) else width
+        mask[b, start:start + n_with - n_without] = True
+    return mask
+
+
+def encode_with_prompt(images: list[Image.Image], backbone, placeholder: int, question: str = "",
+                       texts: list[str] | None = None) -> Encoded:
+    """Vision-language LLMs: the processor expands the image token; positions come back from the ids.
+
+    ``texts`` (one per image, e.g. its caption) fill the ``{question}`` slot instead of ``question``
+    and get their own group ``text``.
+    """
+    inputs = _process(backbone, images, texts if texts is not None else [question] * len(images))
     _pixels_dtype(backbone, inputs)
     ids = inputs["input_ids"]
     attention = inputs["attention_mask"].bool()
@@ -82,6 +104,9 @@ def encode_with_prompt(images: list[Image.Image], backbone, placeholder: int, qu
     last = torch.where(attention, positions, -1).max(dim=1).values
     grid, shapes = _grids(backbone, inputs, content)
     groups = {"content": content, "grid": grid, "prompt_last": positions[None, :] == last[:, None], "all": attention}
+    if texts is not None:
+        bare = _process(backbone, images, [""] * len(images))
+        groups["text"] = _text_span(ids, bare["input_ids"], (inputs["attention_mask"], bare["attention_mask"]))
     return Encoded(inputs, groups, meta={"grid": shapes})
 
 
@@ -103,17 +128,17 @@ def encode_pixels(images: list[Image.Image], backbone) -> Encoded:
     return Encoded(inputs, groups, meta={"grid": [(rows, cols)] * n})
 
 
-def encode_images(images: list[Image.Image], backbone, question: str = "") -> Encoded:
+def encode_images(images: list[Image.Image], backbone, question: str = "", texts: list[str] | None = None) -> Encoded:
     """Dispatch on what the backbone is: a vision-language LLM (declares an image placeholder) or a ViT.
 
-    ``question`` fills the ``{question}`` slot of the family's image prompt (LLMs only).
+    ``question`` fills the ``{question}`` slot of the family's image prompt, or ``texts`` per image (LLMs only).
     """
     if backbone.processor is None or "image" not in backbone.family.modalities:
         raise SemhubError(f"--model: {backbone.name} ({backbone.family.name}) reads no images; use a vision "
                           "model (see `semhub models`), e.g. --model llava-hf/llava-1.5-7b-hf")
     placeholder = backbone.placeholder_id("image")
     if placeholder is not None:
-        return encode_with_prompt(images, backbone, placeholder, question)
+        return encode_with_prompt(images, backbone, placeholder, question, texts)
     if backbone.family.vision.get("layout") == "vit":
         return encode_pixels(images, backbone)
     raise SemhubError(f"registry entry {backbone.family.name!r}: no image placeholder and no [vision] layout 'vit'")
