@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from image_models import VISION_LLMS, processor, save_tiny, vision_backbone
+from image_models import VISION_LLMS, save_tiny, vision_backbone
 from semhub.capture import capture, pool, run_layers
 from semhub_image import DATA, ImageSpoke
 from semhub_image.image_io import read_image
@@ -281,6 +281,20 @@ def test_caption_lens_baseline_is_the_least_overlapping_caption():
     assert least_overlap(caps) == [2, 2, 0, 2]
 
 
+def test_caption_lens_without_a_nouns_column_uses_content_words(tmp_path):
+    import semhub
+    from semhub_image.analyses import CaptionLensAnalysis, content_words
+
+    assert content_words("A cat sat on the red mat, near two dogs.") == ["cat", "sat", "red", "mat", "dogs"]
+    rows = [json.loads(line) for line in (DATA / "images.jsonl").read_text().splitlines()[:3]]
+    data = tmp_path / "captions.jsonl"  # a user's file: image and caption only
+    data.write_text("".join(json.dumps({"image": str(DATA / r["image"]), "en": r["en"]}) + "\n" for r in rows))
+    bb = vision_backbone("llava")
+    ctx = semhub.make_context(bb, str(data), ["image", "en"], modality="image")
+    (rec,) = CaptionLensAnalysis().run(ctx).records
+    assert all(v > 0 for v in rec["series"]["matching caption"])
+
+
 def test_two_colour_parse():
     from semhub_image.analyses import two_colours
 
@@ -393,3 +407,19 @@ def test_open_clip_model_converts_and_matches_its_own_features(tmp_path):
                                    atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(hf.get_text_features(input_ids=ids).pooler_output, oc.encode_text(ids),
                                    atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("preset,key", [("vision-similarity", "similarity"), ("vision-colour-lens", "colour_lens"),
+                                        ("vision-caption-lens", "caption_lens"),
+                                        ("vision-segmentation-lens", "segmentation_lens"),
+                                        ("vision-colour-edit", "colour_edit")])
+def test_paper_presets_run_on_a_saved_tiny_chameleon(preset, key, tmp_path, cli_run):
+    model_dir = tmp_path / "tiny-chameleon"
+    save_tiny("chameleon", model_dir)
+    out = tmp_path / "run"
+    code, _, err = cli_run("reproduce", preset, "--model", str(model_dir), "--limit", "3", "--out", str(out))
+    assert code == 0, err
+    result = json.loads((out / "results.json").read_text())[key]
+    assert result and any(p.suffix == ".png" and p.stat().st_size > 1000 for p in out.iterdir())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["family"] == "chameleon" and manifest["data"]["rows"] == 3

@@ -91,7 +91,14 @@ def position_logprobs(ctx, ids: list[int], *, question: str = "", group: str = "
             ctx.on_batch(len(enc))
 
 
-class ColourLensAnalysis:
+class ImageLens:
+    """Lenses over each image once: progress counts images."""
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset)
+
+
+class ColourLensAnalysis(ImageLens):
     """Paper 5.2: at a solid colour's image positions, how often is the colour word the lens's top-1 token?"""
 
     name = "colour-lens"
@@ -117,6 +124,15 @@ class ColourLensAnalysis:
         return ColourLensResult([record], dict(ctx.options))
 
 
+STOPWORDS = frozenset("""a an the and or of in on at to with from by for is are was were be been it its this that
+these those there here some any each two three one his her their our your my as into onto over under near while""".split())
+
+
+def content_words(caption: str) -> list[str]:
+    """Lowercase words of three letters or more that are not function words."""
+    return [w for w in re.findall(r"[a-z]+", caption.lower()) if len(w) > 2 and w not in STOPWORDS]
+
+
 def least_overlap(captions: list[str]) -> list[int]:
     """For each caption, the caption with the smallest overlap of lowercase word sets (ties: the first)."""
     sets = [set(c.lower().split()) for c in captions]
@@ -127,7 +143,7 @@ def least_overlap(captions: list[str]) -> list[int]:
     return out
 
 
-class CaptionLensAnalysis:
+class CaptionLensAnalysis(ImageLens):
     """Paper 5.3: the caption's nouns at the image positions, against the least-overlapping caption's nouns."""
 
     name = "caption-lens"
@@ -137,8 +153,14 @@ class CaptionLensAnalysis:
 
     def run(self, ctx):
         bb = ctx.backbone
-        nouns = [n.split() for n in column(ctx, "nouns", "the caption's nouns, space-separated")]
         captions = column(ctx, bb.family.dominant_language, "the captions")
+        if "nouns" in ctx.dataset.columns:
+            nouns = [n.split() for n in ctx.dataset.columns["nouns"]]
+        else:  # no tagger offline: the caption's content words stand in for its nouns
+            nouns = [content_words(c) for c in captions]
+        empty = [i for i, ws in enumerate(nouns) if not ws]
+        if empty:
+            raise SemhubError(f"{ctx.dataset.path}:{ctx.dataset.lines[empty[0]]}: no keywords in this caption")
         other = least_overlap(captions)
         vocab = sorted({w for ws in nouns for w in ws})
         first = {w: semhub.word_token_ids(bb, [w])[0] for w in vocab}
@@ -161,7 +183,7 @@ class CaptionLensAnalysis:
         return CaptionLensResult([record], dict(ctx.options))
 
 
-class SegmentationLensAnalysis:
+class SegmentationLensAnalysis(ImageLens):
     """Paper 5.4: at each patch covered (> 50 %) by a class, the probability of that class's name."""
 
     name = "segmentation-lens"
