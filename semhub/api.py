@@ -52,7 +52,7 @@ def model_for(modality: str, model: str | None) -> str | None:
             for f in families().values() if modality in f.modalities]
     spoke = next((s for s in catalog.spokes().values() if s.modality == modality), None)
     suggested = getattr(spoke, "suggested_model", None) or (fams and families()[fams[0].split()[0]].examples[0])
-    raise SemhubError(f"--modality {modality}: no {modality} model is built in (no such weights ship offline); "
+    raise SemhubError(f"--modality {modality}: no {modality} model is built in (semhub ships no such weights); "
                       f"supported families: {', '.join(fams) or 'none'}; on a machine that has one, run: "
                       f"semhub analyze --modality {modality} --model {suggested}")
 

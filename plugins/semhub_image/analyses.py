@@ -77,12 +77,20 @@ def position_logprobs(ctx, ids: list[int], *, question: str = "", group: str = "
     for start in range(0, len(values), size):
         enc = spoke.encode(values[start:start + size], bb, ctx.dataset.base_dir, question=question)
         mask = enc.groups[group]
-        xs: list[torch.Tensor] = []
-        semhub.run_layers(bb, [enc], ctx.layers, lambda layer, h, _b: xs.append(lens.prepare(h[mask.to(h.device)], layer)))
-        flat = torch.cat(xs)
-        scan = lens.scan(flat, k=1 if top1 else 0)
-        lp = (lens.logits(flat, wanted) - scan.log_norm[:, None]).cpu().view(len(xs), -1, len(ids))
-        top = scan.top_ids[:, 0].cpu().view(len(xs), -1) if top1 else None
+        lps: list[torch.Tensor] = []
+        tops: list[torch.Tensor] = []
+
+        def on_layer(layer: int, hidden: torch.Tensor, _batch) -> None:
+            """Project this layer's positions now: memory holds one layer's states, never all of them."""
+            h = lens.prepare(hidden[mask.to(hidden.device)], layer)
+            scan = lens.scan(h, k=1 if top1 else 0)
+            lps.append((lens.logits(h, wanted) - scan.log_norm[:, None]).cpu())
+            if top1:
+                tops.append(scan.top_ids[:, 0].cpu())
+
+        semhub.run_layers(bb, [enc], ctx.layers, on_layer)
+        lp = torch.stack(lps)  # (layers, positions of the batch, K)
+        top = torch.stack(tops) if top1 else None
         owner = mask.nonzero()[:, 0]
         for b in range(len(enc)):
             keep = owner == b
