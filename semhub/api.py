@@ -44,13 +44,14 @@ def model_for(modality: str, model: str | None) -> str | None:
     """``--model``, else the modality's default; a modality with no built-in model is a clear error
     listing the registry families that read it and the command to run one."""
     model = model or default_model(modality)
-    if model is not None or modality == "text":
+    spoke = next((s for s in catalog.spokes().values() if s.modality == modality), None)
+    kind = getattr(spoke, "input_kind", "text")
+    if model is not None or kind == "text":  # tokenizer spokes (code, arithmetic...) run on the default LM
         return model
     from semhub.registry import families
 
     fams = [f"{f.name} ({f.examples[0]})" if f.examples else f.name
-            for f in families().values() if modality in f.modalities]
-    spoke = next((s for s in catalog.spokes().values() if s.modality == modality), None)
+            for f in families().values() if kind in f.modalities]
     suggested = getattr(spoke, "suggested_model", None) or (fams and families()[fams[0].split()[0]].examples[0])
     raise SemhubError(f"--modality {modality}: no {modality} model is built in (semhub ships no such weights); "
                       f"supported families: {', '.join(fams) or 'none'}; on a machine that has one, run: "
