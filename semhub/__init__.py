@@ -16,7 +16,7 @@ from semhub.backbone import Backbone, ModelSource  # noqa: E402
 from semhub.backbone.loading import cache_root, file_sha256  # noqa: E402
 from semhub.analyses.lens_view import lens_view  # noqa: E402
 from semhub.analyses.logit_lens import mean_ci, upper_peak  # noqa: E402
-from semhub.analyses.result import RecordsResult  # noqa: E402
+from semhub.analyses.result import CurvesResult, RecordsResult  # noqa: E402
 from semhub.api import parse_layer_spec, parse_layers  # noqa: E402
 from semhub.collect import encode_values, view_batches  # noqa: E402
 from semhub.analyses.token_sets import score_token_sets, word_token_ids  # noqa: E402
@@ -26,14 +26,14 @@ from semhub.catalog import spoke_for_view  # noqa: E402
 from semhub.data import AlignedDataset, load_aligned  # noqa: E402
 from semhub.errors import DataError, SemhubError  # noqa: E402
 from semhub.hookspecs import hookimpl  # noqa: E402
-from semhub.spokes import Encoded, Spoke  # noqa: E402
+from semhub.spokes import Encoded, FileSpoke, Spoke  # noqa: E402
 from semhub.steering import SteeringVector, from_contrast, from_prompt_pair, from_unembedding, generate, steer  # noqa: E402
 from semhub.steering.run import SteerSpec  # noqa: E402
 
 __all__ = [
-    "AlignedDataset", "Backbone", "DataError", "Encoded", "Lens", "ModelSource", "RunContext", "SemhubError", "Spoke",
+    "AlignedDataset", "Backbone", "DataError", "Encoded", "FileSpoke", "Lens", "ModelSource", "RunContext", "SemhubError", "Spoke",
     "__version__", "cache_root", "capture", "dataset", "file_sha256", "hookimpl", "lens_view", "load", "load_aligned",
     "make_context", "pool", "run_layers", "score_token_sets", "similarity", "spoke_for_view", "word_token_ids",
-    "RecordsResult", "SteerSpec", "SteeringVector", "from_contrast", "from_prompt_pair", "from_unembedding",
+    "CurvesResult", "RecordsResult", "SteerSpec", "SteeringVector", "from_contrast", "from_prompt_pair", "from_unembedding",
     "encode_values", "generate", "mean_ci", "parse_layer_spec", "parse_layers", "steer", "upper_peak", "view_batches",
 ]

@@ -50,3 +50,43 @@ class Spoke(Protocol):
 
     def encode(self, values: list[Any], backbone: Any, base_dir: Path) -> Encoded:
         """Model inputs and position groups for one batch of values."""
+
+
+class FileSpoke:
+    """Base for spokes whose values are paths to media files, relative to the data file.
+
+    A subclass sets ``name``, ``modality``, ``input_kind`` and ``file_kind`` ("audio file"),
+    implements ``read(path)`` (a ``ValueError`` with a one-line problem for a bad file) and
+    ``encode``. Validation then reads every file before the model loads, so a corrupt one is
+    reported with ``file:line`` instead of failing mid-run.
+    """
+
+    name: str
+    modality: str
+    file_kind = "file"
+
+    def claims(self, view: str) -> bool:
+        return view == self.name or view.startswith(f"{self.name}_")
+
+    @staticmethod
+    def path(value: str, base_dir: Path | None) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() or base_dir is None else base_dir / path
+
+    def read(self, path: Path) -> Any:
+        raise NotImplementedError
+
+    def validate(self, value: Any, base_dir: Path) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return f"expected a path to a file ({self.file_kind})"
+        path = self.path(value, base_dir)
+        if not path.is_file():
+            return f"no such {self.file_kind}: {value}"
+        try:
+            self.read(path)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def length_hint(self, value: Any) -> int:
+        return 0

@@ -11,39 +11,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from semhub import Encoded, ModelSource, hookimpl
+from semhub import Encoded, FileSpoke, ModelSource, hookimpl
 
 HERE = Path(__file__).parent
 
 
-class AudioSpoke:
+class AudioSpoke(FileSpoke):
     name = "audio"
     modality = "audio"
     input_kind = "audio"  # what the model must read (checked against the family's ``modalities``)
+    file_kind = "audio file"
     default_dataset = "speech"
     default_model = "whisper-base"
 
-    def claims(self, view: str) -> bool:
-        return view == "audio" or view.startswith("audio_")
-
-    @staticmethod
-    def path(value: str, base_dir: Path | None) -> Path:
-        path = Path(value).expanduser()
-        return path if path.is_absolute() or base_dir is None else base_dir / path
-
-    def validate(self, value: Any, base_dir: Path) -> str | None:
+    def read(self, path: Path, rate: int = 16_000):
         from semhub_audio.audio_io import read_audio
 
-        if not isinstance(value, str) or not value.strip():
-            return "expected a path to an audio file"
-        path = self.path(value, base_dir)
-        if not path.is_file():
-            return f"no such audio file: {value}"
-        try:
-            read_audio(path)
-        except ValueError as exc:
-            return str(exc)
-        return None
+        return read_audio(path, rate)
 
     def length_hint(self, value: Any) -> int:
         from semhub_audio.audio_io import audio_seconds
@@ -52,11 +36,10 @@ class AudioSpoke:
 
     def encode(self, values: list[Any], backbone: Any, base_dir: Path, question: str = "") -> Encoded:
         """``question`` fills an audio LLM's prompt slot (the mammal experiment asks one)."""
-        from semhub_audio.audio_io import read_audio
         from semhub_audio.encoding import encode_clips, sampling_rate
 
         rate = sampling_rate(backbone)
-        return encode_clips([read_audio(self.path(v, base_dir), rate) for v in values], backbone, question)
+        return encode_clips([self.read(self.path(v, base_dir), rate) for v in values], backbone, question)
 
 
 def whisper_base() -> ModelSource:

@@ -11,22 +11,7 @@ import numpy as np
 import torch
 
 import semhub
-from semhub import RecordsResult, SemhubError
-
-
-class CurvesResult(RecordsResult):
-    """Records with ``x`` and ``series`` (see ``semhub.plotting.plot_curves``)."""
-
-    plotter: ClassVar[str] = "plot_curves"
-    summary_columns = ("curve", "peak x", "peak value", "at last x")
-
-    def summary_rows(self):
-        rows = []
-        for rec in self.records:
-            for name, values in rec["series"].items():
-                k = int(np.nanargmax(values))
-                rows.append((name, str(rec["x"][k]), f"{values[k]:.4g}", f"{values[-1]:.4g}"))
-        return rows
+from semhub import CurvesResult, SemhubError
 
 
 class AudioLensResult(CurvesResult):

@@ -9,52 +9,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from semhub import Encoded, hookimpl
+from semhub import Encoded, FileSpoke, hookimpl
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"
 
 
-class ImageSpoke:
+class ImageSpoke(FileSpoke):
     name = "image"
     modality = "image"
     input_kind = "image"  # what the model must read (checked against the family's ``modalities``)
+    file_kind = "image file"
     default_dataset = "images"
     suggested_model = "llava-hf/llava-1.5-7b-hf"  # no vision weights ship offline: named when none is given
 
-    def claims(self, view: str) -> bool:
-        return view == "image" or view.startswith("image_")
-
-    @staticmethod
-    def path(value: str, base_dir: Path | None) -> Path:
-        path = Path(value).expanduser()
-        return path if path.is_absolute() or base_dir is None else base_dir / path
-
-    def validate(self, value: Any, base_dir: Path) -> str | None:
+    def read(self, path: Path):
         from semhub_image.image_io import read_image
 
-        if not isinstance(value, str) or not value.strip():
-            return "expected a path to an image file"
-        path = self.path(value, base_dir)
-        if not path.is_file():
-            return f"no such image file: {value}"
-        try:
-            read_image(path)
-        except ValueError as exc:
-            return str(exc)
-        return None
-
-    def length_hint(self, value: Any) -> int:
-        return 0  # every image of a family expands to a similar number of positions
+        return read_image(path)
 
     def encode(self, values: list[Any], backbone: Any, base_dir: Path, question: str = "",
                texts: list[str] | None = None) -> Encoded:
         """``question`` fills a vision LLM's prompt slot (the colour lens asks one); ``texts`` (one per
         image, e.g. captions) fill it per item and get the position group ``text``."""
         from semhub_image.encoding import encode_images
-        from semhub_image.image_io import read_image
 
-        return encode_images([read_image(self.path(v, base_dir)) for v in values], backbone, question, texts)
+        return encode_images([self.read(self.path(v, base_dir)) for v in values], backbone, question, texts)
 
 
 @hookimpl

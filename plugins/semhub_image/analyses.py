@@ -8,39 +8,38 @@ from the lens (Chameleon's image codes) have them excluded automatically by ``se
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 import semhub
-from semhub import RecordsResult, SemhubError
+from semhub import CurvesResult, SemhubError
 
 
-class CurvesResult(RecordsResult):
-    """Records with ``x`` and ``series`` (see ``semhub.plotting.plot_curves``)."""
-
-    plotter: ClassVar[str] = "plot_curves"
-    summary_columns = ("curve", "peak x", "peak value", "at last x")
-
-    def summary_rows(self):
-        rows = []
-        for rec in self.records:
-            for name, values in rec["series"].items():
-                k = int(np.nanargmax(values))
-                rows.append((name, str(rec["x"][k]), f"{values[k]:.4g}", f"{values[-1]:.4g}"))
-        return rows
+class ColourLensResult(CurvesResult):
+    key = "colour_lens"
+    summary_title = "logit lens at image positions: % of positions whose top-1 token is the colour"
 
 
-def _result(key: str, title: str):
-    return type(f"{key.title().replace('_', '')}Result", (CurvesResult,), {"key": key, "summary_title": title})
+class CaptionLensResult(CurvesResult):
+    key = "caption_lens"
+    summary_title = "logit lens at image positions: caption nouns (sum of mean p)"
 
 
-ColourLensResult = _result("colour_lens", "logit lens at image positions: % of positions whose top-1 token is the colour")
-CaptionLensResult = _result("caption_lens", "logit lens at image positions: caption nouns (sum of mean p)")
-SegmentationLensResult = _result("segmentation_lens", "logit lens per patch: its class name (geometric-mean p)")
-ColourEditResult = _result("colour_edit", "colour edit through the hub: % of answers naming the new colour")
-JointAlignmentResult = _result("joint_alignment", "dual encoder: each layer projected into the shared space")
+class SegmentationLensResult(CurvesResult):
+    key = "segmentation_lens"
+    summary_title = "logit lens per patch: its class name (geometric-mean p)"
+
+
+class ColourEditResult(CurvesResult):
+    key = "colour_edit"
+    summary_title = "colour edit through the hub: % of answers naming the new colour"
+
+
+class JointAlignmentResult(CurvesResult):
+    key = "joint_alignment"
+    summary_title = "dual encoder: each layer projected into the shared space"
 
 
 def image_view(ctx) -> str:

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 
 @dataclass
 class RecordsResult:
@@ -22,3 +24,20 @@ class RecordsResult:
         from semhub import plotting
 
         return getattr(plotting, self.plotter)(self, Path(path))
+
+
+class CurvesResult(RecordsResult):
+    """Records with ``x`` and named ``series`` of y values (``semhub.plotting.plot_curves``), and a
+    summary row per curve: where it peaks and where it ends. Plugins subclass it with a ``key``."""
+
+    plotter: ClassVar[str] = "plot_curves"
+    summary_columns = ("curve", "peak x", "peak value", "at last x")
+    summary_title = ""
+
+    def summary_rows(self) -> list[tuple[str, ...]]:
+        rows = []
+        for rec in self.records:
+            for name, values in rec["series"].items():
+                k = int(np.nanargmax(values))
+                rows.append((name, str(rec["x"][k]), f"{values[k]:.4g}", f"{values[-1]:.4g}"))
+        return rows
