@@ -2,7 +2,7 @@
 
 Every hook receives a ``register`` callback so one plugin can contribute several objects,
 in the style of simonw/llm. Implementations may accept a subset of the arguments.
-Each hook is documented in ``docs/plugin-hooks.md`` (a test enforces it).
+Each hook is documented in ``docs/plugins.md`` (a test enforces it).
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def semhub_register_dictionaries(register: Callable) -> None:
 @hookspec
 def semhub_register_scorers(register: Callable) -> None:
     """Register steering scorers: ``register(scorer)``; ``scorer.score(generation, backbone, **options)``
-    returns one float per continuation (see docs/plugin-hooks.md)."""
+    returns one float per continuation (see docs/plugins.md)."""
 
 
 @hookspec

@@ -34,7 +34,7 @@ class Encoded:
 
 @runtime_checkable
 class Spoke(Protocol):
-    """What ``semhub_register_spokes`` expects; see docs/plugin-hooks.md."""
+    """What ``semhub_register_spokes`` expects; see docs/plugins.md."""
 
     name: str
     modality: str

@@ -1,9 +1,14 @@
 """Plugin loading: entry points, the SEMHUB_LOAD_PLUGINS filter, broken plugins, in-process plugins."""
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 
 from semhub import catalog, hookimpl, hookspecs
 
@@ -96,29 +101,65 @@ def test_in_process_plugin_registers_model_family(fresh_plugins):
     assert families()["toy"].modules["blocks"] == "m.b"
 
 
-def test_every_hook_is_documented():
-    doc = (ROOT / "docs" / "plugin-hooks.md").read_text()
+def test_every_hook_is_documented_with_its_signature_and_an_example():
+    import inspect
+
+    doc = (ROOT / "docs" / "plugins.md").read_text()
     hooks = [name for name in dir(hookspecs) if name.startswith("semhub_")]
     assert hooks
     for name in hooks:
-        assert re.search(rf"^## {name}\(", doc, re.M), f"{name} is not documented in docs/plugin-hooks.md"
+        params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
+        section = re.search(rf"^## {name}\(([^)]*)\)\n(.*?)(?=^## |\Z)", doc, re.M | re.S)
+        assert section, f"{name} is not documented in docs/plugins.md"
+        assert section.group(1) == params, f"{name}: documented as ({section.group(1)}), defined as ({params})"
+        example = re.search(r"```python\n(.*?)```", section.group(2), re.S)
+        assert example and f"def {name}(" in example.group(1), f"{name}: no example implementing it"
+        compile(example.group(1), f"docs/plugins.md:{name}", "exec")  # the example is valid Python
 
 
-def test_example_plugin_template_works(fresh_plugins, monkeypatch, tmp_path):
-    from conftest import tiny_backbone
+@pytest.fixture(scope="module")
+def example_plugin(tmp_path_factory):
+    """The example plugin pip-installed into this environment (from a copy: the source tree stays clean)."""
+    import shutil
 
-    dist = tmp_path / "semhub_reverse-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: semhub-reverse\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[semhub]\nreverse = semhub_reverse\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.syspath_prepend(str(ROOT / "examples" / "semhub-plugin-template"))
-    spoke = catalog.spoke_for_view("reverse_en")
-    assert spoke.name == "reverse"
-    bb = tiny_backbone("llama")
-    enc = spoke.encode(["the cat sat"], bb, None)
-    ids = enc.inputs["input_ids"][0][enc.groups["content"][0]].tolist()
-    assert bb.tokenizer.convert_ids_to_tokens(ids) == ["sat", "cat", "the"]
+    src = tmp_path_factory.mktemp("example") / "semhub-plugin-example"
+    shutil.copytree(ROOT / "examples" / "semhub-plugin-example", src)
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", str(src)], check=True,
+                   capture_output=True)
+    yield
+    subprocess.run([*pip, "uninstall", "-y", "semhub-plugin-example"], check=True, capture_output=True)
+
+
+def semhub_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "semhub.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_installed_example_plugin_is_found_through_its_entry_point(example_plugin, tmp_path):
+    listing = json.loads(semhub_cli("plugins", "--json").stdout)
+    (row,) = [r for r in listing["plugins"] if r["module"] == "semhub_example"]
+    assert row["name"] == "example"
+    assert set(row["hooks"]) == {"semhub_register_spokes", "semhub_register_analyses"}
+    assert not listing["failed"]
+    assert "state-norms" in semhub_cli("plugins").stdout
+
+    from conftest import make_tokenizer, tiny_model
+
+    model, _ = tiny_model("llama")
+    model.save_pretrained(tmp_path / "tiny")
+    make_tokenizer().save_pretrained(tmp_path / "tiny")
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"en": s, "reverse_en": s}) + "\n"
+                            for s in ["the cat sat on the mat", "a dog runs", "the big red house", "one two three"]))
+    out = tmp_path / "run"
+    done = semhub_cli("analyze", "--model", str(tmp_path / "tiny"), "--data", str(data), "--views", "en,reverse_en",
+                      "--analysis", "state-norms", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    (record,) = json.loads((out / "results.json").read_text())["state_norms"]
+    assert set(record["series"]) == {"en", "reverse_en"} and len(record["x"]) == 4
+    assert all(v > 0 for v in record["series"]["en"])
+    assert (out / "state_norms.png").stat().st_size > 1000
 
 
 def test_plugins_use_only_the_public_api():
