@@ -26,12 +26,12 @@ from semhub.catalog import spoke_for_view  # noqa: E402
 from semhub.data import AlignedDataset, load_aligned  # noqa: E402
 from semhub.errors import DataError, SemhubError  # noqa: E402
 from semhub.hookspecs import hookimpl  # noqa: E402
-from semhub.spokes import Encoded, FileSpoke, Spoke  # noqa: E402
+from semhub.spokes import Encoded, FileSpoke, Spoke, allow_outside_paths  # noqa: E402
 from semhub.steering import SteeringVector, from_contrast, from_prompt_pair, from_unembedding, generate, steer  # noqa: E402
 from semhub.steering.run import SteerSpec  # noqa: E402
 
 __all__ = [
-    "AlignedDataset", "Backbone", "DataError", "Encoded", "FileSpoke", "Lens", "ModelSource", "RunContext", "SemhubError", "Spoke",
+    "AlignedDataset", "allow_outside_paths", "Backbone", "DataError", "Encoded", "FileSpoke", "Lens", "ModelSource", "RunContext", "SemhubError", "Spoke",
     "__version__", "cache_root", "capture", "dataset", "file_sha256", "hookimpl", "lens_view", "load", "load_aligned",
     "make_context", "pool", "run_layers", "score_token_sets", "similarity", "spoke_for_view", "word_token_ids",
     "CurvesResult", "RecordsResult", "SteerSpec", "SteeringVector", "from_contrast", "from_prompt_pair", "from_unembedding",

@@ -54,12 +54,21 @@ def cli() -> None:
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default).")
 @click.option("--stack", default=None, help="Which block stack to read in an encoder-decoder (Whisper: encoder, decoder).")
+@click.option("--allow-outside-paths", is_flag=True,
+              help="Let media paths in the data point outside the data file's folder (off: a dataset cannot read any file).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-<analysis>).")
-def analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, lens_norm, dictionary,
-            trend_corpora, max_positions, batch_size, limit,
-            n_boot, device, dtype, device_map, revision, trust_remote_code, stack, seed, out) -> None:
+def analyze(allow_outside_paths: bool, **options) -> None:
     """Capture per-layer states for aligned views and run an analysis; write a run directory."""
+    from semhub.spokes import allow_outside_paths as allowing
+
+    with allowing(allow_outside_paths):
+        _analyze(**options)
+
+
+def _analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, lens_norm, dictionary,
+             trend_corpora, max_positions, batch_size, limit,
+             n_boot, device, dtype, device_map, revision, trust_remote_code, stack, seed, out) -> None:
     from semhub import api
     from semhub.collect import validate_views
     from semhub.data import parse_views

@@ -5,9 +5,11 @@ positions belong to the content (position groups). It knows nothing about analys
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 import torch
 
@@ -52,6 +54,29 @@ class Spoke(Protocol):
         """Model inputs and position groups for one batch of values."""
 
 
+_OUTSIDE_PATHS: ContextVar[bool] = ContextVar("semhub_outside_paths", default=False)
+
+
+@contextmanager
+def allow_outside_paths(allowed: bool = True) -> Iterator[None]:
+    """Within the block, media paths may point outside their data file's folder (``--allow-outside-paths``).
+
+    By default a dataset cannot make semhub read arbitrary files (``../../home/...``, ``/etc/...``).
+    """
+    token = _OUTSIDE_PATHS.set(allowed)
+    try:
+        yield
+    finally:
+        _OUTSIDE_PATHS.reset(token)
+
+
+def outside_data_folder(path: Path, base_dir: Path | None) -> bool:
+    """True when ``path`` (symlinks followed) leaves ``base_dir`` and that is not allowed."""
+    if base_dir is None or _OUTSIDE_PATHS.get():
+        return False
+    return not path.resolve().is_relative_to(Path(base_dir).resolve())
+
+
 class FileSpoke:
     """Base for spokes whose values are paths to media files, relative to the data file.
 
@@ -80,6 +105,8 @@ class FileSpoke:
         if not isinstance(value, str) or not value.strip():
             return f"expected a path to a file ({self.file_kind})"
         path = self.path(value, base_dir)
+        if outside_data_folder(path, base_dir):
+            return f"{value} is outside the data file's folder (pass --allow-outside-paths to read it)"
         if not path.is_file():
             return f"no such {self.file_kind}: {value}"
         try:

@@ -71,6 +71,9 @@ def parse_views(spec: str | None) -> list[str] | None:
     return views
 
 
+MAX_LINE_CHARS = 1_000_000  # one aligned row; longer lines are a wrong file, not a long sentence
+
+
 def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
@@ -80,11 +83,22 @@ def _read_text(path: Path) -> str:
         raise DataError(path, None, "is a directory, expected a .jsonl or .tsv file") from None
     except OSError as exc:
         raise DataError(path, None, f"cannot read ({exc.strerror})") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise DataError(path, 1, "starts with a byte-order mark (BOM); save it as UTF-8 without BOM")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(path, 1, "is UTF-16; save it as UTF-8")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise DataError(path, raw[:nul].count(b"\n") + 1, "contains a NUL byte (binary data, not text)")
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(path, line, "not valid UTF-8") from None
+    for n, line_text in enumerate(text.split("\n"), 1):
+        if len(line_text) > MAX_LINE_CHARS:
+            raise DataError(path, n, f"line is {len(line_text):,} characters, over the {MAX_LINE_CHARS:,} limit")
+    return text
 
 
 def _check_value(path: Path, line: int, view: str, value: Any) -> None:
