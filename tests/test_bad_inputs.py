@@ -1,0 +1,48 @@
+"""The bad-input corpus (tests/bad_inputs/cases.toml): every malformed input or option ends in
+exit status 2 and one clear line, with no traceback and no run directory left behind."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent / "bad_inputs"
+CASES = tomllib.loads((HERE / "cases.toml").read_text())["case"]
+
+
+def test_the_corpus_is_large_and_names_are_unique():
+    assert len(CASES) >= 40
+    assert len({c["name"] for c in CASES}) == len(CASES)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """A saved tiny model and the generated enormous-line file."""
+    from conftest import make_tokenizer, tiny_model
+
+    root = tmp_path_factory.mktemp("bad-inputs")
+    model, _ = tiny_model("llama")
+    model.save_pretrained(root / "tiny")
+    make_tokenizer().save_pretrained(root / "tiny")
+    (root / "huge.jsonl").write_text('{"en": "the cat", "zh": "猫"}\n{"en": "' + "x" * 2_000_000 + '", "zh": "y"}\n')
+    return root
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_bad_input_gives_exit_2_and_one_line(case, scratch, tmp_path, cli_run):
+    out = tmp_path / "run"
+    fill = {"{files}": str(HERE / "files"), "{tiny}": str(scratch / "tiny"), "{tmp}": str(scratch)}
+
+    def expand(arg: str) -> str:
+        for key, value in fill.items():
+            arg = arg.replace(key, value)
+        return arg
+
+    code, stdout, stderr = cli_run(*[expand(a) for a in case["args"]], "--out", str(out))
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2, (code, stderr)
+    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
+    assert expand(case["expect"]) in lines[0], lines[0]
+    assert "Traceback" not in stderr + stdout
+    assert not out.exists() and not list(tmp_path.glob(".run*")), "a run directory was left behind"
