@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup browser demo test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
@@ -21,7 +21,12 @@ setup: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/semhub analyze --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
-test: setup
+# Headless Chromium renders report.html in the report test (Debian package; installed once if missing).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	$(PY) -m pytest -q
 
 test-fast: setup

@@ -140,6 +140,9 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
                         **ctx.timings, "total_s": round(time.perf_counter() - started, 3)},
             "environment": environment(),
         })
+        from semhub.report import write_report
+
+        write_report(tmp)  # inside the staged folder: the run appears complete, report included, or not at all
     _print_summary(result, out)
 
 
@@ -158,6 +161,15 @@ def _print_summary(result, out: Path) -> None:
             table.add_row(*row)
         console.print(table)
     console.print(f"run written to [bold]{out}[/bold]")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def report(run_dir: Path) -> None:
+    """Write RUN_DIR/report.html: manifest, plots, per-layer tables and findings, in one offline file."""
+    from semhub.report import write_report
+
+    click.echo(f"wrote {write_report(run_dir)}")
 
 
 @cli.command()

@@ -134,6 +134,9 @@ def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, rea
             "model": bb.describe(), "preset": preset, "options": spec.__dict__, "vector": vector.provenance,
             "timings": {"total_s": round(time.perf_counter() - started, 3)}, "environment": environment(),
         })
+        from semhub.report import write_report
+
+        write_report(tmp)
     from semhub.cli import _print_summary
 
     _print_summary(result, out)

@@ -1,0 +1,94 @@
+"""report.html: self-contained, every data string escaped, rendered by headless Chromium with
+no console errors and the plots visible."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+INJECTIONS = ['<script>document.body.setAttribute("data-pwned","script")</script>',
+              '"><img src=x onerror="document.body.setAttribute(\'data-pwned\',\'img\')">']
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.fail("headless Chromium is missing: `make test` installs the Debian package chromium")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A steering run whose prompts are script injections (they reach the manifest and results)."""
+    from conftest import make_tokenizer, tiny_model
+    from semhub.cli import main
+
+    root = tmp_path_factory.mktemp("report")
+    model, _ = tiny_model("llama")
+    model.save_pretrained(root / "tiny")
+    make_tokenizer().save_pretrained(root / "tiny")
+    args = ["steer", "--model", str(root / "tiny"), "--unembed", "cat", "dog", "--layers", "1,2", "--coeff", "2",
+            "--max-new-tokens", "4", "--scorer", "perplexity", "--out", str(root / "run")]
+    for prompt in INJECTIONS:
+        args += ["--prompt", prompt]
+    try:
+        main(args)
+    except SystemExit as exc:
+        assert not exc.code
+    return root / "run"
+
+
+def test_analyze_and_steer_write_the_report(run_dir):
+    page = (run_dir / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(list(run_dir.glob("*.png"))) >= 1
+    assert "http://" not in page and "https://" not in page  # nothing to fetch: it opens offline
+
+
+def test_every_data_string_is_escaped(run_dir):
+    page = (run_dir / "report.html").read_text()
+    for payload in INJECTIONS:
+        assert payload not in page
+    assert "&lt;script&gt;document.body.setAttribute" in page
+    assert page.count("<script>") == 1  # semhub's own, nothing from the data
+
+
+def test_report_renders_in_headless_chromium(run_dir, tmp_path):
+    browser = chromium()
+    url = (run_dir / "report.html").as_uri()
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+              "--virtual-time-budget=5000", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
+    assert not console, console  # no script errors, no failed resources
+    plots = len(list(run_dir.glob("*.png")))
+    assert f'data-plots-loaded="{plots}"' in dom.stdout and f'data-plots-total="{plots}"' in dom.stdout
+    assert "data-pwned" not in dom.stdout.split("<body", 1)[1].split(">", 1)[0]
+
+    shot = tmp_path / "shot.png"
+    done = subprocess.run([*common, "--window-size=1200,1600", f"--screenshot={shot}", url],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    # the page itself is black, white and grey: saturated colour comes only from the embedded plots
+    colourful = int(((pixels.max(-1) - pixels.min(-1)) > 80).sum())
+    assert colourful > 20_000, f"the screenshot shows no plot ({colourful} coloured pixels)"
+
+
+def test_report_command_and_bad_run_dir(run_dir, tmp_path, cli_run):
+    (run_dir / "report.html").unlink()
+    code, out, _ = cli_run("report", str(run_dir))
+    assert code == 0 and (run_dir / "report.html").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = cli_run("report", str(empty))
+    assert code == 2 and "not a run directory (no manifest.json)" in err and err.strip().count("\n") == 0
+    assert not (empty / "report.html").exists()
+    page = (run_dir / "report.html").read_text()
+    settings = json.loads((run_dir / "results.json").read_text())["steering"]["settings"]
+    assert page.count("<tr>") >= len(settings) + 1  # the settings table: a header and a row each
+    assert "scores.perplexity is highest" in page
