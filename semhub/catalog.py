@@ -30,11 +30,44 @@ class NamedDataset:
     description: str
 
 
-def _collect(hook_name: str) -> list[tuple]:
+OWNERS: dict[tuple[str, str], str] = {}  # (hook, registered name) -> the plugin that registered it
+
+
+def call_isolated(hook_name: str, **kwargs: Any) -> None:
+    """Call each plugin's implementation of a hook on its own, in pluggy's order: one that raises
+    is recorded as a failure naming the plugin and the hook (``semhub plugins`` shows it), and
+    nothing it registered in that call is kept; the other plugins are unaffected."""
+    from semhub.plugins import record_failure
+
     load_plugins()
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):  # pluggy calls the last registered first
+        try:
+            impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+        except Exception as exc:  # a broken plugin must not break the others
+            record_failure(impl.plugin_name, impl.plugin, exc, hook_name)
+
+
+def _collect(hook_name: str) -> list[tuple]:
     items: list[tuple] = []
-    getattr(pm.hook, hook_name)(register=lambda *args: items.append(args))
+    load_plugins()
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        mine: list[tuple] = []
+        try:
+            impl.function(register=lambda *args: mine.append(args))
+        except Exception as exc:  # registration failed: keep nothing half-registered from this plugin
+            from semhub.plugins import record_failure
+
+            record_failure(impl.plugin_name, impl.plugin, exc, hook_name)
+            continue
+        for args in mine:
+            OWNERS[(hook_name, str(getattr(args[0], "name", args[0])))] = impl.plugin_name
+        items.extend(mine)
     return items
+
+
+def owner(hook_name: str, name: str) -> str:
+    """The plugin that registered ``name`` through ``hook_name`` (for error messages)."""
+    return OWNERS.get((hook_name, name), "unknown plugin")
 
 
 @cache

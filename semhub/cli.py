@@ -122,7 +122,7 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
         work = getattr(analysis_obj, "work", None)
         progress.update(task, total=work(ctx) if work else len(ds) * len(view_list))
         t1 = time.perf_counter()
-        result = analysis_obj.run(ctx)
+        result = run_guarded(analysis_obj, ctx)
         run_s = time.perf_counter() - t1
 
     with staged_run_dir(out) as tmp:
@@ -144,6 +144,35 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
 
         write_report(tmp)  # inside the staged folder: the run appears complete, report included, or not at all
     _print_summary(result, out)
+
+
+def run_guarded(analysis_obj, ctx):
+    """Run an analysis; a crash inside it becomes one line naming the analysis and its plugin.
+
+    Nothing has been written yet (the run directory is staged afterwards), so a crash, an
+    out-of-memory or Ctrl-C leaves no run directory, and the same command can simply be rerun.
+    """
+    import os
+
+    import torch
+
+    from semhub.errors import RunError
+
+    try:
+        return analysis_obj.run(ctx)
+    except SemhubError:
+        raise
+    except (torch.OutOfMemoryError, MemoryError) as exc:
+        size = ctx.options.get("batch_size")
+        raise RunError(f"analysis {analysis_obj.name!r} ran out of memory ({type(exc).__name__}); "
+                       f"try a smaller --batch-size (was {size}), --dtype bfloat16 or --device-map auto") from None
+    except Exception as exc:
+        if os.environ.get("SEMHUB_DEBUG"):
+            raise
+        plugin = catalog.owner("semhub_register_analyses", analysis_obj.name)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RunError(f"analysis {analysis_obj.name!r} (plugin {plugin}) failed: {type(exc).__name__}: {first} "
+                       "(SEMHUB_DEBUG=1 shows the traceback)") from None
 
 
 def _print_summary(result, out: Path) -> None:
@@ -212,7 +241,8 @@ def plugins(as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['name']:<24} {row['module']:<30} {', '.join(row['hooks'])}")
     for f in broken:
-        click.echo(f"{f['name']:<24} FAILED to load {f['module']}: {f['error']}")
+        where = f"in {f['hook']}" if f["hook"] else "to load"
+        click.echo(f"{f['name']:<24} FAILED {where} {f['module']}: {f['error']}")
     spokes = ", ".join(f"{s.name} ({s.modality})" for s in catalog.spokes().values()) or "none"
     click.echo(f"\nspokes: {spokes}")
     click.echo(f"analyses: {', '.join(catalog.analyses()) or 'none'}")
@@ -251,12 +281,11 @@ def models(as_json: bool) -> None:
 
 
 def _attach_plugin_commands() -> None:
-    from semhub.plugins import pm
     from semhub.steering.cli import steer
 
     cli.add_command(steer)
     load_plugins()
-    pm.hook.semhub_register_commands(cli=cli)
+    catalog.call_isolated("semhub_register_commands", cli=cli)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -271,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except SemhubError as exc:
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(getattr(exc, "exit_code", 2))
     except (click.Abort, KeyboardInterrupt):
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -1,7 +1,8 @@
 """One exception type for every mistake a user can make.
 
-The CLI turns it into a one-line message and exit status 2; anything else is a bug and
-keeps its traceback.
+The CLI turns it into a one-line message and exit status 2. A failure inside an analysis
+(a plugin's bug, running out of memory) is a ``RunError``: one line naming the analysis and
+its plugin, exit status 1, the traceback with ``SEMHUB_DEBUG=1``.
 """
 from __future__ import annotations
 
@@ -17,3 +18,9 @@ class DataError(SemhubError):
         where = f"{path}:{line}" if line is not None else f"{path}"
         super().__init__(f"{where}: {message}")
         self.path, self.line = path, line
+
+
+class RunError(SemhubError):
+    """An analysis failed while running (not the user's input): exit status 1."""
+
+    exit_code = 1

@@ -26,11 +26,20 @@ pm.add_hookspecs(hookspecs)
 
 @dataclass(frozen=True)
 class PluginFailure:
-    """A plugin that could not be imported: reported by ``semhub plugins``, never fatal."""
+    """A plugin that could not be imported (``hook`` empty) or whose hook raised: reported by
+    ``semhub plugins``, never fatal to the other plugins."""
 
     name: str
     module: str
     error: str
+    hook: str = ""
+
+
+def record_failure(name: str, plugin: object, exc: BaseException, hook: str = "") -> None:
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    failure = PluginFailure(name, getattr(plugin, "__name__", str(plugin)), last, hook)
+    if failure not in failures:
+        failures.append(failure)
 
 
 _loaded = False
@@ -63,8 +72,7 @@ def load_plugins() -> None:
         try:
             module = importlib.import_module(ep.module)
         except Exception as exc:  # a broken plugin must not break the others
-            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            failures.append(PluginFailure(ep.name, ep.module, last))
+            record_failure(ep.name, ep.module, exc)
             continue
         pm.register(module, name=ep.name)
     pm.check_pending()

@@ -1,0 +1,111 @@
+"""Faults are isolated and named: a plugin that raises on import, while registering, or in the
+middle of an analysis; running out of memory; Ctrl-C. None leaves a run directory behind."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_plugins import fake_distribution
+
+ANALYSIS = '''
+from semhub import hookimpl
+class Failing:
+    name = "{name}"
+    description = "raises {exc} after capturing"
+    plot_name = "x.png"
+    def run(self, ctx):
+        ctx.states(ctx.views[0])  # the model has run: the failure is mid-analysis
+        {raise_line}
+@hookimpl
+def semhub_register_analyses(register):
+    register(Failing())
+'''
+
+
+@pytest.fixture
+def tiny_dir(tmp_path):
+    from conftest import make_tokenizer, tiny_model
+
+    model, _ = tiny_model("llama")
+    model.save_pretrained(tmp_path / "tiny")
+    make_tokenizer().save_pretrained(tmp_path / "tiny")
+    return tmp_path / "tiny"
+
+
+def install(plugins, tmp_path, monkeypatch, module: str, body: str) -> None:
+    site = tmp_path / f"site-{module}"
+    site.mkdir()
+    fake_distribution(site, module, body)
+    monkeypatch.syspath_prepend(str(site))
+    plugins.reset()  # fixtures may have loaded the plugins already
+
+
+def test_plugin_raising_while_registering_is_named_and_the_rest_load(fresh_plugins, monkeypatch, tmp_path, cli_run):
+    body = '''
+from semhub import hookimpl
+class Half:
+    name = "half"
+    modality = "toy"
+@hookimpl
+def semhub_register_spokes(register):
+    register(Half())
+    raise RuntimeError("registry of toys is corrupt")
+'''
+    install(fresh_plugins, tmp_path, monkeypatch, "semhub_badreg", body)
+    from semhub import catalog
+
+    spokes = catalog.spokes()
+    assert "text" in spokes and "half" not in spokes  # nothing half-registered from the failing call
+    code, out, _ = cli_run("plugins", "--json")
+    failed = json.loads(out)["failed"]
+    assert failed == [{"name": "semhub_badreg", "module": "semhub_badreg", "hook": "semhub_register_spokes",
+                       "error": "RuntimeError: registry of toys is corrupt"}]
+    code, out, _ = cli_run("plugins")
+    assert "semhub_badreg" in out and "FAILED in semhub_register_spokes" in out
+
+
+def test_plugin_command_hook_raising_does_not_break_the_cli(fresh_plugins, monkeypatch, tmp_path, cli_run):
+    body = '''
+from semhub import hookimpl
+@hookimpl
+def semhub_register_commands(cli):
+    raise KeyError("no such group")
+'''
+    install(fresh_plugins, tmp_path, monkeypatch, "semhub_badcmd", body)
+    code, out, _ = cli_run("plugins")
+    assert code == 0 and "semhub_badcmd" in out and "FAILED in semhub_register_commands" in out
+
+
+@pytest.mark.parametrize("module,exc,code,message", [
+    ("semhub_bug", "ZeroDivisionError('division by zero')", 1,
+     "analysis 'failing' (plugin semhub_bug) failed: ZeroDivisionError: division by zero"),
+    ("semhub_oom", "__import__('torch').OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')", 1,
+     "analysis 'failing' ran out of memory (OutOfMemoryError); try a smaller --batch-size (was 16)"),
+    ("semhub_ctrl_c", "KeyboardInterrupt()", 130, "Aborted."),
+])
+def test_failure_mid_analysis_leaves_no_run_directory(module, exc, code, message, fresh_plugins, monkeypatch,
+                                                      tmp_path, tiny_dir, cli_run):
+    body = ANALYSIS.format(name="failing", exc=exc, raise_line=f"raise {exc}")
+    install(fresh_plugins, tmp_path, monkeypatch, module, body)
+    out = tmp_path / "runs" / "run"
+    out.parent.mkdir()
+    got, _, err = cli_run("analyze", "--model", str(tiny_dir), "--analysis", "failing", "--limit", "4",
+                          "--out", str(out))
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert got == code and len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+    assert list(out.parent.iterdir()) == []  # nothing, not even a partial folder
+    # the same command, with a working analysis, then just runs: nothing to clean up first
+    again, _, err = cli_run("analyze", "--model", str(tiny_dir), "--limit", "4", "--bootstrap", "0", "--out", str(out))
+    assert again == 0, err
+    assert (out / "results.json").exists() and (out / "report.html").exists()
+
+
+def test_debug_shows_the_traceback(fresh_plugins, monkeypatch, tmp_path, tiny_dir, cli_run):
+    body = ANALYSIS.format(name="failing", exc="ValueError", raise_line="raise ValueError('boom')")
+    install(fresh_plugins, tmp_path, monkeypatch, "semhub_debugged", body)
+    monkeypatch.setenv("SEMHUB_DEBUG", "1")
+    with pytest.raises(ValueError, match="boom"):
+        cli_run("analyze", "--model", str(tiny_dir), "--analysis", "failing", "--limit", "4",
+                "--out", str(tmp_path / "run"))
