@@ -78,6 +78,14 @@ def tiny_model(family_name: str, seed: int = 0):
     return model, fam
 
 
+def save_tiny_lm(folder, family_name: str = "llama"):
+    """A saved tiny random causal LM with the in-process tokenizer, for ``--model FOLDER``."""
+    model, _ = tiny_model(family_name)
+    model.save_pretrained(folder)
+    make_tokenizer().save_pretrained(folder)
+    return folder
+
+
 def tiny_backbone(family_name: str, seed: int = 0, processor=None):
     """A tiny random backbone of a registry family, with the in-process tokenizer."""
     from semhub.backbone import Backbone

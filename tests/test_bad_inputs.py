@@ -19,12 +19,10 @@ def test_the_corpus_is_large_and_names_are_unique():
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory):
     """A saved tiny model and the generated enormous-line file."""
-    from conftest import make_tokenizer, tiny_model
+    from conftest import save_tiny_lm
 
     root = tmp_path_factory.mktemp("bad-inputs")
-    model, _ = tiny_model("llama")
-    model.save_pretrained(root / "tiny")
-    make_tokenizer().save_pretrained(root / "tiny")
+    save_tiny_lm(root / "tiny")
     (root / "huge.jsonl").write_text('{"en": "the cat", "zh": "猫"}\n{"en": "' + "x" * 2_000_000 + '", "zh": "y"}\n')
     return root
 

@@ -8,13 +8,9 @@ import pytest
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
-    from conftest import make_tokenizer, tiny_model
+    from conftest import save_tiny_lm
 
-    root = tmp_path_factory.mktemp("determinism") / "tiny"
-    model, _ = tiny_model("llama")
-    model.save_pretrained(root)
-    make_tokenizer().save_pretrained(root)
-    return root
+    return save_tiny_lm(tmp_path_factory.mktemp("determinism") / "tiny")
 
 
 def run_twice(cli_run, tmp_path, *args: str) -> tuple[str, str, dict]:

@@ -25,12 +25,9 @@ def semhub_register_analyses(register):
 
 @pytest.fixture
 def tiny_dir(tmp_path):
-    from conftest import make_tokenizer, tiny_model
+    from conftest import save_tiny_lm
 
-    model, _ = tiny_model("llama")
-    model.save_pretrained(tmp_path / "tiny")
-    make_tokenizer().save_pretrained(tmp_path / "tiny")
-    return tmp_path / "tiny"
+    return save_tiny_lm(tmp_path / "tiny")
 
 
 def install(plugins, tmp_path, monkeypatch, module: str, body: str) -> None:

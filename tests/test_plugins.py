@@ -144,11 +144,9 @@ def test_installed_example_plugin_is_found_through_its_entry_point(example_plugi
     assert not listing["failed"]
     assert "state-norms" in semhub_cli("plugins").stdout
 
-    from conftest import make_tokenizer, tiny_model
+    from conftest import save_tiny_lm
 
-    model, _ = tiny_model("llama")
-    model.save_pretrained(tmp_path / "tiny")
-    make_tokenizer().save_pretrained(tmp_path / "tiny")
+    save_tiny_lm(tmp_path / "tiny")
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps({"en": s, "reverse_en": s}) + "\n"
                             for s in ["the cat sat on the mat", "a dog runs", "the big red house", "one two three"]))

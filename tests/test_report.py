@@ -24,13 +24,11 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A steering run whose prompts are script injections (they reach the manifest and results)."""
-    from conftest import make_tokenizer, tiny_model
+    from conftest import save_tiny_lm
     from semhub.cli import main
 
     root = tmp_path_factory.mktemp("report")
-    model, _ = tiny_model("llama")
-    model.save_pretrained(root / "tiny")
-    make_tokenizer().save_pretrained(root / "tiny")
+    save_tiny_lm(root / "tiny")
     args = ["steer", "--model", str(root / "tiny"), "--unembed", "cat", "dog", "--layers", "1,2", "--coeff", "2",
             "--max-new-tokens", "4", "--scorer", "perplexity", "--out", str(root / "run")]
     for prompt in INJECTIONS:

@@ -7,12 +7,9 @@ import json
 
 def checkpoint_with_remote_code(tmp_path, model_type: str | None = None):
     """A saved tiny model whose config points at a modeling file that leaves a marker when imported."""
-    from conftest import make_tokenizer, tiny_model
+    from conftest import save_tiny_lm
 
-    model, _ = tiny_model("llama")
-    folder = tmp_path / "evil"
-    model.save_pretrained(folder)
-    make_tokenizer().save_pretrained(folder)
+    folder = save_tiny_lm(tmp_path / "evil")
     marker = tmp_path / "code-ran"
     (folder / "modeling_evil.py").write_text(f"open({str(marker)!r}, 'w').write('pwned')\n"
                                              "from transformers import LlamaConfig as EvilConfig\n"
