@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from semhub.errors import SemhubError
-from semhub.plugins import load_plugins, pm
+from semhub.plugins import load_plugins, pm, record_failure
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,6 @@ def call_isolated(hook_name: str, **kwargs: Any) -> None:
     """Call each plugin's implementation of a hook on its own, in pluggy's order: one that raises
     is recorded as a failure naming the plugin and the hook (``semhub plugins`` shows it), and
     nothing it registered in that call is kept; the other plugins are unaffected."""
-    from semhub.plugins import record_failure
-
     load_plugins()
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):  # pluggy calls the last registered first
         try:
@@ -55,8 +53,6 @@ def _collect(hook_name: str) -> list[tuple]:
         try:
             impl.function(register=lambda *args: mine.append(args))
         except Exception as exc:  # registration failed: keep nothing half-registered from this plugin
-            from semhub.plugins import record_failure
-
             record_failure(impl.plugin_name, impl.plugin, exc, hook_name)
             continue
         for args in mine:
