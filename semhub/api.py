@@ -152,8 +152,42 @@ class RunContext:
     timings: dict[str, float] = field(default_factory=dict)
     _cache: dict[str, torch.Tensor] = field(default_factory=dict)
 
+    @property
+    def model_name(self) -> str:
+        return self.backbone.name if self.backbone is not None else self.options.get("model_name", "?")
+
+    @property
+    def store(self):
+        from semhub.store import ActivationStore
+
+        return ActivationStore(self.options["store"]) if self.options.get("store") else None
+
+    def states_by_layer(self, view: str):
+        """What ``states(view)`` holds, indexable as ``[:, k]``: from an activation store (``--store``),
+        one layer at a time from disk, so memory stays bounded for any N."""
+        store = self.store
+        if store is None:
+            return self.states(view)
+        if self.backbone is not None:
+            self._fill_store(store, view)
+        return store.states(view)
+
+    def _fill_store(self, store, view: str) -> None:
+        start = time.perf_counter()
+
+        def compute(rows: list[int]) -> torch.Tensor:
+            return view_states(self.backbone, self.dataset.take(rows), view, layers=self.layers,
+                               pooling=self.options["pooling"], batch_size=self.options["batch_size"],
+                               final_norm=self.options.get("final_norm", False))
+
+        store.fill(view, len(self.dataset), compute, on_shard=self.on_batch)
+        self.timings[f"capture_{view}_s"] = round(time.perf_counter() - start, 3)
+
     def states(self, view: str) -> torch.Tensor:
         """Pooled (N, len(layers), D) states of one view, captured once and reused."""
+        store = self.store
+        if view not in self._cache and store is not None:
+            self._cache[view] = self.states_by_layer(view).load()
         if view not in self._cache:
             start = time.perf_counter()
             self._cache[view] = view_states(
@@ -187,8 +221,16 @@ def make_context(
     n_boot: int = 1000,
     on_batch: Callable[[int], None] | None = None,
     extra: dict[str, Any] | None = None,
+    store: str | Path | None = None,
+    resume: bool = False,
+    store_dtype: str = "float32",
+    shard_rows: int = 1024,
 ) -> RunContext:
-    """Validate data, views and layers for ``backbone``; ``extra`` holds analysis-specific options."""
+    """Validate data, views and layers for ``backbone``; ``extra`` holds analysis-specific options.
+
+    ``store`` streams captured states into an activation store (``semhub.store``) and reads
+    them back from disk; ``resume`` continues one that a killed run left behind.
+    """
     if pooling not in POOLINGS:
         raise SemhubError(f"pooling: unknown {pooling!r} (choose from {', '.join(POOLINGS)})")
     ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit)
@@ -203,7 +245,34 @@ def make_context(
         layer_list = parse_layers(layers, backbone.n_layers, drop_embeddings)
     options = {"pooling": pooling, "center": center, "batch_size": batch_size, "seed": seed,
                "final_norm": final_norm, "n_boot": n_boot, "modality": modality, "limit": limit, **(extra or {})}
+    if store is not None:
+        from semhub.store import DTYPES, ActivationStore
+
+        if store_dtype not in DTYPES:
+            raise SemhubError(f"--store-dtype: {store_dtype!r} (choose from {', '.join(DTYPES)})")
+        model = {k: v for k, v in backbone.describe().items() if k not in ("device", "attn_implementation")}
+        ActivationStore(store).open({
+            "model": model, "data": str(ds.path), "data_sha256": ds.sha256, "rows": len(ds), "views": views,
+            "layers": layer_list, "pooling": pooling, "final_norm": final_norm, "batch_size": batch_size,
+            "store_dtype": store_dtype, "shard_rows": shard_rows, "d_model": backbone.d_model}, resume)
+        options.update(store=str(store), store_dtype=store_dtype, shard_rows=shard_rows)
     return RunContext(backbone, ds, views, layer_list, options, on_batch)
+
+
+def context_from_store(store: str | Path, views: list[str] | None = None, **options: Any) -> RunContext:
+    """A run context over a finished activation store, without the model (state analyses only)."""
+    from semhub.store import ActivationStore
+
+    spec = ActivationStore(store).manifest()
+    views = views or spec["views"]
+    unknown = [v for v in views if v not in spec["views"]]
+    if unknown:
+        raise SemhubError(f"--views: {', '.join(unknown)} not in the store (it holds {', '.join(spec['views'])})")
+    ds = AlignedDataset(Path(spec["data"]), [str(i) for i in range(spec["rows"])], {}, [], spec["data_sha256"])
+    opts = {"pooling": spec["pooling"], "center": True, "batch_size": spec["batch_size"], "seed": 0,
+            "final_norm": spec["final_norm"], "n_boot": 1000, "modality": "text", "limit": None, **options,
+            "store": str(store), "model_name": spec["model"]["name"]}
+    return RunContext(None, ds, views, list(spec["layers"]), opts)
 
 
 def similarity(backbone: Backbone | None = None, data: Any = None, views: list[str] | None = None, **options: Any):

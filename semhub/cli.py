@@ -54,6 +54,15 @@ def cli() -> None:
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default).")
 @click.option("--stack", default=None, help="Which block stack to read in an encoder-decoder (Whisper: encoder, decoder).")
+@click.option("--store", type=click.Path(path_type=Path), default=None,
+              help="Stream pooled states into this activation store (safetensors shards): bounded memory for any N.")
+@click.option("--resume", is_flag=True, help="Continue the --store a killed run left behind (identical results).")
+@click.option("--store-dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32",
+              show_default=True, help="Precision of stored states (half the disk with float16).")
+@click.option("--shard-rows", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Dataset rows per store shard (the unit of resumption).")
+@click.option("--from-store", type=click.Path(path_type=Path), default=None,
+              help="Run a state analysis (similarity...) on a finished store, without loading the model.")
 @click.option("--allow-outside-paths", is_flag=True,
               help="Let media paths in the data point outside the data file's folder (off: a dataset cannot read any file).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -67,12 +76,12 @@ def analyze(allow_outside_paths: bool, **options) -> None:
 
 
 def _analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, lens_norm, dictionary,
-             trend_corpora, max_positions, batch_size, limit,
-             n_boot, device, dtype, device_map, revision, trust_remote_code, stack, seed, out) -> None:
+             trend_corpora, max_positions, batch_size, limit, n_boot, device, dtype, device_map, revision,
+             trust_remote_code, stack, seed, out, store, resume, store_dtype, shard_rows, from_store) -> None:
     from semhub import api
     from semhub.collect import validate_views
     from semhub.data import parse_views
-    from semhub.rundir import check_out_dir, default_run_dir, environment, staged_run_dir, write_json
+    from semhub.rundir import check_out_dir, default_run_dir
 
     started = time.perf_counter()
     analysis_obj = catalog.lookup("analysis", catalog.analyses(), analysis)
@@ -91,6 +100,13 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
             read_corpus(spec)
     if layers is not None:
         api.parse_layer_spec(layers)  # syntax errors before the model loads
+    if resume and store is None:
+        raise SemhubError("--resume: needs --store DIR (the store to continue)")
+    if from_store is not None:
+        if store is not None or model is not None or data is not None:
+            raise SemhubError("--from-store: the store fixes the model and data; drop --store, --model and --data")
+        _analyze_stored(analysis_obj, from_store, parse_views(views), center, n_boot, seed, out, started)
+        return
     view_list = parse_views(views)
     ds = api.dataset(data, limit, view_list, modality)
     view_list = view_list or api.default_views(ds, modality)
@@ -118,6 +134,7 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
             on_batch=lambda n: progress.advance(task, n),
             extra={"lens_norm": lens_norm, "dictionary": str(dictionary) if dictionary else None,
                    "trend_corpora": list(trend_corpora), "max_positions": max_positions},
+            store=store, resume=resume, store_dtype=store_dtype, shard_rows=shard_rows,
         )
         work = getattr(analysis_obj, "work", None)
         progress.update(task, total=work(ctx) if work else len(ds) * len(view_list))
@@ -125,25 +142,53 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
         result = run_guarded(analysis_obj, ctx)
         run_s = time.perf_counter() - t1
 
+    options = dict(ctx.options, views=view_list, layers=ctx.layers, analysis=analysis, paper=paper,
+                   data=str(ds.path), device=device, dtype=dtype, device_map=device_map,
+                   trust_remote_code=trust_remote_code)
+    timings = {"load_model_s": round(load_s, 3), "analysis_s": round(run_s, 3), **ctx.timings,
+               "total_s": round(time.perf_counter() - started, 3)}
+    _write_run(out, result, analysis_obj, backbone.describe(), ctx, options, seed, timings)
+
+
+def _write_run(out: Path, result, analysis_obj, model: dict, ctx, options: dict, seed: int, timings: dict) -> None:
+    """results.json, the plot, manifest.json and report.html, appearing together or not at all."""
+    from semhub.report import write_report
+    from semhub.rundir import environment, staged_run_dir, write_json
+
+    ds = ctx.dataset
     with staged_run_dir(out) as tmp:
         write_json(tmp / "results.json", {result.key: result.to_json()})
         result.plot(tmp / analysis_obj.plot_name)
-        options = dict(ctx.options, views=view_list, layers=ctx.layers, analysis=analysis, paper=paper,
-                       data=str(ds.path), device=device, dtype=dtype, device_map=device_map,
-                       trust_remote_code=trust_remote_code)
         write_json(tmp / "manifest.json", {
-            "model": backbone.describe(),
+            "model": model,
             "data": {"path": str(ds.path), "sha256": ds.sha256, "rows": len(ds)},
             "options": options,
             "seed": seed,
-            "timings": {"load_model_s": round(load_s, 3), "analysis_s": round(run_s, 3),
-                        **ctx.timings, "total_s": round(time.perf_counter() - started, 3)},
+            "timings": timings,
             "environment": environment(),
         })
-        from semhub.report import write_report
-
         write_report(tmp)  # inside the staged folder: the run appears complete, report included, or not at all
     _print_summary(result, out)
+
+
+def _analyze_stored(analysis_obj, store: Path, views, center: bool, n_boot: int, seed: int, out, started) -> None:
+    """An analysis over a finished activation store: no model is loaded."""
+    from semhub import api
+    from semhub.rundir import check_out_dir, default_run_dir
+
+    if getattr(analysis_obj, "needs_model", True):
+        state_only = [a.name for a in catalog.analyses().values() if not getattr(a, "needs_model", True)]
+        raise SemhubError(f"--from-store: analysis {analysis_obj.name!r} needs the model; from a store run "
+                          f"{', '.join(state_only)}")
+    ctx = api.context_from_store(store, views, center=center, n_boot=n_boot, seed=seed)
+    out = out or default_run_dir(ctx.model_name, analysis_obj.name)
+    check_out_dir(out)
+    t1 = time.perf_counter()
+    result = run_guarded(analysis_obj, ctx)
+    options = dict(ctx.options, views=ctx.views, layers=ctx.layers, analysis=analysis_obj.name, from_store=str(store))
+    spec = ctx.store.manifest()
+    timings = {"analysis_s": round(time.perf_counter() - t1, 3), "total_s": round(time.perf_counter() - started, 3)}
+    _write_run(out, result, analysis_obj, spec["model"], ctx, options, seed, timings)
 
 
 def run_guarded(analysis_obj, ctx):

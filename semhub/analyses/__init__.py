@@ -15,17 +15,18 @@ class SimilarityAnalysis:
     name = "similarity"
     description = "per-layer cross-view similarity (Eq. 1) and retrieval@1 with bootstrap CIs"
     plot_name = "similarity.png"
+    needs_model = False  # reads only pooled states: runs from an activation store (--from-store)
 
     def run(self, ctx) -> SimilarityResult:
         from semhub.collect import reader
         from semhub.errors import SemhubError
 
-        stacks = {view: reader(ctx.backbone, view).stack for view in ctx.views}
+        stacks = {view: reader(ctx.backbone, view).stack for view in ctx.views} if ctx.backbone else {}
         if len(set(stacks.values())) > 1:
             towers = ", ".join(f"{v}: {s}" for v, s in stacks.items())
-            raise SemhubError(f"--views: {ctx.backbone.name} reads these views on different towers ({towers}), whose "
+            raise SemhubError(f"--views: {ctx.model_name} reads these views on different towers ({towers}), whose "
                               "layers do not correspond; for dual encoders use --analysis joint-alignment")
-        states = {view: ctx.states(view) for view in ctx.views}
+        states = {view: ctx.states_by_layer(view) for view in ctx.views}
         return similarity(
             states,
             ctx.layers,
@@ -33,7 +34,7 @@ class SimilarityAnalysis:
             center=ctx.options["center"],
             n_boot=ctx.options.get("n_boot", 1000),
             seed=ctx.options["seed"],
-            options={"model": ctx.backbone.name, "pooling": ctx.options["pooling"]},
+            options={"model": ctx.model_name, "pooling": ctx.options["pooling"]},
         )
 
 

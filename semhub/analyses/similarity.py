@@ -18,8 +18,11 @@ from semhub.analyses.result import RecordsResult
 METRICS = ("matched_cosine", "mismatched_cosine", "eq1", "retrieval_at_1")
 
 
-def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: int = 2048) -> dict[str, np.ndarray]:
+def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: int | None = None) -> dict[str, np.ndarray]:
     """Per-layer, per-item statistics for aligned (N, K, D) states -> arrays of shape (K, N).
+
+    ``a`` and ``b`` only need ``shape`` and ``[:, k]`` (an activation store's states load one layer
+    at a time). Rows are compared ``chunk`` at a time: at most ~4M similarities (32 MB) in flight.
 
     ``matched[k, i]`` = cos(a_i, b_i); ``mismatched[k, i]`` = mean over j != i of cos(a_i, b_j);
     ``hit[k, i]`` = retrieval@1 of item i averaged over both directions (a->b and b->a).
@@ -29,6 +32,7 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
     n, n_layers, _ = a.shape
     if n < 2:
         raise ValueError("similarity needs at least two aligned items")
+    chunk = chunk or max(16, min(2048, 4_000_000 // n))
     out = {name: np.empty((n_layers, n)) for name in ("matched", "mismatched", "hit")}
     idx = torch.arange(n)
     for k in range(n_layers):

@@ -43,6 +43,7 @@ class StateNormsAnalysis:
     name = "state-norms"
     description = "mean L2 norm of each view's pooled states per layer"
     plot_name = "state_norms.png"
+    needs_model = False  # pooled states only: also runs with --from-store
 
     def run(self, ctx: semhub.RunContext) -> StateNormsResult:
         series = {view: ctx.states(view).norm(dim=-1).mean(0).tolist() for view in ctx.views}

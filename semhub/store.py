@@ -1,0 +1,130 @@
+"""An on-disk activation store: pooled per-layer states as safetensors shards plus a manifest.
+
+Capture streams shard by shard (``shard_rows`` dataset rows per view), so memory stays bounded
+for any N; each shard is written to a temporary name and renamed, so a killed run leaves only
+complete shards, and ``--resume`` computes just the missing ones. A shard's contents depend only
+on its rows and the options in the manifest, so a resumed store is bit-identical to one written
+in a single run. Analyses read the store one layer at a time (``StoredStates[:, k]``), without
+the model.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from semhub.errors import SemhubError
+
+VERSION = 1
+MANIFEST = "store.json"
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@dataclass
+class StoredStates:
+    """(N, layers, D) states of one view on disk; ``[:, k]`` loads layer k only (float32)."""
+
+    shards: list[Path]
+    shape: tuple[int, int, int]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> torch.Tensor:
+        from safetensors import safe_open
+
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None) and isinstance(key[1], int)):
+            return self.load()[key]
+        parts = []
+        for shard in self.shards:
+            with safe_open(str(shard), framework="pt") as fh:
+                parts.append(fh.get_slice("states")[:, key[1]].float())
+        return torch.cat(parts)
+
+    def load(self) -> torch.Tensor:
+        from safetensors.torch import load_file
+
+        return torch.cat([load_file(str(s))["states"].float() for s in self.shards])
+
+
+class ActivationStore:
+    """A folder: ``store.json`` (what was captured, from which model and data) and
+    ``<view>/shard-NNNNN.safetensors`` (rows ``[k * shard_rows, (k + 1) * shard_rows)``)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    def manifest(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except FileNotFoundError:
+            raise SemhubError(f"--from-store: {self.root} is not an activation store (no {MANIFEST})") from None
+        except json.JSONDecodeError as exc:
+            raise SemhubError(f"{self.manifest_path}: unreadable ({exc.msg}, line {exc.lineno})") from None
+
+    def open(self, spec: dict[str, Any], resume: bool) -> None:
+        """Create the store for ``spec`` or, with ``resume``, check that it was made with the same one."""
+        spec = {"version": VERSION, **spec}
+        if self.manifest_path.exists():
+            if not resume:
+                raise SemhubError(f"--store: {self.root} already holds a store; pass --resume to continue it "
+                                  "or choose another folder")
+            old = self.manifest()
+            diff = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
+            if diff:
+                raise SemhubError(f"--resume: {self.root} was made with other settings ({', '.join(diff)} differ)")
+            return
+        if self.root.exists() and any(self.root.iterdir()):
+            raise SemhubError(f"--store: {self.root} exists and is not an activation store")
+        self.root.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.manifest_path, lambda tmp: Path(tmp).write_text(json.dumps(spec, indent=1) + "\n"))
+
+    def shard_path(self, view: str, index: int) -> Path:
+        return self.root / view / f"shard-{index:05d}.safetensors"
+
+    def fill(self, view: str, n_rows: int, compute: Callable[[list[int]], torch.Tensor],
+             on_shard: Callable[[int], None] | None = None) -> None:
+        """Compute and write every missing shard of ``view``; ``compute(rows)`` -> (len(rows), K, D)."""
+        from safetensors.torch import save_file
+
+        spec = self.manifest()
+        size, dtype = int(spec["shard_rows"]), DTYPES[spec["store_dtype"]]
+        (self.root / view).mkdir(exist_ok=True)
+        for index, start in enumerate(range(0, n_rows, size)):
+            path = self.shard_path(view, index)
+            rows = list(range(start, min(start + size, n_rows)))
+            if not path.exists():
+                states = compute(rows).to(dtype).contiguous()
+                _atomic_write(path, lambda tmp: save_file({"states": states}, tmp, metadata={"first_row": str(start)}))
+            if on_shard:
+                on_shard(len(rows))
+
+    def states(self, view: str) -> StoredStates:
+        spec = self.manifest()
+        n, size = int(spec["rows"]), int(spec["shard_rows"])
+        shards = [self.shard_path(view, i) for i in range(-(-n // size))]
+        missing = [s.name for s in shards if not s.exists()]
+        if view not in spec["views"] or missing:
+            raise SemhubError(f"{self.root}: view {view!r} is not complete in this store "
+                              f"({len(missing)} shard(s) missing; rerun with --store {self.root} --resume)")
+        return StoredStates(shards, (n, len(spec["layers"]), int(spec["d_model"])))

@@ -1,0 +1,106 @@
+"""The activation store: streamed shards, analyses without the model, and --resume after SIGKILL
+giving results identical to an uninterrupted run."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import WORDS, save_tiny_lm
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    save_tiny_lm(root / "tiny")
+    rng = random.Random(0)
+    with open(root / "pairs.jsonl", "w") as fh:  # 600 rows: enough shards to kill a run in the middle
+        for _ in range(600):
+            words = rng.sample(WORDS, 6)
+            fh.write(json.dumps({"en": " ".join(words), "es": " ".join(reversed(words))}) + "\n")
+    return root
+
+
+def analyze(setup, *args: str) -> list[str]:
+    return ["analyze", "--model", str(setup / "tiny"), "--data", str(setup / "pairs.jsonl"), "--views", "en,es",
+            "--batch-size", "1", "--shard-rows", "20", "--bootstrap", "50", *args]
+
+
+@pytest.fixture(scope="module")
+def reference(setup):
+    """An uninterrupted --store run."""
+    from semhub.cli import main
+
+    out = setup / "reference"
+    try:
+        main(analyze(setup, "--store", str(setup / "ref-store"), "--out", str(out)))
+    except SystemExit as exc:
+        assert not exc.code
+    return json.loads((out / "results.json").read_text())
+
+
+def test_store_layout_and_analysis_without_the_model(setup, reference, cli_run, tmp_path):
+    spec = json.loads((setup / "ref-store" / "store.json").read_text())
+    assert spec["rows"] == 600 and spec["views"] == ["en", "es"] and spec["shard_rows"] == 20
+    assert len(list((setup / "ref-store" / "en").glob("shard-*.safetensors"))) == 30
+    code, _, err = cli_run("analyze", "--from-store", str(setup / "ref-store"), "--bootstrap", "50",
+                           "--out", str(tmp_path / "from-store"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "from-store" / "results.json").read_text()) == reference
+    manifest = json.loads((tmp_path / "from-store" / "manifest.json").read_text())
+    assert manifest["model"]["family"] == "llama" and "load_model_s" not in manifest["timings"]
+
+
+def test_store_matches_the_in_memory_run(setup, reference, cli_run, tmp_path):
+    code, _, err = cli_run(*analyze(setup, "--out", str(tmp_path / "memory")))
+    assert code == 0, err
+    plain = json.loads((tmp_path / "memory" / "results.json").read_text())["similarity"][0]
+    stored = reference["similarity"][0]
+    for key in ("matched_cosine", "mismatched_cosine", "eq1"):  # other batching (per shard): float noise only
+        assert plain[key] == pytest.approx(stored[key], abs=1e-5)
+
+
+@pytest.mark.parametrize("kill_after", [0, 7, 33])
+def test_sigkill_then_resume_gives_identical_results(kill_after, setup, reference, cli_run, tmp_path):
+    store = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "semhub.cli", *analyze(setup, "--store", str(store),
+                                                                          "--out", str(tmp_path / "killed"))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        shards = list(store.glob("*/shard-*.safetensors")) if (store / "store.json").exists() else None
+        if shards is not None and len(shards) >= kill_after:
+            break
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list(store.glob("*/shard-*.safetensors")))
+    assert done < 60, "the run had finished: nothing was interrupted"
+    assert not (tmp_path / "killed").exists()
+    code, _, err = cli_run(*analyze(setup, "--store", str(store), "--out", str(tmp_path / "killed")))
+    assert code == 2 and "--resume" in err  # an existing store is never overwritten silently
+    code, _, err = cli_run(*analyze(setup, "--store", str(store), "--resume", "--out", str(tmp_path / "resumed")))
+    assert code == 0, err
+    assert json.loads((tmp_path / "resumed" / "results.json").read_text()) == reference
+    assert not list(store.glob("*/.*.tmp"))  # a shard cut mid-write was never renamed into place
+
+
+def test_store_misuse_is_one_line(setup, cli_run, tmp_path):
+    code, _, err = cli_run(*analyze(setup, "--store", str(setup / "ref-store"), "--resume", "--layers", "1,2",
+                                    "--out", str(tmp_path / "a")))
+    assert code == 2 and "made with other settings (layers differ)" in err
+    code, _, err = cli_run(*analyze(setup, "--resume", "--out", str(tmp_path / "b")))
+    assert code == 2 and "--resume: needs --store" in err
+    code, _, err = cli_run("analyze", "--from-store", str(setup / "ref-store"), "--analysis", "logit-lens",
+                           "--out", str(tmp_path / "c"))
+    assert code == 2 and "needs the model" in err
+    code, _, err = cli_run("analyze", "--from-store", str(tmp_path), "--out", str(tmp_path / "d"))
+    assert code == 2 and "is not an activation store" in err
