@@ -18,7 +18,7 @@ import torch
 from semhub import catalog
 from semhub.backbone import Backbone, load_backbone
 from semhub.capture import POOLINGS, check_layers
-from semhub.collect import validate_views, view_states
+from semhub.collect import validate_views
 from semhub.data import AlignedDataset, load_aligned
 from semhub.errors import SemhubError
 
@@ -151,6 +151,7 @@ class RunContext:
     on_batch: Callable[[int], None] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     _cache: dict[str, torch.Tensor] = field(default_factory=dict)
+    _engine: Any = None
 
     @property
     def model_name(self) -> str:
@@ -162,6 +163,26 @@ class RunContext:
 
         return ActivationStore(self.options["store"]) if self.options.get("store") else None
 
+    @property
+    def engine(self):
+        """Where states are computed (``options["engine"]``: local, or a Ray engine set by the CLI)."""
+        if self._engine is None:
+            from semhub.engine import LocalEngine
+
+            self._engine = LocalEngine(self.backbone, self.dataset, self.capture_spec())
+        return self._engine
+
+    def capture_spec(self):
+        from semhub.engine import CaptureSpec
+
+        return CaptureSpec(tuple(self.layers), self.options["pooling"], self.options["batch_size"],
+                           bool(self.options.get("final_norm", False)))
+
+    def shards(self) -> list[list[int]]:
+        from semhub.store import shard_rows
+
+        return shard_rows(len(self.dataset), int(self.options.get("shard_rows", 1024)))
+
     def states_by_layer(self, view: str):
         """What ``states(view)`` holds, indexable as ``[:, k]``: from an activation store (``--store``),
         one layer at a time from disk, so memory stays bounded for any N."""
@@ -169,38 +190,30 @@ class RunContext:
         if store is None:
             return self.states(view)
         if self.backbone is not None:
-            self._fill_store(store, view)
+            start = time.perf_counter()
+            missing = store.missing(view)
+            for (index, rows), states in zip(missing, self.engine.map(view, [rows for _, rows in missing])):
+                store.write(view, index, states)
+                if self.on_batch:
+                    self.on_batch(len(rows))
+            self.timings[f"capture_{view}_s"] = round(time.perf_counter() - start, 3)
         return store.states(view)
 
-    def _fill_store(self, store, view: str) -> None:
-        start = time.perf_counter()
-
-        def compute(rows: list[int]) -> torch.Tensor:
-            return view_states(self.backbone, self.dataset.take(rows), view, layers=self.layers,
-                               pooling=self.options["pooling"], batch_size=self.options["batch_size"],
-                               final_norm=self.options.get("final_norm", False))
-
-        store.fill(view, len(self.dataset), compute, on_shard=self.on_batch)
-        self.timings[f"capture_{view}_s"] = round(time.perf_counter() - start, 3)
-
     def states(self, view: str) -> torch.Tensor:
-        """Pooled (N, len(layers), D) states of one view, captured once and reused."""
-        store = self.store
-        if view not in self._cache and store is not None:
+        """Pooled (N, len(layers), D) states of one view, captured once (shard by shard) and reused."""
+        if view in self._cache:
+            return self._cache[view]
+        if self.store is not None:
             self._cache[view] = self.states_by_layer(view).load()
-        if view not in self._cache:
-            start = time.perf_counter()
-            self._cache[view] = view_states(
-                self.backbone,
-                self.dataset,
-                view,
-                layers=self.layers,
-                pooling=self.options["pooling"],
-                batch_size=self.options["batch_size"],
-                final_norm=self.options.get("final_norm", False),
-                on_batch=self.on_batch,
-            )
-            self.timings[f"capture_{view}_s"] = round(time.perf_counter() - start, 3)
+            return self._cache[view]
+        start = time.perf_counter()
+        parts = []
+        for rows, states in zip(self.shards(), self.engine.map(view, self.shards())):
+            parts.append(states)
+            if self.on_batch:
+                self.on_batch(len(rows))
+        self._cache[view] = torch.cat(parts)
+        self.timings[f"capture_{view}_s"] = round(time.perf_counter() - start, 3)
         return self._cache[view]
 
 
@@ -244,7 +257,8 @@ def make_context(
     else:
         layer_list = parse_layers(layers, backbone.n_layers, drop_embeddings)
     options = {"pooling": pooling, "center": center, "batch_size": batch_size, "seed": seed,
-               "final_norm": final_norm, "n_boot": n_boot, "modality": modality, "limit": limit, **(extra or {})}
+               "final_norm": final_norm, "n_boot": n_boot, "modality": modality, "limit": limit,
+               "shard_rows": shard_rows, **(extra or {})}
     if store is not None:
         from semhub.store import DTYPES, ActivationStore
 
@@ -255,7 +269,7 @@ def make_context(
             "model": model, "data": str(ds.path), "data_sha256": ds.sha256, "rows": len(ds), "views": views,
             "layers": layer_list, "pooling": pooling, "final_norm": final_norm, "batch_size": batch_size,
             "store_dtype": store_dtype, "shard_rows": shard_rows, "d_model": backbone.d_model}, resume)
-        options.update(store=str(store), store_dtype=store_dtype, shard_rows=shard_rows)
+        options.update(store=str(store), store_dtype=store_dtype)
     return RunContext(backbone, ds, views, layer_list, options, on_batch)
 
 

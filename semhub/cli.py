@@ -63,6 +63,10 @@ def cli() -> None:
               help="Dataset rows per store shard (the unit of resumption).")
 @click.option("--from-store", type=click.Path(path_type=Path), default=None,
               help="Run a state analysis (similarity...) on a finished store, without loading the model.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Capture states here, or shard them over Ray workers that each hold the model.")
+@click.option("--address", default=None, help="--engine ray: the cluster to join (default: start a local one).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="--engine ray: actors.")
 @click.option("--allow-outside-paths", is_flag=True,
               help="Let media paths in the data point outside the data file's folder (off: a dataset cannot read any file).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -77,7 +81,8 @@ def analyze(allow_outside_paths: bool, **options) -> None:
 
 def _analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, lens_norm, dictionary,
              trend_corpora, max_positions, batch_size, limit, n_boot, device, dtype, device_map, revision,
-             trust_remote_code, stack, seed, out, store, resume, store_dtype, shard_rows, from_store) -> None:
+             trust_remote_code, stack, seed, out, store, resume, store_dtype, shard_rows, from_store,
+             engine, address, workers) -> None:
     from semhub import api
     from semhub.collect import validate_views
     from semhub.data import parse_views
@@ -136,15 +141,25 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
                    "trend_corpora": list(trend_corpora), "max_positions": max_positions},
             store=store, resume=resume, store_dtype=store_dtype, shard_rows=shard_rows,
         )
+        if engine == "ray":
+            from semhub.ray_engine import RayEngine
+
+            load_kwargs = {"model": model, "device": device, "dtype": dtype, "revision": revision,
+                           "trust_remote_code": trust_remote_code, "stack": stack}
+            ctx._engine = RayEngine(load_kwargs, ctx.dataset, ctx.capture_spec(), workers=workers, address=address,
+                                    gpus_per_worker=1 if str(device or "").startswith("cuda") else 0)
         work = getattr(analysis_obj, "work", None)
         progress.update(task, total=work(ctx) if work else len(ds) * len(view_list))
         t1 = time.perf_counter()
-        result = run_guarded(analysis_obj, ctx)
+        try:
+            result = run_guarded(analysis_obj, ctx)
+        finally:
+            ctx.engine.close()
         run_s = time.perf_counter() - t1
 
     options = dict(ctx.options, views=view_list, layers=ctx.layers, analysis=analysis, paper=paper,
                    data=str(ds.path), device=device, dtype=dtype, device_map=device_map,
-                   trust_remote_code=trust_remote_code)
+                   trust_remote_code=trust_remote_code, engine=engine, workers=workers if engine == "ray" else None)
     timings = {"load_model_s": round(load_s, 3), "analysis_s": round(run_s, 3), **ctx.timings,
                "total_s": round(time.perf_counter() - started, 3)}
     _write_run(out, result, analysis_obj, backbone.describe(), ctx, options, seed, timings)

@@ -70,6 +70,10 @@ def allow_outside_paths(allowed: bool = True) -> Iterator[None]:
         _OUTSIDE_PATHS.reset(token)
 
 
+def outside_paths_allowed() -> bool:
+    return _OUTSIDE_PATHS.get()
+
+
 def outside_data_folder(path: Path, base_dir: Path | None) -> bool:
     """True when ``path`` (symlinks followed) leaves ``base_dir`` and that is not allowed."""
     if base_dir is None or _OUTSIDE_PATHS.get():

@@ -25,6 +25,11 @@ MANIFEST = "store.json"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+def shard_rows(n: int, size: int) -> list[list[int]]:
+    """Rows ``[k * size, (k + 1) * size)``: the unit of capture for every engine and of resumption."""
+    return [list(range(start, min(start + size, n))) for start in range(0, n, size)]
+
+
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -102,27 +107,24 @@ class ActivationStore:
     def shard_path(self, view: str, index: int) -> Path:
         return self.root / view / f"shard-{index:05d}.safetensors"
 
-    def fill(self, view: str, n_rows: int, compute: Callable[[list[int]], torch.Tensor],
-             on_shard: Callable[[int], None] | None = None) -> None:
-        """Compute and write every missing shard of ``view``; ``compute(rows)`` -> (len(rows), K, D)."""
+    def missing(self, view: str) -> list[tuple[int, list[int]]]:
+        """(shard index, its rows) for every shard of ``view`` not yet on disk."""
+        spec = self.manifest()
+        n, size = int(spec["rows"]), int(spec["shard_rows"])
+        (self.root / view).mkdir(exist_ok=True)
+        return [(k, rows) for k, rows in enumerate(shard_rows(n, size)) if not self.shard_path(view, k).exists()]
+
+    def write(self, view: str, index: int, states: torch.Tensor) -> None:
+        """One shard, atomically: a killed run leaves it whole or absent."""
         from safetensors.torch import save_file
 
-        spec = self.manifest()
-        size, dtype = int(spec["shard_rows"]), DTYPES[spec["store_dtype"]]
-        (self.root / view).mkdir(exist_ok=True)
-        for index, start in enumerate(range(0, n_rows, size)):
-            path = self.shard_path(view, index)
-            rows = list(range(start, min(start + size, n_rows)))
-            if not path.exists():
-                states = compute(rows).to(dtype).contiguous()
-                _atomic_write(path, lambda tmp: save_file({"states": states}, tmp, metadata={"first_row": str(start)}))
-            if on_shard:
-                on_shard(len(rows))
+        states = states.to(DTYPES[self.manifest()["store_dtype"]]).contiguous()
+        _atomic_write(self.shard_path(view, index), lambda tmp: save_file({"states": states}, tmp))
 
     def states(self, view: str) -> StoredStates:
         spec = self.manifest()
         n, size = int(spec["rows"]), int(spec["shard_rows"])
-        shards = [self.shard_path(view, i) for i in range(-(-n // size))]
+        shards = [self.shard_path(view, i) for i in range(len(shard_rows(n, size)))]
         missing = [s.name for s in shards if not s.exists()]
         if view not in spec["views"] or missing:
             raise SemhubError(f"{self.root}: view {view!r} is not complete in this store "

@@ -60,10 +60,8 @@ def test_store_layout_and_analysis_without_the_model(setup, reference, cli_run, 
 def test_store_matches_the_in_memory_run(setup, reference, cli_run, tmp_path):
     code, _, err = cli_run(*analyze(setup, "--out", str(tmp_path / "memory")))
     assert code == 0, err
-    plain = json.loads((tmp_path / "memory" / "results.json").read_text())["similarity"][0]
-    stored = reference["similarity"][0]
-    for key in ("matched_cosine", "mismatched_cosine", "eq1"):  # other batching (per shard): float noise only
-        assert plain[key] == pytest.approx(stored[key], abs=1e-5)
+    # the same shards, captured the same way: the store changes where states live, not their bits
+    assert json.loads((tmp_path / "memory" / "results.json").read_text()) == reference
 
 
 @pytest.mark.parametrize("kill_after", [0, 7, 33])

@@ -69,10 +69,14 @@ def summarise(stats: dict[str, np.ndarray], *, n_boot: int, seed: int) -> tuple[
     if n_boot > 0:
         n = matched.shape[1]
         rng = np.random.default_rng(seed)
-        draws = rng.integers(0, n, size=(n_boot, n))
-        for key, values in per_item.items():
-            boot = values[:, draws].mean(-1)  # (K, n_boot)
-            lo, hi = np.percentile(boot, [2.5, 97.5], axis=1)
+        boot = {key: np.empty((values.shape[0], n_boot)) for key, values in per_item.items()}
+        step = max(1, 2_000_000 // n)  # resamples drawn a block at a time: memory O(step x n), not O(n_boot x n)
+        for start in range(0, n_boot, step):
+            draws = rng.integers(0, n, size=(min(step, n_boot - start), n))  # the same stream as one big draw
+            for key, values in per_item.items():
+                boot[key][:, start:start + len(draws)] = values[:, draws].mean(-1)
+        for key, means in boot.items():
+            lo, hi = np.percentile(means, [2.5, 97.5], axis=1)
             ci[key] = [[float(l), float(h)] for l, h in zip(lo, hi)]
     return point, ci
 
