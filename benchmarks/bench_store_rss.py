@@ -51,7 +51,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for n in [int(s) for s in args.sizes.split(",")]:
             out = subprocess.run([sys.executable, __file__, "--child", str(n), "--work", work],
-                                 capture_output=True, text=True, check=True)
+                                 capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(f"N={n} failed:\n{out.stderr[-3000:]}")
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
     base = rows[0]["peak_rss_mb"]
