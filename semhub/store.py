@@ -56,11 +56,14 @@ class StoredStates:
 
         if not (isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None) and isinstance(key[1], int)):
             return self.load()[key]
-        parts = []
+        out = torch.empty(self.shape[0], self.shape[2])  # filled shard by shard: one N x D buffer, no concat copy
+        row = 0
         for shard in self.shards:
             with safe_open(str(shard), framework="pt") as fh:
-                parts.append(fh.get_slice("states")[:, key[1]].float())
-        return torch.cat(parts)
+                part = fh.get_slice("states")[:, key[1]]
+            out[row:row + len(part)] = part
+            row += len(part)
+        return out
 
     def load(self) -> torch.Tensor:
         from safetensors.torch import load_file

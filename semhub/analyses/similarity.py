@@ -18,11 +18,22 @@ from semhub.analyses.result import RecordsResult
 METRICS = ("matched_cosine", "mismatched_cosine", "eq1", "retrieval_at_1")
 
 
+def _unit_rows(states: torch.Tensor, center: bool) -> torch.Tensor:
+    """float32 unit rows, centred with a float64 mean; one N x D copy (memory stays O(N x D) in float32)."""
+    x = states.float()
+    if center:
+        x = x - torch.mean(x, 0, dtype=torch.float64).float()
+    elif x.data_ptr() == states.data_ptr():
+        x = x.clone()  # normalised in place below: never touch the caller's states
+    return x.div_(torch.linalg.vector_norm(x, dim=-1, keepdim=True, dtype=torch.float64).float().clamp_min_(1e-12))
+
+
 def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: int | None = None) -> dict[str, np.ndarray]:
     """Per-layer, per-item statistics for aligned (N, K, D) states -> arrays of shape (K, N).
 
     ``a`` and ``b`` only need ``shape`` and ``[:, k]`` (an activation store's states load one layer
-    at a time). Rows are compared ``chunk`` at a time: at most ~4M similarities (32 MB) in flight.
+    at a time). Unit vectors are float32 (one N x D copy per view); cosines are summed in float64.
+    Rows are compared ``chunk`` at a time: at most ~4M similarities in flight.
 
     ``matched[k, i]`` = cos(a_i, b_i); ``mismatched[k, i]`` = mean over j != i of cos(a_i, b_j);
     ``hit[k, i]`` = retrieval@1 of item i averaged over both directions (a->b and b->a).
@@ -36,16 +47,12 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
     out = {name: np.empty((n_layers, n)) for name in ("matched", "mismatched", "hit")}
     idx = torch.arange(n)
     for k in range(n_layers):
-        x, y = a[:, k].double(), b[:, k].double()
-        if center:
-            x, y = x - x.mean(0), y - y.mean(0)
-        x = torch.nn.functional.normalize(x, dim=-1)
-        y = torch.nn.functional.normalize(y, dim=-1)
+        x, y = _unit_rows(a[:, k], center), _unit_rows(b[:, k], center)
         col_best = torch.full((n,), -torch.inf, dtype=torch.float64)
         col_arg = torch.zeros(n, dtype=torch.long)
         diag, row_sum, row_hit = (torch.empty(n, dtype=torch.float64) for _ in range(3))
         for start in range(0, n, chunk):
-            sims = x[start : start + chunk] @ y.T
+            sims = (x[start : start + chunk] @ y.T).double()
             rows = idx[start : start + chunk]
             diag[rows] = sims[rows - start, rows]
             row_sum[rows] = sims.sum(1)
