@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup browser demo test test-fast bench clean
+.PHONY: setup browser demo test test-fast bench bench-venvs bench-peers clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
@@ -35,6 +35,17 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/bench_similarity_floor.py
 	$(PY) benchmarks/bench_lens_floor.py
+
+# Peers in their own venvs; they share this venv's torch and transformers through a .pth file,
+# so no dependency range can pull another torch.
+bench-venvs: setup
+	test -x benchmarks/.venvs/nnsight/bin/python || $(PYTHON) -m venv benchmarks/.venvs/nnsight
+	$(PY) -c "import site; print(site.getsitepackages()[0])" > \
+	  "$$(benchmarks/.venvs/nnsight/bin/python -c 'import site; print(site.getsitepackages()[0])')/semhub-venv.pth"
+	benchmarks/.venvs/nnsight/bin/pip install --quiet "nnsight==0.8.1"
+
+bench-peers: bench-venvs
+	cd benchmarks && ../$(PY) bench_peers.py --data ../plugins/semhub_arithmetic/arithmetic.jsonl
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
