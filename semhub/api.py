@@ -165,12 +165,16 @@ class RunContext:
 
     @property
     def engine(self):
-        """Where states are computed (``options["engine"]``: local, or a Ray engine set by the CLI)."""
+        """Where states are computed: this process by default, or what ``use_engine`` set (Ray)."""
         if self._engine is None:
             from semhub.engine import LocalEngine
 
             self._engine = LocalEngine(self.backbone, self.dataset, self.capture_spec())
         return self._engine
+
+    def use_engine(self, engine) -> None:
+        """Capture through ``engine`` (anything with ``map(view, shards)`` and ``close()``)."""
+        self._engine = engine
 
     def capture_spec(self):
         from semhub.engine import CaptureSpec

@@ -146,8 +146,8 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
 
             load_kwargs = {"model": model, "device": device, "dtype": dtype, "revision": revision,
                            "trust_remote_code": trust_remote_code, "stack": stack}
-            ctx._engine = RayEngine(load_kwargs, ctx.dataset, ctx.capture_spec(), workers=workers, address=address,
-                                    gpus_per_worker=1 if str(device or "").startswith("cuda") else 0)
+            ctx.use_engine(RayEngine(load_kwargs, ctx.dataset, ctx.capture_spec(), workers=workers, address=address,
+                                     gpus_per_worker=1 if str(device or "").startswith("cuda") else 0))
         work = getattr(analysis_obj, "work", None)
         progress.update(task, total=work(ctx) if work else len(ds) * len(view_list))
         t1 = time.perf_counter()
