@@ -50,7 +50,11 @@ def cli() -> None:
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
-@click.option("--device-map", default=None, help="Passed to from_pretrained (e.g. auto) for multi-GPU models.")
+@click.option("--device-map", default=None,
+              help="Spread the model over devices (accelerate): auto, balanced, sequential, a device, or a JSON "
+                   "object (inline or a .json file) of module -> device.")
+@click.option("--offload-folder", type=click.Path(path_type=Path), default=None,
+              help="With --device-map: where weights placed on \"disk\" (or that fit nowhere else) are kept.")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default).")
 @click.option("--stack", default=None, help="Which block stack to read in an encoder-decoder (Whisper: encoder, decoder).")
@@ -80,10 +84,11 @@ def analyze(allow_outside_paths: bool, **options) -> None:
 
 
 def _analyze(model, data, views, modality, analysis, pooling, center, layers, final_norm, paper, lens_norm, dictionary,
-             trend_corpora, max_positions, batch_size, limit, n_boot, device, dtype, device_map, revision,
+             trend_corpora, max_positions, batch_size, limit, n_boot, device, dtype, device_map, offload_folder, revision,
              trust_remote_code, stack, seed, out, store, resume, store_dtype, shard_rows, from_store,
              engine, address, workers) -> None:
     from semhub import api
+    from semhub.backbone.loading import parse_device_map
     from semhub.collect import validate_views
     from semhub.data import parse_views
     from semhub.rundir import check_out_dir, default_run_dir
@@ -105,6 +110,7 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
             read_corpus(spec)
     if layers is not None:
         api.parse_layer_spec(layers)  # syntax errors before the model loads
+    device_map = parse_device_map(device_map)
     if resume and store is None:
         raise SemhubError("--resume: needs --store DIR (the store to continue)")
     if from_store is not None:
@@ -121,7 +127,7 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
     check_out_dir(out)
 
     t0 = time.perf_counter()
-    backbone = api.load(model, device=device, dtype=dtype, device_map=device_map,
+    backbone = api.load(model, device=device, dtype=dtype, device_map=device_map, offload_folder=offload_folder,
                         revision=revision, trust_remote_code=trust_remote_code, stack=stack)
     load_s = time.perf_counter() - t0
 
@@ -144,7 +150,8 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
         if engine == "ray":
             from semhub.ray_engine import RayEngine
 
-            load_kwargs = {"model": model, "device": device, "dtype": dtype, "revision": revision,
+            load_kwargs = {"model": model, "device": device, "dtype": dtype, "device_map": device_map,
+                           "offload_folder": offload_folder, "revision": revision,
                            "trust_remote_code": trust_remote_code, "stack": stack}
             ctx.use_engine(RayEngine(load_kwargs, ctx.dataset, ctx.capture_spec(), workers=workers, address=address,
                                      gpus_per_worker=1 if str(device or "").startswith("cuda") else 0))
@@ -159,6 +166,7 @@ def _analyze(model, data, views, modality, analysis, pooling, center, layers, fi
 
     options = dict(ctx.options, views=view_list, layers=ctx.layers, analysis=analysis, paper=paper,
                    data=str(ds.path), device=device, dtype=dtype, device_map=device_map,
+                   offload_folder=str(offload_folder) if offload_folder else None,
                    trust_remote_code=trust_remote_code, engine=engine, workers=workers if engine == "ray" else None)
     timings = {"load_model_s": round(load_s, 3), "analysis_s": round(run_s, 3), **ctx.timings,
                "total_s": round(time.perf_counter() - started, 3)}
@@ -266,8 +274,12 @@ def report(run_dir: Path) -> None:
 @click.option("--list", "list_all", is_flag=True, help="List the registered experiments.")
 @click.option("--model", default=None, help="Run on another model (default: the embedded one).")
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows or prompts.")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default=None)
+@click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
+@click.option("--device-map", default=None, help="As for analyze: auto, a device, or a JSON module -> device map.")
+@click.option("--offload-folder", default=None, help="With --device-map: where disk-offloaded weights are kept.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
-def reproduce(name, list_all, model, limit, out) -> None:
+def reproduce(name, list_all, model, limit, dtype, device, device_map, offload_folder, out) -> None:
     """Run one of the paper's experiments end to end (presets come from plugins)."""
     table = catalog.experiments()
     if list_all or not name:
@@ -282,6 +294,10 @@ def reproduce(name, list_all, model, limit, out) -> None:
         argv += ["--model", model]
     if limit:
         argv += ["--limit", str(limit)]
+    for option, value in (("--dtype", dtype), ("--device", device), ("--device-map", device_map),
+                          ("--offload-folder", offload_folder)):
+        if value:
+            argv += [option, value]
     from semhub.rundir import default_run_dir
 
     argv += ["--out", str(out or default_run_dir(model or "gemma3-270m", name))]

@@ -6,6 +6,7 @@ cache dir, so the embedded default loads in seconds after the first run.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -62,6 +63,45 @@ def _torch_dtype(dtype: str) -> Any:
     if dtype not in DTYPES:
         raise SemhubError(f"--dtype: unknown dtype {dtype!r} (choose from {', '.join(DTYPES)})")
     return "auto" if dtype == "auto" else getattr(torch, dtype)
+
+
+DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def parse_device_map(spec: str | dict | None) -> str | dict | None:
+    """``--device-map``: an accelerate strategy, one device, or a JSON object (inline or a file).
+
+    A JSON object places modules by name (``{"model.layers.0": 0, "model.layers.1": "cpu",
+    "model.layers.2": "disk", ...}``); "disk" needs ``--offload-folder``.
+    """
+    if spec is None or isinstance(spec, dict):
+        return spec
+    text = spec.strip()
+    if text in DEVICE_MAP_STRATEGIES:
+        return text
+    source = "--device-map"
+    if not text.startswith("{") and Path(text).suffix == ".json":
+        try:
+            text, source = Path(text).read_text(encoding="utf-8"), f"--device-map: {spec}"
+        except OSError as exc:
+            raise SemhubError(f"--device-map: cannot read {spec}: {exc.strerror}") from None
+    if text.lstrip().startswith("{"):
+        try:
+            placement = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SemhubError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        if not isinstance(placement, dict) or not placement or any(
+                not isinstance(v, (str, int)) or isinstance(v, bool) for v in placement.values()):
+            raise SemhubError(f"{source}: expected an object of module name -> device (e.g. 0, \"cpu\", \"disk\")")
+        return placement
+    import torch
+
+    try:
+        torch.device(text)
+    except (RuntimeError, ValueError):
+        raise SemhubError(f"--device-map: {spec!r} is not {', '.join(DEVICE_MAP_STRATEGIES)}, a device, "
+                          "or a JSON object of module -> device") from None
+    return text
 
 
 def dequantized_copy(source: ModelSource) -> Path:
@@ -159,6 +199,7 @@ def load_backbone(
     device: str | None = None,
     dtype: str = "auto",
     device_map: str | dict | None = None,
+    offload_folder: str | Path | None = None,
     trust_remote_code: bool = False,
     revision: str | None = None,
     stack: str | None = None,
@@ -168,6 +209,7 @@ def load_backbone(
     The family's ``loader`` picks the transformers class (a causal LM by default; a
     vision-language or speech model for other families) and ``processor`` the class that
     turns images or audio into model inputs; ``stack`` picks which block stack to read.
+    ``device_map`` (accelerate) spreads a model over GPUs, CPU and ``offload_folder``.
     """
     from semhub.backbone.adapter import Backbone
     from semhub.registry import family_for
@@ -180,6 +222,9 @@ def load_backbone(
             torch.device(device)
         except (RuntimeError, ValueError):
             raise SemhubError(f"--device: {device!r} is not a device (e.g. cpu, cuda, cuda:1, mps)") from None
+    device_map = parse_device_map(device_map)
+    if offload_folder is not None and device_map is None:
+        raise SemhubError("--offload-folder: only used with --device-map")
     source, display = resolve_source(model)
     torch_dtype = _torch_dtype(dtype)
     fingerprint: dict[str, Any] = {"model": display}
@@ -204,9 +249,10 @@ def load_backbone(
         family = family_for(config)
         processor = resolve_class(family.processor).from_pretrained(location, **common) if family.processor else None
         tokenizer = getattr(processor, "tokenizer", None) or AutoTokenizer.from_pretrained(location, **common)
-        hf_model = resolve_class(family.loader).from_pretrained(
-            location, dtype=torch_dtype, device_map=device_map, **common
-        )
+        placement = {"device_map": device_map}
+        if offload_folder is not None:
+            placement["offload_folder"] = str(offload_folder)
+        hf_model = resolve_class(family.loader).from_pretrained(location, dtype=torch_dtype, **placement, **common)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SemhubError(f"--model: cannot load {model!r}: {first}") from None

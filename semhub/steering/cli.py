@@ -62,10 +62,14 @@ def _lines(path: Path, option: str) -> list[str]:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N prompts.")
 @click.option("--device", default=None)
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
+@click.option("--device-map", default=None,
+              help="Spread the model over devices (accelerate): auto, a device, or a JSON module -> device map.")
+@click.option("--offload-folder", type=click.Path(path_type=Path), default=None,
+              help="With --device-map: where disk-offloaded weights are kept.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-steer).")
 def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, read_layer, layers, coeffs, positions,
           mode, prompts, prompts_file, scorers, target_language, target_word, max_new_tokens, sample, temperature,
-          top_p, seeds, batch_size, limit, device, dtype, out) -> None:
+          top_p, seeds, batch_size, limit, device, dtype, device_map, offload_folder, out) -> None:
     """Add a direction to the residual stream while generating, and measure what changed."""
     from semhub import catalog
     from semhub.rundir import check_out_dir, default_run_dir, environment, staged_run_dir, write_json
@@ -85,6 +89,9 @@ def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, rea
     contrast_sets = [_lines(p, "--contrast") for p in contrast] if contrast else None
     for name in scorers:
         catalog.lookup("scorer", catalog.scorers(), name)
+    from semhub.backbone.loading import parse_device_map
+
+    device_map = parse_device_map(device_map)  # a malformed map fails before the model loads
     out = out or default_run_dir(model or "gemma3-270m", f"steer-{preset}" if preset else "steer")
     check_out_dir(out)
 
@@ -93,7 +100,7 @@ def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, rea
     from semhub.steering.run import SteerSpec, run_steering
 
     started = time.perf_counter()
-    bb = semhub.load(model, device=device, dtype=dtype)
+    bb = semhub.load(model, device=device, dtype=dtype, device_map=device_map, offload_folder=offload_folder)
     if preset:
         vector, spec = presets[preset][1](bb)
     else:
@@ -131,7 +138,9 @@ def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, rea
         vector.save(tmp / "vector.safetensors")
         result.plot(tmp / "steering.png")
         write_json(tmp / "manifest.json", {
-            "model": bb.describe(), "preset": preset, "options": spec.__dict__, "vector": vector.provenance,
+            "model": bb.describe(), "preset": preset, "options": spec.__dict__,
+            "placement": {"device": device, "dtype": dtype, "device_map": device_map,
+                          "offload_folder": str(offload_folder) if offload_folder else None}, "vector": vector.provenance,
             "timings": {"total_s": round(time.perf_counter() - started, 3)}, "environment": environment(),
         })
         from semhub.report import write_report
