@@ -37,15 +37,20 @@ bench: setup
 	$(PY) benchmarks/bench_lens_floor.py
 
 # Peers in their own venvs; they share this venv's torch and transformers through a .pth file,
-# so no dependency range can pull another torch.
+# so no dependency range can pull another torch (cffi: soundfile, imported by transformers, needs it).
+PEERS := nnsight==0.8.1 transformer-lens==3.9.0
+
 bench-venvs: setup
-	test -x benchmarks/.venvs/nnsight/bin/python || $(PYTHON) -m venv benchmarks/.venvs/nnsight
-	$(PY) -c "import site; print(site.getsitepackages()[0])" > \
-	  "$$(benchmarks/.venvs/nnsight/bin/python -c 'import site; print(site.getsitepackages()[0])')/semhub-venv.pth"
-	benchmarks/.venvs/nnsight/bin/pip install --quiet "nnsight==0.8.1"
+	for spec in $(PEERS); do \
+	  v=benchmarks/.venvs/$$(echo $${spec%%==*} | tr - _); \
+	  test -x $$v/bin/python || $(PYTHON) -m venv $$v; \
+	  $(PY) -c "import site; print(site.getsitepackages()[0])" > \
+	    "$$($$v/bin/python -c 'import site; print(site.getsitepackages()[0])')/semhub-venv.pth"; \
+	  $$v/bin/pip install --quiet cffi "$$spec" || exit 1; \
+	done
 
 bench-peers: bench-venvs
-	cd benchmarks && ../$(PY) bench_peers.py --data ../plugins/semhub_arithmetic/arithmetic.jsonl
+	cd benchmarks && for task in similarity lens steer; do ../$(PY) bench_peers.py --task $$task || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -33,7 +33,7 @@ with torch.inference_mode():
         for s in range(0, len(texts), bs):
             enc = tok(texts[s:s + bs], padding=True, padding_side="right", return_tensors="pt")
             hs = model.model(**enc, use_cache=False, output_hidden_states=True).hidden_states
-            rows = [(r - s, p) for r, p in sites if s <= r < s + bs]
+            rows = [(r - s, p) for r, p, *_ in sites if s <= r < s + bs]
             if not rows:
                 continue
             b, p = torch.tensor([r for r, _ in rows]), torch.tensor([q for _, q in rows])
@@ -42,13 +42,15 @@ with torch.inference_mode():
 '''
 
 
-def plan(views: list[str], batch_size: int) -> list[dict]:
-    """Texts per probed view and the (row, position) pairs semhub's probe reads."""
+def plan(views: list[str], batch_size: int, limit: int | None = None) -> list[dict]:
+    """Texts per probed view and the sites semhub's probe reads: ``[row, position, native id, candidate ids]``."""
     import semhub
     from semhub.analyses.logit_lens import probe_sites
 
     bb = semhub.load()
     ds = semhub.dataset()
+    if limit:
+        ds = ds.head(limit)
     dominant = bb.family.dominant_language
     dicts = {frozenset(d.languages): d for d in semhub.catalog.dictionaries()}
     from semhub_text import TextSpoke
@@ -62,7 +64,7 @@ def plan(views: list[str], batch_size: int) -> list[dict]:
         sites = []
         for s in range(0, len(texts), batch_size):
             enc = TextSpoke().encode(texts[s:s + batch_size], bb, None)
-            sites += [(s + site.row, site.pos) for site in probe_sites(texts[s:s + batch_size], enc, translations, bb)]
+            sites += [(s + site.row, site.pos, site.native, site.candidates) for site in probe_sites(texts[s:s + batch_size], enc, translations, bb)]
         out.append({"view": view, "texts": texts, "sites": sites})
     return out
 
