@@ -121,7 +121,13 @@ class ActivationStore:
         """One shard, atomically: a killed run leaves it whole or absent."""
         from safetensors.torch import save_file
 
-        states = states.to(DTYPES[self.manifest()["store_dtype"]]).contiguous()
+        name = self.manifest()["store_dtype"]
+        stored = states.to(DTYPES[name]).contiguous()
+        if name == "float16" and bool(torch.isinf(stored).any()) and bool(torch.isfinite(states).all()):
+            big = float(states.abs().max())
+            raise SemhubError(f"--store-dtype float16: pooled states reach {big:.3g}, beyond float16's 65504; "
+                              "use --store-dtype bfloat16 or float32")
+        states = stored
         _atomic_write(self.shard_path(view, index), lambda tmp: save_file({"states": states}, tmp))
 
     def states(self, view: str) -> StoredStates:

@@ -124,3 +124,18 @@ def test_half_precision_store_is_half_the_disk_and_close(dtype, tolerance, setup
         assert max(abs(a - b) for a, b in zip(half[key], full[key])) < tolerance, key
     # retrieval can flip only on near-ties: at most 1% of items per layer
     assert max(abs(a - b) for a, b in zip(half["retrieval_at_1"], full["retrieval_at_1"])) <= 0.01
+
+
+def test_float16_overflow_is_refused_not_stored_as_inf(tmp_path):
+    import torch
+
+    from semhub.errors import SemhubError
+    from semhub.store import ActivationStore
+
+    store = ActivationStore(tmp_path / "store")
+    store.open({"rows": 4, "shard_rows": 2, "views": ["en"], "store_dtype": "float16"}, resume=False)
+    assert [k for k, _ in store.missing("en")] == [0, 1]
+    store.write("en", 0, torch.full((2, 3, 8), 1000.0))  # fine in float16
+    with pytest.raises(SemhubError, match="reach 7e\\+04, beyond float16's 65504; use --store-dtype bfloat16"):
+        store.write("en", 1, torch.full((2, 3, 8), 70000.0))
+    assert [p.name for p in (tmp_path / "store" / "en").iterdir()] == ["shard-00000.safetensors"]
