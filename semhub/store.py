@@ -47,6 +47,7 @@ class StoredStates:
 
     shards: list[Path]
     shape: tuple[int, int, int]
+    fresh_layers = True  # each [:, k] is a new buffer its caller may overwrite (similarity works in place)
 
     def __len__(self) -> int:
         return self.shape[0]

@@ -90,3 +90,18 @@ def test_cli_with_a_json_device_map_gives_the_plain_results(tiny_dir, tmp_path, 
     for key in ("matched_cosine", "mismatched_cosine", "retrieval_at_1"):
         assert len(plain_rec[key]) == len(plain_rec["layers"])
         assert plain_rec[key] == pytest.approx(spread_rec[key], abs=1e-5)
+
+
+@pytest.mark.parametrize("command", ["reproduce", "steer"])
+def test_reproduce_and_steer_pass_the_placement_on(command, tiny_dir, tmp_path, cli_run):
+    out = tmp_path / "run"
+    work = (["reproduce", "multilingual-similarity", "--limit", "3"] if command == "reproduce" else
+            ["steer", "--pair", "the cat", "the dog", "--layer", "2", "--prompt", "a red", "--max-new-tokens", "3",
+             "--scorer", "perplexity"])
+    code, _, err = cli_run(*work, "--model", str(tiny_dir), "--dtype", "float32", "--device-map", json.dumps(PLACEMENT),
+                           "--offload-folder", str(tmp_path / "offload"), "--out", str(out))
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    placement = manifest["options" if command == "reproduce" else "placement"]
+    assert placement["device_map"] == PLACEMENT and placement["dtype"] == "float32"
+    assert placement["offload_folder"] == str(tmp_path / "offload")

@@ -18,13 +18,17 @@ from semhub.analyses.result import RecordsResult
 METRICS = ("matched_cosine", "mismatched_cosine", "eq1", "retrieval_at_1")
 
 
-def _unit_rows(states: torch.Tensor, center: bool) -> torch.Tensor:
-    """float32 unit rows, centred with a float64 mean; one N x D copy (memory stays O(N x D) in float32)."""
+def _unit_rows(states: torch.Tensor, center: bool, owned: bool = False) -> torch.Tensor:
+    """float32 unit rows, centred with a float64 mean; at most one N x D copy, none if ``owned``.
+
+    ``owned``: ``states`` is a float32 buffer nobody else holds (a store's layer read), so it is
+    centred and normalised in place.
+    """
     x = states.float()
+    if x.data_ptr() == states.data_ptr() and not owned:
+        x = x.clone()  # worked on in place below: never touch the caller's states
     if center:
-        x = x - torch.mean(x, 0, dtype=torch.float64).float()
-    elif x.data_ptr() == states.data_ptr():
-        x = x.clone()  # normalised in place below: never touch the caller's states
+        x.sub_(torch.mean(x, 0, dtype=torch.float64).float())
     return x.div_(torch.linalg.vector_norm(x, dim=-1, keepdim=True, dtype=torch.float64).float().clamp_min_(1e-12))
 
 
@@ -47,7 +51,8 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
     out = {name: np.empty((n_layers, n)) for name in ("matched", "mismatched", "hit")}
     idx = torch.arange(n)
     for k in range(n_layers):
-        x, y = _unit_rows(a[:, k], center), _unit_rows(b[:, k], center)
+        x = _unit_rows(a[:, k], center, owned=getattr(a, "fresh_layers", False))
+        y = _unit_rows(b[:, k], center, owned=getattr(b, "fresh_layers", False))
         col_best = torch.full((n,), -torch.inf, dtype=torch.float64)
         col_arg = torch.zeros(n, dtype=torch.long)
         diag, row_sum, row_hit = (torch.empty(n, dtype=torch.float64) for _ in range(3))
