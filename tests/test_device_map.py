@@ -43,6 +43,14 @@ def test_the_map_is_applied_through_accelerate(spread):
     assert hasattr(offloaded, "_hf_hook") and offloaded.self_attn.q_proj.weight.device.type == "meta"
 
 
+def test_inputs_go_where_an_offloaded_embedding_runs(tiny_dir, plain, tmp_path):
+    placement = {**PLACEMENT, "model.embed_tokens": "disk"}
+    bb = semhub.load(str(tiny_dir), device_map=placement, offload_folder=tmp_path)
+    assert bb.part("embedding").weight.device.type == "meta" and bb.input_device == torch.device("cpu")
+    enc = TextSpoke().encode(TEXTS, bb, None)
+    torch.testing.assert_close(semhub.capture(bb, [enc]), semhub.capture(plain, [enc]), atol=1e-5, rtol=1e-5)
+
+
 def test_capture_on_a_spread_model_equals_hf_hidden_states(spread, plain):
     got = semhub.capture(spread, [TextSpoke().encode(TEXTS, spread, None)], pooling="last")
     enc = TextSpoke().encode(TEXTS, plain, None)

@@ -115,7 +115,15 @@ class Backbone:
 
     @property
     def input_device(self) -> torch.device:
-        return self.part("embedding").weight.device
+        """Where inputs go: the embedding's device, or, when accelerate offloaded its weights (they sit
+        on "meta" until a forward), the device accelerate runs it on."""
+        embedding = self.part("embedding")
+        device = embedding.weight.device
+        hook = getattr(embedding, "_hf_hook", None)
+        if device.type == "meta" and getattr(hook, "execution_device", None) is not None:
+            execution = hook.execution_device
+            return torch.device(f"cuda:{execution}" if isinstance(execution, int) else execution)
+        return device
 
     @property
     def dtype(self) -> torch.dtype:
