@@ -18,18 +18,24 @@ from semhub.analyses.result import RecordsResult
 METRICS = ("matched_cosine", "mismatched_cosine", "eq1", "retrieval_at_1")
 
 
-def _unit_rows(states: torch.Tensor, center: bool, owned: bool = False) -> torch.Tensor:
+def _unit_rows(states: torch.Tensor, center: bool, owned: bool = False, rows: int = 1024) -> torch.Tensor:
     """float32 unit rows, centred with a float64 mean; at most one N x D copy, none if ``owned``.
 
     ``owned``: ``states`` is a float32 buffer nobody else holds (a store's layer read), so it is
-    centred and normalised in place.
+    centred and normalised in place. The float64 sums run ``rows`` rows at a time: a float64 copy
+    of the whole layer would double the peak memory of a large run.
     """
     x = states.float()
     if x.data_ptr() == states.data_ptr() and not owned:
         x = x.clone()  # worked on in place below: never touch the caller's states
+    blocks = range(0, x.shape[0], rows)
     if center:
-        x.sub_(torch.mean(x, 0, dtype=torch.float64).float())
-    return x.div_(torch.linalg.vector_norm(x, dim=-1, keepdim=True, dtype=torch.float64).float().clamp_min_(1e-12))
+        total = sum(torch.sum(x[s : s + rows], 0, dtype=torch.float64) for s in blocks)
+        x.sub_((total / x.shape[0]).float())
+    for s in blocks:
+        part = x[s : s + rows]
+        part.div_(torch.linalg.vector_norm(part, dim=-1, keepdim=True, dtype=torch.float64).float().clamp_min_(1e-12))
+    return x
 
 
 def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: int | None = None) -> dict[str, np.ndarray]:
@@ -37,7 +43,7 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
 
     ``a`` and ``b`` only need ``shape`` and ``[:, k]`` (an activation store's states load one layer
     at a time). Unit vectors are float32 (one N x D copy per view); cosines are summed in float64.
-    Rows are compared ``chunk`` at a time: at most ~4M similarities in flight.
+    Rows are compared ``chunk`` at a time: at most ~1M float32 similarities in flight.
 
     ``matched[k, i]`` = cos(a_i, b_i); ``mismatched[k, i]`` = mean over j != i of cos(a_i, b_j);
     ``hit[k, i]`` = retrieval@1 of item i averaged over both directions (a->b and b->a).
@@ -47,7 +53,7 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
     n, n_layers, _ = a.shape
     if n < 2:
         raise ValueError("similarity needs at least two aligned items")
-    chunk = chunk or max(16, min(2048, 4_000_000 // n))
+    chunk = chunk or max(16, min(2048, 1_000_000 // n))
     out = {name: np.empty((n_layers, n)) for name in ("matched", "mismatched", "hit")}
     idx = torch.arange(n)
     for k in range(n_layers):
@@ -57,18 +63,20 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
         col_arg = torch.zeros(n, dtype=torch.long)
         diag, row_sum, row_hit = (torch.empty(n, dtype=torch.float64) for _ in range(3))
         for start in range(0, n, chunk):
-            sims = (x[start : start + chunk] @ y.T).double()
+            sims = x[start : start + chunk] @ y.T  # float32; exact in float64, so max/argmax need no copy
             rows = idx[start : start + chunk]
-            diag[rows] = sims[rows - start, rows]
-            row_sum[rows] = sims.sum(1)
+            diag[rows] = sims[rows - start, rows].double()
+            row_sum[rows] = sims.sum(1, dtype=torch.float64)
             row_hit[rows] = (sims.argmax(1) == rows).double()
             best, arg = sims.max(0)
+            best = best.double()
             better = best > col_best
             col_best = torch.where(better, best, col_best)
             col_arg = torch.where(better, arg + start, col_arg)
         out["matched"][k] = diag.numpy()
         out["mismatched"][k] = ((row_sum - diag) / (n - 1)).numpy()
         out["hit"][k] = ((row_hit + (col_arg == idx).double()) / 2).numpy()
+        del x, y  # freed before the next layer is read: one layer of unit vectors alive, not two
     return out
 
 
