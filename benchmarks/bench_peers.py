@@ -99,11 +99,10 @@ class Tasks:
         import semhub
         from semhub import from_contrast
 
-        bb = semhub.load()
         ds = semhub.dataset("multilingual")
         vector = self.work / "es-minus-en.safetensors"
-        if not vector.exists():
-            from_contrast(bb, ds.columns["es"][:40], ds.columns["en"][:40], layer=args.layer).save(vector)
+        if not vector.exists():  # built once, for the first size
+            from_contrast(semhub.load(), ds.columns["es"][:40], ds.columns["en"][:40], layer=args.layer).save(vector)
         prompts = [" ".join(t.split()[:4]) for t in ds.columns["en"][40:40 + n]]
         (self.work / f"prompts-{n}.txt").write_text("\n".join(prompts) + "\n", encoding="utf-8")
         spec = self.work / f"steer-{n}.json"

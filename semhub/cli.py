@@ -22,6 +22,16 @@ def cli() -> None:
     """Measure whether a model routes languages and modalities through one shared space."""
 
 
+def placement_options(command):
+    """--device-map and --offload-folder, alike on every command that loads a model."""
+    command = click.option("--offload-folder", type=click.Path(path_type=Path), default=None,
+                           help="With --device-map: where weights placed on \"disk\" (or that fit nowhere else) "
+                                "are kept.")(command)
+    return click.option("--device-map", default=None,
+                        help="Spread the model over devices (accelerate): auto, balanced, sequential, a device, or "
+                             "a JSON object (inline or a .json file) of module -> device.")(command)
+
+
 @cli.command()
 @click.option("--model", default=None, help="Registered name (default gemma3-270m), local dir, .gguf file, or HF hub id.")
 @click.option("--data", default=None,
@@ -50,11 +60,7 @@ def cli() -> None:
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
-@click.option("--device-map", default=None,
-              help="Spread the model over devices (accelerate): auto, balanced, sequential, a device, or a JSON "
-                   "object (inline or a .json file) of module -> device.")
-@click.option("--offload-folder", type=click.Path(path_type=Path), default=None,
-              help="With --device-map: where weights placed on \"disk\" (or that fit nowhere else) are kept.")
+@placement_options
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default).")
 @click.option("--stack", default=None, help="Which block stack to read in an encoder-decoder (Whisper: encoder, decoder).")
@@ -276,8 +282,7 @@ def report(run_dir: Path) -> None:
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows or prompts.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default=None)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
-@click.option("--device-map", default=None, help="As for analyze: auto, a device, or a JSON module -> device map.")
-@click.option("--offload-folder", default=None, help="With --device-map: where disk-offloaded weights are kept.")
+@placement_options
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
 def reproduce(name, list_all, model, limit, dtype, device, device_map, offload_folder, out) -> None:
     """Run one of the paper's experiments end to end (presets come from plugins)."""
@@ -297,7 +302,7 @@ def reproduce(name, list_all, model, limit, dtype, device, device_map, offload_f
     for option, value in (("--dtype", dtype), ("--device", device), ("--device-map", device_map),
                           ("--offload-folder", offload_folder)):
         if value:
-            argv += [option, value]
+            argv += [option, str(value)]
     from semhub.rundir import default_run_dir
 
     argv += ["--out", str(out or default_run_dir(model or "gemma3-270m", name))]

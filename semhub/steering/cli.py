@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from semhub.cli import placement_options
 from semhub.errors import SemhubError
 
 
@@ -62,10 +63,7 @@ def _lines(path: Path, option: str) -> list[str]:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N prompts.")
 @click.option("--device", default=None)
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
-@click.option("--device-map", default=None,
-              help="Spread the model over devices (accelerate): auto, a device, or a JSON module -> device map.")
-@click.option("--offload-folder", type=click.Path(path_type=Path), default=None,
-              help="With --device-map: where disk-offloaded weights are kept.")
+@placement_options
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-steer).")
 def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, read_layer, layers, coeffs, positions,
           mode, prompts, prompts_file, scorers, target_language, target_word, max_new_tokens, sample, temperature,
