@@ -52,8 +52,8 @@ def plan(views: list[str], batch_size: int, limit: int | None = None) -> list[di
     if limit:
         ds = ds.head(limit)
     dominant = bb.family.dominant_language
-    dicts = {frozenset(d.languages): d for d in semhub.catalog.dictionaries()}
-    from semhub_text import TextSpoke
+    dicts = {frozenset(d.languages): d for d in semhub.plugins.catalog.dictionaries()}
+    from semhub.default_plugins.text import TextSpoke
 
     out = []
     for view in views:

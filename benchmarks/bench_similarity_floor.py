@@ -60,7 +60,7 @@ def main() -> None:
     import semhub
     from semhub.backbone.loading import dequantized_copy, resolve_source
 
-    data = args.data or str(semhub.catalog.datasets()["multilingual"].path)
+    data = args.data or str(semhub.plugins.catalog.datasets()["multilingual"].path)
     if args.limit:
         rows = Path(data).read_text(encoding="utf-8").splitlines()[: args.limit]
         data = str(Path(tempfile.mkdtemp()) / "rows.jsonl")

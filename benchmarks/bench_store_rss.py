@@ -22,7 +22,7 @@ def child(n: int, work: Path) -> None:
 
     data = work / f"pairs-{n}.jsonl"
     sample = [json.loads(line) for line in
-              (Path(__import__("semhub_multilingual_sample").__file__).parent / "multilingual.jsonl").read_text().splitlines()]
+              (Path(__import__("semhub.default_plugins.multilingual_sample").__file__).parent / "multilingual.jsonl").read_text().splitlines()]
     with data.open("w") as fh:
         for i in range(n):
             row = sample[i % len(sample)]

@@ -15,8 +15,8 @@ import sys
 import torch
 
 import semhub
-from semhub.steering import steer
-from semhub_text import TextSpoke
+from semhub.steering.apply import steer
+from semhub.default_plugins.text import TextSpoke
 
 TOL = 1e-3  # float32 on two kinds of device: reductions run in another order
 

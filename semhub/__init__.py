@@ -1,39 +1,74 @@
 """semhub: does this model think in one shared space across languages and modalities?
 
-The public API, for scripts and for plugins (plugins import only from here).
+The public API, for scripts and for plugins (plugins import only from here):
+
+    import semhub
+    run = semhub.analyze("similarity", views=["en", "zh"], limit=40)
+    run.write("runs/en-zh")
+
+Names resolve lazily (PEP 562), so ``import semhub`` (and the CLI's ``--help``) stays fast and
+imports neither torch nor transformers until something that needs them is used.
 """
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("semhub")
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0"
 
-from semhub.api import RunContext, dataset, load, make_context, similarity  # noqa: E402
-from semhub.backbone import Backbone, ModelSource  # noqa: E402
-from semhub.backbone.loading import cache_root, file_sha256  # noqa: E402
-from semhub.analyses.lens_view import lens_view  # noqa: E402
-from semhub.analyses.logit_lens import mean_ci, upper_peak  # noqa: E402
-from semhub.analyses.result import CurvesResult, RecordsResult  # noqa: E402
-from semhub.api import parse_layer_spec, parse_layers  # noqa: E402
-from semhub.collect import encode_values, view_batches  # noqa: E402
-from semhub.analyses.token_sets import score_token_sets, word_token_ids  # noqa: E402
-from semhub.capture import capture, pool, run_layers  # noqa: E402
-from semhub.lens import Lens  # noqa: E402
-from semhub.catalog import spoke_for_view  # noqa: E402
-from semhub.data import AlignedDataset, load_aligned  # noqa: E402
-from semhub.errors import DataError, SemhubError  # noqa: E402
-from semhub.hookspecs import hookimpl  # noqa: E402
-from semhub.spokes import Encoded, FileSpoke, Spoke, allow_outside_paths  # noqa: E402
-from semhub.steering import SteeringVector, from_contrast, from_prompt_pair, from_unembedding, generate, steer  # noqa: E402
-from semhub.steering.run import SteerSpec  # noqa: E402
+_EXPORTS: dict[str, str] = {
+    # the pipeline
+    "analyze": "semhub.runs.pipeline", "steer": "semhub.runs.pipeline", "reproduce": "semhub.runs.pipeline",
+    "Progress": "semhub.runs.pipeline", "Run": "semhub.runs.run",
+    "RunContext": "semhub.runs.context", "RunSettings": "semhub.runs.context", "make_context": "semhub.runs.context",
+    "dataset": "semhub.runs.inputs",
+    # the contracts
+    "Analysis": "semhub.contract.analysis", "Options": "semhub.contract.options", "option": "semhub.contract.options",
+    "Result": "semhub.contract.result", "RecordsResult": "semhub.contract.result", "CurvesResult": "semhub.contract.result",
+    "Summary": "semhub.contract.result", "Scorer": "semhub.contract.steering", "SteeringPreset": "semhub.contract.steering",
+    "Experiment": "semhub.contract.steering", "NamedModel": "semhub.contract.named", "NamedDataset": "semhub.contract.named",
+    "Spoke": "semhub.contract.spoke", "Encoded": "semhub.contract.spoke", "FileSpoke": "semhub.contract.spoke",
+    "allow_outside_paths": "semhub.contract.spoke", "hookimpl": "semhub.plugins.hookspecs",
+    "SemhubError": "semhub.errors", "DataError": "semhub.errors", "ParameterError": "semhub.errors",
+    # models
+    "load": "semhub.backbone.loading", "Backbone": "semhub.backbone.adapter", "ModelSource": "semhub.backbone.loading",
+    "cache_root": "semhub.backbone.loading", "file_sha256": "semhub.backbone.loading",
+    # data
+    "AlignedDataset": "semhub.data.aligned", "load_aligned": "semhub.data.aligned",
+    # read-out
+    "capture": "semhub.readout.capture", "pool": "semhub.readout.capture", "run_layers": "semhub.readout.capture",
+    "Lens": "semhub.readout.lens", "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
+    "parse_layer_spec": "semhub.readout.layers", "parse_layers": "semhub.readout.layers",
+    "spoke_for_view": "semhub.plugins.catalog",
+    # analyses' building blocks
+    "similarity": "semhub.analyses.similarity", "lens_view": "semhub.analyses.lens_view",
+    "LogitLensResult": "semhub.analyses.logit_lens", "mean_ci": "semhub.analyses.stats", "upper_peak": "semhub.analyses.stats",
+    "score_token_sets": "semhub.analyses.token_sets", "word_token_ids": "semhub.analyses.token_sets",
+    # steering
+    "SteerSpec": "semhub.steering.run", "SteeringVector": "semhub.steering.vectors",
+    "from_contrast": "semhub.steering.vectors", "from_prompt_pair": "semhub.steering.vectors",
+    "from_unembedding": "semhub.steering.vectors", "generate": "semhub.steering.generate", "Generation": "semhub.steering.generate",
+    "steer_hooks": "semhub.steering.apply",
+    # figures
+    "pyplot": "semhub.runs.plots", "save_figure": "semhub.runs.plots",
+}
+_RENAMED = {"load": "load_backbone", "steer_hooks": "steer"}
 
-__all__ = [
-    "AlignedDataset", "allow_outside_paths", "Backbone", "DataError", "Encoded", "FileSpoke", "Lens", "ModelSource", "RunContext", "SemhubError", "Spoke",
-    "__version__", "cache_root", "capture", "dataset", "file_sha256", "hookimpl", "lens_view", "load", "load_aligned",
-    "make_context", "pool", "run_layers", "score_token_sets", "similarity", "spoke_for_view", "word_token_ids",
-    "CurvesResult", "RecordsResult", "SteerSpec", "SteeringVector", "from_contrast", "from_prompt_pair", "from_unembedding",
-    "encode_values", "generate", "mean_ci", "parse_layer_spec", "parse_layers", "steer", "upper_peak", "view_batches",
-]
+__all__ = sorted(["__version__", *_EXPORTS])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'semhub' has no attribute {name!r}")
+    value = getattr(import_module(module), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

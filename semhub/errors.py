@@ -24,3 +24,18 @@ class RunError(SemhubError):
     """An analysis failed while running (not the user's input): exit status 1."""
 
     exit_code = 1
+
+
+class ParameterError(SemhubError):
+    """A bad value for one named parameter. The library names the parameter (``max_positions: ...``);
+    the CLI names its flag instead (``--max-positions: ...``)."""
+
+    def __init__(self, parameter: str, problem: str):
+        super().__init__(f"{parameter}: {problem}")
+        self.parameter, self.problem = parameter, problem
+
+
+class PluginError(SemhubError):
+    """A plugin broke its contract (a scorer's length, a result's type): one line naming the plugin, exit 1."""
+
+    exit_code = 1

@@ -59,14 +59,14 @@ def make_tokenizer(media: bool = False, roles: dict[str, str] | None = None):
 
 def text_families() -> list[str]:
     """Registry families that are causal text LMs (multimodal ones have their own tests)."""
-    from semhub.registry import families
+    from semhub.plugins.catalog import families
 
     return sorted(name for name, fam in families().items() if fam.loader == "AutoModelForCausalLM")
 
 
 def tiny_model(family_name: str, seed: int = 0):
     """(random model of the family's architecture from its registry ``[tiny]`` config, family)."""
-    from semhub.registry import families
+    from semhub.plugins.catalog import families
 
     from semhub.backbone.loading import resolve_class
 
@@ -88,7 +88,7 @@ def save_tiny_lm(folder, family_name: str = "llama"):
 
 def tiny_backbone(family_name: str, seed: int = 0, processor=None):
     """A tiny random backbone of a registry family, with the in-process tokenizer."""
-    from semhub.backbone import Backbone
+    from semhub.backbone.adapter import Backbone
 
     model, fam = tiny_model(family_name, seed)
     tokenizer = getattr(processor, "tokenizer", None) or make_tokenizer()
@@ -115,12 +115,16 @@ def cli_run(capsys):
 @pytest.fixture
 def fresh_plugins(monkeypatch):
     """Reload plugins after the test changes the environment, and restore after."""
-    from semhub import plugins
+    from types import SimpleNamespace
 
-    plugins.reset()
+    from semhub.plugins import catalog, manager
+
+    plugins = SimpleNamespace(load_plugins=manager.load_plugins, pm=manager.pm, failures=manager.failures,
+                              reset=catalog.reset)
+    catalog.reset()
     yield plugins
     monkeypatch.undo()
-    plugins.reset()
+    catalog.reset()
 
 
 @pytest.fixture(scope="session")

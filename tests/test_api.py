@@ -7,9 +7,9 @@ import torch
 
 import semhub
 from conftest import tiny_backbone
-from semhub.capture import capture
-from semhub.collect import view_states
-from semhub_text import TextSpoke
+from semhub.readout.capture import capture
+from semhub.readout.collect import view_states
+from semhub.default_plugins.text import TextSpoke
 
 ROWS = [
     {"id": "1", "en": "the big red cat sleeps on the mat", "fr": "le chat rouge"},
@@ -36,7 +36,8 @@ def test_view_states_are_in_data_order_despite_length_sorting(tmp_path):
 
 def test_similarity_api_returns_plottable_result(tmp_path):
     bb = tiny_backbone("gemma3_text")
-    res = semhub.similarity(bb, data=write_rows(tmp_path), views=["en", "fr"], batch_size=2, n_boot=20, layers="1-3")
+    res = semhub.analyze("similarity", backbone=bb, data=write_rows(tmp_path), views=["en", "fr"], batch_size=2, n_boot=20,
+                         layers="1-3").result
     rec = res.record("en", "fr")
     assert rec["layers"] == [1, 2, 3] and rec["n"] == 5 and len(rec["eq1"]) == 3
     assert all(0.0 <= r <= 1.0 for r in rec["retrieval_at_1"])
@@ -48,7 +49,7 @@ def test_identical_views_retrieve_perfectly(tmp_path):
     bb = tiny_backbone("qwen3")
     path = tmp_path / "same.jsonl"
     path.write_text("\n".join(json.dumps({"en": r["en"], "text_copy": r["en"]}) for r in ROWS) + "\n")
-    res = semhub.similarity(bb, data=path, views=["en", "text_copy"], n_boot=0)
+    res = semhub.analyze("similarity", backbone=bb, data=path, views=["en", "text_copy"], n_boot=0).result
     rec = res.record("en", "text_copy")
     assert rec["retrieval_at_1"] == [1.0] * 4
     assert all(abs(m - 1.0) < 1e-6 for m in rec["matched_cosine"])

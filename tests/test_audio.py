@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 from conftest import make_tokenizer, tiny_backbone
-from semhub.capture import capture, pool
+from semhub.readout.capture import capture, pool
 from semhub_audio import AudioSpoke
 from semhub_audio.audio_io import read_audio
 
@@ -206,7 +206,7 @@ def test_audio_llm_capture_matches_hf_hidden_states(clips, name):
 
 @pytest.mark.parametrize("name", AUDIO_LLMS)
 def test_steering_audio_positions_changes_only_those_residuals(clips, name):
-    from semhub import steer
+    from semhub import steer_hooks as steer
 
     folder, paths = clips
     bb = audio_llm(name)
@@ -219,7 +219,7 @@ def test_steering_audio_positions_changes_only_those_residuals(clips, name):
             states[key] = hidden.clone()
         return on_layer
 
-    from semhub.capture import run_layers
+    from semhub.readout.capture import run_layers
 
     run_layers(bb, [enc], [layer], grab("plain"))
     vec = torch.randn(bb.d_model)
@@ -382,8 +382,8 @@ def test_audio_vs_label_text_similarity_in_one_llm(name):
     import semhub
 
     bb = audio_llm(name)
-    res = semhub.similarity(bb, "spoken-animals", ["audio_en", "en"], modality="audio", limit=5, n_boot=10,
-                            pooling="last", center=False)
+    res = semhub.analyze("similarity", backbone=bb, data="spoken-animals", views=["audio_en", "en"], modality="audio",
+                         limit=5, n_boot=10, pooling="last", center=False).result
     (rec,) = res.to_json()
     assert (rec["a"], rec["b"], rec["n"]) == ("audio_en", "en", 5)
     assert len(rec["eq1"]) == bb.n_layers + 1 and all(np.isfinite(rec["eq1"]))

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from semhub.data import load_aligned, parse_views
+from semhub.data.aligned import load_aligned, parse_views
 from semhub.errors import DataError, SemhubError
 
 

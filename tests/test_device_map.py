@@ -14,8 +14,8 @@ import torch
 
 import semhub
 from conftest import save_tiny_lm
-from semhub.steering import steer
-from semhub_text import TextSpoke
+from semhub.steering.apply import steer
+from semhub.default_plugins.text import TextSpoke
 
 TEXTS = ["the cat sat on the mat", "a dog", "one two three four"]
 PLACEMENT = {"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "disk",

@@ -50,14 +50,16 @@ def semhub_register_spokes(register):
     raise RuntimeError("registry of toys is corrupt")
 '''
     install(fresh_plugins, tmp_path, monkeypatch, "semhub_badreg", body)
-    from semhub import catalog
+    from semhub.plugins import catalog
 
     spokes = catalog.spokes()
     assert "text" in spokes and "half" not in spokes  # nothing half-registered from the failing call
     code, out, _ = cli_run("plugins", "--json")
-    failed = json.loads(out)["failed"]
-    assert failed == [{"name": "semhub_badreg", "module": "semhub_badreg", "hook": "semhub_register_spokes",
-                       "error": "RuntimeError: registry of toys is corrupt"}]
+    (failed,) = json.loads(out)["failed"]
+    assert {k: failed[k] for k in ("name", "module", "hook", "error")} == {
+        "name": "semhub_badreg", "module": "semhub_badreg", "hook": "semhub_register_spokes",
+        "error": "RuntimeError: registry of toys is corrupt"}
+    assert failed["where"].endswith("semhub_badreg.py:9") or "semhub_badreg" in failed["where"]
     code, out, _ = cli_run("plugins")
     assert "semhub_badreg" in out and "FAILED in semhub_register_spokes" in out
 

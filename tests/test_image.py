@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from image_models import VISION_LLMS, save_tiny, vision_backbone
-from semhub.capture import capture, pool, run_layers
+from semhub.readout.capture import capture, pool, run_layers
 from semhub_image import DATA, ImageSpoke
 from semhub_image.image_io import read_image
 
@@ -141,7 +141,7 @@ def test_capture_matches_hf_hidden_states(name):
 
 @pytest.mark.parametrize("name", VISION_LLMS + ["clip"])
 def test_steering_image_positions_changes_only_those_residuals(name):
-    from semhub import steer
+    from semhub import steer_hooks as steer
 
     bb = vision_backbone(name)
     enc = ImageSpoke().encode(PHOTOS[:2], bb, DATA)
@@ -179,7 +179,7 @@ def test_chameleon_lens_leaves_out_image_codes():
 
 def test_clip_reads_images_and_text_on_their_own_towers():
     import semhub
-    from semhub.capture import capture
+    from semhub.readout.capture import capture
 
     bb = vision_backbone("clip")
     assert bb.stack == "vision" and bb.for_input("text").stack == "text"
@@ -221,7 +221,7 @@ def test_generic_similarity_on_a_dual_encoder_points_to_joint_alignment():
 
     bb = vision_backbone("clip")
     with pytest.raises(semhub.SemhubError, match="joint-alignment"):
-        semhub.similarity(bb, "images", ["image", "en"], modality="image", limit=4, n_boot=0)
+        semhub.analyze("similarity", backbone=bb, data="images", views=["image", "en"], modality="image", limit=4, n_boot=0)
 
 
 # ---- the paper's vision experiments ----------------------------------------------------------

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from conftest import text_families, tiny_backbone
-from semhub.capture import run_layers
-from semhub.lens import Lens
-from semhub_text import TextSpoke
+from semhub.readout.capture import run_layers
+from semhub.readout.lens import Lens
+from semhub.default_plugins.text import TextSpoke
 
 
 def states_at(bb, texts, layer):

@@ -14,7 +14,7 @@ from semhub.analyses.lens_view import lens_view
 from semhub.analyses.logit_lens import find_words, probe_sites
 from semhub.data.dictionary import load_dictionary
 from semhub.errors import DataError
-from semhub_text import TextSpoke
+from semhub.default_plugins.text import TextSpoke
 
 
 def test_find_words_longest_first_with_boundaries():
@@ -36,7 +36,7 @@ def test_dictionary_translations_and_errors(tmp_path):
 
 
 def test_builtin_dictionaries_cover_four_pairs():
-    pairs = {frozenset(d.languages) for d in semhub.catalog.dictionaries()}
+    pairs = {frozenset(d.languages) for d in semhub.plugins.catalog.dictionaries()}
     assert {frozenset({"en", lang}) for lang in ("zh", "es", "fr", "de")} <= pairs
 
 
@@ -60,8 +60,8 @@ def test_logit_lens_analysis_on_a_tiny_model(tmp_path):
     data.write_text("\n".join(json.dumps(r) for r in rows))
     dic = tmp_path / "en-es.tsv"
     dic.write_text("en\tes\ncat\tgato\nred\trojo\nhouse\tcasa\nblue\tazul\ntwo\tdos\nthree\ttres\n")
-    ctx = semhub.make_context(bb, data, ["en", "es"], n_boot=50, extra={"dictionary": str(dic)})
-    res = semhub.catalog.analyses()["logit-lens"].run(ctx)
+    ctx = semhub.make_context(bb, data, ["en", "es"], n_boot=50, analysis="logit-lens", dictionary=str(dic))
+    res = semhub.plugins.catalog.analyses()["logit-lens"].run(ctx)
     (rec,) = res.to_json()
     assert rec["view"] == "es" and rec["dominant"] == "en" and rec["n_positions"] == 6
     assert rec["layers"] == list(range(4))
@@ -86,8 +86,8 @@ def test_language_trends_masses_sum_to_one(tmp_path):
     bb = tiny_backbone("gemma3_text")
     data = tmp_path / "d.jsonl"
     data.write_text('{"en": "the cat sat on the mat", "es": "el gato rojo"}\n{"en": "a dog runs", "es": "la casa"}\n')
-    ctx = semhub.make_context(bb, data, ["en", "es"], extra={"max_positions": 4})
-    res = semhub.catalog.analyses()["language-trends"].run(ctx)
+    ctx = semhub.make_context(bb, data, ["en", "es"], analysis="language-trends", max_positions=4)
+    res = semhub.plugins.catalog.analyses()["language-trends"].run(ctx)
     for rec in res.to_json():
         assert rec["positions"] == 4 and rec["languages"] == ["en", "es"]
         total = np.array(rec["mass"]["en"]) + np.array(rec["mass"]["es"])

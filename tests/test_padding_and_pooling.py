@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 
 from conftest import tiny_backbone
-from semhub.capture import capture, pool
-from semhub_text import TextSpoke
+from semhub.readout.capture import capture, pool
+from semhub.default_plugins.text import TextSpoke
 
 
 def test_pool_mean_and_last_respect_mask():

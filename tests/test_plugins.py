@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from semhub import catalog, hookimpl, hookspecs
+from semhub import hookimpl
+from semhub.plugins import catalog, hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +29,7 @@ def test_first_party_plugins_come_from_entry_points(fresh_plugins):
     fresh_plugins.load_plugins()
     names = dict(fresh_plugins.pm.list_name_plugin())
     assert {"text", "multilingual_sample", "embedded_models"} <= set(names)
-    assert names["text"].__name__ == "semhub_text"
+    assert names["text"].__name__ == "semhub.default_plugins.text"
 
 
 def test_load_filter_restricts_plugins(fresh_plugins, monkeypatch):
@@ -96,9 +97,7 @@ def test_in_process_plugin_registers_model_family(fresh_plugins):
     fresh_plugins.load_plugins()
     fresh_plugins.pm.register(Family(), name="toy-family")
     catalog.clear_cache()
-    from semhub.registry import families
-
-    assert families()["toy"].modules["blocks"] == "m.b"
+    assert catalog.families()["toy"].modules["blocks"] == "m.b"
 
 
 def test_every_hook_is_documented_with_its_signature_and_an_example():

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import semhub
-from semhub.capture import capture, pool
-from semhub_text import TextSpoke
+from semhub.readout.capture import capture, pool
+from semhub.default_plugins.text import TextSpoke
 
 pytestmark = pytest.mark.real_model
 
@@ -88,7 +88,7 @@ def test_smollm2_loads_offline_as_a_llama():
 
 @pytest.mark.parametrize("name,adds_bos", [("gemma3-270m", True), ("smollm2-135m", False)])
 def test_registry_tokenizer_quirks_match_real_tokenizers(name, adds_bos, gemma):
-    from semhub.tokenization import detect_quirks, word_start_ids
+    from semhub.backbone.tokenization import detect_quirks, word_start_ids
 
     bb = gemma if name == "gemma3-270m" else semhub.load(name)
     detected = detect_quirks(bb.tokenizer)
@@ -163,7 +163,7 @@ def test_language_steering_bar(cli_run, tmp_path, gemma):
     assert res["vector"]["method"] == "contrast" and res["vector"]["model"] == "gemma3-270m"
     assert {p.name for p in out.iterdir()} >= {"results.json", "continuations.json", "vector.safetensors", "steering.png"}
     # coefficient 0 reproduces the unsteered output exactly
-    from semhub.steering import generate
+    from semhub.steering.generate import generate
 
     cont = json.loads((out / "continuations.json").read_text())
     zero = [c["continuation"] for c in next(e for e in cont if e["coeff"] == 0.0)["continuations"]]

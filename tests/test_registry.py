@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from conftest import text_families, tiny_backbone
-from semhub.capture import capture, pool
-from semhub.registry import MODULE_KEYS, family_for, parse_family
+from semhub.readout.capture import capture, pool
+from semhub.backbone.registry import MODULE_KEYS, parse_family
+from semhub.plugins.catalog import family_for
 from semhub.errors import SemhubError
-from semhub_text import TextSpoke
+from semhub.default_plugins.text import TextSpoke
 
 FAMILIES = text_families()  # multimodal families are tested in test_audio.py
 REQUIRED = {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "gpt2", "gpt_neox", "opt", "bloom"}

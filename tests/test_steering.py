@@ -8,9 +8,11 @@ import torch
 
 import semhub
 from conftest import tiny_backbone
-from semhub.capture import run_layers
-from semhub.steering import from_contrast, from_prompt_pair, from_unembedding, generate, load_vector, steer
-from semhub_text import TextSpoke
+from semhub.readout.capture import run_layers
+from semhub.steering.vectors import from_contrast, from_prompt_pair, from_unembedding, load_vector
+from semhub.steering.generate import generate
+from semhub.steering.apply import steer
+from semhub.default_plugins.text import TextSpoke
 
 PROMPTS = ["the cat sat on", "a dog", "one two three four five six"]
 
@@ -75,7 +77,7 @@ def test_layer_zero_and_later_layers_follow_the_capture_convention():
 
 def one_token_states(bb, layer):
     """States of a one-token pass, the shape of a decode step."""
-    from semhub.spokes import Encoded
+    from semhub.contract.spoke import Encoded
 
     ids = torch.tensor([[bb.tokenizer.convert_tokens_to_ids("mat")]])
     enc = Encoded({"input_ids": ids, "attention_mask": torch.ones_like(ids)}, {"content": torch.ones_like(ids).bool()})
@@ -146,7 +148,7 @@ def test_batched_left_padded_generation_equals_one_by_one(name):
 
 
 def test_scorers():
-    from semhub_scorers import identify, lexicon_sentiment
+    from semhub.default_plugins.scorers import identify, lexicon_sentiment
 
     assert identify("El gato está durmiendo en el sofá grande.") == "es"
     assert identify("The weather is lovely today.") == "en"
@@ -156,14 +158,14 @@ def test_scorers():
     assert lexicon_sentiment("我很高兴", "zh") == 1.0 and lexicon_sentiment("nothing here", "en") == 0.0
     bb = tiny_backbone("llama")
     gen = generate(bb, PROMPTS[:2], max_new_tokens=4)
-    ppl = semhub.catalog.scorers()["perplexity"].score(gen, bb)
+    ppl = semhub.plugins.catalog.scorers()["perplexity"].score(gen, bb)
     ids = bb.tokenizer(PROMPTS[0])["input_ids"] + gen.token_ids[0]
     with torch.no_grad():
         lg = bb.model(input_ids=torch.tensor([ids])).logits[0]
     n = len(ids) - len(gen.token_ids[0])
     nll = torch.nn.functional.cross_entropy(lg[n - 1 : -1], torch.tensor(ids[n:]))
     assert ppl[0] == pytest.approx(math.exp(float(nll)), rel=1e-5)
-    rel = semhub.catalog.scorers()["relevance"].score(gen, bb)
+    rel = semhub.plugins.catalog.scorers()["relevance"].score(gen, bb)
     assert all(-1 <= r <= 1 for r in rel if not math.isnan(r))
 
 

@@ -130,7 +130,7 @@ def test_float16_overflow_is_refused_not_stored_as_inf(tmp_path):
     import torch
 
     from semhub.errors import SemhubError
-    from semhub.store import ActivationStore
+    from semhub.runs.store import ActivationStore
 
     store = ActivationStore(tmp_path / "store")
     store.open({"rows": 4, "shard_rows": 2, "views": ["en"], "store_dtype": "float16"}, resume=False)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from conftest import make_tokenizer
-from semhub.tokenization import TokenizerQuirks, detect_quirks, resolve_quirks
+from semhub.backbone.tokenization import TokenizerQuirks, detect_quirks, resolve_quirks
 
 
 def bpe_tokenizer(add_prefix_space: bool):

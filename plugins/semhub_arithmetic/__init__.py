@@ -138,9 +138,9 @@ def semhub_register_steering_presets(register) -> None:
 
 @hookimpl
 def semhub_register_experiments(register) -> None:
-    register("arithmetic-similarity", ["analyze", "--modality", "arithmetic"],
+    register("arithmetic-similarity", "analyze", {'modality': 'arithmetic'},
              "'3+2' vs 'three plus two': Eq. 1 and retrieval@1 across layers (paper 2.1)")
-    register("arithmetic-logit-lens", ["analyze", "--modality", "arithmetic", "--analysis", "arithmetic-lens"],
+    register("arithmetic-logit-lens", "analyze", {'modality': 'arithmetic', 'analysis': 'arithmetic-lens'},
              "at '5=3+', the answer as a word vs as a digit under the lens (paper 2.2)")
-    register("arithmetic-steering", ["steer", "--preset", "arithmetic", "--layers", "3,6,9,12"],
+    register("arithmetic-steering", "steer", {'preset': 'arithmetic', 'layers': [3, 6, 9, 12]},
              "'four plus' minus 'three plus' (words) applied to digit sums (paper 2.4)")

@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 import semhub
-from semhub import RecordsResult, mean_ci, upper_peak
+from semhub import LogitLensResult, mean_ci, upper_peak
 from semhub_arithmetic.numbers import spell
 
 
@@ -23,9 +23,10 @@ def digit_id(backbone, digits: str) -> int:
     return ids[0]
 
 
-class ArithmeticLensResult(RecordsResult):
+class ArithmeticLensResult(LogitLensResult):
+    """The logit lens's record shape and figure, with the answer digit vs its word as the two curves."""
+
     key: ClassVar[str] = "arithmetic_lens"
-    plotter: ClassVar[str] = "plot_logit_lens"
     summary_title = "arithmetic logit lens: the answer as a word vs as a digit"
     summary_columns = ("items", "peak layer (>= L/3)", "word wins there", "log p digit / word there", "word wins at output")
 
@@ -37,7 +38,7 @@ class ArithmeticLensResult(RecordsResult):
                  f"{rec['native_logprob'][k]:.1f} / {rec['dominant_logprob'][k]:.1f}", f"{wins[-1]:.2f}")]
 
 
-class ArithmeticLensAnalysis:
+class ArithmeticLensAnalysis(semhub.Analysis):
     name = "arithmetic-lens"
     description = "logit lens at '<result>=<a><op>': the answer digit vs its English word, per layer"
     plot_name = "arithmetic_lens.png"
@@ -61,13 +62,13 @@ class ArithmeticLensAnalysis:
             sets = {"digit": [digit_id(bb, answer)], "word": semhub.word_token_ids(bb, [spell(int(answer), lang)])}
             prompts = [ds.columns["arithmetic_answer"][i] for i in rows]
             scores = semhub.score_token_sets(bb, prompts, sets, view="arithmetic_answer", layers=ctx.layers,
-                                             norm=ctx.options.get("lens_norm", True),
-                                             batch_size=ctx.options["batch_size"])
+                                             norm=ctx.settings.lens_norm,
+                                             batch_size=ctx.settings.batch_size)
             digit[rows], word[rows] = scores.scores["digit"], scores.scores["word"]
             if ctx.on_batch:
                 ctx.on_batch(len(rows))
 
-        n_boot, seed = ctx.options.get("n_boot", 1000), ctx.options["seed"]
+        n_boot, seed = ctx.settings.n_boot, ctx.settings.seed
         digit_mean, digit_ci = mean_ci(digit, n_boot, seed)
         word_mean, word_ci = mean_ci(word, n_boot, seed)
         record = {"view": "digit", "dominant": lang, "native_label": "answer digit", "dominant_label": "answer word",
@@ -75,5 +76,5 @@ class ArithmeticLensAnalysis:
                   "native_logprob": digit_mean, "dominant_logprob": word_mean,
                   "dominant_wins": (word > digit).mean(0).tolist(),
                   "ci95": {"native_logprob": digit_ci, "dominant_logprob": word_ci},
-                  "lens_norm": ctx.options.get("lens_norm", True)}
+                  "lens_norm": ctx.settings.lens_norm}
         return ArithmeticLensResult([record], {"model": bb.name})

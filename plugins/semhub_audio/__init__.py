@@ -128,14 +128,17 @@ def semhub_register_analyses(register) -> None:
 
 @hookimpl
 def semhub_register_experiments(register) -> None:
-    register("audio-similarity", ["analyze", "--modality", "audio"],
+    register("audio-similarity", "analyze", {'modality': 'audio'},
              "spoken sentences in en/es/fr/de: where do they meet? (Whisper encoder by default)")
-    register("audio-text-similarity", ["analyze", "--modality", "audio", "--data", "spoken-animals",
-                                       "--views", "audio_en,en", "--pooling", "last", "--no-center"],
+    register("audio-text-similarity", "analyze", {'modality': 'audio', 'data': 'spoken-animals', 'views': ['audio_en', 'en'], 'pooling': 'last', 'center': False},
              "paper 6.1: audio vs its label text in one LLM (needs --model: an audio LLM)")
-    register("audio-logit-lens", ["analyze", "--modality", "audio", "--data", "spoken-animals", "--views", "audio_en,audio_es",
-                                  "--analysis", "audio-lens"],
+    register("audio-logit-lens", "analyze", {'modality': 'audio', 'data': 'spoken-animals', 'views': ['audio_en', 'audio_es'], 'analysis': 'audio-lens'},
              "paper 6.2: label words at the audio positions vs a random label's")
-    register("audio-mammal-steering", ["analyze", "--modality", "audio", "--data", "spoken-animals",
-                                       "--views", "audio_en,audio_es", "--analysis", "mammal-steering"],
+    register("audio-mammal-steering", "analyze", {'modality': 'audio', 'data': 'spoken-animals', 'views': ['audio_en', 'audio_es'], 'analysis': 'mammal-steering'},
              "paper 6.3: steer heard animals across the mammal line (needs --model: an audio LLM)")
+
+
+@hookimpl
+def semhub_register_model_families(register) -> None:
+    """The family whose loader or processor lives in this plugin."""
+    register(Path(__file__).with_name("audio_prefix.toml"))

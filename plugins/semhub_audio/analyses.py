@@ -49,18 +49,24 @@ def _audio_views(ctx) -> list[str]:
 
 
 def _labels(ctx) -> list[str]:
-    column = ctx.options.get("label_view") or ctx.backbone.family.dominant_language
+    column = ctx.options.label_view or ctx.backbone.family.dominant_language
     if column not in ctx.dataset.columns:
         raise SemhubError(f"{ctx.dataset.path}: no label column {column!r} (the clips' text, e.g. 'en')")
     return list(ctx.dataset.columns[column])
 
 
-class AudioLensAnalysis:
+class AudioOptions(semhub.Options):
+    label_view: str | None = semhub.option(None, help="The text column naming each clip's label "
+                                           "(default: the model's dominant language, e.g. en).")
+
+
+class AudioLensAnalysis(semhub.Analysis):
     """Paper 6.2: at the audio positions, how probable are the clip's own label words vs a random label's?"""
 
     name = "audio-lens"
     description = "logit lens at audio positions: the clip's label words vs a random label's (paper 6.2)"
     plot_name = "audio_lens.png"
+    Options = AudioOptions
 
     def work(self, ctx) -> int:
         return len(ctx.dataset) * len(_audio_views(ctx))
@@ -70,12 +76,12 @@ class AudioLensAnalysis:
         labels = _labels(ctx)
         words = sorted({w for lab in labels for w in label_words(lab)})
         sets = {w: semhub.word_token_ids(bb, [w]) for w in words}
-        other = random_disjoint(labels, np.random.default_rng(ctx.options["seed"]))
+        other = random_disjoint(labels, np.random.default_rng(ctx.settings.seed))
         records = []
         for view in _audio_views(ctx):  # label words stay in the dominant language: the hub question
             scores = semhub.score_token_sets(bb, list(ctx.dataset.columns[view]), sets, view=view, layers=ctx.layers,
-                                             position="mean", norm=ctx.options.get("lens_norm", True),
-                                             batch_size=ctx.options["batch_size"], base_dir=ctx.dataset.base_dir)
+                                             position="mean", norm=ctx.settings.lens_norm,
+                                             batch_size=ctx.settings.batch_size, base_dir=ctx.dataset.base_dir)
 
             def per_clip(label: str) -> np.ndarray:
                 return np.mean([scores.scores[w] for w in label_words(label)], axis=0)  # (N, L): mean over words
@@ -89,16 +95,17 @@ class AudioLensAnalysis:
                             "series": {f"matching label ({view})": np.exp(matching).mean(0).tolist(),
                                        f"random label ({view})": np.exp(random).mean(0).tolist()},
                             "baseline_rows": other})
-        return AudioLensResult(records, dict(ctx.options))
+        return AudioLensResult(records, {"model": ctx.model_name, **ctx.settings.to_dict()})
 
 
-class MammalSteeringAnalysis:
+class MammalSteeringAnalysis(semhub.Analysis):
     """Paper 6.3: push the audio positions from the heard animal toward one of the other class;
     does the model's yes/no answer to "Is this animal a mammal?" follow?"""
 
     name = "mammal-steering"
     description = "W_U[new animal] - W_U[heard animal] at the audio positions; P(yes) to 'is it a mammal?' (paper 6.3)"
     plot_name = "mammal_steering.png"
+    Options = AudioOptions
     strengths = tuple(range(0, 101, 10))
     question = " Is this animal a mammal?"
 
@@ -117,7 +124,7 @@ class MammalSteeringAnalysis:
         answers = torch.tensor([token["Yes"], token["No"]])
         lens = semhub.Lens(bb, norm=True)
         unembed = bb.part("unembedding").weight
-        rng = np.random.default_rng(ctx.options["seed"])
+        rng = np.random.default_rng(ctx.settings.seed)
         curves: dict[str, list[list[float]]] = {"mammal": [], "non-mammal": []}
         spoke = semhub.spoke_for_view(view)
         for path, animal, cls in zip(ctx.dataset.columns[view], animals, classes):
@@ -129,7 +136,7 @@ class MammalSteeringAnalysis:
             for strength in self.strengths:
                 new = animals[int(rng.choice(opposite))]
                 vec = unembed[token[new]] - unembed[token[animal]]
-                with semhub.steer(bb, vec.detach().float(), layers=layer, coeff=float(strength),
+                with semhub.steer_hooks(bb, vec.detach().float(), layers=layer, coeff=float(strength),
                                   positions=enc.groups["content"]):
                     row.append(self._p_yes(bb, enc, lens, answers))
                 if ctx.on_batch:
@@ -139,7 +146,7 @@ class MammalSteeringAnalysis:
                   "title": f"{bb.name}: steering at layer {layer}, audio positions", "layer": layer,
                   "series": {f"{cls} -> other class": np.mean(rows, axis=0).tolist()
                              for cls, rows in curves.items() if rows}}
-        return MammalSteeringResult([record], dict(ctx.options))
+        return MammalSteeringResult([record], {"model": ctx.model_name, **ctx.settings.to_dict()})
 
     @staticmethod
     def _p_yes(bb, enc, lens, answers: torch.Tensor) -> float:

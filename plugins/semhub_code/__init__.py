@@ -149,11 +149,11 @@ def semhub_register_steering_presets(register) -> None:
 
 @hookimpl
 def semhub_register_experiments(register) -> None:
-    register("code-steering", ["steer", "--preset", "code", "--layers", "6,12"],
+    register("code-steering", "steer", {'preset': 'code', 'layers': [6, 12]},
              "W_U[' start'] - W_U[' end'] at '(' of range(: does range(n) become range(0, n)? (paper 3.3)")
-    register("code-similarity", ["analyze", "--modality", "code"],
+    register("code-similarity", "analyze", {'modality': 'code'},
              "Python functions vs their English descriptions: Eq. 1 and retrieval@1 across layers")
-    register("code-logit-lens", ["analyze", "--modality", "code", "--analysis", "code-lens"],
+    register("code-logit-lens", "analyze", {'modality': 'code', 'analysis': 'code-lens'},
              "at list commas, log p of ' and', ' or', ' not' and the next token under the lens (paper 3.1)")
 
 

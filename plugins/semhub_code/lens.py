@@ -5,7 +5,8 @@ At every list-literal comma of the code view, per layer: log p of the first toke
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -16,9 +17,28 @@ from semhub import RecordsResult, view_batches
 WORDS = ("and", "or", "not")
 
 
+def plot_code_lens(result: Any, path: Path) -> Path:
+    """Mean log p per layer at list commas: the next token and the words ' and', ' or', ' not'."""
+    plt = semhub.pyplot()
+    rec = result.records[0]
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
+    for key, values in rec["logprob"].items():
+        ax.plot(rec["layers"], values, marker="o", ms=3, label="next token" if key == "next" else repr(" " + key))
+    inner = [v for values in rec["logprob"].values() for v in values[2:]] or [0.0]
+    ax.set_ylim(min(inner) - 2, max(0.5, max(inner) + 1))
+    ax.set_xlabel("layer")
+    ax.set_ylabel("mean log p (logit lens)")
+    ax.set_title(f"{result.options.get('model', '')}: {rec['n_positions']} list commas", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return semhub.save_figure(fig, path)
+
+
 class CodeLensResult(RecordsResult):
     key: ClassVar[str] = "code_lens"
-    plotter: ClassVar[str] = "plot_code_lens"
+
+    def plot(self, path):
+        return plot_code_lens(self, Path(path))
     summary_title = "code logit lens at list commas: mean log p"
 
     @property
@@ -35,7 +55,7 @@ class CodeLensResult(RecordsResult):
         return rows
 
 
-class CodeLensAnalysis:
+class CodeLensAnalysis(semhub.Analysis):
     name = "code-lens"
     description = "logit lens at list commas in code: ' and' / ' or' / ' not' / the next token, per layer"
     plot_name = "code_lens.png"
@@ -47,14 +67,14 @@ class CodeLensAnalysis:
         bb = ctx.backbone
         if "code" not in ctx.dataset.columns:
             raise semhub.SemhubError(f"{ctx.dataset.path}: the code lens needs a 'code' view")
-        lens = semhub.Lens(bb, norm=ctx.options.get("lens_norm", True))
+        lens = semhub.Lens(bb, norm=ctx.settings.lens_norm)
         word_ids = torch.tensor([semhub.word_token_ids(bb, [w])[0] for w in WORDS])
         rows: dict[str, list[np.ndarray]] = {"next": [], **{w: [] for w in WORDS}}
         xs: list[torch.Tensor] = []
         state: dict = {}
 
         def batches():
-            for _, enc in view_batches(bb, ctx.dataset, "code", ctx.options["batch_size"]):
+            for _, enc in view_batches(bb, ctx.dataset, "code", ctx.settings.batch_size):
                 sites = enc.groups["list_commas"].nonzero().tolist()
                 sites = [(b, j) for b, j in sites if j + 1 < enc.inputs["input_ids"].shape[1]
                          and enc.inputs["attention_mask"][b, j + 1]]
@@ -85,5 +105,5 @@ class CodeLensAnalysis:
         record = {"n_positions": int(len(mats["next"])), "layers": list(ctx.layers),
                   "logprob": {k: v.mean(0).tolist() for k, v in mats.items()},
                   "and_beats_or": (mats["and"] > mats["or"]).mean(0).tolist(),
-                  "lens_norm": ctx.options.get("lens_norm", True)}
+                  "lens_norm": ctx.settings.lens_norm}
         return CodeLensResult([record], {"model": bb.name})

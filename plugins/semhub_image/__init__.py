@@ -97,18 +97,21 @@ def semhub_register_analyses(register) -> None:
 @hookimpl
 def semhub_register_experiments(register) -> None:
     needs = "(needs --model: a vision LLM)"
-    register("vision-similarity", ["analyze", "--modality", "image", "--paper"],
+    register("vision-similarity", "analyze", {'modality': 'image', 'paper': True},
              f"paper 5.1: image positions vs caption, per layer {needs}")
-    register("vision-colour-lens", ["analyze", "--modality", "image", "--data", "colours",
-                                    "--analysis", "colour-lens"],
+    register("vision-colour-lens", "analyze", {'modality': 'image', 'data': 'colours', 'analysis': 'colour-lens'},
              f"paper 5.2: does a red image decode to ' red' at its image positions? {needs}")
-    register("vision-caption-lens", ["analyze", "--modality", "image", "--analysis", "caption-lens"],
+    register("vision-caption-lens", "analyze", {'modality': 'image', 'analysis': 'caption-lens'},
              f"paper 5.3: caption nouns at the image positions vs the least-overlapping caption's {needs}")
-    register("vision-segmentation-lens", ["analyze", "--modality", "image", "--data", "scenes",
-                                          "--analysis", "segmentation-lens"],
+    register("vision-segmentation-lens", "analyze", {'modality': 'image', 'data': 'scenes', 'analysis': 'segmentation-lens'},
              f"paper 5.4: each patch's class name vs a random class name {needs}")
-    register("vision-colour-edit", ["analyze", "--modality", "image", "--data", "colour-halves",
-                                    "--analysis", "colour-edit"],
+    register("vision-colour-edit", "analyze", {'modality': 'image', 'data': 'colour-halves', 'analysis': 'colour-edit'},
              "paper 5.5: replace half an image's tokens by W_U[new] - W_U[old]; does the answer change? (Chameleon)")
-    register("clip-alignment", ["analyze", "--modality", "image", "--analysis", "joint-alignment"],
+    register("clip-alignment", "analyze", {'modality': 'image', 'analysis': 'joint-alignment'},
              "image-text alignment per layer of a dual encoder (needs --model: a CLIP model)")
+
+
+@hookimpl
+def semhub_register_model_families(register) -> None:
+    """The family whose loader or processor lives in this plugin."""
+    register(Path(__file__).with_name("qwen2_vl.toml"))

@@ -69,9 +69,9 @@ def position_logprobs(ctx, ids: list[int], *, question: str = "", group: str = "
     """
     bb, view = ctx.backbone, image_view(ctx)
     needs_vision_llm(bb)
-    lens = semhub.Lens(bb, norm=ctx.options.get("lens_norm", True))
+    lens = semhub.Lens(bb, norm=ctx.settings.lens_norm)
     spoke = semhub.spoke_for_view(view)
-    values, size = list(ctx.dataset.columns[view]), ctx.options["batch_size"]
+    values, size = list(ctx.dataset.columns[view]), ctx.settings.batch_size
     wanted = torch.tensor(ids)
     for start in range(0, len(values), size):
         enc = spoke.encode(values[start:start + size], bb, ctx.dataset.base_dir, question=question)
@@ -98,7 +98,7 @@ def position_logprobs(ctx, ids: list[int], *, question: str = "", group: str = "
             ctx.on_batch(len(enc))
 
 
-class ImageLens:
+class ImageLens(semhub.Analysis):
     """Lenses over each image once: progress counts images."""
 
     def work(self, ctx) -> int:
@@ -128,7 +128,7 @@ class ColourLensAnalysis(ImageLens):
                   "title": f"{bb.name}: colour words at the image positions",
                   "series": {"corresponding colour": (100 * np.mean(hits["colour"], 0)).tolist(),
                              f"'{self.baseline}'": (100 * np.mean(hits["white"], 0)).tolist()}}
-        return ColourLensResult([record], dict(ctx.options))
+        return ColourLensResult([record], {"model": ctx.model_name, **ctx.settings.to_dict()})
 
 
 STOPWORDS = frozenset("""a an the and or of in on at to with from by for is are was were be been it its this that
@@ -187,7 +187,7 @@ class CaptionLensAnalysis(ImageLens):
                   "title": f"{bb.name}: caption nouns at the image positions",
                   "series": {"matching caption": np.mean(matching, 0).tolist(),
                              "irrelevant caption": np.mean(irrelevant, 0).tolist()}}
-        return CaptionLensResult([record], dict(ctx.options))
+        return CaptionLensResult([record], {"model": ctx.model_name, **ctx.settings.to_dict()})
 
 
 class SegmentationLensAnalysis(ImageLens):
@@ -210,7 +210,7 @@ class SegmentationLensAnalysis(ImageLens):
         first = {c: semhub.word_token_ids(bb, [c])[0] for c in names}
         order = sorted(set(first.values()))
         col = {i: k for k, i in enumerate(order)}
-        rng = np.random.default_rng(ctx.options["seed"])
+        rng = np.random.default_rng(ctx.settings.seed)
         matching, random = [], []
         view = image_view(ctx)
         for row, lp, _top, (enc, b) in position_logprobs(ctx, order, question=self.question, group="grid"):
@@ -233,7 +233,7 @@ class SegmentationLensAnalysis(ImageLens):
                   "title": f"{bb.name}: class names at their patches",
                   "series": {"matching label": np.mean(matching, 0).tolist(),
                              "random label": np.mean(random, 0).tolist()}}
-        return SegmentationLensResult([record], dict(ctx.options))
+        return SegmentationLensResult([record], {"model": ctx.model_name, **ctx.settings.to_dict()})
 
 
 def two_colours(text: str, vocabulary: set[str]) -> set[str] | None:
@@ -243,7 +243,7 @@ def two_colours(text: str, vocabulary: set[str]) -> set[str] | None:
     return set(found[0]) if len(found) == 1 else None
 
 
-class ColourEditAnalysis:
+class ColourEditAnalysis(semhub.Analysis):
     """Paper 5.5: write W_U[new] - W_U[old] over one half's image positions from layer i on; does the answer change?"""
 
     name = "colour-edit"
@@ -280,7 +280,7 @@ class ColourEditAnalysis:
                     cases += 1
                     for k, start in enumerate(starts):
                         layers = [layer for layer in range(start, bb.n_layers + 1)]
-                        with semhub.steer(bb, vec, layers=layers, positions=mask, mode="replace"):
+                        with semhub.steer_hooks(bb, vec, layers=layers, positions=mask, mode="replace"):
                             answer = self._answer(bb, enc)
                         got = two_colours(answer, set(palette))
                         success[k] += bool(got and new in got and old not in got)
@@ -291,7 +291,7 @@ class ColourEditAnalysis:
         record = {"x": starts, "xlabel": "first edited layer", "ylabel": "% new colour named, old not",
                   "title": f"{bb.name}: colour edit (replace) on half the image positions", "cases": cases,
                   "series": {"accuracy": (100 * success / max(cases, 1)).tolist()}, "examples": examples}
-        return ColourEditResult([record], dict(ctx.options))
+        return ColourEditResult([record], {"model": ctx.model_name, **ctx.settings.to_dict()})
 
     def _answer(self, bb, enc) -> str:
         inputs = {k: v.to(bb.input_device) for k, v in enc.inputs.items()}
@@ -302,7 +302,7 @@ class ColourEditAnalysis:
         return tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-class JointAlignmentAnalysis:
+class JointAlignmentAnalysis(semhub.Analysis):
     """Dual encoders: project each layer of one tower into the shared space (its final norm and
     projection) and compare with the other tower's final embedding of the paired input."""
 
@@ -324,14 +324,14 @@ class JointAlignmentAnalysis:
                    self._record(text, image[:, -1], f"{text_view} layers vs final {img_view}")]
         for rec in records:
             rec["title"] = f"{bb.name}: {rec.pop('what')}"
-        return JointAlignmentResult(records, dict(ctx.options))
+        return JointAlignmentResult(records, {"model": ctx.model_name, **ctx.settings.to_dict()})
 
     @staticmethod
     def _projected(tower, ctx, view: str, group: str) -> torch.Tensor:
         """(N, layers, joint dim) unit vectors: each layer's pooled state through the final norm and projection."""
         spoke = semhub.spoke_for_view(view)
         values = list(ctx.dataset.columns[view])
-        size = ctx.options["batch_size"]
+        size = ctx.settings.batch_size
         batches = (spoke.encode(values[s:s + size], tower, ctx.dataset.base_dir) for s in range(0, len(values), size))
         states = semhub.capture(tower, batches, pooling="last", group=group)  # CLS / the end-of-text token
         with torch.inference_mode():

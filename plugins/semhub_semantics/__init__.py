@@ -63,5 +63,5 @@ def semhub_register_datasets(register) -> None:
 @hookimpl
 def semhub_register_experiments(register) -> None:
     register("semantics-similarity",
-             ["analyze", "--data", "semantics", "--views", "en,semantics,semantics_swapped,semantics_shuffled"],
+             "analyze", {'data': 'semantics', 'views': ['en', 'semantics', 'semantics_swapped', 'semantics_shuffled']},
              "sentence vs its logical form, vs the agent/theme-swapped LF, vs the shuffled LF (paper 4.1)")

@@ -14,13 +14,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from semhub.analyses.result import RecordsResult
-from semhub.capture import run_layers
-from semhub.collect import view_batches
-from semhub.errors import DataError, SemhubError
-from semhub.lens import Lens
+from semhub.contract.result import RecordsResult
+from semhub.readout.capture import run_layers
+from semhub.readout.collect import view_batches
+from semhub.data.corpus import read_corpus
+from semhub.errors import SemhubError
+from semhub.readout.lens import Lens
 
-DEFAULT_MAX_POSITIONS = 200
 
 
 def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,19 +40,6 @@ def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) ->
     table = np.full_like(p_tok, 1.0 / len(langs))
     table[seen] = p_tok[seen] / p_tok[seen].sum(1, keepdims=True)
     return torch.tensor(table, dtype=torch.float32), torch.tensor(seen)
-
-
-def read_corpus(spec: str) -> tuple[str, list[str]]:
-    """``"zh=path.txt"`` -> ("zh", lines of the file)."""
-    lang, sep, path = spec.partition("=")
-    if not sep or not lang or not path:
-        raise SemhubError(f"--trend-corpus: expected LANG=FILE, got {spec!r}")
-    from semhub.data.aligned import _read_text
-
-    lines = [line.strip() for line in _read_text(Path(path)).splitlines() if line.strip()]
-    if not lines:
-        raise DataError(path, None, "corpus is empty")
-    return lang, lines
 
 
 def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor, layers: list[int], *,
@@ -97,7 +84,11 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
 @dataclass
 class LanguageTrendsResult(RecordsResult):
     key: ClassVar[str] = "language_trends"
-    plotter: ClassVar[str] = "plot_language_trends"
+
+    def plot(self, path):
+        from semhub.runs.plots import plot_language_trends
+
+        return plot_language_trends(self, Path(path))
 
     summary_title = "language trends: lens mass about two thirds up the network"
     summary_columns = ("text", "positions", "layer", "top language", "its mass", "dominant mass", "known mass")
@@ -114,35 +105,27 @@ class LanguageTrendsResult(RecordsResult):
         return rows
 
 
-class LanguageTrendsAnalysis:
-    name = "language-trends"
-    description = "expected probability mass of each language under the logit lens, per layer"
-    plot_name = "language_trends.png"
+def run_language_trends(ctx) -> LanguageTrendsResult:
+    from semhub.plugins import catalog
 
-    def work(self, ctx) -> int:
-        return len(ctx.views) * min(len(ctx.dataset), ctx.options.get("max_positions", DEFAULT_MAX_POSITIONS))
-
-    def run(self, ctx) -> LanguageTrendsResult:
-        from semhub import catalog
-
-        specs = ctx.options.get("trend_corpora") or ()
-        if specs:
-            corpora = dict(read_corpus(spec) for spec in specs)
-        else:
-            text_views = [v for v in ctx.dataset.views if catalog.spoke_for_view(v).modality == "text"]
-            corpora = {v: [x for x in ctx.dataset.columns[v] if x] for v in text_views}
-        table, seen = language_table(corpora, ctx.backbone.tokenizer, Lens(ctx.backbone).vocab_size)
-        langs = list(corpora)
-        records = []
-        for view in ctx.views:
-            out = trend(ctx.backbone, ctx.dataset, view, table, seen, ctx.layers,
-                        norm=ctx.options.get("lens_norm", True), batch_size=ctx.options["batch_size"],
-                        max_positions=ctx.options.get("max_positions", DEFAULT_MAX_POSITIONS), on_batch=ctx.on_batch)
-            records.append({
-                "view": view, "dominant": ctx.backbone.family.dominant_language, "positions": out["positions"],
-                "layers": list(ctx.layers), "languages": langs,
-                "mass": {lang: out["mass"][:, j].tolist() for j, lang in enumerate(langs)},
-                "known_mass": out["known_mass"].tolist(), "table_tokens_seen": int(seen.sum()),
-                "lens_norm": ctx.options.get("lens_norm", True),
-            })
-        return LanguageTrendsResult(records, {"model": ctx.backbone.name, "corpora": list(specs) or "dataset views"})
+    specs = ctx.options.trend_corpus
+    if specs:
+        corpora = dict(read_corpus(spec) for spec in specs)
+    else:
+        text_views = [v for v in ctx.dataset.views if catalog.spoke_for_view(v).modality == "text"]
+        corpora = {v: [x for x in ctx.dataset.columns[v] if x] for v in text_views}
+    table, seen = language_table(corpora, ctx.backbone.tokenizer, Lens(ctx.backbone).vocab_size)
+    langs = list(corpora)
+    records = []
+    for view in ctx.views:
+        out = trend(ctx.backbone, ctx.dataset, view, table, seen, ctx.layers,
+                    norm=ctx.settings.lens_norm, batch_size=ctx.settings.batch_size,
+                    max_positions=ctx.options.max_positions, on_batch=ctx.on_batch)
+        records.append({
+            "view": view, "dominant": ctx.backbone.family.dominant_language, "positions": out["positions"],
+            "layers": list(ctx.layers), "languages": langs,
+            "mass": {lang: out["mass"][:, j].tolist() for j, lang in enumerate(langs)},
+            "known_mass": out["known_mass"].tolist(), "table_tokens_seen": int(seen.sum()),
+            "lens_norm": ctx.settings.lens_norm,
+        })
+    return LanguageTrendsResult(records, {"model": ctx.backbone.name, "corpora": list(specs) or "dataset views"})

@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from semhub.capture import run_layers
-from semhub.lens import Lens
-from semhub.spokes import Encoded
+from semhub.readout.capture import run_layers
+from semhub.readout.lens import Lens
+from semhub.contract.spoke import Encoded
 
 
 @dataclass
@@ -28,7 +28,7 @@ class LensView:
                 "top_probs": self.top_probs.tolist(), "lens_norm": self.norm, "model": self.model}
 
     def plot(self, path: str | Path) -> Path:
-        from semhub.plotting import plot_lens_view
+        from semhub.runs.plots import plot_lens_view
 
         return plot_lens_view(self, Path(path))
 

@@ -4,23 +4,25 @@ For text in language X, at each dictionary word w (one token in context), read t
 the position *before* w and compare, per layer, log p(w's token) with the best log p of
 w's translations into the model's dominant language (single-token translations, with the
 tokenizer's prefix-space rule). Only those positions are projected, one vocabulary chunk
-at a time (``semhub.lens``).
+at a time (``semhub.readout.lens``).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from semhub.analyses.result import RecordsResult
-from semhub.capture import run_layers
-from semhub.collect import view_batches
+from semhub.analyses.stats import mean_ci, upper_peak
+from semhub.contract.result import RecordsResult
+from semhub.readout.capture import run_layers
+from semhub.readout.collect import view_batches
 from semhub.errors import SemhubError
-from semhub.lens import Lens
-from semhub.tokenization import word_start_ids
+from semhub.readout.lens import Lens
+from semhub.backbone.tokenization import word_start_ids
 
 NO_SPACES = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
@@ -127,27 +129,14 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
     return {"native": np.concatenate(native_rows), "dominant": np.concatenate(dominant_rows), "words": words}
 
 
-def upper_peak(values: list[float], layers: list[int]) -> int:
-    """Index of the largest value from a third of the depth up, where the lens stops reading token frequency."""
-    upper = [k for k, layer in enumerate(layers) if layer >= layers[-1] / 3] or list(range(len(layers)))
-    return max(upper, key=values.__getitem__)
-
-
-def mean_ci(values: np.ndarray, n_boot: int, seed: int) -> tuple[list[float], list[list[float]]]:
-    """Mean over rows per column, with an item-bootstrap 95% interval."""
-    mean = values.mean(0).tolist()
-    if n_boot <= 0:
-        return mean, []
-    draws = np.random.default_rng(seed).integers(0, len(values), size=(n_boot, len(values)))
-    boot = values[draws].mean(1)  # (n_boot, K)
-    lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
-    return mean, [[float(a), float(b)] for a, b in zip(lo, hi)]
-
-
 @dataclass
 class LogitLensResult(RecordsResult):
     key: ClassVar[str] = "logit_lens"
-    plotter: ClassVar[str] = "plot_logit_lens"
+
+    def plot(self, path):
+        from semhub.runs.plots import plot_logit_lens
+
+        return plot_logit_lens(self, Path(path))
 
     summary_title = "logit lens: dominant-language translation vs the next token"
     summary_columns = ("probe", "positions", "peak layer (>= L/3)", "translation wins there",
@@ -168,48 +157,37 @@ class LogitLensResult(RecordsResult):
         return rows
 
 
-class LogitLensAnalysis:
-    """Dictionary probes for every non-dominant view that has a dictionary."""
+def run_logit_lens(ctx) -> LogitLensResult:
+    from semhub.plugins import catalog
+    from semhub.data.dictionary import load_dictionary
 
-    name = "logit-lens"
-    description = "multilingual logit lens: next word in X vs its dominant-language translation, per layer"
-    plot_name = "logit_lens.png"
-
-    def work(self, ctx) -> int:
-        """Rows to process, for the progress bar: every view but the dominant one."""
-        return len(ctx.dataset) * sum(v != ctx.backbone.family.dominant_language for v in ctx.views)
-
-    def run(self, ctx) -> LogitLensResult:
-        from semhub import catalog
-        from semhub.data.dictionary import load_dictionary
-
-        dominant = ctx.backbone.family.dominant_language
-        user = ctx.options.get("dictionary")
-        dictionaries = [load_dictionary(user)] if user else catalog.dictionaries()
-        records = []
-        for view in ctx.views:
-            if view == dominant:
-                continue
-            found = [d for d in dictionaries if set(d.languages) == {view, dominant}]
-            if not found:
-                continue
-            translations = found[0].translations(view, dominant)
-            probe = dictionary_probe(ctx.backbone, ctx.dataset, view, translations, ctx.layers,
-                                     norm=ctx.options.get("lens_norm", True), batch_size=ctx.options["batch_size"],
-                                     on_batch=ctx.on_batch)
-            native, dom = probe["native"], probe["dominant"]
-            n_boot, seed = ctx.options.get("n_boot", 1000), ctx.options["seed"]
-            native_mean, native_ci = mean_ci(native, n_boot, seed)
-            dom_mean, dom_ci = mean_ci(dom, n_boot, seed)
-            records.append({
-                "view": view, "dominant": dominant, "dictionary": str(found[0].path),
-                "n_positions": int(len(native)), "distinct_words": len(set(probe["words"])),
-                "layers": list(ctx.layers), "native_logprob": native_mean, "dominant_logprob": dom_mean,
-                "dominant_wins": (dom > native).mean(0).tolist(),
-                "ci95": {"native_logprob": native_ci, "dominant_logprob": dom_ci},
-                "lens_norm": ctx.options.get("lens_norm", True),
-            })
-        if not records:
-            raise SemhubError(f"--analysis logit-lens: no view among {', '.join(ctx.views)} has a dictionary "
-                              f"with the dominant language {dominant!r} (pass --dictionary FILE)")
-        return LogitLensResult(records, {"model": ctx.backbone.name})
+    dominant = ctx.backbone.family.dominant_language
+    user = ctx.options.dictionary
+    dictionaries = [load_dictionary(user)] if user else catalog.dictionaries()
+    records = []
+    for view in ctx.views:
+        if view == dominant:
+            continue
+        found = [d for d in dictionaries if set(d.languages) == {view, dominant}]
+        if not found:
+            continue
+        translations = found[0].translations(view, dominant)
+        probe = dictionary_probe(ctx.backbone, ctx.dataset, view, translations, ctx.layers,
+                                 norm=ctx.settings.lens_norm, batch_size=ctx.settings.batch_size,
+                                 on_batch=ctx.on_batch)
+        native, dom = probe["native"], probe["dominant"]
+        n_boot, seed = ctx.settings.n_boot, ctx.settings.seed
+        native_mean, native_ci = mean_ci(native, n_boot, seed)
+        dom_mean, dom_ci = mean_ci(dom, n_boot, seed)
+        records.append({
+            "view": view, "dominant": dominant, "dictionary": str(found[0].path),
+            "n_positions": int(len(native)), "distinct_words": len(set(probe["words"])),
+            "layers": list(ctx.layers), "native_logprob": native_mean, "dominant_logprob": dom_mean,
+            "dominant_wins": (dom > native).mean(0).tolist(),
+            "ci95": {"native_logprob": native_ci, "dominant_logprob": dom_ci},
+            "lens_norm": ctx.settings.lens_norm,
+        })
+    if not records:
+        raise SemhubError(f"--analysis logit-lens: no view among {', '.join(ctx.views)} has a dictionary "
+                          f"with the dominant language {dominant!r} (pass --dictionary FILE)")
+    return LogitLensResult(records, {"model": ctx.backbone.name})

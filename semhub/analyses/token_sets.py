@@ -2,7 +2,7 @@
 
 A set is scored as the max over its tokens (the paper's "best candidate") or as the
 log of their total probability. Words become token ids through the tokenizer's
-prefix-space rule (``semhub.tokenization``), so " cat" vs "cat" is never guessed from a
+prefix-space rule (``semhub.backbone.tokenization``), so " cat" vs "cat" is never guessed from a
 model name. Only the requested positions are projected; the normaliser is streamed.
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from semhub.capture import pool, run_layers
-from semhub.collect import encode_values, reader
+from semhub.readout.capture import pool, run_layers
+from semhub.readout.collect import encode_values, reader
 from semhub.errors import SemhubError
-from semhub.lens import Lens
-from semhub.tokenization import word_start_ids
+from semhub.readout.lens import Lens
+from semhub.backbone.tokenization import word_start_ids
 
 AGGREGATES = ("max", "logsumexp")
 

@@ -1,5 +1,2 @@
-"""Backbones: loading any HF causal LM and giving uniform access to its parts."""
-from semhub.backbone.adapter import Backbone
-from semhub.backbone.loading import ModelSource, load_backbone
-
-__all__ = ["Backbone", "ModelSource", "load_backbone"]
+"""Backbones: loading any HF model (loading.py), uniform access to its parts (adapter.py), the registry of
+model families (registry.py), tokenizer quirks (tokenization.py) and the load-time checks (checks.py)."""

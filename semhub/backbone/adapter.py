@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from semhub.errors import SemhubError
-from semhub.registry import ModelFamily
+from semhub.backbone.registry import ModelFamily
 
 
 @dataclass
@@ -95,13 +95,13 @@ class Backbone:
     @cached_property
     def quirks(self):
         """BOS and prefix-space behaviour: the registry's declaration, or detected for "auto"."""
-        from semhub.tokenization import resolve_quirks
+        from semhub.backbone.tokenization import resolve_quirks
 
         return resolve_quirks(self.tokenizer, self.family.bos, self.family.prefix_space)
 
     @property
     def n_layers(self) -> int:
-        """Number of blocks L; layer indices run 0..L (see ``semhub.capture``)."""
+        """Number of blocks L; layer indices run 0..L (see ``semhub.readout.capture``)."""
         return len(self.blocks)
 
     @property

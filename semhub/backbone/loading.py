@@ -18,7 +18,6 @@ import platformdirs
 
 from semhub.errors import SemhubError
 
-DEFAULT_MODEL = "gemma3-270m"
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
@@ -160,7 +159,7 @@ def _load_config(location: str, common: dict[str, Any]) -> Any:
 
     from transformers import AutoConfig
 
-    from semhub.registry import families
+    from semhub.plugins.catalog import families
 
     try:
         return AutoConfig.from_pretrained(location, **common)
@@ -178,7 +177,7 @@ def _load_config(location: str, common: dict[str, Any]) -> Any:
 
 def resolve_source(model: str) -> tuple[ModelSource | None, str]:
     """A named model or local path -> ModelSource; a hub id -> (None, id)."""
-    from semhub import catalog
+    from semhub.plugins import catalog
 
     named = catalog.models()
     if model in named:
@@ -212,9 +211,14 @@ def load_backbone(
     ``device_map`` (accelerate) spreads a model over GPUs, CPU and ``offload_folder``.
     """
     from semhub.backbone.adapter import Backbone
-    from semhub.registry import family_for
+    from semhub.plugins.catalog import family_for
 
-    model = model or DEFAULT_MODEL
+    if model is None:
+        from semhub.plugins.catalog import default_model
+
+        model = default_model("text")
+        if model is None:
+            raise SemhubError("--model: no default model is registered (is the embedded-models plugin loaded?)")
     if device:
         import torch
 

@@ -80,7 +80,7 @@ def parse_views(spec: str | None) -> list[str] | None:
 MAX_LINE_CHARS = 1_000_000  # one aligned row; longer lines are a wrong file, not a long sentence
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -194,7 +194,7 @@ def load_aligned(path: str | Path, views: list[str] | None = None) -> AlignedDat
     ``views`` names the columns of a header-less two-column TSV.
     """
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         ids, columns, lines = _load_jsonl(path, text)

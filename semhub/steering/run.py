@@ -7,13 +7,14 @@ or bars (one layer).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from semhub.analyses.result import RecordsResult
-from semhub.errors import SemhubError
+from semhub.contract.result import RecordsResult
+from semhub.errors import ParameterError, PluginError, SemhubError
 from semhub.steering.apply import steer
 from semhub.steering.generate import generate
 from semhub.steering.vectors import SteeringVector
@@ -26,7 +27,7 @@ class SteerSpec:
     prompts: list[str]
     layers: list[int]
     coeffs: list[float]
-    scorers: list[str] = field(default_factory=lambda: ["language"])
+    scorers: list[str] = field(default_factory=list)  # empty: the scorers registered with ``default = True``
     positions: str = "all"
     mode: str = "add"
     target_language: str | None = None
@@ -53,14 +54,37 @@ def target_logprob(backbone, prompts: list[str], word: str) -> np.ndarray:
     if not ids:
         raise SemhubError(f"--target-word: {word!r} has no token")
     L = backbone.n_layers
-    return score_token_sets(backbone, prompts, {"t": ids}, view="text_prompt", layers=[L]).scores["t"][:, 0]
+    return score_token_sets(backbone, prompts, {"t": ids}, view=backbone.family.dominant_language, layers=[L]).scores["t"][:, 0]
+
+
+def checked_scores(scorer, gen, backbone, target_language: str | None) -> list[float]:
+    """A scorer's values, checked: one number per continuation, or one line naming the scorer's plugin."""
+    from semhub.plugins import catalog
+
+    values = scorer.score(gen, backbone, target_language=target_language)
+    n = len(gen.continuations)
+    plugin = catalog.owner("semhub_register_scorers", scorer.name)
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise PluginError(f"scorer {scorer.name!r} (plugin {plugin}) returned {type(values).__name__}, "
+                          "not a list of numbers") from None
+    if len(values) != n:
+        raise PluginError(f"scorer {scorer.name!r} (plugin {plugin}) returned {len(values)} value(s) "
+                          f"for {n} continuations")
+    return values
 
 
 def run_steering(backbone, vector: SteeringVector, spec: SteerSpec,
                  on_setting: Callable[[int, float], None] | None = None) -> "SteeringResult":
-    from semhub import catalog
+    from semhub.plugins import catalog
 
-    scorers = [catalog.lookup("scorer", catalog.scorers(), name) for name in spec.scorers]
+    table = catalog.scorers()
+    names = spec.scorers or [name for name, s in table.items() if getattr(s, "default", False)]
+    if not names:
+        raise ParameterError("scorers", "none given and no scorer is registered as a default")
+    spec.scorers = list(names)
+    scorers = [catalog.lookup("scorer", table, name) for name in names]
     base_target = target_logprob(backbone, spec.prompts, spec.target_word) if spec.target_word else None
     settings, examples = [], []
     coeffs = sorted(set([0.0, *spec.coeffs]))
@@ -78,7 +102,7 @@ def run_steering(backbone, vector: SteeringVector, spec: SteerSpec,
                                    do_sample=spec.do_sample, temperature=spec.temperature, top_p=spec.top_p,
                                    seed=seed, batch_size=spec.batch_size)
                 for s in scorers:
-                    scores[s.name] += s.score(gen, backbone, target_language=spec.target_language)
+                    scores[s.name] += checked_scores(s, gen, backbone, spec.target_language)
                 conts += gen.continuations
             record = {"layer": layer, "coeff": coeff, "n": len(conts),
                       "scores": {name: _nanmean(vals) for name, vals in scores.items()},
@@ -99,7 +123,11 @@ def run_steering(backbone, vector: SteeringVector, spec: SteerSpec,
 class SteeringResult(RecordsResult):
     examples: list[dict[str, Any]] = field(default_factory=list)
     key: ClassVar[str] = "steering"
-    plotter: ClassVar[str] = "plot_steering"
+
+    def plot(self, path):
+        from semhub.runs.plots import plot_steering
+
+        return plot_steering(self, Path(path))
     summary_title = "steering: mean score per setting"
 
     @property

@@ -22,11 +22,15 @@ class SteeringVector:
     layer: int
     provenance: dict[str, Any] = field(default_factory=dict)
 
-    def save(self, path: str | Path) -> Path:
-        from safetensors.torch import save_file
+    def to_bytes(self) -> bytes:
+        """The safetensors file: the vector, its read layer and provenance in the metadata."""
+        from safetensors.torch import save
 
         meta = {"layer": str(self.layer), "provenance": json.dumps(self.provenance, ensure_ascii=False)}
-        save_file({"vector": self.vector.contiguous().float().cpu()}, str(path), metadata=meta)
+        return save({"vector": self.vector.contiguous().float().cpu()}, metadata=meta)
+
+    def save(self, path: str | Path) -> Path:
+        Path(path).write_bytes(self.to_bytes())
         return Path(path)
 
 
@@ -52,41 +56,54 @@ def load_vector(path: str | Path) -> SteeringVector:
 
 
 def _pooled(backbone, values: list[str], view: str, layer: int, pooling: str) -> torch.Tensor:
-    from semhub.capture import capture
-    from semhub.collect import encode_values
+    from semhub.readout.capture import capture
+    from semhub.readout.collect import encode_values
 
     return capture(backbone, encode_values(backbone, values, view), [layer], pooling=pooling)[:, 0]
 
 
 def from_contrast(backbone, positive: list[str], negative: list[str], *, layer: int, pooling: str = "mean",
-                  positive_view: str = "text_pos", negative_view: str = "text_neg") -> SteeringVector:
-    """Mean pooled state of the positive set minus that of the negative set, at ``layer``."""
+                  positive_view: str | None = None, negative_view: str | None = None) -> SteeringVector:
+    """Mean pooled state of the positive set minus that of the negative set, at ``layer``.
+
+    The views name the spoke that encodes each set (default: the model's dominant language, i.e. text)."""
     if not positive or not negative:
         raise SemhubError("contrast vector: both sets need at least one example")
-    vec = _pooled(backbone, positive, positive_view, layer, pooling).mean(0) - \
-        _pooled(backbone, negative, negative_view, layer, pooling).mean(0)
+    dominant = backbone.family.dominant_language
+    vec = _pooled(backbone, positive, positive_view or dominant, layer, pooling).mean(0) - \
+        _pooled(backbone, negative, negative_view or dominant, layer, pooling).mean(0)
+    _refuse_zero(vec, "contrast", "the two sets have the same mean state")
     return SteeringVector(vec, layer, {"method": "contrast", "model": backbone.name, "pooling": pooling,
                                        "n_positive": len(positive), "n_negative": len(negative),
                                        "positive_examples": positive[:3], "negative_examples": negative[:3]})
 
 
-def from_prompt_pair(backbone, positive: str, negative: str, *, layer: int) -> SteeringVector:
+def _refuse_zero(vec: torch.Tensor, parameter: str, why: str) -> None:
+    """A zero vector would silently reproduce the baseline: refuse it."""
+    if not bool(vec.abs().sum() > 0):
+        from semhub.errors import ParameterError
+
+        raise ParameterError(parameter, f"the steering vector is zero ({why})")
+
+
+def from_prompt_pair(backbone, positive: str, negative: str, *, layer: int, view: str | None = None) -> SteeringVector:
     """ActAdd: the per-position difference of two prompts' states, aligned to their ends.
 
     The shorter prompt is left-padded in the comparison; only the positions both prompts
     have (counted from the end, special tokens excluded) are kept, so the result is (T, D).
     """
-    from semhub.capture import run_layers
-    from semhub.catalog import spoke_for_view
+    from semhub.readout.capture import run_layers
+    from semhub.plugins.catalog import spoke_for_view
 
     rows = []
     for text in (positive, negative):
-        enc = spoke_for_view("text_pair").encode([text], backbone, None)
+        enc = spoke_for_view(view or backbone.family.dominant_language).encode([text], backbone, None)
         got: list[torch.Tensor] = []
         run_layers(backbone, [enc], [layer], lambda _l, h, b: got.append(h[0][b.groups["content"][0]].float().cpu()))
         rows.append(got[0])
     t = min(len(rows[0]), len(rows[1]))
     vec = rows[0][-t:] - rows[1][-t:]
+    _refuse_zero(vec, "pair", "the two prompts have the same states")
     return SteeringVector(vec, layer, {"method": "actadd", "model": backbone.name, "positive": positive,
                                        "negative": negative, "positions": t})
 
@@ -102,7 +119,13 @@ def from_unembedding(backbone, positive: str, negative: str) -> SteeringVector:
         if not found:
             raise SemhubError(f"unembedding vector: {word!r} has no token")
         ids.append(found[0])
-    vec = (weight[ids[0]] - weight[ids[1]]).float().cpu()
     tok = backbone.tokenizer
+    if ids[0] == ids[1]:
+        from semhub.errors import ParameterError
+
+        token = tok.convert_ids_to_tokens(ids[0])
+        raise ParameterError("unembed", f"{positive!r} and {negative!r} both start with the token {token!r} "
+                             f"(id {ids[0]}): the vector would be zero; pick words whose first tokens differ")
+    vec = (weight[ids[0]] - weight[ids[1]]).float().cpu()
     return SteeringVector(vec, -1, {"method": "unembedding", "model": backbone.name, "positive": positive,
                                     "negative": negative, "tokens": tok.convert_ids_to_tokens(ids)})

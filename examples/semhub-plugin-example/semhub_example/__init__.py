@@ -39,7 +39,7 @@ class StateNormsResult(CurvesResult):
     summary_title = "mean L2 norm of the pooled states"
 
 
-class StateNormsAnalysis:
+class StateNormsAnalysis(semhub.Analysis):
     name = "state-norms"
     description = "mean L2 norm of each view's pooled states per layer"
     plot_name = "state_norms.png"
@@ -49,7 +49,7 @@ class StateNormsAnalysis:
         series = {view: ctx.states(view).norm(dim=-1).mean(0).tolist() for view in ctx.views}
         record = {"x": ctx.layers, "series": series, "ylabel": "mean L2 norm",
                   "title": f"{ctx.backbone.name}: state norms"}
-        return StateNormsResult([record], dict(ctx.options))
+        return StateNormsResult([record], {"model": ctx.model_name, **ctx.settings.to_dict()})
 
 
 @hookimpl

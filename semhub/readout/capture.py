@@ -16,8 +16,8 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-from semhub.errors import SemhubError
-from semhub.spokes import Encoded
+from semhub.errors import ParameterError, SemhubError
+from semhub.contract.spoke import Encoded
 
 POOLINGS = ("mean", "last")
 
@@ -36,13 +36,13 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
         positions = torch.arange(mask.shape[1], device=mask.device)
         last = torch.where(mask, positions, -1).max(dim=1).values.clamp(min=0)
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    raise SemhubError(f"--pooling: unknown pooling {how!r} (choose from {', '.join(POOLINGS)})")
+    raise ParameterError("pooling", f"unknown pooling {how!r} (choose from {', '.join(POOLINGS)})")
 
 
 def check_layers(layers: Sequence[int], n_layers: int) -> list[int]:
     bad = [i for i in layers if not 0 <= i <= n_layers]
     if bad:
-        raise SemhubError(f"--layers: {bad} out of range 0..{n_layers} for this model")
+        raise ParameterError("layers", f"{bad} out of range 0..{n_layers} for this model")
     return sorted(set(layers))
 
 
@@ -140,7 +140,7 @@ def capture(
 ) -> torch.Tensor:
     """Pooled states: float32 (N, len(layers), D) on the CPU, pooled inside the hooks."""
     if pooling not in POOLINGS:
-        raise SemhubError(f"--pooling: unknown pooling {pooling!r} (choose from {', '.join(POOLINGS)})")
+        raise ParameterError("pooling", f"unknown pooling {pooling!r} (choose from {', '.join(POOLINGS)})")
     layers = check_layers(range(backbone.n_layers + 1) if layers is None else layers, backbone.n_layers)
     slot = {layer: k for k, layer in enumerate(layers)}
     pieces: list[torch.Tensor] = []

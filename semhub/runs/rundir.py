@@ -5,6 +5,7 @@ A run that fails half-way leaves nothing that looks like a finished run.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import shutil
 import sys
@@ -60,5 +61,25 @@ def environment() -> dict[str, Any]:
     }
 
 
+def strict(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (JSON has neither), numpy scalars and arrays as Python."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy / torch values
+        return strict(value.tolist())
+    return value
+
+
+def dumps(payload: Any) -> str:
+    """Strict JSON text as semhub writes it (NaN -> null), identical from the CLI and from Python."""
+    return json.dumps(strict(payload), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(dumps(payload), encoding="utf-8")

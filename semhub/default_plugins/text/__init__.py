@@ -18,6 +18,8 @@ LANGUAGE_VIEW = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 class TextSpoke:
     name = "text"
     modality = "text"
+    default_model = "gemma3-270m"  # the embedded default (semhub.default_plugins.embedded_models)
+    default_dataset = "multilingual"  # the built-in sample (semhub.default_plugins.multilingual_sample)
 
     def __init__(self, padding_side: str = "right"):
         self.padding_side = padding_side

@@ -6,11 +6,32 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from semhub import catalog
-from semhub.capture import capture
-from semhub.data import AlignedDataset
-from semhub.errors import DataError
-from semhub.spokes import Encoded
+from semhub.plugins import catalog
+from semhub.readout.capture import capture
+from semhub.data.aligned import AlignedDataset
+from semhub.errors import DataError, SemhubError
+from semhub.contract.spoke import Encoded
+
+
+def derive_views(dataset: AlignedDataset, views: list[str]) -> AlignedDataset:
+    """Add the derived views among ``views``: a column the data lacks whose spoke names, through
+    ``source_view(view)``, a column it has (``reverse_en`` -> ``en``). The derived column holds the
+    source's values; the spoke's ``encode`` turns them into what the view means."""
+    extra = {}
+    for view in views:
+        if view in dataset.columns or view in extra:
+            continue
+        try:
+            spoke = catalog.spoke_for_view(view)
+        except SemhubError:
+            continue  # reported by validate_views as a missing view
+        source_view = getattr(spoke, "source_view", None)
+        source = source_view(view) if callable(source_view) else None
+        if source is not None and source in dataset.columns:
+            extra[view] = list(dataset.columns[source])
+    if not extra:
+        return dataset
+    return AlignedDataset(dataset.path, dataset.ids, {**dataset.columns, **extra}, dataset.lines, dataset.sha256)
 
 
 def validate_views(dataset: AlignedDataset, views: list[str]) -> None:

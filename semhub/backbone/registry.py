@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -134,39 +132,28 @@ def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
         raise SemhubError(f"{source}: registry entry lacks required key {exc.args[0]!r}") from None
 
 
-def _load_toml(path: Path) -> ModelFamily:
+def load_family(source: Any) -> ModelFamily:
+    """A family from a TOML file path or a dict (a plugin's entry)."""
+    if isinstance(source, dict):
+        return parse_family(source, "<plugin>")
+    path = Path(source)
     try:
         with open(path, "rb") as fh:
             return parse_family(tomllib.load(fh), str(path))
     except tomllib.TOMLDecodeError as exc:
         raise SemhubError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise SemhubError(f"{path}: cannot read registry entry ({exc.strerror})") from None
 
 
-@cache
-def families() -> dict[str, ModelFamily]:
-    """Every known family: the shipped TOML files, then plugin contributions."""
-    from semhub import catalog
-
-    out: dict[str, ModelFamily] = {}
-    shipped = sorted(p for p in files("semhub_registry").iterdir() if p.name.endswith(".toml"))
-    for path in shipped:
-        fam = _load_toml(Path(str(path)))
-        out[fam.name] = fam
-    for src in catalog.family_sources():
-        fam = parse_family(src, "<plugin>") if isinstance(src, dict) else _load_toml(Path(src))
-        out[fam.name] = fam
-    return out
-
-
-def family_for(config: Any) -> ModelFamily:
+def match_family(config: Any, families: dict[str, ModelFamily]) -> ModelFamily:
     """The entry matching a transformers config (by architecture class, then model_type)."""
     archs = tuple(getattr(config, "architectures", None) or ())
     model_type = getattr(config, "model_type", None)
-    fams = families().values()
-    for fam in fams:
+    for fam in families.values():
         if set(archs) & set(fam.architectures):
             return fam
-    for fam in fams:
+    for fam in families.values():
         if model_type in fam.model_types:
             return fam
     raise SemhubError(

@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend (for plugins' figures too)."""
     import warnings
 
     import matplotlib
@@ -18,7 +19,8 @@ def _pyplot():
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Save a figure as PNG and close it (figures are never kept open between runs)."""
     import matplotlib.pyplot as plt
 
     fig.savefig(path, dpi=120)
@@ -28,7 +30,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 def plot_similarity(result: Any, path: Path) -> Path:
     """Two panels per run: retrieval@1 and Eq. 1 across layers, one line per view pair, 95% bands."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
@@ -52,12 +54,12 @@ def plot_similarity(result: Any, path: Path) -> Path:
     fig.suptitle(
         f"{opts.get('model', '')}  pooling={opts.get('pooling', '?')}  center={opts.get('center')}", fontsize=10
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_logit_lens(result: Any, path: Path) -> Path:
     """Per probed view: mean log p of the next token vs its translation (top), how often the translation wins (bottom)."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     n = len(result.records)
@@ -88,12 +90,12 @@ def plot_logit_lens(result: Any, path: Path) -> Path:
                           f"{result.records[0].get('native_label', 'next token')})")
     norm = result.records[0].get("lens_norm", True)
     fig.suptitle(f"{result.options.get('model', '')}  lens {'with' if norm else 'without'} final norm", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_language_trends(result: Any, path: Path) -> Path:
     """One panel per input language: each language's expected lens mass across layers."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     n = len(result.records)
@@ -115,12 +117,12 @@ def plot_language_trends(result: Any, path: Path) -> Path:
     axes[0][0].set_ylabel("expected language mass")
     axes[0][0].legend(fontsize=7, ncol=2)
     fig.suptitle(f"{result.options.get('model', '')}  language trends under the logit lens", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_lens_view(view: Any, path: Path) -> Path:
     """Heatmap: layers x positions, colour = top-1 probability, text = top-1 token."""
-    plt = _pyplot()
+    plt = pyplot()
     probs = view.top_probs[:, :, 0].numpy()
     n_layers, n_pos = probs.shape
     fig, ax = plt.subplots(figsize=(1.0 + 0.9 * n_pos, 0.8 + 0.36 * n_layers), constrained_layout=True)
@@ -136,12 +138,12 @@ def plot_lens_view(view: Any, path: Path) -> Path:
     ax.set_ylabel("layer")
     fig.colorbar(im, ax=ax, label="top-1 probability")
     ax.set_title(f"{view.model}  logit lens {'with' if view.norm else 'without'} final norm", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_steering(result: Any, path: Path) -> Path:
     """Per scorer: mean score over coefficients, one line per layer (a heatmap when sweeping layers)."""
-    plt = _pyplot()
+    plt = pyplot()
     names = result.scorer_names
     fig, axes = plt.subplots(1, len(names), figsize=(4.4 * len(names) + 0.6, 3.8), squeeze=False, constrained_layout=True)
     layers = sorted({r["layer"] for r in result.records})
@@ -162,29 +164,12 @@ def plot_steering(result: Any, path: Path) -> Path:
         ax.set_title(f"{name} (layer {layers[0]})" if len(layers) == 1 else name)
     fig.suptitle(f"{result.options.get('model', '')}  steering: {result.options.get('spec', {}).get('description', '')}",
                  fontsize=10)
-    return _save(fig, path)
-
-
-def plot_code_lens(result: Any, path: Path) -> Path:
-    """Mean log p per layer at list commas: the next token and the words ' and', ' or', ' not'."""
-    plt = _pyplot()
-    rec = result.records[0]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), constrained_layout=True)
-    for key, values in rec["logprob"].items():
-        ax.plot(rec["layers"], values, marker="o", ms=3, label="next token" if key == "next" else repr(" " + key))
-    inner = [v for values in rec["logprob"].values() for v in values[2:]] or [0.0]
-    ax.set_ylim(min(inner) - 2, max(0.5, max(inner) + 1))
-    ax.set_xlabel("layer")
-    ax.set_ylabel("mean log p (logit lens)")
-    ax.set_title(f"{result.options.get('model', '')}: {rec['n_positions']} list commas", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_curves(result: Any, path: Path) -> Path:
     """Generic line panels: each record has ``x``, ``series`` (name -> values), ``title``, ``xlabel``, ``ylabel``."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(result.records)
     fig, axes = plt.subplots(1, n, figsize=(4.6 * n + 0.6, 3.8), squeeze=False, constrained_layout=True)
     for ax, rec in zip(axes[0], result.records):
@@ -195,4 +180,4 @@ def plot_curves(result: Any, path: Path) -> Path:
         ax.set_title(rec.get("title", ""), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

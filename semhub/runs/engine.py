@@ -1,4 +1,4 @@
-"""Where pooled states are computed: in this process, or over Ray workers (``semhub.ray_engine``).
+"""Where pooled states are computed: in this process, or over Ray workers (``semhub.runs.ray_engine``).
 
 Every engine captures a view shard by shard (``shard_rows`` dataset rows, length-sorted batches
 inside each shard), so the local engine, the Ray engine and a resumed activation store all give
@@ -11,8 +11,8 @@ from typing import Iterator
 
 import torch
 
-from semhub.collect import view_states
-from semhub.data import AlignedDataset
+from semhub.readout.collect import view_states
+from semhub.data.aligned import AlignedDataset
 
 
 @dataclass(frozen=True)

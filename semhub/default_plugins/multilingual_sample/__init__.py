@@ -86,13 +86,11 @@ def semhub_register_steering_presets(register) -> None:
 
 @hookimpl
 def semhub_register_experiments(register) -> None:
-    register("multilingual-similarity", ["analyze", "--data", "multilingual"],
+    register("multilingual-similarity", "analyze", {'data': 'multilingual'},
              "Eq. 1 and retrieval@1 across layers, en vs zh es fr de ja ru ar (paper 1.1)")
-    register("multilingual-logit-lens", ["analyze", "--data", "multilingual", "--analysis", "logit-lens",
-                                         "--views", "en,zh,es,fr,de"],
+    register("multilingual-logit-lens", "analyze", {'data': 'multilingual', 'analysis': 'logit-lens', 'views': ['en', 'zh', 'es', 'fr', 'de']},
              "next word in X vs its English translation under the lens (paper 1.2)")
-    register("language-trends", ["analyze", "--data", "multilingual", "--analysis", "language-trends",
-                                 "--views", "zh,en,es"], "language mass of the lens per layer (paper 1.3)")
-    register("language-steering", ["steer", "--preset", "language"], "English prompts steered to Spanish")
-    register("sentiment-steering", ["steer", "--preset", "sentiment-es"],
+    register("language-trends", "analyze", {'data': 'multilingual', 'analysis': 'language-trends', 'views': ['zh', 'en', 'es']}, "language mass of the lens per layer (paper 1.3)")
+    register("language-steering", "steer", {'preset': 'language'}, "English prompts steered to Spanish")
+    register("sentiment-steering", "steer", {'preset': 'sentiment-es'},
              "an English sentiment vector on Spanish prompts (paper 1.4)")

@@ -1,6 +1,6 @@
 """The Ray engine (``--engine ray``): a view's shards captured by Ray actors, each holding the model.
 
-Workers run ``semhub.engine.capture_rows`` on the same shards the local engine uses, with the
+Workers run ``semhub.runs.engine.capture_rows`` on the same shards the local engine uses, with the
 driver's torch thread count, so the merged states are bit-identical to the local engine's (on the
 same hardware). ``--address`` joins an existing cluster (every node needs semhub and the model
 installed); without it a local Ray instance is started. Install with ``pip install 'semhub[ray]'``.
@@ -13,8 +13,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from semhub.data import AlignedDataset
-from semhub.engine import CaptureSpec, capture_rows
+from semhub.data.aligned import AlignedDataset
+from semhub.runs.engine import CaptureSpec, capture_rows
 from semhub.errors import SemhubError
 
 
@@ -28,7 +28,7 @@ class CaptureWorker:
         self.backbone = semhub.load(**load_kwargs)
 
     def capture(self, view: str, values: list[Any], base_dir: str, spec: CaptureSpec, outside: bool) -> np.ndarray:
-        from semhub.spokes import allow_outside_paths
+        from semhub.contract.spoke import allow_outside_paths
 
         ds = AlignedDataset(Path(base_dir) / "shard.jsonl", [str(i) for i in range(len(values))], {view: values},
                             list(range(1, len(values) + 1)))
@@ -57,7 +57,7 @@ class RayEngine:
         self.pool = ActorPool(self.actors)
 
     def map(self, view: str, shards: list[list[int]]) -> Iterator[torch.Tensor]:
-        from semhub.spokes import outside_paths_allowed
+        from semhub.contract.spoke import outside_paths_allowed
 
         values = self.dataset.columns[view]
         base, outside = str(self.dataset.base_dir), outside_paths_allowed()

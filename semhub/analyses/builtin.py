@@ -1,0 +1,105 @@
+"""The built-in analyses, registered through the same hook a plugin uses (a default plugin).
+
+The classes here are declarations (names, options, what they need); each ``run`` imports its
+computation, so listing analyses (``semhub plugins``, ``--help``) never imports torch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from semhub.contract.analysis import Analysis
+from semhub.contract.options import Options, option
+from semhub.errors import SemhubError
+from semhub.plugins.hookspecs import hookimpl
+
+
+class SimilarityAnalysis(Analysis):
+    """Eq. 1, matched/mismatched cosine and retrieval@1 for the first view against each other one."""
+
+    name = "similarity"
+    description = "per-layer cross-view similarity (Eq. 1) and retrieval@1 with bootstrap CIs"
+    plot_name = "similarity.png"
+    needs_model = False  # reads only pooled states: runs from an activation store (--from-store)
+
+    def run(self, ctx):
+        from semhub.analyses.similarity import similarity
+        from semhub.readout.collect import reader
+
+        stacks = {view: reader(ctx.backbone, view).stack for view in ctx.views} if ctx.backbone else {}
+        if len(set(stacks.values())) > 1:
+            towers = ", ".join(f"{v}: {s}" for v, s in stacks.items())
+            raise SemhubError(f"--views: {ctx.model_name} reads these views on different towers ({towers}), whose "
+                              "layers do not correspond; for dual encoders use --analysis joint-alignment")
+        states = {view: ctx.states_by_layer(view) for view in ctx.views}
+        s = ctx.settings
+        return similarity(states, ctx.layers, ctx.views, center=s.center, n_boot=s.n_boot, seed=s.seed,
+                          options={"model": ctx.model_name, "pooling": s.pooling})
+
+
+class LogitLensOptions(Options):
+    dictionary: Path | None = option(None, help="A bilingual TSV dictionary (header: the two languages) instead of "
+                                     "the built-in ones.")
+
+    def check(self) -> None:
+        if self.dictionary is not None:
+            from semhub.data.dictionary import load_dictionary
+
+            load_dictionary(self.dictionary)  # a malformed dictionary fails before the model loads
+
+
+class LogitLensAnalysis(Analysis):
+    """Dictionary probes for every non-dominant view that has a dictionary."""
+
+    name = "logit-lens"
+    description = "multilingual logit lens: next word in X vs its dominant-language translation, per layer"
+    plot_name = "logit_lens.png"
+    input_kinds = ("text",)
+    Options = LogitLensOptions
+
+    def work(self, ctx) -> int:
+        """Rows to process, for the progress bar: every view but the dominant one."""
+        return len(ctx.dataset) * sum(v != ctx.backbone.family.dominant_language for v in ctx.views)
+
+    def run(self, ctx):
+        from semhub.analyses.logit_lens import run_logit_lens
+
+        return run_logit_lens(ctx)
+
+
+DEFAULT_MAX_POSITIONS = 200
+
+
+class LanguageTrendsOptions(Options):
+    trend_corpus: list[str] = option([], help="A LANG=FILE text file per language for the token->language table "
+                                     "(repeatable; default: the dataset's text views).")
+    max_positions: int = option(DEFAULT_MAX_POSITIONS, min=1, help="Content positions per view (each costs a "
+                                "full-vocabulary projection per layer).")
+
+    def check(self) -> None:
+        from semhub.data.corpus import read_corpus
+
+        for spec in self.trend_corpus:
+            read_corpus(spec)  # a bad corpus fails before the model loads
+
+
+class LanguageTrendsAnalysis(Analysis):
+    name = "language-trends"
+    description = "expected probability mass of each language under the logit lens, per layer"
+    plot_name = "language_trends.png"
+    input_kinds = ("text",)
+    Options = LanguageTrendsOptions
+
+    def work(self, ctx) -> int:
+        return len(ctx.views) * min(len(ctx.dataset), ctx.options.max_positions)
+
+    def run(self, ctx):
+        from semhub.analyses.language_trends import run_language_trends
+
+        return run_language_trends(ctx)
+
+
+@hookimpl
+def semhub_register_analyses(register) -> None:
+    register(SimilarityAnalysis())
+    register(LogitLensAnalysis())
+    register(LanguageTrendsAnalysis())

@@ -1,0 +1,161 @@
+"""The ``semhub`` command line: a thin shell over the library (``semhub.analyze``, ``semhub.steer``,
+``semhub.reproduce``): parse, call, print. Plugins add commands through ``semhub_register_commands``.
+
+Every user mistake ends as one ``Error: ...`` line naming the flag, exit status 2, never a traceback.
+Nothing here imports torch or transformers until a command runs (``--help`` stays fast).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from semhub.cli.params import flag, placement_options
+from semhub.errors import ParameterError, SemhubError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="semhub")
+def cli() -> None:
+    """Measure whether a model routes languages and modalities through one shared space."""
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def report(run_dir: Path) -> None:
+    """Write RUN_DIR/report.html: manifest, plots, per-layer tables and findings, in one offline file."""
+    from semhub.runs.report import write_report
+
+    click.echo(f"wrote {write_report(run_dir)}")
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--list", "list_all", is_flag=True, help="List the registered experiments.")
+@click.option("--model", default=None, help="Run on another model (default: the experiment's).")
+@click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows or prompts.")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default=None)
+@click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
+@placement_options
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
+def reproduce(name, list_all, model, limit, dtype, device, device_map, offload_folder, out) -> None:
+    """Run one of the paper's experiments end to end (experiments come from plugins)."""
+    from semhub.plugins import catalog
+    from semhub.plugins.catalog import default_model
+    from semhub.runs.pipeline import experiment_call, reproduce as run_reproduce
+    from semhub.runs.rundir import check_out_dir, default_run_dir
+
+    table = catalog.experiments()
+    if list_all or not name:
+        if not list_all:
+            raise SemhubError("name an experiment (see `semhub reproduce --list`)")
+        for exp in table.values():
+            click.echo(f"{exp.name:<26} {exp.description}\n{'':<26} semhub.{exp.command}(**{exp.arguments})")
+        return
+    function, arguments = experiment_call(name)
+    out = out or default_run_dir(model or arguments.get("model") or default_model(arguments.get("modality", "text"))
+                                 or "model", name)
+    check_out_dir(out)
+    overrides = {"model": model, "limit": limit, "dtype": dtype, "device": device, "device_map": device_map,
+                 "offload_folder": offload_folder}
+    shown = {**arguments, **{k: v for k, v in overrides.items() if v is not None}}
+    click.echo(f"semhub.{function.__name__}(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")", err=True)
+    from semhub.cli.params import RichProgress, print_summary
+
+    with RichProgress(name) as progress:
+        run = run_reproduce(name, progress=progress, **overrides)
+    run.write(out)
+    print_summary(run, out)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List loaded plugins, the hooks they implement, and plugins that failed to load."""
+    from semhub.plugins import catalog
+    from semhub.plugins.manager import failures, plugin_summaries
+
+    rows = plugin_summaries()
+    catalog.load_all()  # every table built: registration failures are known before they are listed
+    broken = [f.to_dict() for f in failures]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "failed": broken}, indent=1))
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<24} {row['module']:<30} {', '.join(row['hooks'])}")
+    for f in broken:
+        stage = f"in {f['hook']}" if f["hook"] else "to load"
+        at = f" ({f['where']})" if f["where"] else ""
+        click.echo(f"{f['name']:<24} FAILED {stage} {f['module']}{at}: {f['error']}")
+    spokes = ", ".join(f"{s.name} ({s.modality})" for s in catalog.spokes().values()) or "none"
+    click.echo(f"\nspokes: {spokes}")
+    click.echo(f"analyses: {', '.join(catalog.analyses()) or 'none'}")
+    click.echo(f"datasets: {', '.join(catalog.datasets()) or 'none'}")
+    click.echo(f"scorers: {', '.join(catalog.scorers()) or 'none'}")
+    click.echo(f"steering presets: {', '.join(catalog.steering_presets()) or 'none'}")
+    click.echo(f"experiments: {', '.join(catalog.experiments()) or 'none'}")
+    click.echo(f"dictionaries: {', '.join('-'.join(d.languages) for d in catalog.dictionaries()) or 'none'}")
+    click.echo(f"named models: {', '.join(catalog.models()) or 'none'}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models(as_json: bool) -> None:
+    """List registry families (module paths, dominant language) and named offline models."""
+    from semhub.plugins import catalog
+
+    fams = catalog.families()
+    if as_json:
+        click.echo(json.dumps({n: {k: v for k, v in f.__dict__.items() if k != "tiny"} for n, f in fams.items()}, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="model families (registry)")
+    for col in ("family", "architectures", "blocks", "final norm", "unembedding", "lang", "examples"):
+        table.add_column(col)
+    for fam in fams.values():
+        m = fam.modules
+        table.add_row(fam.name, ", ".join(fam.architectures), m["blocks"], m["final_norm"], m["unembedding"],
+                      fam.dominant_language, ", ".join(fam.examples[:2]))
+    console = Console()
+    console.print(table)
+    for named in catalog.models().values():
+        console.print(f"[bold]{named.name}[/bold]: {named.description}")
+
+
+def _attach_commands() -> None:
+    from semhub.cli.analyze import analyze
+    from semhub.cli.steer import steer
+    from semhub.plugins import catalog
+
+    cli.add_command(analyze)
+    cli.add_command(steer)
+    catalog.call_isolated("semhub_register_commands", cli=cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors (naming the flag) with exit status 2 for every user mistake."""
+    try:
+        _attach_commands()
+        cli.main(args=argv, prog_name="semhub", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except ParameterError as exc:
+        click.echo(f"Error: {flag(exc.parameter)}: {exc.problem}", err=True)
+        sys.exit(2)
+    except SemhubError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

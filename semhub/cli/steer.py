@@ -1,0 +1,94 @@
+"""`semhub steer`: parse the flags, call ``semhub.steer``, write the run directory, print the summary."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from semhub.cli.params import RichProgress, placement_options, print_summary
+from semhub.errors import ParameterError
+
+
+def _floats(spec: str | None, option: str) -> list[float] | None:
+    if spec is None:
+        return None
+    try:
+        return [float(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise ParameterError(option, f"expected comma-separated numbers, got {spec!r}") from None
+
+
+def _ints(spec: str | None, option: str) -> list[int] | None:
+    values = _floats(spec, option)
+    if values is not None and any(v != int(v) for v in values):
+        raise ParameterError(option, f"expected integers, got {spec!r}")
+    return None if values is None else [int(v) for v in values]
+
+
+def _lines(path: Path, option: str) -> list[str]:
+    from semhub.data.aligned import read_text
+
+    lines = [line.strip() for line in read_text(path).splitlines() if line.strip()]
+    if not lines:
+        raise ParameterError(option, f"{path} has no non-empty line")
+    return lines
+
+
+@click.command()
+@click.option("--preset", default=None, help="A registered experiment (see --list-presets).")
+@click.option("--list-presets", is_flag=True, help="List steering presets and exit.")
+@click.option("--model", default=None, help="Model name, local path, .gguf file or hub id (default gemma3-270m).")
+@click.option("--vector", "vector_file", type=click.Path(path_type=Path), default=None, help="A saved vector (.safetensors).")
+@click.option("--contrast", nargs=2, type=click.Path(path_type=Path), default=None, metavar="POS_FILE NEG_FILE",
+              help="Mean difference of two text sets (one text per line).")
+@click.option("--pair", nargs=2, default=None, metavar="POS NEG", help="ActAdd: two prompts, aligned to the end.")
+@click.option("--unembed", nargs=2, default=None, metavar="POS NEG", help="W_U[POS] - W_U[NEG] (first tokens).")
+@click.option("--layer", "read_layer", type=int, default=None, help="Layer the vector is read at (and written, by default).")
+@click.option("--layers", default=None, help="Layers to write at, e.g. 6 or 3,6,9 (several: a sweep).")
+@click.option("--coeff", "coeffs", default=None, help="Coefficients, e.g. 1 or 0.5,1,2 (0 is always run as the baseline).")
+@click.option("--positions", type=click.Choice(["all", "prompt", "last"]), default=None)
+@click.option("--mode", type=click.Choice(["add", "replace"]), default=None)
+@click.option("--prompt", "prompts", multiple=True, help="A prompt (repeatable).")
+@click.option("--prompts", "prompts_file", type=click.Path(path_type=Path), default=None, help="One prompt per line.")
+@click.option("--scorer", "scorers", multiple=True, help="Scorer name (repeatable; see `semhub plugins`).")
+@click.option("--target-language", default=None, help="For the language and sentiment scorers, e.g. es.")
+@click.option("--target-word", default=None, help="Also measure the log-prob shift of this word at the last prompt token.")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=None)
+@click.option("--sample/--greedy", default=None, help="Sampling (seeded) or greedy decoding (default).")
+@click.option("--temperature", type=float, default=None)
+@click.option("--top-p", type=float, default=None)
+@click.option("--seeds", default=None, help="Comma list of sampling seeds, e.g. 0,1,2.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N prompts.")
+@click.option("--device", default=None)
+@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
+@placement_options
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-steer).")
+def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, read_layer, layers, coeffs, positions,
+          mode, prompts, prompts_file, scorers, target_language, target_word, max_new_tokens, sample, temperature,
+          top_p, seeds, batch_size, limit, device, dtype, device_map, offload_folder, out) -> None:
+    """Add a direction to the residual stream while generating, and measure what changed."""
+    from semhub.plugins import catalog
+    from semhub.plugins.catalog import default_model
+    from semhub.runs.pipeline import steer as run_steer
+    from semhub.runs.rundir import check_out_dir, default_run_dir
+
+    if list_presets:
+        for name, p in catalog.steering_presets().items():
+            click.echo(f"{name:<22} {p.description}")
+        return
+    prompt_list = list(prompts) + (_lines(prompts_file, "prompts") if prompts_file else [])
+    contrast_sets = tuple(_lines(p, "contrast") for p in contrast) if contrast else None
+    overrides = {"layers": _ints(layers, "layers"), "coeffs": _floats(coeffs, "coeffs"), "positions": positions,
+                 "mode": mode, "prompts": prompt_list or None, "scorers": list(scorers) or None,
+                 "target_language": target_language, "target_word": target_word, "max_new_tokens": max_new_tokens,
+                 "do_sample": sample, "temperature": temperature, "top_p": top_p, "seeds": _ints(seeds, "seeds"),
+                 "batch_size": batch_size}
+    out = out or default_run_dir(model or default_model("text") or "model", f"steer-{preset}" if preset else "steer")
+    check_out_dir(out)  # before the model loads
+    with RichProgress("steer") as progress:
+        run = run_steer(preset, model=model, vector=vector_file, contrast=contrast_sets, pair=pair, unembed=unembed,
+                        layer=read_layer, limit=limit, device=device, dtype=dtype, device_map=device_map,
+                        offload_folder=offload_folder, progress=progress, **overrides)
+    run.write(out)
+    print_summary(run, out)

@@ -1,0 +1,169 @@
+"""Options declared once: a dataclass per analysis, validated in one place.
+
+An analysis declares ``class Options(semhub.Options)`` with ``semhub.option(...)`` fields. The
+same names are keywords of ``semhub.analyze(...)`` and flags of ``semhub analyze``
+(``max_positions`` -> ``--max-positions``); values from either side go through
+``Options.build``, which converts and checks them and names the parameter in its errors.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, get_args, get_origin
+
+from semhub.errors import ParameterError
+
+_NONE = type(None)
+
+
+def option(default: Any = None, *, help: str, choices: tuple | None = None, min: float | None = None,
+           max: float | None = None) -> Any:
+    """A declared option: its default, a one-line ``help`` (shown by ``semhub analyze --help``), and
+    optional ``choices`` or numeric bounds. A ``list`` default is copied per instance."""
+    meta = {"help": help, "choices": tuple(choices) if choices else None, "min": min, "max": max}
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One declared option as the CLI and the validator see it.
+
+    ``kind`` is the scalar type (``bool``, ``int``, ``float``, ``str`` or ``Path``); ``multiple``
+    says the value is a list (a repeatable flag); ``optional`` that ``None`` is allowed.
+    """
+
+    name: str
+    kind: type
+    default: Any
+    help: str = ""
+    choices: tuple | None = None
+    min: float | None = None
+    max: float | None = None
+    multiple: bool = False
+    optional: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def convert(self, value: Any) -> Any:
+        """A Python value or a CLI string -> the declared type; ``ParameterError`` naming the option."""
+        if value is None:
+            if self.optional or self.default is None:
+                return None
+            raise ParameterError(self.name, "may not be None")
+        if self.multiple:
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)):
+                raise ParameterError(self.name, f"expected a list, got {value!r}")
+            return [self._scalar(v) for v in items]
+        return self._scalar(value)
+
+    def _scalar(self, value: Any) -> Any:
+        kind = self.kind
+        try:
+            if kind is bool:
+                if isinstance(value, bool):
+                    out: Any = value
+                elif isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+                    out = True
+                elif isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+                    out = False
+                else:
+                    raise ValueError
+            elif kind is int:
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise ValueError
+                out = int(value)
+            elif kind is float:
+                if isinstance(value, bool):
+                    raise ValueError
+                out = float(value)
+            elif kind is Path:
+                out = Path(value)
+            else:
+                if not isinstance(value, str):
+                    raise ValueError
+                out = value
+        except (TypeError, ValueError):
+            raise ParameterError(self.name, f"expected {kind.__name__}, got {value!r}") from None
+        if self.choices and out not in self.choices:
+            raise ParameterError(self.name, f"{out!r} is not one of {', '.join(map(str, self.choices))}")
+        if self.min is not None and out < self.min:
+            raise ParameterError(self.name, f"{out!r} is below the minimum {self.min:g}")
+        if self.max is not None and out > self.max:
+            raise ParameterError(self.name, f"{out!r} is above the maximum {self.max:g}")
+        return out
+
+
+def _spec(f: dataclasses.Field, hint: Any) -> OptionSpec:
+    optional, multiple, choices = False, False, f.metadata.get("choices")
+    origin = get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not _NONE]
+        optional = len(args) < len(get_args(hint))
+        hint = args[0] if len(args) == 1 else str
+        origin = get_origin(hint)
+    if origin in (list, tuple):
+        multiple = True
+        hint = (get_args(hint) or (str,))[0]
+        origin = get_origin(hint)
+    if origin is Literal:
+        choices = get_args(hint)
+        hint = type(choices[0])
+    kind = hint if hint in (bool, int, float, str, Path) else str
+    if f.default is not dataclasses.MISSING:
+        default = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    else:
+        default = None
+    return OptionSpec(f.name, kind, default, f.metadata.get("help", ""), choices, f.metadata.get("min"),
+                      f.metadata.get("max"), multiple, optional)
+
+
+@dataclass
+class Options:
+    """Base of every analysis's options (empty: an analysis without options).
+
+    Subclass it with fields ``name: type = semhub.option(...)`` (it becomes a dataclass, with or
+    without ``@dataclass``); type hints decide the
+    conversion (``bool``, ``int``, ``float``, ``str``, ``Path``, ``list[...]``, ``Literal[...]``,
+    ``X | None``). Override ``check()`` for rules across fields (raise ``ParameterError``).
+    """
+
+    @classmethod
+    def _dataclass(cls) -> None:
+        """A subclass is a dataclass whether or not its author wrote ``@dataclass``."""
+        if "__dataclass_fields__" not in cls.__dict__:
+            dataclass(cls)
+
+    @classmethod
+    def specs(cls) -> list[OptionSpec]:
+        cls._dataclass()
+        hints = typing.get_type_hints(cls)
+        return [_spec(f, hints[f.name]) for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def build(cls, values: Mapping[str, Any] | None = None) -> "Options":
+        """Validated options from keyword values; unknown names are a ``ParameterError``."""
+        values = dict(values or {})
+        specs = {s.name: s for s in cls.specs()}
+        unknown = [k for k in values if k not in specs]
+        if unknown:
+            known = ", ".join(specs) or "none"
+            raise ParameterError(unknown[0], f"no such option (this analysis takes: {known})")
+        obj = cls(**{name: specs[name].convert(value) for name, value in values.items()})
+        obj.check()
+        return obj
+
+    def check(self) -> None:
+        """Rules across fields; raise ``ParameterError(name, problem)``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}

@@ -1,0 +1,68 @@
+"""The steering contracts: ``Scorer`` (a measurement of generated continuations), ``SteeringPreset``
+(a named vector + settings for ``semhub steer --preset``) and ``Experiment`` (a paper experiment for
+``semhub reproduce``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from semhub.backbone.adapter import Backbone
+    from semhub.steering.generate import Generation
+    from semhub.steering.run import SteerSpec
+    from semhub.steering.vectors import SteeringVector
+
+
+class Scorer:
+    """Subclass it; ``score`` returns exactly one float per continuation (NaN: undefined for that one).
+
+    Attributes:
+        name: how ``--scorer NAME`` and ``SteerSpec.scorers`` pick it; unique across plugins.
+        description: one line for ``semhub plugins``.
+        default: scored when a steering run names no scorer (the built-in ``language`` scorer is).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    default: ClassVar[bool] = False
+
+    def score(self, generation: "Generation", backbone: "Backbone", *, target_language: str | None = None) -> list[float]:
+        """One value per ``generation.continuations`` entry, in order."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class SteeringPreset:
+    """``build(backbone)`` returns ``(SteeringVector, SteerSpec)``: the direction and how to apply it.
+
+    Attributes:
+        name: ``semhub steer --preset NAME`` / ``semhub.steer(preset=NAME)``.
+        build: called with the loaded backbone; may be slow (it builds the vector).
+        description: one line for ``semhub steer --list-presets``.
+    """
+
+    name: str
+    build: Callable[["Backbone"], "tuple[SteeringVector, SteerSpec]"]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A paper experiment: ``semhub reproduce NAME`` calls ``semhub.analyze`` (``command="analyze"``) or
+    ``semhub.steer`` (``command="steer"``) with ``arguments`` as keywords; the user's overrides win.
+
+    Attributes:
+        name: ``semhub reproduce NAME``.
+        command: ``"analyze"`` or ``"steer"``.
+        arguments: keywords of that function, e.g. ``{"analysis": "logit-lens", "views": ["en", "zh"]}``.
+        description: one line for ``semhub reproduce --list``.
+    """
+
+    name: str
+    command: Literal["analyze", "steer"]
+    arguments: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.command not in ("analyze", "steer"):
+            raise ValueError(f"Experiment {self.name!r}: command must be 'analyze' or 'steer', not {self.command!r}")

@@ -1,0 +1,291 @@
+"""What the loaded plugins contributed: spokes, model families, named models, analyses, datasets,
+dictionaries, scorers, steering presets and experiments.
+
+Each table is built once from its hook and cached (``reset()`` forgets them). Each plugin's
+implementation is called on its own: one that raises, registers something of the wrong shape,
+or reuses a name another plugin registered is recorded as a failure naming both (``semhub plugins``
+lists it) and contributes nothing of that; the other plugins are unaffected. Lookups raise one
+line listing the known names, and say when a plugin failed to load.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Callable
+
+from semhub.backbone.registry import ModelFamily, load_family, match_family
+from semhub.contract.analysis import Analysis
+from semhub.contract.named import NamedDataset, NamedModel
+from semhub.contract.spoke import Spoke
+from semhub.contract.steering import Experiment, Scorer, SteeringPreset
+from semhub.errors import SemhubError
+from semhub.plugins import manager
+from semhub.plugins.manager import load_plugins, pm, record_failure
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one hook's registrations become table entries: ``build(*args, **kwargs)`` makes the entry,
+    ``check(entry)`` returns a problem or None."""
+
+    hook: str
+    label: str
+    build: Callable[..., Any]
+    check: Callable[[Any], str | None] = lambda entry: None
+
+
+def _instance(obj: Any) -> Any:
+    return obj() if isinstance(obj, type) else obj
+
+
+def _one(*args: Any, **kwargs: Any) -> Any:
+    if kwargs or len(args) != 1:
+        raise TypeError(f"register() takes one object here, got {len(args)} positional and {len(kwargs)} keyword arguments")
+    return _instance(args[0])
+
+
+def _build(cls: type) -> Callable[..., Any]:
+    def build(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs and isinstance(args[0], cls):
+            return args[0]
+        return cls(*args, **kwargs)
+    return build
+
+
+def _needs(*attrs: str) -> Callable[[Any], str | None]:
+    def check(entry: Any) -> str | None:
+        missing = [a for a in attrs if not getattr(entry, a, None)]
+        return f"{type(entry).__name__} lacks {', '.join(missing)}" if missing else None
+    return check
+
+
+def _check_spoke(entry: Any) -> str | None:
+    if not isinstance(entry, Spoke):
+        return f"{type(entry).__name__} does not follow semhub.Spoke (needs name, modality, claims, validate, length_hint, encode)"
+    return None
+
+
+def _check_analysis(entry: Any) -> str | None:
+    problem = _needs("name", "run")(entry)
+    options = getattr(entry, "Options", Analysis.Options)
+    if problem is None and not (isinstance(options, type) and hasattr(options, "specs")):
+        problem = f"{type(entry).__name__}.Options is not a semhub.Options dataclass"
+    return problem
+
+
+SPOKES = Kind("semhub_register_spokes", "spoke", _one, _check_spoke)
+ANALYSES = Kind("semhub_register_analyses", "analysis", _one, _check_analysis)
+SCORERS = Kind("semhub_register_scorers", "scorer", _one, _needs("name", "score"))
+MODELS = Kind("semhub_register_models", "named model", _build(NamedModel))
+DATASETS = Kind("semhub_register_datasets", "dataset", _build(NamedDataset))
+PRESETS = Kind("semhub_register_steering_presets", "steering preset", _build(SteeringPreset))
+EXPERIMENTS = Kind("semhub_register_experiments", "experiment", _build(Experiment))
+
+OWNERS: dict[tuple[str, str], str] = {}  # (hook, registered name) -> the plugin that registered it
+
+
+def _where(exc: BaseException) -> str:
+    """``file:line`` of the innermost frame outside semhub's own catalog (where the plugin raised)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+def call_isolated(hook_name: str, **kwargs: Any) -> None:
+    """Call each plugin's implementation of a hook on its own, in load order; one that raises is
+    recorded as a failure naming the plugin and the hook; the others are unaffected."""
+    load_plugins()
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order: the default plugins first
+        try:
+            impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+        except Exception as exc:  # a broken plugin must not break the others
+            record_failure(impl.plugin_name, impl.plugin, exc, hook_name, _where(exc))
+
+
+def _collect(kind: Kind) -> dict[str, Any]:
+    """name -> entry for one hook; the first plugin to register a name keeps it (built-ins load first)."""
+    load_plugins()
+    table: dict[str, Any] = {}
+    for impl in getattr(pm.hook, kind.hook).get_hookimpls():  # registration order: the default plugins first
+        mine: list[Any] = []
+
+        def register(*args: Any, **kwargs: Any) -> None:
+            mine.append(kind.build(*args, **kwargs))
+
+        try:
+            impl.function(register=register)
+            for entry in mine:
+                problem = kind.check(entry)
+                if problem:
+                    raise TypeError(f"registered {kind.label}: {problem}")
+        except Exception as exc:  # registration failed: keep nothing half-registered from this plugin
+            record_failure(impl.plugin_name, impl.plugin, exc, kind.hook, _where(exc))
+            continue
+        for entry in mine:
+            name = str(entry.name)
+            first = OWNERS.get((kind.hook, name))
+            if name in table:
+                record_failure(impl.plugin_name, impl.plugin,
+                               SemhubError(f"{kind.label} {name!r} is already registered by plugin {first}; "
+                                           f"plugin {impl.plugin_name}'s is refused"), kind.hook)
+                continue
+            OWNERS[(kind.hook, name)] = impl.plugin_name
+            table[name] = entry
+    return table
+
+
+def owner(hook_name: str, name: str) -> str:
+    """The plugin that registered ``name`` through ``hook_name`` (for error messages)."""
+    return OWNERS.get((hook_name, name), "unknown plugin")
+
+
+@cache
+def spokes() -> dict[str, Any]:
+    return _collect(SPOKES)
+
+
+@cache
+def analyses() -> dict[str, Any]:
+    return _collect(ANALYSES)
+
+
+@cache
+def scorers() -> dict[str, Any]:
+    return _collect(SCORERS)
+
+
+@cache
+def steering_presets() -> dict[str, SteeringPreset]:
+    return _collect(PRESETS)
+
+
+@cache
+def experiments() -> dict[str, Experiment]:
+    return _collect(EXPERIMENTS)
+
+
+@cache
+def models() -> dict[str, NamedModel]:
+    return _collect(MODELS)
+
+
+@cache
+def datasets() -> dict[str, NamedDataset]:
+    return _collect(DATASETS)
+
+
+def _sources(hook: str) -> list[Any]:
+    """Plain values (paths, dicts) registered through ``hook``, one ``register(value)`` each."""
+    load_plugins()
+    out: list[Any] = []
+    for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order: the default plugins first
+        mine: list[Any] = []
+        try:
+            impl.function(register=lambda *args, **kwargs: mine.append(_one(*args, **kwargs)))
+        except Exception as exc:
+            record_failure(impl.plugin_name, impl.plugin, exc, hook, _where(exc))
+            continue
+        out += [(impl.plugin_name, impl.plugin, value) for value in mine]
+    return out
+
+
+@cache
+def dictionaries() -> list[Any]:
+    from semhub.data.dictionary import load_dictionary
+
+    return [load_dictionary(value) for _, _, value in _sources("semhub_register_dictionaries")]
+
+
+@cache
+def families() -> dict[str, ModelFamily]:
+    """Every model family: the TOML files shipped in ``semhub_registry``, then plugin entries. A plugin
+    entry that is malformed or reuses a family name is recorded as that plugin's failure."""
+    out: dict[str, ModelFamily] = {}
+    for path in sorted(p for p in files("semhub_registry").iterdir() if p.name.endswith(".toml")):
+        fam = load_family(Path(str(path)))
+        out[fam.name] = fam
+    for plugin_name, plugin, src in _sources("semhub_register_model_families"):
+        try:
+            fam = load_family(src)
+            if fam.name in out:
+                raise SemhubError(f"model family {fam.name!r} is already registered ({out[fam.name].source}); "
+                                  f"plugin {plugin_name}'s is refused")
+        except SemhubError as exc:
+            record_failure(plugin_name, plugin, exc, "semhub_register_model_families")
+            continue
+        out[fam.name] = fam
+    return out
+
+
+def family_for(config: Any) -> ModelFamily:
+    """The family matching a transformers config (by architecture class, then model_type)."""
+    return match_family(config, families())
+
+
+def load_all() -> None:
+    """Build every table, so that every registration failure is known (``semhub plugins``)."""
+    for table in (spokes, analyses, models, datasets, dictionaries, scorers, steering_presets, experiments, families):
+        try:
+            table()
+        except SemhubError as exc:  # e.g. a plugin's malformed dictionary file
+            manager.failures.append(manager.PluginFailure("?", "?", str(exc), table.__name__))
+
+
+def clear_cache() -> None:
+    for fn in (spokes, analyses, models, datasets, dictionaries, scorers, steering_presets, experiments, families):
+        fn.cache_clear()
+    OWNERS.clear()
+
+
+def reset() -> None:
+    """Forget the loaded plugins and every table (tests, or after changing ``SEMHUB_LOAD_PLUGINS``)."""
+    manager.unload()
+    clear_cache()
+
+
+def failure_note() -> str:
+    """``" (N plugin(s) failed to load: ...; see `semhub plugins`)"`` or ``""``: appended to "unknown X"."""
+    if not manager.failures:
+        return ""
+    names = ", ".join(sorted({f.name for f in manager.failures}))
+    return f"; note: {len(manager.failures)} plugin failure(s) ({names}), see `semhub plugins`"
+
+
+def lookup(kind: str, table: dict[str, Any], name: str) -> Any:
+    """``table[name]`` or a one-line error listing the choices (and any plugin failures)."""
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(sorted(table)) or "none loaded"
+        raise SemhubError(f"unknown {kind} {name!r} (known: {known}){failure_note()}") from None
+
+
+def spoke_for_view(view: str) -> Any:
+    """The spoke that claims a view name (``en`` -> text, ``audio_es`` -> audio)."""
+    table = spokes()
+    prefix = view.split("_", 1)[0]
+    if prefix in table and "_" in view:
+        return table[prefix]
+    for spoke in table.values():
+        if spoke.claims(view):
+            return spoke
+    known = ", ".join(sorted(table)) or "none loaded"
+    raise SemhubError(f"no spoke handles view {view!r} (loaded spokes: {known}; see `semhub plugins`){failure_note()}")
+
+
+
+def declared(modality: str, attr: str) -> str | None:
+    """The first spoke of ``modality`` that declares ``attr`` (``default_model``, ``default_dataset``)."""
+    return next((getattr(s, attr) for s in spokes().values() if s.modality == modality and getattr(s, attr, None)), None)
+
+
+def default_model(modality: str = "text") -> str | None:
+    """The model a modality runs on by default: its spoke's ``default_model``; a tokenizer-based spoke
+    (code, arithmetic...) without one runs on the text spoke's default language model."""
+    own = declared(modality, "default_model")
+    spoke = next((s for s in spokes().values() if s.modality == modality), None)
+    if own or getattr(spoke, "input_kind", "text") != "text":
+        return own
+    return declared("text", "default_model")

@@ -1,0 +1,1 @@
+"""The read-out layer: capture (layers -> hooks), the logit lens, batching views through spokes, lens sites."""

@@ -1,0 +1,253 @@
+"""What an analysis sees: ``RunContext`` (backbone, data, views, layers, the run's ``RunSettings``,
+the analysis's own typed options, lazy state capture) and ``make_context``, which validates them."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from semhub.contract.options import Options
+from semhub.data.aligned import AlignedDataset
+from semhub.errors import ParameterError, SemhubError
+from semhub.readout.capture import POOLINGS
+from semhub.readout.collect import derive_views, validate_views
+from semhub.readout.layers import parse_layers
+from semhub.runs.inputs import check_inputs, dataset, default_views
+
+# The paper's code: last token, raw vectors, embeddings dropped, HF's post-norm last layer, raw lens.
+PAPER_SETTING = {"pooling": "last", "center": False, "drop_embeddings": True, "final_norm": True, "lens_norm": False}
+
+
+@dataclass
+class RunSettings:
+    """The settings every analysis shares (``ctx.settings``); each is a keyword of ``semhub.analyze``.
+
+    Attributes:
+        modality: which spoke's views are compared when ``views`` is not given.
+        pooling: ``mean`` over content positions, or the ``last`` one.
+        center: subtract each view's mean state per layer before cosines.
+        final_norm: apply the final norm at the last layer (as HF ``hidden_states[L]``).
+        lens_norm: the logit lens applies the final norm before the unembedding (False: the paper's raw lens).
+        batch_size: inputs per forward pass.
+        limit: use only the first N rows (None: all).
+        n_boot: bootstrap resamples for 95% intervals (0: none).
+        seed: seeds the bootstrap and any sampling.
+        shard_rows: dataset rows per capture shard (the unit of an activation store's resumption).
+        store: the activation store states stream into, or None (in memory).
+        store_dtype: precision of stored states.
+    """
+
+    modality: str = "text"
+    pooling: str = "mean"
+    center: bool = True
+    final_norm: bool = False
+    lens_norm: bool = True
+    batch_size: int = 16
+    limit: int | None = None
+    n_boot: int = 1000
+    seed: int = 0
+    shard_rows: int = 1024
+    store: str | None = None
+    store_dtype: str = "float32"
+
+    def check(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ParameterError("pooling", f"unknown {self.pooling!r} (choose from {', '.join(POOLINGS)})")
+        for name in ("batch_size", "shard_rows"):
+            if int(getattr(self, name)) < 1:
+                raise ParameterError(name, f"must be at least 1, got {getattr(self, name)}")
+        if self.limit is not None and int(self.limit) < 2:
+            raise ParameterError("limit", f"must be at least 2, got {self.limit}")
+        if int(self.n_boot) < 0:
+            raise ParameterError("n_boot", f"must be at least 0, got {self.n_boot}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunContext:
+    """What an analysis's ``run(ctx)`` reads.
+
+    Attributes:
+        backbone: the loaded model, or None when the run reads a finished store (``needs_model = False``).
+        dataset: the aligned rows (after ``limit``).
+        views: the views to compare, the first against each other one.
+        layers: the captured layer indices (``semhub.capture`` convention: 0 = embeddings).
+        settings: the shared ``RunSettings``.
+        options: this analysis's own options (an instance of its ``Options`` class).
+        on_batch: call with a number of units done, to advance the progress bar.
+        timings: seconds per phase, recorded in the manifest.
+        model_name: the model's display name (also without a backbone).
+    """
+
+    backbone: Any
+    dataset: AlignedDataset
+    views: list[str]
+    layers: list[int]
+    settings: RunSettings = field(default_factory=RunSettings)
+    options: Options = field(default_factory=Options)
+    on_batch: Callable[[int], None] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    model_name: str = ""
+    _cache: dict[str, Any] = field(default_factory=dict)
+    _engine: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.model_name and self.backbone is not None:
+            self.model_name = self.backbone.name
+
+    @property
+    def store(self):
+        from semhub.runs.store import ActivationStore
+
+        return ActivationStore(self.settings.store) if self.settings.store else None
+
+    @property
+    def engine(self):
+        """Where states are computed: this process by default, or what ``use_engine`` set (Ray)."""
+        if self._engine is None:
+            if self.backbone is None:
+                raise SemhubError("this run has no model (it reads a store): only stored states can be read")
+            from semhub.runs.engine import LocalEngine
+
+            self._engine = LocalEngine(self.backbone, self.dataset, self.capture_spec())
+        return self._engine
+
+    def use_engine(self, engine) -> None:
+        """Capture through ``engine`` (anything with ``map(view, shards)`` and ``close()``)."""
+        self._engine = engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+    def capture_spec(self):
+        from semhub.runs.engine import CaptureSpec
+
+        s = self.settings
+        return CaptureSpec(tuple(self.layers), s.pooling, s.batch_size, bool(s.final_norm))
+
+    def shards(self) -> list[list[int]]:
+        from semhub.runs.store import shard_rows
+
+        return shard_rows(len(self.dataset), int(self.settings.shard_rows))
+
+    def states_by_layer(self, view: str):
+        """What ``states(view)`` holds, indexable as ``[:, k]``: from an activation store (``store``),
+        one layer at a time from disk, so memory stays bounded for any N."""
+        store = self.store
+        if store is None:
+            return self.states(view)
+        if self.backbone is not None:
+            start = time.perf_counter()
+            missing = store.missing(view)
+            for (index, rows), states in zip(missing, self.engine.map(view, [rows for _, rows in missing])):
+                store.write(view, index, states)
+                if self.on_batch:
+                    self.on_batch(len(rows))
+            self.timings[f"capture_{view}_s"] = round(time.perf_counter() - start, 3)
+        return store.states(view)
+
+    def states(self, view: str):
+        """Pooled (N, len(layers), D) states of one view, captured once (shard by shard) and reused."""
+        if view in self._cache:
+            return self._cache[view]
+        if self.store is not None:
+            self._cache[view] = self.states_by_layer(view).load()
+            return self._cache[view]
+        import torch
+
+        start = time.perf_counter()
+        parts = []
+        for rows, states in zip(self.shards(), self.engine.map(view, self.shards())):
+            parts.append(states)
+            if self.on_batch:
+                self.on_batch(len(rows))
+        self._cache[view] = torch.cat(parts)
+        self.timings[f"capture_{view}_s"] = round(time.perf_counter() - start, 3)
+        return self._cache[view]
+
+
+def make_context(
+    backbone: Any,
+    data: str | Path | AlignedDataset | None = None,
+    views: list[str] | None = None,
+    *,
+    analysis: str | None = None,
+    settings: RunSettings | None = None,
+    options: Options | dict[str, Any] | None = None,
+    layers: str | list[int] | None = None,
+    drop_embeddings: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+    resume: bool = False,
+    **keywords: Any,
+) -> RunContext:
+    """Validate data, views and layers for ``backbone`` and open the activation store, if any: the
+    context an analysis's ``run(ctx)`` reads (``semhub.analyze`` builds one; use this to call an
+    analysis, or your own code, on a loaded model).
+
+    ``data`` is a built-in name, a file, or an ``AlignedDataset``; ``views`` default to the
+    modality's views in it. Keywords that are ``RunSettings`` fields (``pooling``, ``n_boot``...) set
+    the settings; the others are options of ``analysis`` (a registered name). ``resume`` continues a
+    store a killed run left behind.
+    """
+    base = (settings or RunSettings()).to_dict()
+    names = set(base)
+    settings = RunSettings(**{**base, **{k: (str(v) if k == "store" and v is not None else v)
+                                         for k, v in keywords.items() if k in names}})
+    rest = {k: v for k, v in keywords.items() if k not in names}
+    if not isinstance(options, Options):
+        if analysis is None and (rest or options):
+            raise ParameterError(next(iter(rest or options)), "not a run setting; name the analysis (analysis=...) "
+                                 "whose option it is")
+        if analysis is not None:
+            from semhub.contract.analysis import options_class
+            from semhub.plugins import catalog
+
+            options = options_class(catalog.lookup("analysis", catalog.analyses(), analysis)).build(
+                {**(options or {}), **rest})
+        else:
+            options = Options()
+    settings.check()
+    ds = data.head(settings.limit) if isinstance(data, AlignedDataset) else dataset(data, settings.limit, views,
+                                                                                    settings.modality)
+    views = views or default_views(ds, settings.modality, backbone.family.dominant_language)
+    ds = derive_views(ds, views)
+    validate_views(ds, views)
+    check_inputs(backbone, views)
+    if len(ds) < 2:
+        raise SemhubError(f"{ds.path}: similarity needs at least two rows")
+    layer_list = parse_layers(layers, backbone.n_layers, drop_embeddings)
+    if settings.store is not None:
+        from semhub.runs.store import DTYPES, ActivationStore
+
+        if settings.store_dtype not in DTYPES:
+            raise ParameterError("store_dtype", f"{settings.store_dtype!r} (choose from {', '.join(DTYPES)})")
+        model = {k: v for k, v in backbone.describe().items() if k not in ("device", "attn_implementation")}
+        ActivationStore(settings.store).open({
+            "model": model, "data": str(ds.path), "data_sha256": ds.sha256, "rows": len(ds), "views": views,
+            "layers": layer_list, "pooling": settings.pooling, "final_norm": settings.final_norm,
+            "batch_size": settings.batch_size, "store_dtype": settings.store_dtype,
+            "shard_rows": settings.shard_rows, "d_model": backbone.d_model}, resume)
+    return RunContext(backbone, ds, views, layer_list, settings, options or Options(), on_batch)
+
+
+def context_from_store(store: str | Path, views: list[str] | None = None, *, settings: RunSettings | None = None,
+                       options: Options | None = None) -> RunContext:
+    """A run context over a finished activation store, without the model (state analyses only)."""
+    from semhub.runs.store import ActivationStore
+
+    spec = ActivationStore(store).manifest()
+    views = views or spec["views"]
+    unknown = [v for v in views if v not in spec["views"]]
+    if unknown:
+        raise ParameterError("views", f"{', '.join(unknown)} not in the store (it holds {', '.join(spec['views'])})")
+    ds = AlignedDataset(Path(spec["data"]), [str(i) for i in range(spec["rows"])], {}, [], spec["data_sha256"])
+    base = settings or RunSettings()
+    settings = RunSettings(**{**base.to_dict(), "pooling": spec["pooling"], "batch_size": spec["batch_size"],
+                              "final_norm": spec["final_norm"], "store": str(store),
+                              "store_dtype": spec.get("store_dtype", "float32"), "limit": None})
+    return RunContext(None, ds, views, list(spec["layers"]), settings, options or Options(),
+                      model_name=spec["model"]["name"])
