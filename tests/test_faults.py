@@ -80,7 +80,7 @@ def semhub_register_commands(cli):
     ("semhub_bug", "ZeroDivisionError('division by zero')", 1,
      "analysis 'failing' (plugin semhub_bug) failed: ZeroDivisionError: division by zero"),
     ("semhub_oom", "__import__('torch').OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')", 1,
-     "analysis 'failing' ran out of memory (OutOfMemoryError); try a smaller --batch-size (was 16)"),
+     "analysis 'failing' ran out of memory (OutOfMemoryError); try a smaller batch_size (was 16)"),
     ("semhub_ctrl_c", "KeyboardInterrupt()", 130, "Aborted."),
 ])
 def test_failure_mid_analysis_leaves_no_run_directory(module, exc, code, message, fresh_plugins, monkeypatch,

@@ -25,7 +25,7 @@ def fake_distribution(root: Path, module: str, body: str) -> None:
     (root / f"{module}.py").write_text(body)
 
 
-def test_first_party_plugins_come_from_entry_points(fresh_plugins):
+def test_default_plugins_load_like_external_ones(fresh_plugins):
     fresh_plugins.load_plugins()
     names = dict(fresh_plugins.pm.list_name_plugin())
     assert {"text", "multilingual_sample", "embedded_models"} <= set(names)
@@ -43,7 +43,7 @@ def test_load_filter_restricts_plugins(fresh_plugins, monkeypatch):
 def test_empty_filter_loads_no_plugins(fresh_plugins, monkeypatch, cli_run):
     monkeypatch.setenv("SEMHUB_LOAD_PLUGINS", "")
     code, _, err = cli_run("analyze", "--limit", "2")
-    assert code == 2 and "built-in dataset 'multilingual' is not loaded" in err
+    assert code == 2 and "no spoke reads 'text' (loaded: none)" in err
 
 
 def test_broken_plugin_is_reported_and_others_still_load(fresh_plugins, monkeypatch, tmp_path, cli_run):
@@ -147,7 +147,7 @@ def test_installed_example_plugin_is_found_through_its_entry_point(example_plugi
 
     save_tiny_lm(tmp_path / "tiny")
     data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(json.dumps({"en": s, "reverse_en": s}) + "\n"
+    data.write_text("".join(json.dumps({"en": s}) + "\n"  # reverse_en is derived from en by the spoke
                             for s in ["the cat sat on the mat", "a dog runs", "the big red house", "one two three"]))
     out = tmp_path / "run"
     done = semhub_cli("analyze", "--model", str(tmp_path / "tiny"), "--data", str(data), "--views", "en,reverse_en",

@@ -49,7 +49,7 @@ def _audio_views(ctx) -> list[str]:
 
 
 def _labels(ctx) -> list[str]:
-    column = ctx.options.label_view or ctx.backbone.family.dominant_language
+    column = getattr(ctx.options, "label_view", None) or ctx.backbone.family.dominant_language
     if column not in ctx.dataset.columns:
         raise SemhubError(f"{ctx.dataset.path}: no label column {column!r} (the clips' text, e.g. 'en')")
     return list(ctx.dataset.columns[column])

@@ -64,7 +64,7 @@ def parse_analysis_flags(args: list[str], pairs: tuple[str, ...], specs: list) -
             i += 1
             continue
         if spec is None:
-            raise SemhubError(f"no such option: {name} (this analysis's own options: {known()}; "
+            raise SemhubError(f"No such option: {name} (this analysis's own options: {known()}; "
                               "see semhub analyze --analysis NAME --help)")
         if spec.kind is bool and not spec.multiple and not eq:
             put(spec, True)
@@ -110,15 +110,20 @@ class RichProgress:
         self.bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=self.console, transient=True)
         self.task = self.bar.add_task(label, total=None)
+        self.live = False
 
     def __enter__(self) -> "RichProgress":
-        self.bar.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.bar.__exit__(*exc)
+        if self.live:
+            self.bar.__exit__(*exc)
 
     def start(self, label: str, total: int | None) -> None:
+        """The bar appears when the work starts (after the model loads), so an early error is one clean line."""
+        if not self.live:
+            self.bar.__enter__()
+            self.live = True
         self.bar.update(self.task, total=total)
 
     def advance(self, n: int) -> None:

@@ -19,14 +19,16 @@ from semhub.plugins import hookspecs
 
 ENTRY_POINT_GROUP = "semhub"
 LOAD_ENV = "SEMHUB_LOAD_PLUGINS"
-# Always loaded, whatever SEMHUB_LOAD_PLUGINS says (as simonw/llm's DEFAULT_PLUGINS).
-DEFAULT_PLUGINS = (
-    "semhub.analyses.builtin",
-    "semhub.default_plugins.text",
-    "semhub.default_plugins.embedded_models",
-    "semhub.default_plugins.multilingual_sample",
-    "semhub.default_plugins.scorers",
-)
+# The core's own analyses: always loaded, whatever SEMHUB_LOAD_PLUGINS says.
+CORE_PLUGINS = {"semhub.analyses": "semhub.analyses.builtin"}
+# Plugins inside the library (as simonw/llm's DEFAULT_PLUGINS), loaded first, by these names;
+# SEMHUB_LOAD_PLUGINS filters them like entry points.
+DEFAULT_PLUGINS = {
+    "text": "semhub.default_plugins.text",
+    "embedded_models": "semhub.default_plugins.embedded_models",
+    "multilingual_sample": "semhub.default_plugins.multilingual_sample",
+    "scorers": "semhub.default_plugins.scorers",
+}
 
 pm = pluggy.PluginManager("semhub")
 pm.add_hookspecs(hookspecs)
@@ -98,10 +100,12 @@ def load_plugins() -> None:
     if _loaded:
         return
     _loaded = True
-    for name in DEFAULT_PLUGINS:
-        if pm.get_plugin(name) is None:
-            pm.register(importlib.import_module(name), name=name)
     allowed = _allowed()
+    for name, module in {**CORE_PLUGINS, **DEFAULT_PLUGINS}.items():
+        if name in DEFAULT_PLUGINS and allowed is not None and not ({name, module} & allowed):
+            continue
+        if pm.get_plugin(name) is None:
+            pm.register(importlib.import_module(module), name=name)
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = ep.dist.name if ep.dist is not None else ""
         if allowed is not None and not ({ep.name, ep.module, dist} & allowed):

@@ -23,6 +23,10 @@ class ReverseSpoke:
     def claims(self, view: str) -> bool:
         return view.startswith("reverse_")
 
+    def source_view(self, view: str) -> str:
+        """A derived view: ``reverse_en`` is computed from the data's ``en`` column."""
+        return view.removeprefix("reverse_")
+
     def validate(self, value: Any, base_dir) -> str | None:
         return None if isinstance(value, str) and value.split() else "text is empty"
 
@@ -48,7 +52,7 @@ class StateNormsAnalysis(semhub.Analysis):
     def run(self, ctx: semhub.RunContext) -> StateNormsResult:
         series = {view: ctx.states(view).norm(dim=-1).mean(0).tolist() for view in ctx.views}
         record = {"x": ctx.layers, "series": series, "ylabel": "mean L2 norm",
-                  "title": f"{ctx.backbone.name}: state norms"}
+                  "title": f"{ctx.model_name}: state norms"}
         return StateNormsResult([record], {"model": ctx.model_name, **ctx.settings.to_dict()})
 
 
