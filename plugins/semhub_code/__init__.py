@@ -14,7 +14,6 @@ import ast
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from semhub import hookimpl, spoke_for_view
 
@@ -77,6 +76,8 @@ class CodeSpoke:
         return len(value)
 
     def encode(self, values, backbone, base_dir):
+        import torch
+
         enc = spoke_for_view("text_code").encode(values, backbone, base_dir)
         shape = enc.groups["content"].shape
         commas, args = torch.zeros(shape, dtype=torch.bool), torch.zeros(shape, dtype=torch.bool)

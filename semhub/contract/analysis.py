@@ -5,13 +5,10 @@ settings, its own typed ``options``, and lazily captured states) and returns a `
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from semhub.contract.options import Options
 from semhub.contract.result import Result
-
-if TYPE_CHECKING:
-    from semhub.runs.context import RunContext
 
 
 class Analysis:

@@ -4,13 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
-
-if TYPE_CHECKING:
-    from semhub.backbone.adapter import Backbone
-    from semhub.steering.generate import Generation
-    from semhub.steering.run import SteerSpec
-    from semhub.steering.vectors import SteeringVector
+from typing import Any, Callable, ClassVar, Literal
 
 
 class Scorer:

@@ -11,8 +11,6 @@ import re
 from functools import cache
 from pathlib import Path
 
-import torch
-
 from semhub import SemhubError, hookimpl
 
 LEXICONS = Path(__file__).with_name("lexicons")
@@ -98,6 +96,8 @@ class PerplexityScorer:
                 out.append(float("nan"))
                 continue
             prompt_ids = tok(prompt, return_tensors="pt")["input_ids"][0].tolist()
+            import torch
+
             full = torch.tensor([prompt_ids + ids], device=backbone.input_device)
             with torch.inference_mode():
                 logits = backbone.model(input_ids=full).logits[0, len(prompt_ids) - 1 : -1].float()
@@ -118,6 +118,8 @@ class RelevanceScorer:
         states = semhub.capture(backbone, semhub.encode_values(backbone, texts, "text_relevance"), [layer])[:, 0]
         states = states - states.mean(0)  # raw cosine is ~0.99 for any pair on small models
         n = len(generation.prompts)
+        import torch
+
         sims = torch.nn.functional.cosine_similarity(states[:n], states[n:], dim=-1).tolist()
         return [float("nan") if not c.strip() else s for s, c in zip(sims, generation.continuations)]
 
