@@ -9,18 +9,17 @@ line listing the known names, and say when a plugin failed to load.
 """
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from semhub.backbone.registry import ModelFamily, load_family, match_family
 from semhub.contract.analysis import Analysis
 from semhub.contract.named import NamedDataset, NamedModel
 from semhub.contract.spoke import Spoke
-from semhub.contract.steering import Experiment, Scorer, SteeringPreset
+from semhub.contract.steering import Experiment, SteeringPreset
 from semhub.errors import SemhubError
 from semhub.plugins import manager
 from semhub.plugins.manager import load_plugins, pm, record_failure
@@ -87,12 +86,6 @@ EXPERIMENTS = Kind("semhub_register_experiments", "experiment", _build(Experimen
 OWNERS: dict[tuple[str, str], str] = {}  # (hook, registered name) -> the plugin that registered it
 
 
-def _where(exc: BaseException) -> str:
-    """``file:line`` of the innermost frame outside semhub's own catalog (where the plugin raised)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-
-
 def call_isolated(hook_name: str, **kwargs: Any) -> None:
     """Call each plugin's implementation of a hook on its own, in load order; one that raises is
     recorded as a failure naming the plugin and the hook; the others are unaffected."""
@@ -101,28 +94,33 @@ def call_isolated(hook_name: str, **kwargs: Any) -> None:
         try:
             impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
         except Exception as exc:  # a broken plugin must not break the others
-            record_failure(impl.plugin_name, impl.plugin, exc, hook_name, _where(exc))
+            record_failure(impl.plugin_name, impl.plugin, exc, hook_name)
+
+
+def _registrations(hook: str, build: Callable[..., Any] = _one, check: Callable[[Any], str | None] = lambda e: None,
+                   label: str = "object") -> Iterator[tuple[Any, list[Any]]]:
+    """(hook implementation, what it registered) per plugin, in registration order (the default plugins
+    first). A plugin whose call raises or registers something ``check`` refuses is recorded as a failure
+    and yields nothing: nothing half-registered is kept."""
+    load_plugins()
+    for impl in getattr(pm.hook, hook).get_hookimpls():
+        mine: list[Any] = []
+        try:
+            impl.function(register=lambda *args, **kwargs: mine.append(build(*args, **kwargs)))
+            for entry in mine:
+                problem = check(entry)
+                if problem:
+                    raise TypeError(f"registered {label}: {problem}")
+        except Exception as exc:  # a broken plugin must not break the others
+            record_failure(impl.plugin_name, impl.plugin, exc, hook)
+            continue
+        yield impl, mine
 
 
 def _collect(kind: Kind) -> dict[str, Any]:
     """name -> entry for one hook; the first plugin to register a name keeps it (built-ins load first)."""
-    load_plugins()
     table: dict[str, Any] = {}
-    for impl in getattr(pm.hook, kind.hook).get_hookimpls():  # registration order: the default plugins first
-        mine: list[Any] = []
-
-        def register(*args: Any, **kwargs: Any) -> None:
-            mine.append(kind.build(*args, **kwargs))
-
-        try:
-            impl.function(register=register)
-            for entry in mine:
-                problem = kind.check(entry)
-                if problem:
-                    raise TypeError(f"registered {kind.label}: {problem}")
-        except Exception as exc:  # registration failed: keep nothing half-registered from this plugin
-            record_failure(impl.plugin_name, impl.plugin, exc, kind.hook, _where(exc))
-            continue
+    for impl, mine in _registrations(kind.hook, kind.build, kind.check, kind.label):
         for entry in mine:
             name = str(entry.name)
             first = OWNERS.get((kind.hook, name))
@@ -176,19 +174,9 @@ def datasets() -> dict[str, NamedDataset]:
     return _collect(DATASETS)
 
 
-def _sources(hook: str) -> list[Any]:
-    """Plain values (paths, dicts) registered through ``hook``, one ``register(value)`` each."""
-    load_plugins()
-    out: list[Any] = []
-    for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order: the default plugins first
-        mine: list[Any] = []
-        try:
-            impl.function(register=lambda *args, **kwargs: mine.append(_one(*args, **kwargs)))
-        except Exception as exc:
-            record_failure(impl.plugin_name, impl.plugin, exc, hook, _where(exc))
-            continue
-        out += [(impl.plugin_name, impl.plugin, value) for value in mine]
-    return out
+def _sources(hook: str) -> list[tuple[str, Any, Any]]:
+    """(plugin name, plugin, value) for plain values (paths, dicts) registered through ``hook``."""
+    return [(impl.plugin_name, impl.plugin, value) for impl, mine in _registrations(hook) for value in mine]
 
 
 @cache
@@ -224,9 +212,12 @@ def family_for(config: Any) -> ModelFamily:
     return match_family(config, families())
 
 
+TABLES = (spokes, analyses, models, datasets, dictionaries, scorers, steering_presets, experiments, families)
+
+
 def load_all() -> None:
     """Build every table, so that every registration failure is known (``semhub plugins``)."""
-    for table in (spokes, analyses, models, datasets, dictionaries, scorers, steering_presets, experiments, families):
+    for table in TABLES:
         try:
             table()
         except SemhubError as exc:  # e.g. a plugin's malformed dictionary file
@@ -234,7 +225,7 @@ def load_all() -> None:
 
 
 def clear_cache() -> None:
-    for fn in (spokes, analyses, models, datasets, dictionaries, scorers, steering_presets, experiments, families):
+    for fn in TABLES:
         fn.cache_clear()
     OWNERS.clear()
 
@@ -275,6 +266,10 @@ def spoke_for_view(view: str) -> Any:
     raise SemhubError(f"no spoke handles view {view!r} (loaded spokes: {known}; see `semhub plugins`){failure_note()}")
 
 
+def spoke_of(modality: str) -> Any | None:
+    """The first loaded spoke of ``modality``, or None."""
+    return next((s for s in spokes().values() if s.modality == modality), None)
+
 
 def declared(modality: str, attr: str) -> str | None:
     """The first spoke of ``modality`` that declares ``attr`` (``default_model``, ``default_dataset``)."""
@@ -285,7 +280,6 @@ def default_model(modality: str = "text") -> str | None:
     """The model a modality runs on by default: its spoke's ``default_model``; a tokenizer-based spoke
     (code, arithmetic...) without one runs on the text spoke's default language model."""
     own = declared(modality, "default_model")
-    spoke = next((s for s in spokes().values() if s.modality == modality), None)
-    if own or getattr(spoke, "input_kind", "text") != "text":
+    if own or getattr(spoke_of(modality), "input_kind", "text") != "text":
         return own
     return declared("text", "default_model")

@@ -64,19 +64,24 @@ failures: list[PluginFailure] = []
 _loaded = False
 
 
+MACHINERY = os.path.dirname(os.path.abspath(__file__)) + os.sep  # semhub/plugins: the manager and the catalog
+
+
 def error_location(exc: BaseException) -> str:
-    """``file:line`` of a syntax error itself, else of the innermost frame of the traceback."""
+    """``file:line`` of a syntax error itself, else of the innermost frame outside the plugin machinery
+    and generated code (``<frozen ...>``, a dataclass's ``<string>``): where the plugin raised."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{exc.filename}:{exc.lineno}"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith("<") and not os.path.abspath(f.filename).startswith(MACHINERY)]
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
-def record_failure(name: str, plugin: object, exc: BaseException, hook: str = "", where: str = "") -> None:
+def record_failure(name: str, plugin: object, exc: BaseException, hook: str = "") -> None:
     last = traceback.format_exception_only(type(exc), exc)[-1].strip()
     if isinstance(exc, SyntaxError):
         last = f"SyntaxError: {exc.msg}"
-    failure = PluginFailure(name, getattr(plugin, "__name__", str(plugin)), last, hook, where or error_location(exc),
+    failure = PluginFailure(name, getattr(plugin, "__name__", str(plugin)), last, hook, error_location(exc),
                             "".join(traceback.format_exception(exc)))
     if all((f.name, f.error, f.hook) != (failure.name, failure.error, failure.hook) for f in failures):
         failures.append(failure)

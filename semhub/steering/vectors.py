@@ -72,13 +72,13 @@ def from_contrast(backbone, positive: list[str], negative: list[str], *, layer: 
     dominant = backbone.family.dominant_language
     vec = _pooled(backbone, positive, positive_view or dominant, layer, pooling).mean(0) - \
         _pooled(backbone, negative, negative_view or dominant, layer, pooling).mean(0)
-    _refuse_zero(vec, "contrast", "the two sets have the same mean state")
+    refuse_zero(vec, "contrast", "the two sets have the same mean state")
     return SteeringVector(vec, layer, {"method": "contrast", "model": backbone.name, "pooling": pooling,
                                        "n_positive": len(positive), "n_negative": len(negative),
                                        "positive_examples": positive[:3], "negative_examples": negative[:3]})
 
 
-def _refuse_zero(vec: torch.Tensor, parameter: str, why: str) -> None:
+def refuse_zero(vec: torch.Tensor, parameter: str, why: str) -> None:
     """A zero vector would silently reproduce the baseline: refuse it."""
     if not bool(vec.abs().sum() > 0):
         from semhub.errors import ParameterError
@@ -103,7 +103,7 @@ def from_prompt_pair(backbone, positive: str, negative: str, *, layer: int, view
         rows.append(got[0])
     t = min(len(rows[0]), len(rows[1]))
     vec = rows[0][-t:] - rows[1][-t:]
-    _refuse_zero(vec, "pair", "the two prompts have the same states")
+    refuse_zero(vec, "pair", "the two prompts have the same states")
     return SteeringVector(vec, layer, {"method": "actadd", "model": backbone.name, "positive": positive,
                                        "negative": negative, "positions": t})
 
