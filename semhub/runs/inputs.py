@@ -1,0 +1,99 @@
+"""What a run reads: the model and data a modality defaults to, the views to compare, and whether
+the model reads them. Defaults come from the spokes (``default_model``, ``default_dataset``), so the
+core names no plugin's model or dataset."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from semhub.data.aligned import AlignedDataset, load_aligned
+from semhub.errors import ParameterError, SemhubError
+from semhub.plugins import catalog
+
+
+def model_for(modality: str, model: str | None) -> str:
+    """``model``, else the modality's default; a modality with no built-in model is a clear error
+    listing the registry families that read it and the command to run one."""
+    spoke = catalog.spoke_of(modality)
+    if spoke is None:
+        known = ", ".join(sorted({s.modality for s in catalog.spokes().values()}))
+        raise ParameterError("modality", f"no spoke reads {modality!r} (loaded: {known}){catalog.failure_note()}")
+    model = model or catalog.default_model(modality)
+    if model is not None:
+        return model
+    kind = getattr(spoke, "input_kind", "text")
+    fams = catalog.families()
+    readers = [f for f in fams.values() if kind in f.modalities]
+    names = [f"{f.name} ({f.examples[0]})" if f.examples else f.name for f in readers]
+    suggested = getattr(spoke, "suggested_model", None) or next((f.examples[0] for f in readers if f.examples), "MODEL")
+    raise ParameterError("modality", f"{modality}: no {modality} model is built in (semhub ships no such weights); "
+                         f"supported families: {', '.join(names) or 'none'}; on a machine that has one, run: "
+                         f"semhub analyze --modality {modality} --model {suggested}")
+
+
+def default_dataset(modality: str = "text") -> str:
+    """The built-in data for a modality: its spoke's ``default_dataset``."""
+    if catalog.spoke_of(modality) is None:
+        known = ", ".join(sorted({s.modality for s in catalog.spokes().values()}))
+        raise ParameterError("modality", f"no spoke reads {modality!r} (loaded: {known or 'none'}){catalog.failure_note()}")
+    name = catalog.declared(modality, "default_dataset")
+    if not name:
+        raise ParameterError("data", f"no built-in data for modality {modality!r}; pass data")
+    return name
+
+
+def dataset(data: str | Path | None = None, limit: int | None = None, views: list[str] | None = None,
+            modality: str = "text") -> AlignedDataset:
+    """A built-in dataset by name (default: the modality's built-in data) or a JSONL/TSV path.
+
+    ``views`` names the two columns of a header-less TSV.
+    """
+    name = str(data) if data is not None else default_dataset(modality)
+    builtin = catalog.datasets()
+    if name in builtin:
+        ds = load_aligned(builtin[name].path)
+    elif data is None:
+        raise SemhubError(f"built-in dataset {name!r} is not loaded (is its plugin disabled? see `semhub plugins`)"
+                          f"{catalog.failure_note()}")
+    else:
+        try:
+            ds = load_aligned(name, views)
+        except SemhubError as exc:  # e.g. a dataset a broken plugin would have registered: say so
+            if not catalog.failure_note():
+                raise
+            raise SemhubError(f"{exc}{catalog.failure_note()}") from None
+    return ds.head(limit)
+
+
+def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> list[str]:
+    """Text: every text view, the dominant language first. Another modality with views per language
+    (``audio_en``, ``audio_es``...): those, the dominant one first. Otherwise its first view against
+    the dominant-language text (``en`` vs ``arithmetic``)."""
+    def modality_of(view: str) -> str | None:
+        try:
+            return catalog.spoke_for_view(view).modality
+        except SemhubError:  # a column no loaded spoke claims (ids, labels...) is simply not compared
+            return None
+
+    views = [v for v in ds.views if modality_of(v) == modality]
+    per_language = [v for v in views if re.fullmatch(r"[a-z]+_[a-z]{2,3}", v)]  # audio_en, audio_es...
+    if modality != "text" and len(per_language) >= 2:
+        views = per_language
+    elif modality != "text" and views:
+        views = views[:1] + [v for v in ds.views if v == dominant and modality_of(v) == "text"]
+    first = [v for v in views if v == dominant or v.endswith(f"_{dominant}")][:1]
+    views = first + [v for v in views if v not in first]
+    if len(views) < 2:
+        raise ParameterError("modality", f"{modality}: {ds.path} has fewer than two {modality} views ({', '.join(ds.views)})")
+    return views
+
+
+def check_inputs(backbone, views: list[str]) -> None:
+    """Every view's spoke feeds what the model reads: a tokenizer-based spoke (text, code...) needs a
+    family that reads text; an audio or image spoke needs that modality in the family's ``modalities``."""
+    reads = backbone.family.modalities
+    for view in views:
+        kind = getattr(catalog.spoke_for_view(view), "input_kind", "text")
+        if kind not in reads:
+            raise ParameterError("views", f"view {view!r} needs a model that reads {kind}; "
+                                 f"{backbone.name} ({backbone.family.name}) reads {', '.join(reads)}")

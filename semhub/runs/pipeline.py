@@ -1,0 +1,332 @@
+"""The pipeline: ``analyze``, ``steer`` and ``reproduce`` return a ``Run``; the CLI only parses and prints.
+
+The same arguments give the same ``results.json`` from Python and from ``semhub analyze``,
+because the CLI calls these functions with what it parsed.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from semhub.contract.analysis import options_class
+from semhub.contract.options import Options
+from semhub.errors import ParameterError, RunError, SemhubError
+from semhub.plugins import catalog
+from semhub.runs.context import PAPER_SETTING, RunContext, RunSettings, context_from_store, make_context
+from semhub.runs.run import Run
+from semhub.runs.rundir import environment
+
+class Progress:
+    """Receives progress; the CLI draws a bar, the library default ignores it."""
+
+    def start(self, label: str, total: int | None) -> None:
+        """A phase begins with ``total`` units (None: unknown)."""
+
+    def advance(self, n: int) -> None:
+        """``n`` more units are done."""
+
+    def note(self, text: str) -> None:
+        """A line worth showing (a steering setting finished)."""
+
+
+def analysis_options(analysis: Any, values: dict[str, Any]) -> Options:
+    """The analysis's ``Options`` built from keyword values (errors name the parameter)."""
+    return options_class(analysis).build(values)
+
+
+def _producer(analysis: Any) -> str:
+    return f"analysis {analysis.name!r} (plugin {catalog.owner('semhub_register_analyses', analysis.name)})"
+
+
+def run_guarded(analysis: Any, ctx: RunContext) -> Any:
+    """Run an analysis; a crash inside it becomes one line naming the analysis and its plugin.
+
+    Nothing has been written yet, so a crash, an out-of-memory or Ctrl-C leaves no run directory.
+    """
+    import torch
+
+    try:
+        return analysis.run(ctx)
+    except SemhubError:
+        raise
+    except (torch.OutOfMemoryError, MemoryError) as exc:
+        raise RunError(f"analysis {analysis.name!r} ran out of memory ({type(exc).__name__}); try a smaller "
+                       f"batch_size (was {ctx.settings.batch_size}), dtype bfloat16 or device_map auto") from None
+    except Exception as exc:
+        if os.environ.get("SEMHUB_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RunError(f"{_producer(analysis)} failed: {type(exc).__name__}: {first} "
+                       "(SEMHUB_DEBUG=1 shows the traceback)") from None
+
+
+def analyze(
+    analysis: str = "similarity",
+    *,
+    model: str | None = None,
+    backbone: Any = None,
+    data: Any = None,
+    views: list[str] | None = None,
+    modality: str = "text",
+    pooling: str = "mean",
+    center: bool = True,
+    layers: str | list[int] | None = None,
+    final_norm: bool = False,
+    paper: bool = False,
+    lens_norm: bool = True,
+    batch_size: int = 16,
+    limit: int | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    device: str | None = None,
+    dtype: str = "auto",
+    device_map: Any = None,
+    offload_folder: str | Path | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    stack: str | None = None,
+    store: str | Path | None = None,
+    resume: bool = False,
+    store_dtype: str = "float32",
+    shard_rows: int = 1024,
+    from_store: str | Path | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int = 2,
+    allow_outside_paths: bool = False,
+    options: dict[str, Any] | Options | None = None,
+    progress: Progress | None = None,
+    **analysis_kwargs: Any,
+) -> Run:
+    """Run one analysis end to end and return the ``Run`` (``run.write(dir)`` writes its directory).
+
+    ``analysis`` is a registered name (``semhub plugins``). The analysis's own options are given as
+    keywords (``max_positions=100``) or as ``options={...}`` / an ``Options`` instance. ``backbone``
+    reuses a loaded model instead of ``model``. Errors name the parameter.
+    """
+    from semhub.contract.spoke import allow_outside_paths as allowing
+
+    started = time.perf_counter()
+    progress = progress or Progress()
+    analysis_obj = catalog.lookup("analysis", catalog.analyses(), analysis)
+    if isinstance(options, Options):
+        if analysis_kwargs:
+            raise ParameterError(next(iter(analysis_kwargs)), "give analysis options either as options= or as keywords")
+        opts = options
+    else:
+        opts = analysis_options(analysis_obj, {**(options or {}), **analysis_kwargs})
+    if paper:
+        pooling, center = PAPER_SETTING["pooling"], PAPER_SETTING["center"]
+        final_norm, lens_norm = PAPER_SETTING["final_norm"], PAPER_SETTING["lens_norm"]
+    settings = RunSettings(modality=modality, pooling=pooling, center=center, final_norm=final_norm,
+                           lens_norm=lens_norm, batch_size=batch_size, limit=limit, n_boot=n_boot, seed=seed,
+                           shard_rows=shard_rows, store=str(store) if store is not None else None,
+                           store_dtype=store_dtype)
+    settings.check()
+    if isinstance(layers, str):
+        from semhub.readout.layers import parse_layer_spec
+
+        parse_layer_spec(layers)  # syntax errors before the model loads
+    from semhub.backbone.loading import parse_device_map
+
+    device_map = parse_device_map(device_map)
+    if resume and store is None:
+        raise ParameterError("resume", "needs store (the activation store to continue)")
+    if engine not in ("local", "ray"):
+        raise ParameterError("engine", f"{engine!r} (choose from local, ray)")
+    given = {"analysis": analysis_obj.name, "model": model, "data": None if data is None else str(getattr(data, "path", data)),
+             "views": views, "layers": layers, "paper": paper, "device": device, "dtype": dtype,
+             "device_map": device_map, "offload_folder": str(offload_folder) if offload_folder else None,
+             "revision": revision, "trust_remote_code": trust_remote_code, "stack": stack, "resume": resume,
+             "from_store": str(from_store) if from_store else None, "engine": engine,
+             "workers": workers if engine == "ray" else None, "allow_outside_paths": allow_outside_paths,
+             **settings.to_dict(), "analysis_options": opts.to_dict()}
+    with allowing(allow_outside_paths):
+        if from_store is not None:
+            return _analyze_stored(analysis_obj, Path(from_store), views, settings, opts, given, progress, started,
+                                   conflicting=[n for n, v in (("store", store), ("model", model), ("data", data),
+                                                               ("backbone", backbone)) if v is not None])
+        from semhub.data.aligned import AlignedDataset
+        from semhub.readout.collect import derive_views, validate_views
+        from semhub.runs.inputs import dataset, default_views, model_for
+
+        ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit, views, modality)
+        view_list = list(views) if views else default_views(ds, modality)
+        ds = derive_views(ds, view_list)
+        validate_views(ds, view_list)  # bad data fails before the model loads
+        load_s = 0.0
+        if backbone is None:
+            model = model_for(modality, model)
+            t0 = time.perf_counter()
+            from semhub.backbone.loading import load_backbone
+
+            backbone = load_backbone(model, device=device, dtype=dtype, device_map=device_map,
+                                     offload_folder=offload_folder, revision=revision,
+                                     trust_remote_code=trust_remote_code, stack=stack)
+            load_s = time.perf_counter() - t0
+        ctx = make_context(backbone, ds, view_list, settings=settings, options=opts, layers=layers,
+                           drop_embeddings=paper and PAPER_SETTING["drop_embeddings"],
+                           on_batch=progress.advance, resume=resume)
+        if engine == "ray":
+            from semhub.runs.ray_engine import RayEngine
+
+            load_kwargs = {"model": model, "device": device, "dtype": dtype, "device_map": device_map,
+                           "offload_folder": offload_folder, "revision": revision,
+                           "trust_remote_code": trust_remote_code, "stack": stack}
+            ctx.use_engine(RayEngine(load_kwargs, ctx.dataset, ctx.capture_spec(), workers=workers, address=address,
+                                     gpus_per_worker=1 if str(device or "").startswith("cuda") else 0))
+        work = analysis_obj.work(ctx) if hasattr(analysis_obj, "work") else None
+        progress.start(analysis_obj.name, work if work is not None else len(ds) * len(view_list))
+        t1 = time.perf_counter()
+        try:
+            result = run_guarded(analysis_obj, ctx)
+        finally:
+            ctx.close()
+        timings = {"load_model_s": round(load_s, 3), "analysis_s": round(time.perf_counter() - t1, 3), **ctx.timings,
+                   "total_s": round(time.perf_counter() - started, 3)}
+        return _run(result, analysis_obj, backbone.describe(), ctx, given, timings)
+
+
+def _run(result: Any, analysis_obj: Any, model: dict, ctx: RunContext, given: dict, timings: dict) -> Run:
+    ds = ctx.dataset
+    manifest = {
+        "model": model,
+        "data": {"path": str(ds.path), "sha256": ds.sha256, "rows": len(ds)},
+        "options": {**given, "views": ctx.views, "layers": ctx.layers, "data": str(ds.path)},
+        "seed": ctx.settings.seed,
+        "timings": timings,
+        "environment": environment(),
+    }
+    return Run.build(result, manifest, producer=_producer(analysis_obj),
+                     figure_name=getattr(analysis_obj, "plot_name", "") or None)
+
+
+def _analyze_stored(analysis_obj: Any, store: Path, views, settings: RunSettings, opts: Options, given: dict,
+                    progress: Progress, started: float, conflicting: list[str]) -> Run:
+    """An analysis over a finished activation store: no model is loaded."""
+    if conflicting:
+        raise ParameterError("from_store", f"the store fixes the model and data; drop {', '.join(conflicting)}")
+    if getattr(analysis_obj, "needs_model", True):
+        state_only = [a.name for a in catalog.analyses().values() if not getattr(a, "needs_model", True)]
+        raise ParameterError("from_store", f"analysis {analysis_obj.name!r} needs the model; from a store run "
+                             f"{', '.join(state_only)}")
+    ctx = context_from_store(store, views, settings=settings, options=opts)
+    progress.start(analysis_obj.name, None)
+    t1 = time.perf_counter()
+    result = run_guarded(analysis_obj, ctx)
+    timings = {"analysis_s": round(time.perf_counter() - t1, 3), "total_s": round(time.perf_counter() - started, 3)}
+    return _run(result, analysis_obj, ctx.store.manifest()["model"], ctx, {**given, **ctx.settings.to_dict()}, timings)
+
+
+STEER_OVERRIDES = ("layers", "coeffs", "positions", "mode", "prompts", "scorers", "target_language", "target_word",
+                   "max_new_tokens", "do_sample", "temperature", "top_p", "seeds", "batch_size")
+
+
+def steer(
+    preset: str | None = None,
+    *,
+    model: str | None = None,
+    backbone: Any = None,
+    vector: Any = None,
+    contrast: tuple[list[str], list[str]] | None = None,
+    pair: tuple[str, str] | None = None,
+    unembed: tuple[str, str] | None = None,
+    layer: int | None = None,
+    limit: int | None = None,
+    device: str | None = None,
+    dtype: str = "auto",
+    device_map: Any = None,
+    offload_folder: str | Path | None = None,
+    progress: Progress | None = None,
+    **spec_overrides: Any,
+) -> Run:
+    """Build or load a steering vector, generate with it at every (layer, coefficient), score, return the Run.
+
+    Exactly one source: ``preset`` (a registered name), ``vector`` (a ``SteeringVector`` or a saved
+    ``.safetensors`` path), ``contrast`` (two lists of texts), ``pair`` (two prompts, ActAdd) or
+    ``unembed`` (two words: W_U[pos] - W_U[neg]). ``spec_overrides`` are ``SteerSpec`` fields
+    (``layers``, ``coeffs``, ``prompts``, ``scorers``, ``max_new_tokens``...).
+    """
+    from semhub.steering.run import SteerSpec, run_steering
+    from semhub.steering.vectors import (SteeringVector, from_contrast, from_prompt_pair, from_unembedding, load_vector,
+                                        refuse_zero)
+
+    started = time.perf_counter()
+    progress = progress or Progress()
+    unknown = [k for k in spec_overrides if k not in STEER_OVERRIDES]
+    if unknown:
+        raise ParameterError(unknown[0], f"no such steering option (choose from {', '.join(STEER_OVERRIDES)})")
+    sources = [name for name, v in (("preset", preset), ("vector", vector), ("contrast", contrast), ("pair", pair),
+                                    ("unembed", unembed)) if v]
+    if len(sources) != 1:
+        raise ParameterError("preset", "give exactly one of preset, vector, contrast, pair, unembed")
+    presets = catalog.steering_presets()
+    if preset:
+        catalog.lookup("steering preset", presets, preset)
+    for name in spec_overrides.get("scorers") or []:
+        catalog.lookup("scorer", catalog.scorers(), name)
+    from semhub.backbone.loading import load_backbone, parse_device_map
+
+    device_map = parse_device_map(device_map)  # a malformed map fails before the model loads
+    if isinstance(vector, (str, Path)):
+        vector = load_vector(vector)
+    if not preset and layer is None and not (vector is not None or unembed):
+        raise ParameterError("layer", "needed to read a contrast or pair vector")
+    prompts = spec_overrides.get("prompts")
+    if not preset and not prompts:
+        raise ParameterError("prompts", "at least one prompt is needed")
+    t0 = time.perf_counter()
+    bb = backbone or load_backbone(model, device=device, dtype=dtype, device_map=device_map,
+                                   offload_folder=offload_folder)
+    load_s = time.perf_counter() - t0
+    if preset:
+        vec, spec = presets[preset].build(bb)
+    else:
+        if isinstance(vector, SteeringVector):
+            vec = vector
+        elif contrast:
+            vec = from_contrast(bb, list(contrast[0]), list(contrast[1]), layer=layer)
+        elif pair:
+            vec = from_prompt_pair(bb, pair[0], pair[1], layer=layer)
+        else:
+            vec = from_unembedding(bb, unembed[0], unembed[1])
+        read_at = layer if layer is not None else vec.layer
+        if not spec_overrides.get("layers") and read_at < 0:
+            raise ParameterError("layers", "say where to add this vector (it has no read layer)")
+        spec = SteerSpec(list(prompts), list(spec_overrides.get("layers") or [read_at]),
+                         list(spec_overrides.get("coeffs") or [1.0]), description="custom")
+    refuse_zero(vec.vector, sources[0], "steering would reproduce the baseline")
+    for key, value in spec_overrides.items():
+        if value is not None:
+            setattr(spec, key, list(value) if isinstance(value, tuple) else value)
+    if limit:
+        spec.prompts = spec.prompts[:limit]
+    progress.start("steer", None)
+    result = run_steering(bb, vec, spec, on_setting=lambda l, c: progress.note(f"layer {l} coeff {c:g} done"))
+    from semhub.runs.rundir import dumps
+
+    manifest = {
+        "model": bb.describe(), "preset": preset, "options": {**spec.__dict__, "limit": limit, "layer": layer,
+                                                              "source": sources[0]},
+        "placement": {"device": device, "dtype": dtype, "device_map": device_map,
+                      "offload_folder": str(offload_folder) if offload_folder else None}, "vector": vec.provenance,
+        "timings": {"load_model_s": round(load_s, 3), "total_s": round(time.perf_counter() - started, 3)},
+        "environment": environment(),
+    }
+    return Run.build(result, manifest, producer="steering", figure_name="steering.png",
+                     files={"continuations.json": dumps(result.examples).encode("utf-8"),
+                            "vector.safetensors": vec.to_bytes()})
+
+
+def reproduce(name: str, **overrides: Any) -> Run:
+    """A registered paper experiment (``semhub reproduce --list``), with ``overrides`` winning."""
+    function, arguments = experiment_call(name)
+    return function(**{**arguments, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def experiment_call(name: str) -> tuple[Callable[..., Run], dict[str, Any]]:
+    """The function and keywords ``reproduce(name)`` would call (shown by ``semhub reproduce``)."""
+    experiment = catalog.lookup("experiment", catalog.experiments(), name)
+    return (steer if experiment.command == "steer" else analyze), dict(experiment.arguments)
