@@ -41,12 +41,14 @@ _EXPORTS: dict[str, str] = {
     "AlignedDataset": "semhub.data.aligned", "load_aligned": "semhub.data.aligned",
     # read-out
     "capture": "semhub.readout.capture", "pool": "semhub.readout.capture", "run_layers": "semhub.readout.capture",
-    "Lens": "semhub.readout.lens", "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
+    "Lens": "semhub.readout.lens", "read_lens": "semhub.readout.sites", "LensReading": "semhub.readout.sites",
+    "last_site": "semhub.readout.sites", "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
     "parse_layer_spec": "semhub.readout.layers", "parse_layers": "semhub.readout.layers",
     "spoke_for_view": "semhub.plugins.catalog",
     # analyses' building blocks
     "similarity": "semhub.analyses.similarity", "lens_view": "semhub.analyses.lens_view",
-    "LogitLensResult": "semhub.analyses.logit_lens", "mean_ci": "semhub.analyses.stats", "upper_peak": "semhub.analyses.stats",
+    "LogitLensResult": "semhub.analyses.logit_lens", "mean_ci": "semhub.analyses.stats", "item_statistics": "semhub.analyses.stats",
+    "summarise": "semhub.analyses.stats", "upper_peak": "semhub.analyses.stats",
     "score_token_sets": "semhub.analyses.token_sets", "word_token_ids": "semhub.analyses.token_sets",
     # steering
     "SteerSpec": "semhub.steering.run", "SteeringVector": "semhub.steering.vectors",

@@ -349,7 +349,7 @@ def test_mammal_steering_moves_the_yes_probability(name, tmp_path):
     for path in ds.columns["audio_en"]:
         enc = encode_clips([read_audio(spoke.path(path, ds.base_dir))], bb, question=analysis.question)
         answers = torch.tensor([semhub.word_token_ids(bb, [w])[0] for w in ("Yes", "No")])
-        plain.append(analysis._p_yes(bb, enc, semhub.Lens(bb), answers))
+        plain.append(analysis._p_yes(bb, enc, answers))
     assert series[0] == pytest.approx(float(np.mean(plain)), abs=1e-6)
     assert max(abs(p - series[0]) for p in series[1:]) > 1e-3
 

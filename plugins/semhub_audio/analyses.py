@@ -122,7 +122,6 @@ class MammalSteeringAnalysis(semhub.Analysis):
         layer = ctx.layers[len(ctx.layers) * 14 // 40] if len(ctx.layers) > 2 else ctx.layers[0]
         token = {w: semhub.word_token_ids(bb, [w])[0] for w in {"Yes", "No", *animals}}
         answers = torch.tensor([token["Yes"], token["No"]])
-        lens = semhub.Lens(bb, norm=True)
         unembed = bb.part("unembedding").weight
         rng = np.random.default_rng(ctx.settings.seed)
         curves: dict[str, list[list[float]]] = {"mammal": [], "non-mammal": []}
@@ -138,7 +137,7 @@ class MammalSteeringAnalysis(semhub.Analysis):
                 vec = unembed[token[new]] - unembed[token[animal]]
                 with semhub.steer_hooks(bb, vec.detach().float(), layers=layer, coeff=float(strength),
                                   positions=enc.groups["content"]):
-                    row.append(self._p_yes(bb, enc, lens, answers))
+                    row.append(self._p_yes(bb, enc, answers))
                 if ctx.on_batch:
                     ctx.on_batch(1)
             curves.setdefault(cls, []).append(row)
@@ -149,12 +148,7 @@ class MammalSteeringAnalysis(semhub.Analysis):
         return MammalSteeringResult([record], {"model": ctx.model_name, **ctx.settings.to_dict()})
 
     @staticmethod
-    def _p_yes(bb, enc, lens, answers: torch.Tensor) -> float:
-        """P(yes) / (P(yes) + P(no)) at the last prompt token: two logits, no vocabulary pass needed."""
-        out: dict[str, Any] = {}
-
-        def on_layer(layer, hidden, batch):
-            out["h"] = lens.prepare(semhub.pool(hidden, batch.groups["prompt_last"], "last"), layer)
-
-        semhub.run_layers(bb, [enc], [bb.n_layers], on_layer)
-        return float(torch.softmax(lens.logits(out["h"], answers)[0], -1)[0])
+    def _p_yes(bb, enc, answers: torch.Tensor) -> float:
+        """P(yes) / (P(yes) + P(no)) at the last prompt token, under the (normed) last layer."""
+        reading = next(semhub.read_lens(bb, [enc], [bb.n_layers], sites="prompt_last", ids=answers))
+        return float(torch.softmax(reading.logprobs[0, -1], -1)[0])

@@ -67,39 +67,23 @@ class CodeLensAnalysis(semhub.Analysis):
         bb = ctx.backbone
         if "code" not in ctx.dataset.columns:
             raise semhub.SemhubError(f"{ctx.dataset.path}: the code lens needs a 'code' view")
-        lens = semhub.Lens(bb, norm=ctx.settings.lens_norm)
-        word_ids = torch.tensor([semhub.word_token_ids(bb, [w])[0] for w in WORDS])
+        word_ids = [semhub.word_token_ids(bb, [w])[0] for w in WORDS]
         rows: dict[str, list[np.ndarray]] = {"next": [], **{w: [] for w in WORDS}}
-        xs: list[torch.Tensor] = []
-        state: dict = {}
 
-        def batches():
-            for _, enc in view_batches(bb, ctx.dataset, "code", ctx.settings.batch_size):
-                sites = enc.groups["list_commas"].nonzero().tolist()
-                sites = [(b, j) for b, j in sites if j + 1 < enc.inputs["input_ids"].shape[1]
-                         and enc.inputs["attention_mask"][b, j + 1]]
-                state["sites"] = sites
-                state["next"] = torch.tensor([int(enc.inputs["input_ids"][b, j + 1]) for b, j in sites])
-                yield enc
+        def commas(enc: semhub.Encoded) -> torch.Tensor:
+            """List commas followed by a real token (not the end, not padding)."""
+            mask = enc.groups["list_commas"].bool().clone()
+            mask[:, -1] = False
+            mask[:, :-1] &= enc.inputs["attention_mask"][:, 1:].bool()
+            return mask
 
-        def on_layer(layer, hidden, batch):
-            if state["sites"]:
-                b, j = zip(*state["sites"])
-                xs.append(lens.prepare(hidden[torch.tensor(b), torch.tensor(j)], layer))
-
-        def after(batch):
-            if xs:
-                lp = lens.layer_logprobs(xs, torch.cat([word_ids, state["next"]]))
-                P = len(state["sites"])
-                for i, w in enumerate(WORDS):
-                    rows[w].append(lp[:, :, i].T.numpy())
-                rows["next"].append(lp[:, torch.arange(P), len(WORDS) + torch.arange(P)].T.numpy())
-                xs.clear()
-            if ctx.on_batch:
-                ctx.on_batch(len(batch))
-
-        semhub.run_layers(bb, batches(), ctx.layers, on_layer, on_batch=after)
-        if not rows["next"]:
+        for reading in semhub.read_lens(bb, view_batches(bb, ctx.dataset, "code", ctx.settings.batch_size), ctx.layers,
+                                        sites=commas, ids=word_ids, next_token=True, norm=ctx.settings.lens_norm,
+                                        on_batch=ctx.on_batch):
+            for i, w in enumerate(WORDS):
+                rows[w].append(reading.logprobs[:, :, i].T.numpy())
+            rows["next"].append(reading.next_logprob.T.numpy())
+        if not sum(len(r) for r in rows["next"]):
             raise semhub.SemhubError(f"{ctx.dataset.path}: no list-literal comma is a token of its own")
         mats = {k: np.concatenate(v) for k, v in rows.items()}
         record = {"n_positions": int(len(mats["next"])), "layers": list(ctx.layers),

@@ -69,33 +69,13 @@ def position_logprobs(ctx, ids: list[int], *, question: str = "", group: str = "
     """
     bb, view = ctx.backbone, image_view(ctx)
     needs_vision_llm(bb)
-    lens = semhub.Lens(bb, norm=ctx.settings.lens_norm)
     spoke = semhub.spoke_for_view(view)
     values, size = list(ctx.dataset.columns[view]), ctx.settings.batch_size
-    wanted = torch.tensor(ids)
-    for start in range(0, len(values), size):
-        enc = spoke.encode(values[start:start + size], bb, ctx.dataset.base_dir, question=question)
-        mask = enc.groups[group]
-        lps: list[torch.Tensor] = []
-        tops: list[torch.Tensor] = []
-
-        def on_layer(layer: int, hidden: torch.Tensor, _batch) -> None:
-            """Project this layer's positions now: memory holds one layer's states, never all of them."""
-            h = lens.prepare(hidden[mask.to(hidden.device)], layer)
-            scan = lens.scan(h, k=1 if top1 else 0)
-            lps.append((lens.logits(h, wanted) - scan.log_norm[:, None]).cpu())
-            if top1:
-                tops.append(scan.top_ids[:, 0].cpu())
-
-        semhub.run_layers(bb, [enc], ctx.layers, on_layer)
-        lp = torch.stack(lps)  # (layers, positions of the batch, K)
-        top = torch.stack(tops) if top1 else None
-        owner = mask.nonzero()[:, 0]
-        for b in range(len(enc)):
-            keep = owner == b
-            yield start + b, lp[:, keep], (top[:, keep] if top is not None else None), (enc, b)
-        if ctx.on_batch:
-            ctx.on_batch(len(enc))
+    batches = (spoke.encode(values[s:s + size], bb, ctx.dataset.base_dir, question=question)
+               for s in range(0, len(values), size))
+    for r in semhub.read_lens(bb, batches, ctx.layers, sites=group, ids=ids, top_k=1 if top1 else 0,
+                              norm=ctx.settings.lens_norm, on_batch=ctx.on_batch):
+        yield r.row, r.logprobs, (r.top_ids[..., 0] if top1 else None), (r.batch, r.item)
 
 
 class ImageLens(semhub.Analysis):
@@ -294,12 +274,7 @@ class ColourEditAnalysis(semhub.Analysis):
         return ColourEditResult([record], {"model": ctx.model_name, **ctx.settings.to_dict()})
 
     def _answer(self, bb, enc) -> str:
-        inputs = {k: v.to(bb.input_device) for k, v in enc.inputs.items()}
-        tok = bb.tokenizer
-        with torch.inference_mode():
-            out = bb.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                    pad_token_id=tok.pad_token_id, temperature=None, top_p=None, top_k=None)
-        return tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        return semhub.generate(bb, enc, max_new_tokens=self.max_new_tokens).continuations[0]
 
 
 class JointAlignmentAnalysis(semhub.Analysis):
@@ -340,12 +315,11 @@ class JointAlignmentAnalysis(semhub.Analysis):
 
     @staticmethod
     def _record(layers: torch.Tensor, target: torch.Tensor, what: str) -> dict[str, Any]:
+        """Each layer of one tower against the other's final embedding: Eq. 1's two terms and retrieval@1
+        from the layer to the target (``semhub.item_statistics``, uncentred: the joint space's own cosine)."""
         n, L = layers.shape[:2]
-        sims = torch.einsum("nld,md->lnm", layers, target)  # (L, N, N)
-        diag = sims.diagonal(dim1=1, dim2=2)
-        off = (sims.sum((1, 2)) - diag.sum(1)) / max(n * n - n, 1)
-        hits = (sims.argmax(2) == torch.arange(n)).float().mean(1)
+        stats = semhub.item_statistics(layers, target[:, None].expand(-1, L, -1), center=False)
         return {"x": [round(k / (L - 1), 3) for k in range(L)], "xlabel": "relative depth (0 = embeddings)",
                 "ylabel": "cosine in the joint space", "what": what, "n": n,
-                "series": {"matched": diag.mean(1).tolist(), "mismatched": off.tolist(),
-                           "retrieval@1": hits.tolist()}}
+                "series": {"matched": stats["matched"].mean(1).tolist(), "mismatched": stats["mismatched"].mean(1).tolist(),
+                           "retrieval@1": stats["hit_ab"].mean(1).tolist()}}

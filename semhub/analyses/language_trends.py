@@ -15,12 +15,13 @@ import numpy as np
 import torch
 
 from semhub.contract.result import RecordsResult
-from semhub.readout.capture import run_layers
 from semhub.readout.collect import view_batches
 from semhub.data.corpus import read_corpus
 from semhub.errors import SemhubError
 from semhub.readout.lens import Lens
+from semhub.readout.sites import read_lens
 
+SITES = "trend_positions"  # the content positions read, capped at max_positions over the view
 
 
 def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,8 +46,7 @@ def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) ->
 def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor, layers: list[int], *,
           norm: bool, batch_size: int, max_positions: int, on_batch=None) -> dict[str, Any]:
     """Mean language mixture per layer over up to ``max_positions`` content positions of ``view``."""
-    lens = Lens(backbone, norm=norm)
-    V = lens.vocab_size
+    V = Lens(backbone).vocab_size
     full = torch.zeros(V, table.shape[1] + 1)
     rows = min(V, table.shape[0])
     full[:rows, :-1] = table[:rows]
@@ -62,21 +62,12 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
             mask = enc.groups["content"].clone()
             flat = mask.flatten().nonzero()[:, 0]
             mask.view(-1)[flat[max_positions - state["count"]:]] = False  # cap the positions
-            state["mask"] = mask
+            enc.groups[SITES] = mask
             state["count"] += int(mask.sum())
             yield enc
 
-    def on_layer(layer, hidden, batch):
-        state.setdefault("x", []).append(lens.prepare(hidden[state["mask"].to(hidden.device)], layer))
-
-    def after_batch(batch):
-        xs = state.pop("x")
-        mix = lens.scan(torch.cat(xs), table=full).mixture.view(len(xs), -1, full.shape[1])
-        totals.add_(mix.sum(1).double().cpu())
-        if on_batch:
-            on_batch(len(batch))
-
-    run_layers(backbone, batches(), layers, on_layer, on_batch=after_batch)
+    for reading in read_lens(backbone, batches(), layers, sites=SITES, table=full, norm=norm, on_batch=on_batch):
+        totals.add_(reading.mixture.double().sum(1))
     mean = (totals / max(state["count"], 1)).numpy()
     return {"mass": mean[:, :-1], "known_mass": mean[:, -1], "positions": state["count"]}
 

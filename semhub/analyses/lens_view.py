@@ -7,9 +7,8 @@ from typing import Any
 
 import torch
 
-from semhub.readout.capture import run_layers
-from semhub.readout.lens import Lens
 from semhub.contract.spoke import Encoded
+from semhub.readout.sites import read_lens
 
 
 @dataclass
@@ -36,16 +35,14 @@ class LensView:
 def lens_view(backbone, batch: Encoded, *, layers: list[int], k: int = 3, norm: bool = True,
               group: str = "all") -> LensView:
     """Top-k lens tokens for the first item of ``batch`` at the positions of ``group``."""
-    lens = Lens(backbone, norm=norm)
-    mask = batch.groups[group][0]
-    xs: list[torch.Tensor] = []
-    run_layers(backbone, [batch], layers, lambda layer, h, b: xs.append(lens.prepare(h[0][mask.to(h.device)], layer)))
-    scan = lens.scan(torch.cat(xs), k=k)  # one vocabulary pass for every layer
-    P = int(mask.sum())
-    ids = scan.top_ids.view(len(layers), P, -1).cpu()
-    probs = scan.top_logprobs.exp().view(len(layers), P, -1).cpu()
+    def first_item(b: Encoded) -> torch.Tensor:
+        mask = b.groups[group].clone().bool()
+        mask[1:] = False
+        return mask
+
+    reading = next(read_lens(backbone, [batch], layers, sites=first_item, top_k=k, norm=norm))
     tok = backbone.tokenizer
     decode = lambda i: tok.decode([int(i)])  # noqa: E731 - readable token text, spaces kept
-    tokens = [decode(i) for i in batch.inputs["input_ids"][0][mask.to(batch.inputs["input_ids"].device)]]
-    top = [[[decode(i) for i in pos] for pos in layer] for layer in ids.tolist()]
-    return LensView(tokens, list(layers), top, probs, norm, backbone.name)
+    tokens = [decode(batch.inputs["input_ids"][0][int(j)]) for j in reading.positions]
+    top = [[[decode(i) for i in pos] for pos in layer] for layer in reading.top_ids.tolist()]
+    return LensView(tokens, sorted(set(layers)), top, reading.top_logprobs.exp(), norm, backbone.name)

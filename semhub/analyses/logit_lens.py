@@ -18,12 +18,12 @@ import torch
 
 from semhub.analyses.stats import mean_ci, upper_peak
 from semhub.contract.result import RecordsResult
-from semhub.readout.capture import run_layers
 from semhub.readout.collect import view_batches
 from semhub.errors import SemhubError
-from semhub.readout.lens import Lens
+from semhub.readout.sites import read_lens
 from semhub.backbone.tokenization import word_start_ids
 
+PROBE = "dictionary_probe"  # the position group (and meta key) of a batch's probe sites
 NO_SPACES = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
@@ -84,46 +84,29 @@ def probe_sites(texts, enc, translations: dict[str, list[str]], backbone) -> lis
 def dictionary_probe(backbone, dataset, view: str, translations, layers: list[int], *, norm: bool,
                      batch_size: int, on_batch=None) -> dict[str, Any]:
     """Per-layer log-probs of the native next token and of its best dominant-language translation."""
-    lens = Lens(backbone, norm=norm)
     native_rows, dominant_rows, words = [], [], []
-    state: dict[str, Any] = {}
 
     def batches():
         for rows, enc in view_batches(backbone, dataset, view, batch_size):
-            texts = [dataset.columns[view][i] for i in rows]
-            sites = probe_sites(texts, enc, translations, backbone)
-            state["sites"] = sites
-            if sites:
-                ids = sorted({i for s in sites for i in [s.native, *s.candidates]})
-                where = {i: k for k, i in enumerate(ids)}
-                state["ids"] = torch.tensor(ids)
-                state["native_col"] = torch.tensor([where[s.native] for s in sites])
-                cand = torch.zeros(len(sites), len(ids), dtype=torch.bool)
-                for r, s in enumerate(sites):
-                    cand[r, [where[c] for c in s.candidates]] = True
-                state["cand"] = cand
-                words.extend(s.word for s in sites)
-            yield enc
+            sites = probe_sites([dataset.columns[view][i] for i in rows], enc, translations, backbone)
+            mask = torch.zeros_like(enc.groups["content"], dtype=torch.bool)
+            for s in sites:
+                mask[s.row, s.pos] = True
+            enc.groups[PROBE], enc.meta[PROBE] = mask, sites
+            yield rows, enc
 
-    def on_layer(layer, hidden, batch):
-        # keep only the probed positions; project them once per batch, after the last layer
-        sites = state["sites"]
-        if sites:
-            h = hidden[torch.tensor([s.row for s in sites]), torch.tensor([s.pos for s in sites])]
-            state.setdefault("x", []).append(lens.prepare(h, layer))
+    def candidate_ids(enc) -> list[int]:
+        return sorted({i for s in enc.meta[PROBE] for i in s.candidates})
 
-    def after_batch(batch):
-        sites, xs = state["sites"], state.pop("x", [])
-        if sites:
-            lp = lens.layer_logprobs(xs, state["ids"])
-            native = lp.gather(2, state["native_col"][None, :, None].expand(len(xs), -1, 1))[..., 0]
-            dominant = lp.masked_fill(~state["cand"][None], -torch.inf).max(2).values
-            native_rows.append(native.T.numpy())
-            dominant_rows.append(dominant.T.numpy())
-        if on_batch:
-            on_batch(len(batch))
-
-    run_layers(backbone, batches(), layers, on_layer, on_batch=after_batch)
+    for reading in read_lens(backbone, batches(), layers, sites=PROBE, ids=candidate_ids, next_token=True,
+                             norm=norm, on_batch=on_batch):
+        sites = [s for s in reading.batch.meta[PROBE] if s.row == reading.item]  # ascending positions, as read
+        if not sites:
+            continue
+        cand = torch.stack([torch.isin(reading.ids, torch.tensor(s.candidates)) for s in sites])  # (P, K)
+        native_rows.append(reading.next_logprob.T.numpy())
+        dominant_rows.append(reading.logprobs.masked_fill(~cand[None], -torch.inf).max(2).values.T.numpy())
+        words.extend(s.word for s in sites)
     if not native_rows:
         raise SemhubError(f"view {view!r}: no dictionary word found as a single token; nothing to probe")
     return {"native": np.concatenate(native_rows), "dominant": np.concatenate(dominant_rows), "words": words}

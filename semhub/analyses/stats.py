@@ -40,7 +40,8 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
     Rows are compared ``chunk`` at a time: at most ~1M float32 similarities in flight.
 
     ``matched[k, i]`` = cos(a_i, b_i); ``mismatched[k, i]`` = mean over j != i of cos(a_i, b_j);
-    ``hit[k, i]`` = retrieval@1 of item i averaged over both directions (a->b and b->a).
+    ``hit[k, i]`` = retrieval@1 of item i averaged over both directions (a->b and b->a);
+    ``hit_ab[k, i]`` = a->b only (is b_i the nearest b to a_i?), for asymmetric questions.
     """
     if a.shape != b.shape:
         raise ValueError(f"aligned states differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
@@ -48,7 +49,7 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
     if n < 2:
         raise ValueError("similarity needs at least two aligned items")
     chunk = chunk or max(16, min(2048, 1_000_000 // n))
-    out = {name: np.empty((n_layers, n)) for name in ("matched", "mismatched", "hit")}
+    out = {name: np.empty((n_layers, n)) for name in ("matched", "mismatched", "hit", "hit_ab")}
     idx = torch.arange(n)
     for k in range(n_layers):
         x = _unit_rows(a[:, k], center, owned=getattr(a, "fresh_layers", False))
@@ -70,6 +71,7 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
         out["matched"][k] = diag.numpy()
         out["mismatched"][k] = ((row_sum - diag) / (n - 1)).numpy()
         out["hit"][k] = ((row_hit + (col_arg == idx).double()) / 2).numpy()
+        out["hit_ab"][k] = row_hit.numpy()
         del x, y  # freed before the next layer is read: one layer of unit vectors alive, not two
     return out
 

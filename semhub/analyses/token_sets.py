@@ -13,10 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from semhub.readout.capture import pool, run_layers
 from semhub.readout.collect import encode_values, reader
 from semhub.errors import SemhubError
-from semhub.readout.lens import Lens
+from semhub.readout.sites import last_site, read_lens
 from semhub.backbone.tokenization import word_start_ids
 
 AGGREGATES = ("max", "logsumexp")
@@ -60,32 +59,15 @@ def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *,
         raise SemhubError(f"token sets: empty set(s) {', '.join(empty)}")
     backbone = reader(backbone, view)
     layers = list(range(backbone.n_layers + 1)) if layers is None else list(layers)
-    lens = Lens(backbone, norm=norm)
     names = list(sets)
     ids = torch.tensor(sorted({i for s in sets.values() for i in s}))
     member = torch.stack([torch.isin(ids, torch.tensor(sets[n])) for n in names])  # (S, U)
-    out = {n: [] for n in names}
-    xs: list[torch.Tensor] = []
-    rows: dict[str, torch.Tensor] = {}
-
-    def on_layer(layer, hidden, batch):
-        mask = batch.groups["content"].to(hidden.device)
-        if position == "last":
-            xs.append(lens.prepare(pool(hidden, mask, "last"), layer))
-        else:
-            xs.append(lens.prepare(hidden[mask], layer))
-            rows["owner"] = mask.nonzero()[:, 0].cpu()
-
-    def after_batch(batch):
-        lp = lens.layer_logprobs(xs, ids)
-        xs.clear()
+    out: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    where = last_site() if position == "last" else "content"
+    for reading in read_lens(backbone, encode_values(backbone, values, view, batch_size, base_dir), layers,
+                             sites=where, ids=ids, norm=norm):
         for s, name in enumerate(names):
-            masked = lp.masked_fill(~member[s], -torch.inf)
-            agg = masked.max(-1).values if how == "max" else torch.logsumexp(masked, -1)  # (K, P)
-            if position == "mean":
-                owner = rows["owner"]
-                agg = torch.stack([agg[:, owner == b].mean(1) for b in range(len(batch))], 1)
-            out[name].append(agg.T.numpy())
-
-    run_layers(backbone, encode_values(backbone, values, view, batch_size, base_dir), layers, on_layer, on_batch=after_batch)
-    return TokenSetScores(layers, {n: np.concatenate(v) for n, v in out.items()})
+            masked = reading.logprobs.masked_fill(~member[s], -torch.inf)  # (layers, P, U)
+            agg = masked.max(-1).values if how == "max" else torch.logsumexp(masked, -1)
+            out[name].append(agg.mean(1).numpy())  # one site ("last"), or the mean over the content
+    return TokenSetScores(layers, {n: np.stack(v) for n, v in out.items()})

@@ -33,10 +33,14 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
         weights = mask.to(hidden.dtype).unsqueeze(-1)
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
     if how == "last":
-        positions = torch.arange(mask.shape[1], device=mask.device)
-        last = torch.where(mask, positions, -1).max(dim=1).values.clamp(min=0)
-        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last_index(mask)]
     raise ParameterError("pooling", f"unknown pooling {how!r} (choose from {', '.join(POOLINGS)})")
+
+
+def last_index(mask: torch.Tensor) -> torch.Tensor:
+    """(B,) the last True position of each row of a (B, T) mask (0 for an empty row)."""
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    return torch.where(mask.bool(), positions, -1).max(dim=1).values.clamp(min=0)
 
 
 def check_layers(layers: Sequence[int], n_layers: int) -> list[int]:
