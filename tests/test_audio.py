@@ -324,6 +324,7 @@ def test_convert_salmonn_writes_a_loadable_model(tmp_path, clips):
 def test_mammal_steering_moves_the_yes_probability(name, tmp_path):
     import semhub
     from semhub_audio.analyses import MammalSteeringAnalysis
+    from semhub_audio.mammal import p_yes
     from semhub_audio.encoding import encode_clips
 
     bb = audio_llm(name)
@@ -349,7 +350,7 @@ def test_mammal_steering_moves_the_yes_probability(name, tmp_path):
     for path in ds.columns["audio_en"]:
         enc = encode_clips([read_audio(spoke.path(path, ds.base_dir))], bb, question=analysis.question)
         answers = torch.tensor([semhub.word_token_ids(bb, [w])[0] for w in ("Yes", "No")])
-        plain.append(analysis._p_yes(bb, enc, answers))
+        plain.append(p_yes(bb, enc, answers))
     assert series[0] == pytest.approx(float(np.mean(plain)), abs=1e-6)
     assert max(abs(p - series[0]) for p in series[1:]) > 1e-3
 

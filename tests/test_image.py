@@ -192,12 +192,12 @@ def test_clip_reads_images_and_text_on_their_own_towers():
     want = torch.stack([h[:, 0] for h in ref.hidden_states], 1)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     # the joint-space projection of the last layer is CLIP's own image embedding
-    from semhub_image.analyses import JointAlignmentAnalysis
+    from semhub_image.joint import projected
 
     ds = semhub.dataset("images").head(3)
     ds.columns["image"] = PHOTOS  # the images embedded above
     ctx = semhub.make_context(bb, ds, ["image", "en"], modality="image")
-    joint = JointAlignmentAnalysis._projected(bb, ctx, "image", "cls")
+    joint = projected(bb, ctx, "image", "cls")
     want_embeds = getattr(want_embeds, "pooler_output", want_embeds)
     torch.testing.assert_close(joint[:, -1], torch.nn.functional.normalize(want_embeds, dim=-1), atol=1e-5, rtol=1e-5)
 
@@ -275,7 +275,7 @@ def test_colour_lens_counts_top1_hits():
 
 
 def test_caption_lens_baseline_is_the_least_overlapping_caption():
-    from semhub_image.analyses import least_overlap
+    from semhub_image.lenses import least_overlap
 
     caps = ["a red cat", "a red dog", "the blue sky", "a cat and a dog"]
     assert least_overlap(caps) == [2, 2, 0, 2]
@@ -283,7 +283,8 @@ def test_caption_lens_baseline_is_the_least_overlapping_caption():
 
 def test_caption_lens_without_a_nouns_column_uses_content_words(tmp_path):
     import semhub
-    from semhub_image.analyses import CaptionLensAnalysis, content_words
+    from semhub_image.analyses import CaptionLensAnalysis
+    from semhub_image.lenses import content_words
 
     assert content_words("A cat sat on the red mat, near two dogs.") == ["cat", "sat", "red", "mat", "dogs"]
     rows = [json.loads(line) for line in (DATA / "images.jsonl").read_text().splitlines()[:3]]
@@ -297,7 +298,7 @@ def test_caption_lens_without_a_nouns_column_uses_content_words(tmp_path):
 
 
 def test_two_colour_parse():
-    from semhub_image.analyses import two_colours
+    from semhub_image.lenses import two_colours
 
     palette = {"red", "green", "blue", "black"}
     assert two_colours(" The colors are red and blue. Red is on top", palette) == {"red", "blue"}
@@ -309,6 +310,7 @@ def test_two_colour_parse():
 def test_colour_edit_replaces_half_the_image(name):
     import semhub
     from semhub_image.analyses import ColourEditAnalysis
+    from semhub_image.lenses import greedy_answer
 
     bb = vision_backbone(name)
     ctx = semhub.make_context(bb, semhub.dataset("colour-halves", limit=2), ["image", "en"], modality="image",
@@ -321,7 +323,7 @@ def test_colour_edit_replaces_half_the_image(name):
     assert rec["examples"] and all(e["old"] != e["new"] for e in rec["examples"])
     enc = semhub.spoke_for_view("image").encode([rec["examples"][0]["image"]], bb, ctx.dataset.base_dir,
                                                 question=analysis.question)
-    plain = analysis._answer(bb, enc)
+    plain = greedy_answer(bb, enc, analysis.max_new_tokens)
     assert any(e["answer"] != plain for e in rec["examples"])  # the edit reaches the output
 
 

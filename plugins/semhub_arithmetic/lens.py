@@ -38,43 +38,36 @@ class ArithmeticLensResult(LogitLensResult):
                  f"{rec['native_logprob'][k]:.1f} / {rec['dominant_logprob'][k]:.1f}", f"{wins[-1]:.2f}")]
 
 
-class ArithmeticLensAnalysis(semhub.Analysis):
-    name = "arithmetic-lens"
-    description = "logit lens at '<result>=<a><op>': the answer digit vs its English word, per layer"
-    plot_name = "arithmetic_lens.png"
+def arithmetic_lens(ctx) -> ArithmeticLensResult:
+    """Per item, at the last token of '<result>=<a><op>': log p of the answer digit and of its word."""
+    ds, bb = ctx.dataset, ctx.backbone
+    for column in ("arithmetic_answer", "answer"):
+        if column not in ds.columns:
+            raise semhub.SemhubError(f"{ds.path}: the arithmetic lens needs the column {column!r} "
+                                     "(use the built-in 'arithmetic' data or `semhub make-arithmetic`)")
+    lang = bb.family.dominant_language
+    groups: dict[str, list[int]] = {}
+    for i, answer in enumerate(ds.columns["answer"]):
+        groups.setdefault(answer, []).append(i)
+    digit = np.empty((len(ds), len(ctx.layers)))
+    word = np.empty_like(digit)
+    for answer, rows in sorted(groups.items()):
+        sets = {"digit": [digit_id(bb, answer)], "word": semhub.word_token_ids(bb, [spell(int(answer), lang)])}
+        prompts = [ds.columns["arithmetic_answer"][i] for i in rows]
+        scores = semhub.score_token_sets(bb, prompts, sets, view="arithmetic_answer", layers=ctx.layers,
+                                         norm=ctx.settings.lens_norm,
+                                         batch_size=ctx.settings.batch_size)
+        digit[rows], word[rows] = scores.scores["digit"], scores.scores["word"]
+        if ctx.on_batch:
+            ctx.on_batch(len(rows))
 
-    def work(self, ctx) -> int:
-        return len(ctx.dataset)
-
-    def run(self, ctx) -> ArithmeticLensResult:
-        ds, bb = ctx.dataset, ctx.backbone
-        for column in ("arithmetic_answer", "answer"):
-            if column not in ds.columns:
-                raise semhub.SemhubError(f"{ds.path}: the arithmetic lens needs the column {column!r} "
-                                         "(use the built-in 'arithmetic' data or `semhub make-arithmetic`)")
-        lang = bb.family.dominant_language
-        groups: dict[str, list[int]] = {}
-        for i, answer in enumerate(ds.columns["answer"]):
-            groups.setdefault(answer, []).append(i)
-        digit = np.empty((len(ds), len(ctx.layers)))
-        word = np.empty_like(digit)
-        for answer, rows in sorted(groups.items()):
-            sets = {"digit": [digit_id(bb, answer)], "word": semhub.word_token_ids(bb, [spell(int(answer), lang)])}
-            prompts = [ds.columns["arithmetic_answer"][i] for i in rows]
-            scores = semhub.score_token_sets(bb, prompts, sets, view="arithmetic_answer", layers=ctx.layers,
-                                             norm=ctx.settings.lens_norm,
-                                             batch_size=ctx.settings.batch_size)
-            digit[rows], word[rows] = scores.scores["digit"], scores.scores["word"]
-            if ctx.on_batch:
-                ctx.on_batch(len(rows))
-
-        n_boot, seed = ctx.settings.n_boot, ctx.settings.seed
-        digit_mean, digit_ci = mean_ci(digit, n_boot, seed)
-        word_mean, word_ci = mean_ci(word, n_boot, seed)
-        record = {"view": "digit", "dominant": lang, "native_label": "answer digit", "dominant_label": "answer word",
-                  "n_positions": len(ds), "layers": list(ctx.layers),
-                  "native_logprob": digit_mean, "dominant_logprob": word_mean,
-                  "dominant_wins": (word > digit).mean(0).tolist(),
-                  "ci95": {"native_logprob": digit_ci, "dominant_logprob": word_ci},
-                  "lens_norm": ctx.settings.lens_norm}
-        return ArithmeticLensResult([record], {"model": bb.name})
+    n_boot, seed = ctx.settings.n_boot, ctx.settings.seed
+    digit_mean, digit_ci = mean_ci(digit, n_boot, seed)
+    word_mean, word_ci = mean_ci(word, n_boot, seed)
+    record = {"view": "digit", "dominant": lang, "native_label": "answer digit", "dominant_label": "answer word",
+              "n_positions": len(ds), "layers": list(ctx.layers),
+              "native_logprob": digit_mean, "dominant_logprob": word_mean,
+              "dominant_wins": (word > digit).mean(0).tolist(),
+              "ci95": {"native_logprob": digit_ci, "dominant_logprob": word_ci},
+              "lens_norm": ctx.settings.lens_norm}
+    return ArithmeticLensResult([record], {"model": bb.name})

@@ -128,7 +128,7 @@ def semhub_register_datasets(register) -> None:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
-    from semhub_code.lens import CodeLensAnalysis
+    from semhub_code.analyses import CodeLensAnalysis
 
     register(CodeLensAnalysis())
 

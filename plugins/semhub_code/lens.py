@@ -55,39 +55,32 @@ class CodeLensResult(RecordsResult):
         return rows
 
 
-class CodeLensAnalysis(semhub.Analysis):
-    name = "code-lens"
-    description = "logit lens at list commas in code: ' and' / ' or' / ' not' / the next token, per layer"
-    plot_name = "code_lens.png"
+def code_lens(ctx) -> CodeLensResult:
+    """At every list comma of the code view, per layer: log p of ' and', ' or', ' not' and the next token."""
+    bb = ctx.backbone
+    if "code" not in ctx.dataset.columns:
+        raise semhub.SemhubError(f"{ctx.dataset.path}: the code lens needs a 'code' view")
+    word_ids = [semhub.word_token_ids(bb, [w])[0] for w in WORDS]
+    rows: dict[str, list[np.ndarray]] = {"next": [], **{w: [] for w in WORDS}}
 
-    def work(self, ctx) -> int:
-        return len(ctx.dataset)
+    def commas(enc: semhub.Encoded) -> torch.Tensor:
+        """List commas followed by a real token (not the end, not padding)."""
+        mask = enc.groups["list_commas"].bool().clone()
+        mask[:, -1] = False
+        mask[:, :-1] &= enc.inputs["attention_mask"][:, 1:].bool()
+        return mask
 
-    def run(self, ctx) -> CodeLensResult:
-        bb = ctx.backbone
-        if "code" not in ctx.dataset.columns:
-            raise semhub.SemhubError(f"{ctx.dataset.path}: the code lens needs a 'code' view")
-        word_ids = [semhub.word_token_ids(bb, [w])[0] for w in WORDS]
-        rows: dict[str, list[np.ndarray]] = {"next": [], **{w: [] for w in WORDS}}
-
-        def commas(enc: semhub.Encoded) -> torch.Tensor:
-            """List commas followed by a real token (not the end, not padding)."""
-            mask = enc.groups["list_commas"].bool().clone()
-            mask[:, -1] = False
-            mask[:, :-1] &= enc.inputs["attention_mask"][:, 1:].bool()
-            return mask
-
-        for reading in semhub.read_lens(bb, view_batches(bb, ctx.dataset, "code", ctx.settings.batch_size), ctx.layers,
-                                        sites=commas, ids=word_ids, next_token=True, norm=ctx.settings.lens_norm,
-                                        on_batch=ctx.on_batch):
-            for i, w in enumerate(WORDS):
-                rows[w].append(reading.logprobs[:, :, i].T.numpy())
-            rows["next"].append(reading.next_logprob.T.numpy())
-        if not sum(len(r) for r in rows["next"]):
-            raise semhub.SemhubError(f"{ctx.dataset.path}: no list-literal comma is a token of its own")
-        mats = {k: np.concatenate(v) for k, v in rows.items()}
-        record = {"n_positions": int(len(mats["next"])), "layers": list(ctx.layers),
-                  "logprob": {k: v.mean(0).tolist() for k, v in mats.items()},
-                  "and_beats_or": (mats["and"] > mats["or"]).mean(0).tolist(),
-                  "lens_norm": ctx.settings.lens_norm}
-        return CodeLensResult([record], {"model": bb.name})
+    for reading in semhub.read_lens(bb, view_batches(bb, ctx.dataset, "code", ctx.settings.batch_size), ctx.layers,
+                                    sites=commas, ids=word_ids, next_token=True, norm=ctx.settings.lens_norm,
+                                    on_batch=ctx.on_batch):
+        for i, w in enumerate(WORDS):
+            rows[w].append(reading.logprobs[:, :, i].T.numpy())
+        rows["next"].append(reading.next_logprob.T.numpy())
+    if not sum(len(r) for r in rows["next"]):
+        raise semhub.SemhubError(f"{ctx.dataset.path}: no list-literal comma is a token of its own")
+    mats = {k: np.concatenate(v) for k, v in rows.items()}
+    record = {"n_positions": int(len(mats["next"])), "layers": list(ctx.layers),
+              "logprob": {k: v.mean(0).tolist() for k, v in mats.items()},
+              "and_beats_or": (mats["and"] > mats["or"]).mean(0).tolist(),
+              "lens_norm": ctx.settings.lens_norm}
+    return CodeLensResult([record], {"model": bb.name})

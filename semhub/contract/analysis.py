@@ -19,7 +19,8 @@ class Analysis:
         description: one line for ``semhub plugins`` and the CLI help.
         needs_model: False when ``run`` reads only pooled states (``ctx.states``): the analysis then also
             runs on a finished activation store (``--from-store``), where ``ctx.backbone`` is None.
-        input_kinds: the input kinds it can read (``"text"``, ``"audio"``, ``"image"``); empty = any.
+        input_kinds: the input kinds it reads (``"text"``, ``"audio"``, ``"image"``: a spoke's ``input_kind``);
+            at least one view must be of one of them, checked before the model loads; empty = any.
         Options: a ``semhub.Options`` dataclass of its own options (default: none). Each field is a
             keyword of ``semhub.analyze`` and a flag of ``semhub analyze`` (``--field-name``).
         plot_name: the figure's file name (default: the result's ``<key>.png``).

@@ -62,6 +62,14 @@ def run_guarded(analysis: Any, ctx: RunContext) -> Any:
                        "(SEMHUB_DEBUG=1 shows the traceback)") from None
 
 
+def check_input_kinds(analysis: Any, views: list[str]) -> None:
+    """An analysis that declares ``input_kinds`` needs at least one view its spoke reads as one of them."""
+    kinds = tuple(getattr(analysis, "input_kinds", ()) or ())
+    if kinds and not any(getattr(catalog.spoke_for_view(v), "input_kind", "text") in kinds for v in views):
+        raise ParameterError("views", f"analysis {analysis.name!r} reads {' or '.join(kinds)} views; "
+                                      f"none of {', '.join(views)} is one")
+
+
 def analyze(
     analysis: str = "similarity",
     *,
@@ -156,6 +164,7 @@ def analyze(
         view_list = list(views) if views else default_views(ds, modality)
         ds = derive_views(ds, view_list)
         validate_views(ds, view_list)  # bad data fails before the model loads
+        check_input_kinds(analysis_obj, view_list)
         load_s = 0.0
         if backbone is None:
             model = model_for(modality, model)
