@@ -125,7 +125,8 @@ def from_unembedding(backbone, positive: str, negative: str) -> SteeringVector:
 
         token = tok.convert_ids_to_tokens(ids[0])
         raise ParameterError("unembed", f"{positive!r} and {negative!r} both start with the token {token!r} "
-                             f"(id {ids[0]}): the vector would be zero; pick words whose first tokens differ")
+                             f"(id {ids[0]}): the vector would be zero; pick words whose first tokens differ "
+                             "(bare words: the prefix space is added)")
     vec = (weight[ids[0]] - weight[ids[1]]).float().cpu()
     return SteeringVector(vec, -1, {"method": "unembedding", "model": backbone.name, "positive": positive,
                                     "negative": negative, "tokens": tok.convert_ids_to_tokens(ids)})
