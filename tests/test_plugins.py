@@ -157,6 +157,15 @@ def test_installed_example_plugin_is_found_through_its_entry_point(example_plugi
     assert set(record["series"]) == {"en", "reverse_en"} and len(record["x"]) == 4
     assert all(v > 0 for v in record["series"]["en"])
     assert (out / "state_norms.png").stat().st_size > 1000
+    # needs_model = False: the same analysis on a finished store, without the model
+    store = tmp_path / "store"
+    done = semhub_cli("analyze", "--model", str(tmp_path / "tiny"), "--data", str(data), "--views", "en,reverse_en",
+                      "--store", str(store), "--out", str(tmp_path / "sim"))
+    assert done.returncode == 0, done.stderr
+    done = semhub_cli("analyze", "--from-store", str(store), "--analysis", "state-norms", "--out", str(tmp_path / "stored"))
+    assert done.returncode == 0, done.stderr
+    (stored,) = json.loads((tmp_path / "stored" / "results.json").read_text())["state_norms"]
+    assert stored["series"] == record["series"]
 
 
 def test_plugins_use_only_the_public_api():

@@ -34,7 +34,7 @@ def hf_reference(bb, texts, how):
 @pytest.mark.parametrize("name", FAMILIES)
 def test_entry_resolves_on_tiny_model(name):
     bb = tiny_backbone(name)
-    for part in MODULE_KEYS:
+    for part in (*MODULE_KEYS, "embedding"):
         assert isinstance(bb.part(part), torch.nn.Module), part
     assert bb.n_layers == 3
     assert family_for(bb.model.config).name == name
@@ -86,7 +86,74 @@ def test_bad_entries_are_rejected():
     with pytest.raises(SemhubError, match="lacks"):
         parse_family({"name": "x", "architectures": ["X"], "modules": {"base": "m"}}, "x.toml")
     with pytest.raises(SemhubError, match="required key 'architectures'"):
-        parse_family({"name": "x", "modules": {k: "m" for k in MODULE_KEYS}}, "x.toml")
+        parse_family({"name": "x", "modules": {k: "m" for k in (*MODULE_KEYS, "embedding")}}, "x.toml")
     with pytest.raises(SemhubError, match="prefix_space must be"):
-        parse_family({"name": "x", "architectures": ["X"], "modules": {k: "m" for k in MODULE_KEYS},
+        parse_family({"name": "x", "architectures": ["X"], "modules": {k: "m" for k in (*MODULE_KEYS, "embedding")},
                       "tokenizer": {"prefix_space": "none"}}, "x.toml")
+
+
+# ---- backbones checked at load --------------------------------------------------------------
+
+def _all_tiny_backbones():
+    from image_models import VISION_LLMS, vision_backbone
+    from test_audio import AUDIO_LLMS, audio_llm
+
+    yield from ((name, lambda n=name: tiny_backbone(n)) for name in FAMILIES)
+    yield from ((name, lambda n=name: vision_backbone(n)) for name in [*VISION_LLMS, "clip"])
+    yield from ((name, lambda n=name: audio_llm(n)) for name in AUDIO_LLMS)
+    yield "whisper", lambda: tiny_backbone("whisper")
+
+
+@pytest.mark.parametrize("name, make", list(_all_tiny_backbones()), ids=[n for n, _ in _all_tiny_backbones()])
+def test_every_entry_passes_the_load_checks(name, make):
+    from semhub.backbone.checks import check_backbone
+
+    bb = make()
+    check_backbone(bb)
+    for stack in bb.family.stack_names:  # every stack, and the forward of each token-fed one
+        check_backbone(bb.using(stack))
+
+
+def _broken(bb, **modules):
+    import dataclasses
+
+    from semhub.backbone.adapter import Backbone
+
+    family = dataclasses.replace(bb.family, modules={**bb.family.modules, **modules}, source="broken.toml")
+    return Backbone(bb.model, bb.tokenizer, family, bb.name)
+
+
+@pytest.mark.parametrize("modules, part, problem", [
+    ({"blocks": "model.layerz"}, "blocks", "has no module 'model.layerz'"),
+    ({"blocks": "model.layers.0.mlp"}, "blocks", "is not a sequence of modules"),
+    ({"final_norm": "model.layers.0.mlp.down_proj"}, "final_norm", "width 37"),
+    ({"blocks": "model.layers[1:]"}, "blocks", "holds 2 blocks, but the model returns 3 layers"),
+    ({"final_norm": "model.layers.0.input_layernorm"}, "final_norm", "is not the model's hidden_states[3]"),
+])
+def test_a_broken_entry_is_one_line_naming_the_family_and_the_part(modules, part, problem):
+    from semhub.backbone.checks import check_backbone
+
+    bb = tiny_backbone("llama")
+    with torch.no_grad():
+        bb.model.model.layers[0].input_layernorm.weight.fill_(2.0)  # not the final norm's function
+    skip_first = modules.get("blocks") == "model.layers[1:]"
+    broken = _broken(bb, **({} if skip_first else modules))
+    if skip_first:  # a path that resolves to the wrong list of blocks (one missing)
+        broken.__dict__["blocks"] = list(bb.model.model.layers)[1:]
+    with pytest.raises(SemhubError) as info:
+        check_backbone(broken)
+    message = str(info.value)
+    assert message.startswith(f"registry entry 'llama' (broken.toml): part '{part}'") and problem in message
+    assert "\n" not in message
+
+
+def test_parts_mean_one_thing_each():
+    """Unknown part names are refused; a stack names its token or its position embedding."""
+    base = {"name": "x", "architectures": ["X"], "modules": {"base": "m", "blocks": "m.b", "final_norm": "m.n",
+                                                              "unembedding": "h"}}
+    with pytest.raises(SemhubError, match="lacks embedding or position_embedding"):
+        parse_family(base, "x.toml")
+    with pytest.raises(SemhubError, match="unknown part"):
+        parse_family({**base, "modules": {**base["modules"], "embedding": "m.e", "embeddings": "m.e"}}, "x.toml")
+    fam = parse_family({**base, "modules": {**base["modules"], "position_embedding": "m.p"}}, "x.toml")
+    assert fam.input_part() == "position_embedding"

@@ -105,8 +105,14 @@ class Backbone:
         return len(self.blocks)
 
     @property
+    def input_table(self) -> torch.nn.Module:
+        """The stack's token embedding, or its position embedding when it reads features: its weight
+        sets the residual width, the dtype and where inputs go."""
+        return self.part(self.family.input_part(self.stack))
+
+    @property
     def d_model(self) -> int:
-        return int(self.part("embedding").weight.shape[-1])
+        return int(self.input_table.weight.shape[-1])
 
     @property
     def base(self) -> torch.nn.Module:
@@ -117,7 +123,7 @@ class Backbone:
     def input_device(self) -> torch.device:
         """Where inputs go: the embedding's device, or, when accelerate offloaded its weights (they sit
         on "meta" until a forward), the device accelerate runs it on."""
-        embedding = self.part("embedding")
+        embedding = self.input_table
         device = embedding.weight.device
         hook = getattr(embedding, "_hf_hook", None)
         if device.type == "meta" and getattr(hook, "execution_device", None) is not None:
@@ -127,7 +133,7 @@ class Backbone:
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.part("embedding").weight.dtype
+        return self.input_table.weight.dtype
 
     @cached_property
     def forward_params(self) -> frozenset[str]:

@@ -272,4 +272,8 @@ def load_backbone(
     if commit:
         fingerprint["revision"] = commit
     backbone = Backbone(hf_model, tokenizer, family, display, fingerprint, processor=processor)
-    return backbone.using(stack) if stack else backbone
+    backbone = backbone.using(stack) if stack else backbone
+    from semhub.backbone.checks import check_backbone
+
+    check_backbone(backbone)  # a registry entry pointing at the wrong module fails here, naming the part
+    return backbone

@@ -13,7 +13,14 @@ from typing import Any
 
 from semhub.errors import SemhubError
 
-MODULE_KEYS = ("base", "embedding", "blocks", "final_norm", "unembedding")
+MODULE_KEYS = ("base", "blocks", "final_norm", "unembedding")
+"""Parts every stack names. Each means one thing: ``base`` the model without its output head (what a
+forward runs), ``blocks`` the residual blocks in order, ``final_norm`` the norm after the last block,
+``unembedding`` the output head (vocabulary logits, or a dual encoder's projection to the joint space)."""
+INPUT_KEYS = ("embedding", "position_embedding")
+"""And at least one of: ``embedding``, the token embedding (vocabulary x width) of a stack fed token ids;
+``position_embedding``, the learned position table (positions x width) of a stack fed features (CLIP's
+vision tower, Whisper's encoder). Its weight gives the residual width, the dtype and the input device."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +67,20 @@ class ModelFamily:
         """The stack that reads an input kind (``[input_stacks]``: a dual encoder's image vs text tower)."""
         return self.input_stacks.get(kind, "main")
 
+    def input_part(self, stack: str = "main") -> str:
+        """The stack's input part: ``embedding`` (token ids) or, for a stack fed features, ``position_embedding``."""
+        return "embedding" if "embedding" in self.paths(stack) else "position_embedding"
+
     def module(self, model: Any, part: str, stack: str = "main") -> Any:
         """Resolve ``part`` (e.g. ``"blocks"``) of a stack by its dotted path.
 
         A path may list alternatives, ``"lm_head|embed_out"``, for names that changed
         across transformers versions; the first that exists wins; ``"."`` is the model itself.
         """
-        spec = self.paths(stack)[part]
+        paths = self.paths(stack)
+        if part not in paths:
+            raise SemhubError(f"registry entry {self.name!r} ({self.source}): no part {part!r} in stack {stack!r}")
+        spec = paths[part]
         if spec == ".":
             return model
         for path in spec.split("|"):
@@ -77,21 +91,25 @@ class ModelFamily:
                     break
             if obj is not None:
                 return obj
-        raise SemhubError(f"registry entry {self.name!r} ({self.source}): {type(model).__name__} has no module {spec!r}")
+        raise SemhubError(f"registry entry {self.name!r} ({self.source}): part {part!r}: "
+                          f"{type(model).__name__} has no module {spec!r}")
 
 
 def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
     """Validate one entry; errors name the file, since entries come from plugins too."""
     try:
         modules = dict(data["modules"])
-        missing = [k for k in MODULE_KEYS if k not in modules]
-        if missing:
-            raise SemhubError(f"{source}: [modules] lacks {', '.join(missing)}")
         stacks = {name: dict(paths) for name, paths in data.get("stacks", {}).items()}
-        for name, paths in stacks.items():
+        for table, paths in [("[modules]", modules), *((f"[stacks.{n}]", p) for n, p in stacks.items())]:
             missing = [k for k in MODULE_KEYS if k not in paths]
+            if not any(k in paths for k in INPUT_KEYS):
+                missing.append(" or ".join(INPUT_KEYS))
+            unknown = [k for k in paths if k not in (*MODULE_KEYS, *INPUT_KEYS)]
             if missing:
-                raise SemhubError(f"{source}: [stacks.{name}] lacks {', '.join(missing)}")
+                raise SemhubError(f"{source}: {table} lacks {', '.join(missing)}")
+            if unknown:
+                raise SemhubError(f"{source}: {table} has unknown part(s) {', '.join(unknown)} "
+                                  f"(parts: {', '.join((*MODULE_KEYS, *INPUT_KEYS))})")
         tok = data.get("tokenizer", {})
         if tok.get("bos", "auto") not in ("auto", "always", "never"):
             raise SemhubError(f"{source}: [tokenizer] bos must be auto, always or never")
