@@ -98,8 +98,42 @@ class LanguageTrendsAnalysis(Analysis):
         return run_language_trends(ctx)
 
 
+class AlignmentOptions(Options):
+    k: int = option(10, min=1, help="Neighbours for mutual k-NN (capped at N - 1).")
+    retrieval_k: list[int] = option([1, 5, 10], help="Cut-offs of retrieval@k (repeatable).")
+    permutations: int = option(0, min=0, help="Row shuffles per layer for a null baseline of CKA, "
+                               "debiased CKA, mutual k-NN and RSA, with its 95% band (0: none).")
+    pool_sizes: list[int] = option([], help="Candidate-pool sizes of the pool-size curve (repeatable; "
+                                   "default 16, 64, 256... and N).")
+    pool_draws: int = option(5, min=1, help="Random pools drawn per pool size.")
+
+    def check(self) -> None:
+        from semhub.errors import ParameterError
+
+        bad = [k for k in self.retrieval_k if k < 1] or [m for m in self.pool_sizes if m < 2]
+        if bad:
+            raise ParameterError("retrieval_k" if any(k < 1 for k in self.retrieval_k) else "pool_sizes",
+                                 f"{bad[0]} is too small")
+
+
+class AlignmentAnalysis(Analysis):
+    """The field's alignment indices beyond Eq. 1: CKA, debiased CKA, mutual k-NN, RSA, retrieval@k, MRR."""
+
+    name = "alignment"
+    description = "CKA, debiased CKA, mutual k-NN, RSA, retrieval@k and MRR per layer; pool-size curve"
+    plot_name = "alignment.png"
+    needs_model = False  # pooled states only: also runs from an activation store (--from-store)
+    Options = AlignmentOptions
+
+    def run(self, ctx):
+        from semhub.analyses.alignment import run_alignment
+
+        return run_alignment(ctx)
+
+
 @hookimpl
 def semhub_register_analyses(register) -> None:
     register(SimilarityAnalysis())
     register(LogitLensAnalysis())
     register(LanguageTrendsAnalysis())
+    register(AlignmentAnalysis())

@@ -1,0 +1,128 @@
+"""The ``alignment`` analysis: CKA, debiased CKA, mutual k-NN, RSA, retrieval@k and MRR per layer
+for the first view against each other one, with a shuffled-rows null, and a pool-size curve.
+
+Reads only pooled states (``ctx.states_by_layer``: one layer at a time, from a store too), so it
+runs ``--from-store``. Retrieval follows the run's ``center`` setting, as the similarity analysis
+does (its retrieval@1 is this one's, except that an exact tie counts against the partner here); CKA centres by definition; mutual k-NN and RSA use unit
+rows as platonic-rep does. The pool-size curve (does an alignment figure hold as the gallery
+grows?) is read at the layer where mutual k-NN peaks: for each pool size m, ``pool_draws``
+random pools of m aligned items, retrieval@1 and mutual k-NN within each.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+import torch
+
+from semhub.analyses import alignment_metrics as am
+from semhub.contract.result import CurvesResult, nanargmax
+
+NULL_METRICS = ("linear CKA", "debiased CKA", "mutual k-NN", "RSA")
+
+
+class AlignmentResult(CurvesResult):
+    key: ClassVar[str] = "alignment"
+    summary_title = "alignment per layer (and the pool-size curve at the peak layer)"
+
+
+def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool) -> dict[str, float]:
+    """Every metric at one layer; retrieval only where both views have one width (one space)."""
+    out = {"linear CKA": am.linear_cka(x, y), "debiased CKA": am.debiased_cka(x, y),
+           f"mutual k-NN (k={k})": am.mutual_knn(x, y, min(k, len(x) - 1)), "RSA": am.rsa(x, y)}
+    if x.shape[1] == y.shape[1]:
+        if center:
+            x, y = x - x.mean(0), y - y.mean(0)
+        ranks = am.partner_ranks(x, y)
+        out.update({f"retrieval@{kk}": am.retrieval_at(ranks, kk) for kk in ks})
+        out["MRR"] = am.mean_reciprocal_rank(ranks)
+    return out
+
+
+def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int,
+              gen: torch.Generator) -> dict[str, list[float]]:
+    """Mean and 95% band of each metric over ``permutations`` row shuffles of ``y``."""
+    fns: dict[str, Callable[[torch.Tensor, torch.Tensor], float]] = {
+        "linear CKA": am.linear_cka, "debiased CKA": am.debiased_cka,
+        "mutual k-NN": lambda a, b: am.mutual_knn(a, b, min(k, len(a) - 1)), "RSA": am.rsa}
+    draws = {name: [] for name in fns}
+    for _ in range(permutations):
+        yp = y[torch.randperm(len(y), generator=gen)]
+        for name, fn in fns.items():
+            draws[name].append(fn(x, yp))
+    out = {}
+    for name, values in draws.items():
+        finite = [v for v in values if np.isfinite(v)]  # undefined draws (constant states) are left out
+        out[name] = [float(np.mean(finite)), *np.percentile(finite, [2.5, 97.5]).tolist()] if finite else [np.nan] * 3
+    return out
+
+
+def pool_curve(x: torch.Tensor, y: torch.Tensor, sizes: list[int], *, k: int, draws: int, center: bool,
+               gen: torch.Generator) -> dict[str, list[float]]:
+    """Retrieval@1 and mutual k-NN within random pools of each size (mean over ``draws`` pools)."""
+    series: dict[str, list[float]] = {"mutual k-NN": []}
+    if x.shape[1] == y.shape[1]:
+        series["retrieval@1"] = []
+    for m in sizes:
+        knn, r1 = [], []
+        for _ in range(draws if m < len(x) else 1):
+            pick = torch.randperm(len(x), generator=gen)[:m]
+            a, b = x[pick], y[pick]
+            knn.append(am.mutual_knn(a, b, min(k, m - 1)))
+            if "retrieval@1" in series:
+                if center:
+                    a, b = a - a.mean(0), b - b.mean(0)
+                r1.append(am.retrieval_at(am.partner_ranks(a, b), 1))
+        series["mutual k-NN"].append(float(np.mean(knn)))
+        if r1:
+            series["retrieval@1"].append(float(np.mean(r1)))
+    return series
+
+
+def default_pool_sizes(n: int) -> list[int]:
+    """16, 64, 256... below N, then N itself."""
+    sizes, m = [], 16
+    while m < n:
+        sizes.append(m)
+        m *= 4
+    return [*sizes, n]
+
+
+def run_alignment(ctx) -> AlignmentResult:
+    opts, s = ctx.options, ctx.settings
+    gen = torch.Generator().manual_seed(s.seed)
+    first = ctx.views[0]
+    records: list[dict[str, Any]] = []
+    for other in ctx.views[1:]:
+        a, b = ctx.states_by_layer(first), ctx.states_by_layer(other)
+        n = int(a.shape[0])
+        per_layer: dict[str, list[float]] = {}
+        null: dict[str, list[list[float]]] = {name: [] for name in NULL_METRICS}
+        for k in range(len(ctx.layers)):
+            x, y = a[:, k].float(), b[:, k].float()
+            for name, value in layer_metrics(x, y, k=opts.k, ks=list(opts.retrieval_k), center=s.center).items():
+                per_layer.setdefault(name, []).append(value)
+            if opts.permutations:
+                for name, band in null_band(x, y, k=opts.k, permutations=opts.permutations, gen=gen).items():
+                    null[name].append(band)
+            if ctx.on_batch:
+                ctx.on_batch(n)
+        series = dict(per_layer)
+        if opts.permutations:
+            series["linear CKA (shuffled rows)"] = [band[0] for band in null["linear CKA"]]
+            series["mutual k-NN (shuffled rows)"] = [band[0] for band in null["mutual k-NN"]]
+        records.append({"a": first, "b": other, "n": n, "x": list(ctx.layers), "k": opts.k,
+                        "title": f"{ctx.model_name}: {first} vs {other} (n={n})", "ylabel": "alignment",
+                        "series": series,
+                        "null": {name: {"mean": [b[0] for b in bands], "ci95": [b[1:] for b in bands]}
+                                 for name, bands in null.items()} if opts.permutations else {}})
+        knn_curve = per_layer[f"mutual k-NN (k={opts.k})"]
+        peak = nanargmax(knn_curve)
+        peak = len(ctx.layers) - 1 if peak is None else peak
+        sizes = sorted({m for m in (list(opts.pool_sizes) or default_pool_sizes(n)) if 2 <= m <= n})
+        pool = pool_curve(a[:, peak].float(), b[:, peak].float(), sizes, k=opts.k, draws=opts.pool_draws,
+                          center=s.center, gen=gen)
+        records.append({"a": first, "b": other, "n": n, "x": sizes, "layer": ctx.layers[peak], "pool": True,
+                        "xlabel": "candidates in the pool", "ylabel": "alignment",
+                        "title": f"{first} vs {other} at layer {ctx.layers[peak]}: pool size", "series": pool})
+    return AlignmentResult(records, {"model": ctx.model_name, "pooling": s.pooling})

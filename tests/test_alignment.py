@@ -1,0 +1,99 @@
+"""The ``alignment`` analysis: per-layer metrics equal the metric functions on the captured
+states, options from the CLI and Python, the null and the pool-size curve, --from-store, and on
+the real model, an inner-layer peak with shuffled rows near the null."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+import semhub
+from semhub.analyses import alignment_metrics as am
+
+SENTENCES = ["the cat sleeps", "a dog runs home", "the big red house", "one two three", "the river is cold",
+             "a book on the table", "we eat bread", "the road is long", "my old lamp", "a green tree grows"]
+
+
+@pytest.fixture
+def tiny_dir(tmp_path):
+    from conftest import save_tiny_lm
+
+    return save_tiny_lm(tmp_path / "tiny")
+
+
+@pytest.fixture
+def rows(tmp_path) -> Path:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps({"en": s, "fr": " ".join(reversed(s.split()))}) + "\n" for s in SENTENCES))
+    return path
+
+
+def test_each_layer_equals_the_metric_functions_on_the_captured_states(tiny_dir, rows):
+    run = semhub.analyze("alignment", model=str(tiny_dir), data=str(rows), views=["en", "fr"], k=3,
+                         retrieval_k=[1, 2], permutations=4, pool_sizes=[4, 8])
+    curves, pool = run.result.records
+    bb = semhub.load(str(tiny_dir))
+    ds = semhub.dataset(str(rows))
+    states = {v: semhub.capture(bb, semhub.encode_values(bb, list(ds.columns[v]), v)) for v in ("en", "fr")}
+    for k, layer in enumerate(curves["x"]):
+        x, y = states["en"][:, k], states["fr"][:, k]
+        assert curves["series"]["linear CKA"][k] == pytest.approx(am.linear_cka(x, y), rel=1e-5, nan_ok=True)
+        assert curves["series"]["debiased CKA"][k] == pytest.approx(am.debiased_cka(x, y), rel=1e-4, abs=1e-6, nan_ok=True)
+        assert curves["series"]["mutual k-NN (k=3)"][k] == pytest.approx(am.mutual_knn(x, y, 3))
+        ranks = am.partner_ranks(x - x.mean(0), y - y.mean(0))  # the run's default: centred, as similarity
+        assert curves["series"]["retrieval@2"][k] == pytest.approx(am.retrieval_at(ranks, 2))
+    assert set(curves["null"]) == {"linear CKA", "debiased CKA", "mutual k-NN", "RSA"}
+    assert all(lo <= hi for lo, hi in curves["null"]["RSA"]["ci95"])
+    assert pool["x"] == [4, 8] and set(pool["series"]) == {"mutual k-NN", "retrieval@1"}
+    assert pool["layer"] in curves["x"]
+
+
+def test_cli_options_python_keywords_and_the_store_agree(tiny_dir, rows, tmp_path, cli_run):
+    args = ["--model", str(tiny_dir), "--data", str(rows), "--views", "en,fr", "--analysis", "alignment"]
+    code, _, err = cli_run("analyze", *args, "--k", "3", "--retrieval-k", "1", "--retrieval-k", "3",
+                           "-o", "permutations=3", "--pool-sizes", "5", "--out", str(tmp_path / "cli"),
+                           "--store", str(tmp_path / "store"))
+    assert code == 0, err
+    run = semhub.analyze("alignment", model=str(tiny_dir), data=str(rows), views=["en", "fr"], k=3, retrieval_k=[1, 3],
+                         permutations=3, pool_sizes=[5])
+    assert run.results_text == (tmp_path / "cli" / "results.json").read_text()
+    code, _, err = cli_run("analyze", "--from-store", str(tmp_path / "store"), "--analysis", "alignment", "--k", "3",
+                           "--retrieval-k", "1", "--retrieval-k", "3", "--permutations", "3", "--pool-sizes", "5",
+                           "--out", str(tmp_path / "stored"))
+    assert code == 0, err
+    stored = json.loads((tmp_path / "stored" / "results.json").read_text())["alignment"]
+    assert [r["series"] for r in stored] == [r["series"] for r in json.loads(run.results_text)["alignment"]]
+    code, _, err = cli_run("analyze", *args, "--pool-sizes", "1", "--out", str(tmp_path / "bad"))
+    assert code == 2 and "--pool-sizes: 1 is too small" in err and not (tmp_path / "bad").exists()
+
+
+@pytest.mark.real_model
+def test_en_zh_peak_inside_the_network_and_shuffled_rows_sit_on_the_null(tmp_path):
+    bb = semhub.load("gemma3-270m")
+    run = semhub.analyze("alignment", backbone=bb, data="multilingual", views=["en", "zh"], permutations=20,
+                         pool_sizes=[16])
+    curves = run.result.records[0]
+    last = len(curves["x"]) - 1
+    for metric in ("linear CKA", "debiased CKA", "mutual k-NN (k=10)"):
+        values = curves["series"][metric]
+        peak = max(range(len(values)), key=values.__getitem__)
+        assert 0 < peak < last, (metric, values)  # an inner layer, not the embeddings nor the output
+        k = peak
+        assert values[k] > curves["null"][metric.split(" (")[0]]["ci95"][k][1]  # above the shuffled band
+    ds = semhub.dataset("multilingual")
+    zh = list(ds.columns["zh"])
+    random.Random(0).shuffle(zh)
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_text("".join(json.dumps({"en": e, "zh": z}, ensure_ascii=False) + "\n"
+                                for e, z in zip(ds.columns["en"], zh)))
+    off = semhub.analyze("alignment", backbone=bb, data=str(shuffled), views=["en", "zh"], permutations=20,
+                         pool_sizes=[16]).result.records[0]
+    for metric, null in (("debiased CKA", "debiased CKA"), ("mutual k-NN (k=10)", "mutual k-NN"), ("RSA", "RSA")):
+        for k in range(1, len(off["x"])):
+            lo, hi = off["null"][null]["ci95"][k]
+            width = hi - lo
+            assert lo - width <= off["series"][metric][k] <= hi + width, (metric, k)
+    assert max(off["series"]["retrieval@1"]) < 0.1  # chance is 1/120
