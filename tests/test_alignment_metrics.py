@@ -105,6 +105,13 @@ def test_metrics_equal_their_direct_formulas_on_random_data(seed):
     assert am.mean_reciprocal_rank(ranks) == pytest.approx(float((1 / ranks_direct(x, y)).mean()))
 
 
+def test_unbiased_hsic_without_gram_matrices_equals_the_gram_formula():
+    x, y = data(n=25, d=7, seed=3)
+    x, y = x.double(), y.double()
+    gram = am.hsic_unbiased(x @ x.T, y @ y.T)
+    assert float(am.hsic_unbiased_linear(x, y)) == pytest.approx(float(gram), rel=1e-9)
+
+
 def test_retrieval_at_1_is_the_similarity_analysis_retrieval():
     x, y = data(n=30, seed=4, noise=2.0)
     hit = item_statistics(x[:, None], y[:, None], center=False)["hit"].mean()

@@ -4,7 +4,8 @@ indices the field uses beyond Eq. 1, each written from its published formula.
 - linear CKA (Kornblith et al. 2019): ||Xc^T Yc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F), Xc, Yc
   column-centred; from D x D' products, so memory is O(D^2), not O(N^2).
 - debiased CKA: the same ratio of the unbiased HSIC estimator (Song et al. 2012, eq. 5) on the
-  linear Gram matrices, as platonic-rep's ``unbiased_cka``; O(N^2).
+  linear Gram matrices, as platonic-rep's ``unbiased_cka``, computed from O(N D) sums instead of
+  the N x N Gram matrices.
 - mutual k-NN (Huh et al. 2024, platonic-rep ``mutual_knn``): unit rows, each item's k nearest
   others by inner product in X and in Y, the mean share of neighbours they have in common.
 - RSA: the Spearman correlation of the two dissimilarity matrices (1 - cosine) over item pairs
@@ -40,12 +41,26 @@ def hsic_unbiased(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
     return value / (n * (n - 3))
 
 
+def hsic_unbiased_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``hsic_unbiased(X X^T, Y Y^T)`` without the N x N Gram matrices: O(N D + D D') memory.
+
+    With K~ = XX^T off its diagonal: tr(K~L~) = ||X^T Y||^2 - sum_i |x_i|^2 |y_i|^2;
+    1^T K~ 1 = |sum_i x_i|^2 - sum_i |x_i|^2; (K~ 1)_i = x_i . sum_j x_j - |x_i|^2.
+    """
+    x, y = x.double(), y.double()
+    n = x.shape[0]
+    nx, ny = (x * x).sum(1), (y * y).sum(1)
+    kx, ly = x @ x.sum(0) - nx, y @ y.sum(0) - ny  # K~ 1 and L~ 1
+    trace = torch.linalg.matrix_norm(x.T @ y) ** 2 - (nx * ny).sum()
+    value = trace + kx.sum() * ly.sum() / ((n - 1) * (n - 2)) - 2 * (kx * ly).sum() / (n - 2)
+    return value / (n * (n - 3))
+
+
 def debiased_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     """CKA with the unbiased HSIC on linear kernels (less biased at small N than ``linear_cka``)."""
     if x.shape[0] < 4:
         return float("nan")
-    k, l = x.double() @ x.double().T, y.double() @ y.double().T
-    kk, ll, kl = hsic_unbiased(k, k), hsic_unbiased(l, l), hsic_unbiased(k, l)
+    kk, ll, kl = hsic_unbiased_linear(x, x), hsic_unbiased_linear(y, y), hsic_unbiased_linear(x, y)
     denom = torch.sqrt(kk * ll)
     return float(kl / denom) if denom > 0 else float("nan")
 
