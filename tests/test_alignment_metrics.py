@@ -62,6 +62,32 @@ def mutual_knn_direct(x, y, k):
     return float(np.mean([len(p & q) / k for p, q in zip(a, b)]))
 
 
+def cknna_direct(x, y, k):
+    """platonic-rep's cknna (unbiased), in numpy, on unit rows."""
+    def unit(z):
+        z = z.numpy().astype(float)
+        return z / np.linalg.norm(z, axis=1, keepdims=True)
+
+    def hsic_u(a, b):  # Song et al. eq. 5
+        n = len(a)
+        a, b = a.copy(), b.copy()
+        np.fill_diagonal(a, 0)
+        np.fill_diagonal(b, 0)
+        return ((a * b.T).sum() + a.sum() * b.sum() / ((n - 1) * (n - 2)) - 2 * (a @ b).sum() / (n - 2)) / (n * (n - 3))
+
+    def mask(g):
+        g = g.copy()
+        np.fill_diagonal(g, -np.inf)
+        m = np.zeros_like(g)
+        np.put_along_axis(m, np.argsort(-g, axis=1)[:, :k], 1.0, axis=1)
+        return m
+
+    kx, ly = unit(x) @ unit(x).T, unit(y) @ unit(y).T
+    mk, ml = mask(kx), mask(ly)
+    both = mk * ml
+    return hsic_u(both * kx, both * ly) / np.sqrt(hsic_u(mk * kx, mk * kx) * hsic_u(ml * ly, ml * ly))
+
+
 def spearman_direct(u, v):
     ru, rv = np.argsort(np.argsort(u)), np.argsort(np.argsort(v))  # ranks (no ties in random data)
     return float(np.corrcoef(ru, rv)[0, 1])
@@ -98,6 +124,8 @@ def test_metrics_equal_their_direct_formulas_on_random_data(seed):
     for k in (1, 5, 10):
         assert am.mutual_knn(x, y, k) == pytest.approx(mutual_knn_direct(x, y, k))
     assert am.rsa(x, y) == pytest.approx(rsa_direct(x, y), abs=1e-9)
+    for k in (2, 5, 10):
+        assert am.cknna(x, y, k) == pytest.approx(cknna_direct(x, y, k), rel=1e-6)
     ranks = am.partner_ranks(x, y)
     np.testing.assert_array_equal(ranks.numpy(), ranks_direct(x, y))
     for k in (1, 5):
@@ -126,6 +154,7 @@ def test_identical_and_rotated_views_align_perfectly():
         assert am.debiased_cka(x, other) == pytest.approx(1.0)
         assert am.rsa(x, other) == pytest.approx(1.0)
         assert am.mutual_knn(x, other, 5) == pytest.approx(1.0)
+        assert am.cknna(x, other, 5) == pytest.approx(1.0)
     ranks = am.partner_ranks(x, x @ q)  # a rotation of one space is a different space for retrieval ...
     assert am.retrieval_at(am.partner_ranks(x, x), 1) == 1.0 and am.mean_reciprocal_rank(am.partner_ranks(x, x)) == 1.0
     assert ranks.shape == (2, 50)
@@ -136,13 +165,14 @@ def test_shuffled_rows_fall_to_chance():
     y = x + 0.3 * torch.randn(300, 8, generator=torch.Generator().manual_seed(5))  # one space: retrieval is meaningful
     perm = torch.randperm(300, generator=torch.Generator().manual_seed(0))
     aligned = {"cka": am.linear_cka(x, y), "dcka": am.debiased_cka(x, y), "rsa": am.rsa(x, y),
-               "knn": am.mutual_knn(x, y, 10), "r1": am.retrieval_at(am.partner_ranks(x, y), 1)}
+               "knn": am.mutual_knn(x, y, 10), "cknna": am.cknna(x, y, 10),
+               "r1": am.retrieval_at(am.partner_ranks(x, y), 1)}
     shuffled = {"cka": am.linear_cka(x, y[perm]), "dcka": am.debiased_cka(x, y[perm]), "rsa": am.rsa(x, y[perm]),
-                "knn": am.mutual_knn(x, y[perm], 10), "r1": am.retrieval_at(am.partner_ranks(x, y[perm]), 1)}
+                "knn": am.mutual_knn(x, y[perm], 10), "cknna": am.cknna(x, y[perm], 10), "r1": am.retrieval_at(am.partner_ranks(x, y[perm]), 1)}
     assert all(aligned[m] > 0.5 for m in aligned), aligned
     assert abs(shuffled["dcka"]) < 0.05 and abs(shuffled["rsa"]) < 0.05  # unbiased: ~0 under independence
     assert shuffled["knn"] < 0.1 and shuffled["r1"] < 0.05  # chance: k / (N - 1) and about 1 / N
-    assert shuffled["cka"] < aligned["cka"] / 2
+    assert shuffled["cka"] < aligned["cka"] / 2 and shuffled["cknna"] < aligned["cknna"] / 4
 
 
 def test_a_constructed_neighbourhood_case():

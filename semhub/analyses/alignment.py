@@ -1,4 +1,4 @@
-"""The ``alignment`` analysis: CKA, debiased CKA, mutual k-NN, RSA, retrieval@k and MRR per layer
+"""The ``alignment`` analysis: CKA, debiased CKA, mutual k-NN, CKNNA, RSA, retrieval@k and MRR per layer
 for the first view against each other one, with a shuffled-rows null, and a pool-size curve.
 
 Reads only pooled states (``ctx.states_by_layer``: one layer at a time, from a store too), so it
@@ -29,7 +29,8 @@ class AlignmentResult(CurvesResult):
 def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool) -> dict[str, float]:
     """Every metric at one layer; retrieval only where both views have one width (one space)."""
     out = {"linear CKA": am.linear_cka(x, y), "debiased CKA": am.debiased_cka(x, y),
-           f"mutual k-NN (k={k})": am.mutual_knn(x, y, min(k, len(x) - 1)), "RSA": am.rsa(x, y)}
+           f"mutual k-NN (k={k})": am.mutual_knn(x, y, min(k, len(x) - 1)),
+           f"CKNNA (k={k})": am.cknna(x, y, min(k, len(x) - 1)), "RSA": am.rsa(x, y)}
     if x.shape[1] == y.shape[1]:
         if center:
             x, y = x - x.mean(0), y - y.mean(0)

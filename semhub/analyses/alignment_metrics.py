@@ -8,6 +8,7 @@ indices the field uses beyond Eq. 1, each written from its published formula.
   the N x N Gram matrices.
 - mutual k-NN (Huh et al. 2024, platonic-rep ``mutual_knn``): unit rows, each item's k nearest
   others by inner product in X and in Y, the mean share of neighbours they have in common.
+- CKNNA (Huh et al. 2024): CKA over the pairs that are mutual k-nearest neighbours; O(N^2).
 - RSA: the Spearman correlation of the two dissimilarity matrices (1 - cosine) over item pairs
   i < j (``scipy.stats.spearmanr``, which handles ties).
 - retrieval ranks: for each item, the rank of its partner among all N candidates by cosine, both
@@ -89,6 +90,27 @@ def mutual_knn(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     a, b = nearest_neighbours(x, k), nearest_neighbours(y, k)
     shared = (a[:, :, None] == b[:, None, :]).any(-1).sum(1)
     return float(shared.double().mean() / k)
+
+
+def cknna(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
+    """CKNNA (Huh et al. 2024): CKA restricted to pairs that are mutual k-nearest neighbours.
+
+    Unit rows, linear kernels K and L; M = 1 where j is among i's k nearest (others) in both; the
+    score is HSIC_u(M K, M L) / sqrt(HSIC_u(M_K K, M_K K) HSIC_u(M_L L, M_L L)), M_K and M_L the
+    views' own neighbour masks (platonic-rep's ``cknna``, unbiased). O(N^2) memory.
+    """
+    n = x.shape[0]
+    if not 2 <= k < n or n < 4:
+        return float("nan")
+    u, v = _unit(x).double(), _unit(y).double()
+    kx, ly = u @ u.T, v @ v.T
+    mk = torch.zeros(n, n, dtype=torch.float64).scatter_(1, nearest_neighbours(x, k), 1.0)
+    ml = torch.zeros(n, n, dtype=torch.float64).scatter_(1, nearest_neighbours(y, k), 1.0)
+    both = mk * ml
+    kl = hsic_unbiased(both * kx, both * ly)
+    kk, ll = hsic_unbiased(mk * kx, mk * kx), hsic_unbiased(ml * ly, ml * ly)
+    denom = torch.sqrt(kk * ll)
+    return float(kl / denom) if denom > 0 else float("nan")
 
 
 def rsa(x: torch.Tensor, y: torch.Tensor) -> float:

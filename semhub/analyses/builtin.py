@@ -117,10 +117,10 @@ class AlignmentOptions(Options):
 
 
 class AlignmentAnalysis(Analysis):
-    """The field's alignment indices beyond Eq. 1: CKA, debiased CKA, mutual k-NN, RSA, retrieval@k, MRR."""
+    """The field's alignment indices beyond Eq. 1: CKA, debiased CKA, mutual k-NN, CKNNA, RSA, retrieval@k, MRR."""
 
     name = "alignment"
-    description = "CKA, debiased CKA, mutual k-NN, RSA, retrieval@k and MRR per layer; pool-size curve"
+    description = "CKA, debiased CKA, mutual k-NN, CKNNA, RSA, retrieval@k and MRR per layer; pool-size curve"
     plot_name = "alignment.png"
     needs_model = False  # pooled states only: also runs from an activation store (--from-store)
     Options = AlignmentOptions
