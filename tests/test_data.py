@@ -96,3 +96,26 @@ def test_builtin_sample_is_aligned_in_eight_languages():
         assert len(set(ds.columns[view])) == len(ds)  # no duplicated sentences
     lengths = [len(s.split()) for s in ds.columns["en"]]
     assert min(lengths) <= 5 and max(lengths) >= 15
+
+
+def test_line_separators_inside_json_strings_do_not_split_rows(tmp_path):
+    """U+2028, U+2029 and U+0085 are legal raw inside JSON strings (json.dumps(..., ensure_ascii=False))."""
+    import json as _json
+
+    from semhub.data.aligned import load_aligned
+
+    rows = [{"id": "a", "en": "one\u2028two", "fr": "un\u0085deux"}, {"id": "b", "en": "three\u2029", "fr": "trois"}]
+    path = tmp_path / "seps.jsonl"
+    path.write_text("".join(_json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    ds = load_aligned(path)
+    assert ds.columns["en"] == ["one\u2028two", "three\u2029"] and ds.lines == [1, 2]
+
+
+def test_cr_only_and_crlf_files_are_lines(tmp_path):
+    from semhub.data.aligned import load_aligned
+
+    for name, sep in (("cr.jsonl", "\r"), ("crlf.jsonl", "\r\n")):
+        path = tmp_path / name
+        path.write_bytes(sep.join(['{"en": "a cat", "fr": "un chat"}', '{"en": "a dog", "fr": "un chien"}', ""]).encode())
+        ds = load_aligned(path)
+        assert ds.columns["fr"] == ["un chat", "un chien"] and ds.lines == [1, 2]

@@ -90,3 +90,28 @@ def test_report_command_and_bad_run_dir(run_dir, tmp_path, cli_run):
     settings = json.loads((run_dir / "results.json").read_text())["steering"]["settings"]
     assert page.count("<tr>") >= len(settings) + 1  # the settings table: a header and a row each
     assert "scores.perplexity is highest" in page
+
+
+def test_report_embeds_only_the_run_figures_never_through_a_link(run_dir, tmp_path):
+    import base64
+    import json as _json
+    import shutil
+
+    from semhub.runs.report import render
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy, symlinks=True)
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\nTOP-SECRET-CONTENT")
+    leaked = base64.b64encode(secret.read_bytes()).decode()
+    (copy / "leak.png").symlink_to(secret)  # a link dressed as a figure
+    (copy / "planted.png").write_bytes(secret.read_bytes())  # a PNG the run never wrote
+    manifest = _json.loads((copy / "manifest.json").read_text())
+    assert manifest["figures"]  # the run recorded what it wrote
+    page = render(copy)
+    assert "leak.png" not in page and "planted.png" not in page and leaked not in page
+    for name in manifest["figures"]:
+        assert f"<figcaption>{name}</figcaption>" in page
+    (copy / manifest["figures"][0]).unlink()
+    (copy / manifest["figures"][0]).symlink_to(secret)  # a recorded name replaced by a link
+    assert leaked not in render(copy)

@@ -80,6 +80,18 @@ def parse_views(spec: str | None) -> list[str] | None:
 MAX_LINE_CHARS = 1_000_000  # one aligned row; longer lines are a wrong file, not a long sentence
 
 
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def text_lines(text: str) -> list[str]:
+    """Lines split at LF, CRLF or CR only. ``str.splitlines`` also splits at U+2028, U+0085 and
+    other separators, which JSON strings may hold raw (``json.dumps(..., ensure_ascii=False)``)."""
+    lines = LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
@@ -101,7 +113,7 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(path, line, "not valid UTF-8") from None
-    for n, line_text in enumerate(text.split("\n"), 1):
+    for n, line_text in enumerate(text_lines(text), 1):
         if len(line_text) > MAX_LINE_CHARS:
             raise DataError(path, n, f"line is {len(line_text):,} characters, over the {MAX_LINE_CHARS:,} limit")
     return text
@@ -120,7 +132,7 @@ def _load_jsonl(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]],
     ids: list[str] = []
     rows: list[tuple[int, dict]] = []
     seen: dict[str, int] = {}
-    for line_no, line in enumerate(text.splitlines(), 1):
+    for line_no, line in enumerate(text_lines(text), 1):
         if not line.strip():
             continue
         try:
@@ -169,7 +181,7 @@ def _tsv_columns(path: Path, first: str, views: list[str] | None) -> tuple[str, 
 
 
 def _load_tsv(path: Path, text: str, views: list[str] | None) -> tuple[list[str], dict[str, list[Any]], list[int]]:
-    lines = text.splitlines()
+    lines = text_lines(text)
     if not lines:
         raise DataError(path, None, "file is empty")
     a, b, has_header = _tsv_columns(path, lines[0], views)

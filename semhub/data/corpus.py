@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semhub.data.aligned import read_text
+from semhub.data.aligned import read_text, text_lines
 from semhub.errors import DataError, ParameterError
 
 
@@ -12,7 +12,7 @@ def read_corpus(spec: str) -> tuple[str, list[str]]:
     lang, sep, path = spec.partition("=")
     if not sep or not lang or not path:
         raise ParameterError("trend_corpus", f"expected LANG=FILE, got {spec!r}")
-    lines = [line.strip() for line in read_text(Path(path)).splitlines() if line.strip()]
+    lines = [line.strip() for line in text_lines(read_text(Path(path))) if line.strip()]
     if not lines:
         raise DataError(path, None, "corpus is empty")
     return lang, lines

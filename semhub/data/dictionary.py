@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from semhub.data.aligned import VIEW_NAME, read_text
+from semhub.data.aligned import VIEW_NAME, read_text, text_lines
 from semhub.errors import DataError
 
 
@@ -37,7 +37,7 @@ class Dictionary:
 
 def load_dictionary(path: str | Path) -> Dictionary:
     path = Path(path)
-    lines = read_text(path).splitlines()
+    lines = text_lines(read_text(path))
     if not lines:
         raise DataError(path, None, "file is empty")
     header = [h.strip() for h in lines[0].split("\t")]

@@ -12,8 +12,8 @@ def parse_layer_spec(spec: str) -> list[int]:
     layers: set[int] = set()
     try:
         for part in spec.split(","):
-            lo, _, hi = part.strip().partition("-")
-            a, b = int(lo), int(hi) if hi else int(lo)
+            lo, dash, hi = part.strip().partition("-")
+            a, b = int(lo), int(hi) if dash else int(lo)  # "2-" is an unfinished range, not layer 2
             if b - a > MAX_SPEC_LAYERS or max(a, b) > MAX_SPEC_LAYERS:
                 raise ParameterError("layers", f"{spec!r} reaches beyond any model's depth")
             layers.update(range(a, b + 1))

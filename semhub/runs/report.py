@@ -129,6 +129,24 @@ def _plot_html(path: Path) -> str:
     return f'<figure><img alt="{esc(path.name)}" src="data:image/png;base64,{data}"><figcaption>{esc(path.name)}</figcaption></figure>'
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_figures(run_dir: Path, manifest: dict[str, Any]) -> list[Path]:
+    """The figures the run wrote (``manifest["figures"]``; older runs: its ``*.png``), as regular files
+    inside the run directory: never through a link, never a file that is not a PNG."""
+    names = manifest.get("figures")
+    candidates = [run_dir / str(n) for n in names] if isinstance(names, list) else sorted(run_dir.glob("*.png"))
+    out = []
+    for path in candidates:
+        if path.parent != run_dir or path.is_symlink() or not path.is_file():
+            continue
+        with open(path, "rb") as fh:
+            if fh.read(len(PNG_MAGIC)) == PNG_MAGIC:
+                out.append(path)
+    return out
+
+
 def render(run_dir: Path) -> str:
     """The report's HTML for a run directory holding ``manifest.json`` and ``results.json``."""
     try:
@@ -144,7 +162,7 @@ def render(run_dir: Path) -> str:
             f"<p>{esc(model.get('family', ''))} &middot; {esc(model.get('n_layers', '?'))} layers &middot; "
             f"data {esc(manifest.get('data', {}).get('path', manifest.get('preset') or ''))} &middot; "
             f"seed {esc(manifest.get('seed', manifest.get('options', {}).get('seeds', '')))}</p>"]
-    plots = sorted(run_dir.glob("*.png"))
+    plots = run_figures(run_dir, manifest)
     if plots:
         body.append("<h2>Plots</h2>" + "".join(_plot_html(p) for p in plots))
     for key, records in results.items():

@@ -60,6 +60,7 @@ class Run:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise RunError(f"{producer}: its result could not be written ({type(exc).__name__}: {first}); "
                            "nothing was written (SEMHUB_DEBUG=1 shows the traceback)") from exc
+        manifest = {**manifest, "figures": sorted(figures)}  # the report embeds these and nothing else
         return cls(result, manifest, summary, figures, dict(files or {}), results_text)
 
     @property
