@@ -44,3 +44,27 @@ def test_bad_input_gives_exit_2_and_one_line(case, scratch, tmp_path, cli_run):
     assert expand(case["expect"]) in lines[0], lines[0]
     assert "Traceback" not in stderr + stdout
     assert not out.exists() and not list(tmp_path.glob(".run*")), "a run directory was left behind"
+
+
+@pytest.mark.parametrize("kind", ["dangling link", "link to a folder", "existing file", "under a file", "not empty"])
+@pytest.mark.parametrize("command", [["analyze"], ["steer", "--preset", "language"], ["reproduce", "language-trends"]])
+def test_a_bad_out_is_refused_before_any_work(kind, command, scratch, tmp_path, cli_run):
+    target = tmp_path / "target"
+    if kind == "dangling link":
+        target.symlink_to(tmp_path / "nowhere")
+    elif kind == "link to a folder":
+        (tmp_path / "folder").mkdir()
+        target.symlink_to(tmp_path / "folder")
+    elif kind == "existing file":
+        target.write_text("x")
+    elif kind == "under a file":
+        (tmp_path / "file").write_text("x")
+        target = tmp_path / "file" / "sub" / "run"
+    else:
+        target.mkdir()
+        (target / "old.json").write_text("{}")
+    model = [] if command[0] == "reproduce" else ["--model", str(scratch / "missing-model-never-loaded")]
+    code, stdout, stderr = cli_run(*command, *model, "--out", str(target))
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("Error: --out: "), stderr
+    assert "Traceback" not in stderr + stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import shutil
 import sys
@@ -25,9 +26,23 @@ def default_run_dir(model: str, analysis: str) -> Path:
 
 
 def check_out_dir(out: Path) -> None:
-    """Refuse to mix a new run into a non-empty folder (checked before any work)."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    """Refuse, before any work, a run directory that could not be written or would mix runs: a
+    symbolic link (dangling or not), an existing file, a non-empty folder, a path under a file, or
+    a folder that cannot be written in."""
+    out = Path(out)
+    if out.is_symlink():
+        raise SemhubError(f"--out: {out} is a symbolic link; give a plain folder")
+    if out.exists() and not out.is_dir():
+        raise SemhubError(f"--out: {out} already exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
         raise SemhubError(f"--out: {out} already exists and is not empty")
+    parent = out.absolute().parent
+    while not parent.exists() and not parent.is_symlink():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SemhubError(f"--out: {parent} is a file (or a broken link), not a folder: cannot create {out}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SemhubError(f"--out: cannot write in {parent}")
 
 
 @contextmanager
