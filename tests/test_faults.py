@@ -108,3 +108,27 @@ def test_debug_shows_the_traceback(fresh_plugins, monkeypatch, tmp_path, tiny_di
     with pytest.raises(ValueError, match="boom"):
         cli_run("analyze", "--model", str(tiny_dir), "--analysis", "failing", "--limit", "4",
                 "--out", str(tmp_path / "run"))
+
+
+def test_staging_folders_of_killed_runs_are_cleaned_and_live_ones_kept(tmp_path, capsys):
+    import os
+    import subprocess
+    import sys
+
+    from semhub.runs.rundir import staged_run_dir
+
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)  # a process that has exited: a killed run's pid
+    stale = tmp_path / f".old.partial-{gone}-abc123"
+    stale.mkdir()
+    (stale / "results.json").write_text("{}")
+    live = tmp_path / f".other.partial-{os.getppid()}-xyz789"  # a run still going (our parent process)
+    live.mkdir()
+    unknown = tmp_path / ".x.partial-abcdef"  # no pid in the name: not ours to judge
+    unknown.mkdir()
+    with staged_run_dir(tmp_path / "run") as staging:
+        (staging / "a.txt").write_text("1")
+    assert not stale.exists() and live.is_dir() and unknown.is_dir()
+    assert (tmp_path / "run" / "a.txt").read_text() == "1"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"semhub: removed 1 staging folder(s) left by killed runs in {tmp_path}"]

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -45,12 +46,44 @@ def check_out_dir(out: Path) -> None:
         raise SemhubError(f"--out: cannot write in {parent}")
 
 
+STAGING = re.compile(r"^\..+\.partial-(\d+)-[^/]+$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def clean_stale_staging(parent: Path) -> list[Path]:
+    """Remove the staging folders that killed runs left in ``parent`` (``.<name>.partial-<pid>-*``
+    whose process no longer exists), with a one-line notice; a live run's folder is never touched."""
+    removed = []
+    for path in parent.glob(".*.partial-*"):
+        m = STAGING.match(path.name)
+        if not m or path.is_symlink() or not path.is_dir():
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    if removed:
+        sys.stderr.write(f"semhub: removed {len(removed)} staging folder(s) left by killed runs in {parent}\n")
+    return removed
+
+
 @contextmanager
 def staged_run_dir(out: Path) -> Iterator[Path]:
     """Yield a temporary folder; on success it becomes ``out``, on failure it vanishes."""
     check_out_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    clean_stale_staging(out.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
     try:
         yield tmp
         if out.exists():
