@@ -67,7 +67,7 @@ def test_cli_options_python_keywords_and_the_store_agree(tiny_dir, rows, tmp_pat
     stored = json.loads((tmp_path / "stored" / "results.json").read_text())["alignment"]
     assert [r["series"] for r in stored] == [r["series"] for r in json.loads(run.results_text)["alignment"]]
     code, _, err = cli_run("analyze", *args, "--pool-sizes", "1", "--out", str(tmp_path / "bad"))
-    assert code == 2 and "--pool-sizes: 1 is too small" in err and not (tmp_path / "bad").exists()
+    assert code == 2 and "--pool-sizes: 1 is below the minimum 2" in err and not (tmp_path / "bad").exists()
 
 
 @pytest.mark.real_model

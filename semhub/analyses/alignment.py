@@ -18,7 +18,6 @@ import torch
 from semhub.analyses import alignment_metrics as am
 from semhub.contract.result import CurvesResult, nanargmax
 
-NULL_METRICS = ("linear CKA", "debiased CKA", "mutual k-NN", "RSA")
 
 
 class AlignmentResult(CurvesResult):
@@ -26,15 +25,27 @@ class AlignmentResult(CurvesResult):
     summary_title = "alignment per layer (and the pool-size curve at the peak layer)"
 
 
+def null_metrics(k: int) -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
+    """The metrics that get a shuffled-rows null (retrieval's is known: about 1 / N)."""
+    return {"linear CKA": am.linear_cka, "debiased CKA": am.debiased_cka,
+            "mutual k-NN": lambda a, b: am.mutual_knn(a, b, min(k, len(a) - 1)), "RSA": am.rsa}
+
+
+def centred_ranks(x: torch.Tensor, y: torch.Tensor, center: bool) -> torch.Tensor:
+    """Partner ranks, after subtracting each view's mean when the run centres (as similarity does)."""
+    if center:
+        x, y = x - x.mean(0), y - y.mean(0)
+    return am.partner_ranks(x, y)
+
+
 def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool) -> dict[str, float]:
     """Every metric at one layer; retrieval only where both views have one width (one space)."""
-    out = {"linear CKA": am.linear_cka(x, y), "debiased CKA": am.debiased_cka(x, y),
-           f"mutual k-NN (k={k})": am.mutual_knn(x, y, min(k, len(x) - 1)),
-           f"CKNNA (k={k})": am.cknna(x, y, min(k, len(x) - 1)), "RSA": am.rsa(x, y)}
+    scores = {name: fn(x, y) for name, fn in null_metrics(k).items()}
+    out = {"linear CKA": scores["linear CKA"], "debiased CKA": scores["debiased CKA"],
+           f"mutual k-NN (k={k})": scores["mutual k-NN"], f"CKNNA (k={k})": am.cknna(x, y, min(k, len(x) - 1)),
+           "RSA": scores["RSA"]}
     if x.shape[1] == y.shape[1]:
-        if center:
-            x, y = x - x.mean(0), y - y.mean(0)
-        ranks = am.partner_ranks(x, y)
+        ranks = centred_ranks(x, y, center)
         out.update({f"retrieval@{kk}": am.retrieval_at(ranks, kk) for kk in ks})
         out["MRR"] = am.mean_reciprocal_rank(ranks)
     return out
@@ -43,10 +54,8 @@ def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], ce
 def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int,
               gen: torch.Generator) -> dict[str, list[float]]:
     """Mean and 95% band of each metric over ``permutations`` row shuffles of ``y``."""
-    fns: dict[str, Callable[[torch.Tensor, torch.Tensor], float]] = {
-        "linear CKA": am.linear_cka, "debiased CKA": am.debiased_cka,
-        "mutual k-NN": lambda a, b: am.mutual_knn(a, b, min(k, len(a) - 1)), "RSA": am.rsa}
-    draws = {name: [] for name in fns}
+    fns = null_metrics(k)
+    draws: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(permutations):
         yp = y[torch.randperm(len(y), generator=gen)]
         for name, fn in fns.items():
@@ -71,9 +80,7 @@ def pool_curve(x: torch.Tensor, y: torch.Tensor, sizes: list[int], *, k: int, dr
             a, b = x[pick], y[pick]
             knn.append(am.mutual_knn(a, b, min(k, m - 1)))
             if "retrieval@1" in series:
-                if center:
-                    a, b = a - a.mean(0), b - b.mean(0)
-                r1.append(am.retrieval_at(am.partner_ranks(a, b), 1))
+                r1.append(am.retrieval_at(centred_ranks(a, b, center), 1))
         series["mutual k-NN"].append(float(np.mean(knn)))
         if r1:
             series["retrieval@1"].append(float(np.mean(r1)))
@@ -98,7 +105,7 @@ def run_alignment(ctx) -> AlignmentResult:
         a, b = ctx.states_by_layer(first), ctx.states_by_layer(other)
         n = int(a.shape[0])
         per_layer: dict[str, list[float]] = {}
-        null: dict[str, list[list[float]]] = {name: [] for name in NULL_METRICS}
+        null: dict[str, list[list[float]]] = {name: [] for name in null_metrics(opts.k)}
         for k in range(len(ctx.layers)):
             x, y = a[:, k].float(), b[:, k].float()
             for name, value in layer_metrics(x, y, k=opts.k, ks=list(opts.retrieval_k), center=s.center).items():

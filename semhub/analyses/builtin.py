@@ -100,20 +100,12 @@ class LanguageTrendsAnalysis(Analysis):
 
 class AlignmentOptions(Options):
     k: int = option(10, min=1, help="Neighbours for mutual k-NN (capped at N - 1).")
-    retrieval_k: list[int] = option([1, 5, 10], help="Cut-offs of retrieval@k (repeatable).")
+    retrieval_k: list[int] = option([1, 5, 10], min=1, help="Cut-offs of retrieval@k (repeatable).")
     permutations: int = option(0, min=0, help="Row shuffles per layer for a null baseline of CKA, "
                                "debiased CKA, mutual k-NN and RSA, with its 95% band (0: none).")
-    pool_sizes: list[int] = option([], help="Candidate-pool sizes of the pool-size curve (repeatable; "
+    pool_sizes: list[int] = option([], min=2, help="Candidate-pool sizes of the pool-size curve (repeatable; "
                                    "default 16, 64, 256... and N).")
     pool_draws: int = option(5, min=1, help="Random pools drawn per pool size.")
-
-    def check(self) -> None:
-        from semhub.errors import ParameterError
-
-        bad = [k for k in self.retrieval_k if k < 1] or [m for m in self.pool_sizes if m < 2]
-        if bad:
-            raise ParameterError("retrieval_k" if any(k < 1 for k in self.retrieval_k) else "pool_sizes",
-                                 f"{bad[0]} is too small")
 
 
 class AlignmentAnalysis(Analysis):

@@ -46,7 +46,8 @@ def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) ->
 def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor, layers: list[int], *,
           norm: bool, batch_size: int, max_positions: int, on_batch=None) -> dict[str, Any]:
     """Mean language mixture per layer over up to ``max_positions`` content positions of ``view``."""
-    V = Lens(backbone).vocab_size
+    lens = Lens(backbone, norm=norm)
+    V = lens.vocab_size
     full = torch.zeros(V, table.shape[1] + 1)
     rows = min(V, table.shape[0])
     full[:rows, :-1] = table[:rows]
@@ -66,7 +67,7 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
             state["count"] += int(mask.sum())
             yield enc
 
-    for reading in read_lens(backbone, batches(), layers, sites=SITES, table=full, norm=norm, on_batch=on_batch):
+    for reading in read_lens(backbone, batches(), layers, sites=SITES, table=full, lens=lens, on_batch=on_batch):
         totals.add_(reading.mixture.double().sum(1))
     mean = (totals / max(state["count"], 1)).numpy()
     return {"mass": mean[:, :-1], "known_mass": mean[:, -1], "positions": state["count"]}
