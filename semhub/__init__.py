@@ -36,7 +36,7 @@ _EXPORTS: dict[str, str] = {
     "SemhubError": "semhub.errors", "DataError": "semhub.errors", "ParameterError": "semhub.errors",
     # models
     "load": "semhub.backbone.loading", "Backbone": "semhub.backbone.adapter", "ModelSource": "semhub.backbone.loading",
-    "cache_root": "semhub.backbone.loading", "file_sha256": "semhub.backbone.loading",
+    "cache_root": "semhub.backbone.loading", "file_sha256": "semhub.backbone.loading", "cached_build": "semhub.backbone.loading",
     # data
     "AlignedDataset": "semhub.data.aligned", "load_aligned": "semhub.data.aligned",
     # read-out

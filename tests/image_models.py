@@ -35,6 +35,8 @@ def processor(name: str):
         return Qwen2VLImageProcessor(ip, make_tokenizer(media=True))
     if name == "clip":
         return T.CLIPImageProcessorPil(**square30)
+    if name == "dinov2":
+        return T.BitImageProcessorPil(size={"shortest_edge": 28}, crop_size={"height": 28, "width": 28})
     raise KeyError(name)
 
 
@@ -43,6 +45,8 @@ def vision_backbone(name: str, seed: int = 0):
     bb = tiny_backbone(name, seed=seed, processor=proc)
     if name == "clip":
         bb.tokenizer = make_tokenizer()
+    if name == "dinov2":
+        bb.tokenizer = None  # pixels only, as the real one loads
     return bb
 
 
@@ -53,3 +57,4 @@ def save_tiny(name: str, folder) -> None:
     bb.processor.save_pretrained(folder)
     if name == "clip":
         bb.tokenizer.save_pretrained(folder)
+    # dinov2: no tokenizer, as the real one

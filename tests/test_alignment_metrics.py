@@ -140,6 +140,17 @@ def test_unbiased_hsic_without_gram_matrices_equals_the_gram_formula():
     assert float(am.hsic_unbiased_linear(x, y)) == pytest.approx(float(gram), rel=1e-9)
 
 
+def test_unbiased_hsic_on_a_sparse_support_equals_the_dense_formula():
+    gen = torch.Generator().manual_seed(5)
+    n = 30
+    support = (torch.rand(n, n, generator=gen) < 0.2).fill_diagonal_(False)  # asymmetric, like a kNN mask
+    a_dense = torch.randn(n, n, generator=gen, dtype=torch.float64) * support
+    b_dense = torch.randn(n, n, generator=gen, dtype=torch.float64) * support
+    rows, cols = support.nonzero(as_tuple=True)
+    got = am.hsic_unbiased_sparse(rows, cols, a_dense[rows, cols], b_dense[rows, cols], n)
+    assert got == pytest.approx(float(am.hsic_unbiased(a_dense, b_dense)), rel=1e-9)
+
+
 def test_retrieval_at_1_is_the_similarity_analysis_retrieval():
     x, y = data(n=30, seed=4, noise=2.0)
     hit = item_statistics(x[:, None], y[:, None], center=False)["hit"].mean()

@@ -139,7 +139,7 @@ def test_capture_matches_hf_hidden_states(name):
     torch.testing.assert_close(got, torch.stack(rows), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", VISION_LLMS + ["clip"])
+@pytest.mark.parametrize("name", VISION_LLMS + ["clip", "dinov2"])
 def test_steering_image_positions_changes_only_those_residuals(name):
     from semhub import steer_hooks as steer
 

@@ -99,7 +99,7 @@ def _all_tiny_backbones():
     from test_audio import AUDIO_LLMS, audio_llm
 
     yield from ((name, lambda n=name: tiny_backbone(n)) for name in FAMILIES)
-    yield from ((name, lambda n=name: vision_backbone(n)) for name in [*VISION_LLMS, "clip"])
+    yield from ((name, lambda n=name: vision_backbone(n)) for name in [*VISION_LLMS, "clip", "dinov2"])
     yield from ((name, lambda n=name: audio_llm(n)) for name in AUDIO_LLMS)
     yield "whisper", lambda: tiny_backbone("whisper")
 

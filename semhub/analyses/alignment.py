@@ -7,6 +7,11 @@ does (its retrieval@1 is this one's, except that an exact tie counts against the
 rows as platonic-rep does. The pool-size curve (does an alignment figure hold as the gallery
 grows?) is read at the layer where mutual k-NN peaks: for each pool size m, ``pool_draws``
 random pools of m aligned items, retrieval@1 and mutual k-NN within each.
+
+Memory is O(N x block) for any N (CKA from D x D products, neighbours and ranks in row chunks,
+CKNNA on its sparse mask) except RSA, which ranks all pairs: it reads ``rsa_items`` items (all of
+them when N is smaller), drawn once per run. With a second model (``ctx.partner``) the analysis
+compares layer pairs instead (``cross_alignment``).
 """
 from __future__ import annotations
 
@@ -25,10 +30,21 @@ class AlignmentResult(CurvesResult):
     summary_title = "alignment per layer (and the pool-size curve at the peak layer)"
 
 
-def null_metrics(k: int) -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
-    """The metrics that get a shuffled-rows null (retrieval's is known: about 1 / N)."""
+def rsa_rows(n: int, cap: int, seed: int) -> torch.Tensor | None:
+    """The items RSA reads: all of them up to ``cap``, else ``cap`` drawn once (the same at every layer),
+    since its N(N-1)/2 dissimilarities must be ranked together (O(cap^2) memory)."""
+    if n <= cap:
+        return None
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:cap].sort().values
+
+
+def null_metrics(k: int, rows: torch.Tensor | None = None) -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
+    """The metrics that get a shuffled-rows null (retrieval's is known: about 1 / N); RSA on ``rows``."""
+    def rsa(a: torch.Tensor, b: torch.Tensor) -> float:
+        return am.rsa(a, b) if rows is None else am.rsa(a[rows], b[rows])
+
     return {"linear CKA": am.linear_cka, "debiased CKA": am.debiased_cka,
-            "mutual k-NN": lambda a, b: am.mutual_knn(a, b, min(k, len(a) - 1)), "RSA": am.rsa}
+            "mutual k-NN": lambda a, b: am.mutual_knn(a, b, min(k, len(a) - 1)), "RSA": rsa}
 
 
 def centred_ranks(x: torch.Tensor, y: torch.Tensor, center: bool) -> torch.Tensor:
@@ -38,9 +54,10 @@ def centred_ranks(x: torch.Tensor, y: torch.Tensor, center: bool) -> torch.Tenso
     return am.partner_ranks(x, y)
 
 
-def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool) -> dict[str, float]:
+def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool,
+                  rows: torch.Tensor | None = None) -> dict[str, float]:
     """Every metric at one layer; retrieval only where both views have one width (one space)."""
-    scores = {name: fn(x, y) for name, fn in null_metrics(k).items()}
+    scores = {name: fn(x, y) for name, fn in null_metrics(k, rows).items()}
     out = {"linear CKA": scores["linear CKA"], "debiased CKA": scores["debiased CKA"],
            f"mutual k-NN (k={k})": scores["mutual k-NN"], f"CKNNA (k={k})": am.cknna(x, y, min(k, len(x) - 1)),
            "RSA": scores["RSA"]}
@@ -51,10 +68,10 @@ def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], ce
     return out
 
 
-def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int,
-              gen: torch.Generator) -> dict[str, list[float]]:
+def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int, gen: torch.Generator,
+              rows: torch.Tensor | None = None) -> dict[str, list[float]]:
     """Mean and 95% band of each metric over ``permutations`` row shuffles of ``y``."""
-    fns = null_metrics(k)
+    fns = null_metrics(k, rows)
     draws: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(permutations):
         yp = y[torch.randperm(len(y), generator=gen)]
@@ -68,10 +85,11 @@ def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int,
 
 
 def pool_curve(x: torch.Tensor, y: torch.Tensor, sizes: list[int], *, k: int, draws: int, center: bool,
-               gen: torch.Generator) -> dict[str, list[float]]:
-    """Retrieval@1 and mutual k-NN within random pools of each size (mean over ``draws`` pools)."""
+               gen: torch.Generator, retrieval: bool = True) -> dict[str, list[float]]:
+    """Retrieval@1 (one space only) and mutual k-NN within random pools of each size (mean over
+    ``draws`` pools), from one layer pair's states read once."""
     series: dict[str, list[float]] = {"mutual k-NN": []}
-    if x.shape[1] == y.shape[1]:
+    if retrieval and x.shape[1] == y.shape[1]:
         series["retrieval@1"] = []
     for m in sizes:
         knn, r1 = [], []
@@ -96,7 +114,15 @@ def default_pool_sizes(n: int) -> list[int]:
     return [*sizes, n]
 
 
+def pool_sizes(opts, n: int) -> list[int]:
+    return sorted({m for m in (list(opts.pool_sizes) or default_pool_sizes(n)) if 2 <= m <= n})
+
+
 def run_alignment(ctx) -> AlignmentResult:
+    if ctx.partner is not None:
+        from semhub.analyses.cross_alignment import run_cross_alignment
+
+        return run_cross_alignment(ctx)
     opts, s = ctx.options, ctx.settings
     gen = torch.Generator().manual_seed(s.seed)
     first = ctx.views[0]
@@ -104,14 +130,17 @@ def run_alignment(ctx) -> AlignmentResult:
     for other in ctx.views[1:]:
         a, b = ctx.states_by_layer(first), ctx.states_by_layer(other)
         n = int(a.shape[0])
+        rows = rsa_rows(n, opts.rsa_items, s.seed)
         per_layer: dict[str, list[float]] = {}
         null: dict[str, list[list[float]]] = {name: [] for name in null_metrics(opts.k)}
         for k in range(len(ctx.layers)):
             x, y = a[:, k].float(), b[:, k].float()
-            for name, value in layer_metrics(x, y, k=opts.k, ks=list(opts.retrieval_k), center=s.center).items():
+            for name, value in layer_metrics(x, y, k=opts.k, ks=list(opts.retrieval_k), center=s.center,
+                                             rows=rows).items():
                 per_layer.setdefault(name, []).append(value)
             if opts.permutations:
-                for name, band in null_band(x, y, k=opts.k, permutations=opts.permutations, gen=gen).items():
+                for name, band in null_band(x, y, k=opts.k, permutations=opts.permutations, gen=gen,
+                                            rows=rows).items():
                     null[name].append(band)
             if ctx.on_batch:
                 ctx.on_batch(n)
@@ -120,6 +149,7 @@ def run_alignment(ctx) -> AlignmentResult:
             series["linear CKA (shuffled rows)"] = [band[0] for band in null["linear CKA"]]
             series["mutual k-NN (shuffled rows)"] = [band[0] for band in null["mutual k-NN"]]
         records.append({"a": first, "b": other, "n": n, "x": list(ctx.layers), "k": opts.k,
+                        "rsa_items": n if rows is None else len(rows),
                         "title": f"{ctx.model_name}: {first} vs {other} (n={n})", "ylabel": "alignment",
                         "series": series,
                         "null": {name: {"mean": [b[0] for b in bands], "ci95": [b[1:] for b in bands]}
@@ -127,7 +157,7 @@ def run_alignment(ctx) -> AlignmentResult:
         knn_curve = per_layer[f"mutual k-NN (k={opts.k})"]
         peak = nanargmax(knn_curve)
         peak = len(ctx.layers) - 1 if peak is None else peak
-        sizes = sorted({m for m in (list(opts.pool_sizes) or default_pool_sizes(n)) if 2 <= m <= n})
+        sizes = pool_sizes(opts, n)
         pool = pool_curve(a[:, peak].float(), b[:, peak].float(), sizes, k=opts.k, draws=opts.pool_draws,
                           center=s.center, gen=gen)
         records.append({"a": first, "b": other, "n": n, "x": sizes, "layer": ctx.layers[peak], "pool": True,

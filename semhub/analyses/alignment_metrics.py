@@ -8,13 +8,16 @@ indices the field uses beyond Eq. 1, each written from its published formula.
   the N x N Gram matrices.
 - mutual k-NN (Huh et al. 2024, platonic-rep ``mutual_knn``): unit rows, each item's k nearest
   others by inner product in X and in Y, the mean share of neighbours they have in common.
-- CKNNA (Huh et al. 2024): CKA over the pairs that are mutual k-nearest neighbours; O(N^2).
+- CKNNA (Huh et al. 2024): CKA over the pairs that are mutual k-nearest neighbours; the masked
+  kernels are sparse (k per row), so O(N k) memory.
 - RSA: the Spearman correlation of the two dissimilarity matrices (1 - cosine) over item pairs
   i < j (``scipy.stats.spearmanr``, which handles ties).
 - retrieval ranks: for each item, the rank of its partner among all N candidates by cosine, both
   directions; retrieval@k = share with rank <= k; MRR = mean of 1 / rank.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,12 +28,18 @@ def _centred(x: torch.Tensor) -> torch.Tensor:
     return x - x.mean(0)
 
 
-def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Linear CKA of (N, D) and (N, D'): 1 for identical or rotated views, invariant to isotropic scale."""
-    xc, yc = _centred(x), _centred(y)
-    cross = torch.linalg.matrix_norm(xc.T @ yc) ** 2
-    denom = torch.linalg.matrix_norm(xc.T @ xc) * torch.linalg.matrix_norm(yc.T @ yc)
-    return float(cross / denom) if denom > 0 else float("nan")
+def gram_norm(x: torch.Tensor) -> float:
+    """||Xc^T Xc||_F: a view's own term of linear CKA (from the D x D product, O(D^2) memory)."""
+    xc = _centred(x)
+    return float(torch.linalg.matrix_norm(xc.T @ xc))
+
+
+def linear_cka(x: torch.Tensor, y: torch.Tensor, norms: tuple[float, float] | None = None) -> float:
+    """Linear CKA of (N, D) and (N, D'): 1 for identical or rotated views, invariant to isotropic scale.
+    ``norms``: the two ``gram_norm``s, when already known (a layer reused across pairs)."""
+    nx, ny = norms or (gram_norm(x), gram_norm(y))
+    cross = float(torch.linalg.matrix_norm(_centred(x).T @ _centred(y)) ** 2)
+    return cross / (nx * ny) if nx * ny > 0 else float("nan")
 
 
 def hsic_unbiased(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
@@ -57,13 +66,42 @@ def hsic_unbiased_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return value / (n * (n - 3))
 
 
-def debiased_cka(x: torch.Tensor, y: torch.Tensor) -> float:
-    """CKA with the unbiased HSIC on linear kernels (less biased at small N than ``linear_cka``)."""
+def debiased_cka(x: torch.Tensor, y: torch.Tensor, selves: tuple[float, float] | None = None) -> float:
+    """CKA with the unbiased HSIC on linear kernels (less biased at small N than ``linear_cka``).
+    ``selves``: the two views' ``hsic_unbiased_linear(x, x)``, when already known."""
     if x.shape[0] < 4:
         return float("nan")
-    kk, ll, kl = hsic_unbiased_linear(x, x), hsic_unbiased_linear(y, y), hsic_unbiased_linear(x, y)
-    denom = torch.sqrt(kk * ll)
-    return float(kl / denom) if denom > 0 else float("nan")
+    kk, ll = selves or (float(hsic_unbiased_linear(x, x)), float(hsic_unbiased_linear(y, y)))
+    kl = float(hsic_unbiased_linear(x, y))
+    return kl / (kk * ll) ** 0.5 if kk * ll > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """What one layer of one view brings to every pairing, computed once (the layer x layer heatmap
+    pairs each layer of model A with each of model B): CKA's self terms and the k nearest neighbours.
+
+    Attributes:
+        gram_norm: ``gram_norm(x)``, linear CKA's self term.
+        hsic: ``hsic_unbiased_linear(x, x)``, debiased CKA's self term.
+        neighbours: (N, k) indices of each item's k nearest others (unit rows, inner product).
+    """
+
+    gram_norm: float
+    hsic: float
+    neighbours: torch.Tensor
+
+
+def summarise_layer(x: torch.Tensor, k: int) -> LayerSummary:
+    return LayerSummary(gram_norm(x), float(hsic_unbiased_linear(x, x)), nearest_neighbours(x, k))
+
+
+def paired_metrics(x: torch.Tensor, y: torch.Tensor, sx: LayerSummary, sy: LayerSummary) -> dict[str, float]:
+    """Linear CKA, debiased CKA and mutual k-NN of one layer pair, from the layers' summaries: only the
+    cross terms are computed here (one D x D' product, two O(N D) sums, a neighbour intersection)."""
+    return {"linear CKA": linear_cka(x, y, (sx.gram_norm, sy.gram_norm)),
+            "debiased CKA": debiased_cka(x, y, (sx.hsic, sy.hsic)),
+            "mutual k-NN": mutual_knn_of(sx.neighbours, sy.neighbours)}
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -83,13 +121,48 @@ def nearest_neighbours(x: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tens
     return out
 
 
+def knn_overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N, k) bool: whether each of ``a``'s neighbours (rows of indices) is also among ``b``'s."""
+    return (a[:, :, None] == b[:, None, :]).any(-1)
+
+
 def mutual_knn(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     """Mean over items of |kNN_X(i) & kNN_Y(i)| / k (platonic-rep's definition)."""
     if not 1 <= k < x.shape[0]:
         return float("nan")
-    a, b = nearest_neighbours(x, k), nearest_neighbours(y, k)
-    shared = (a[:, :, None] == b[:, None, :]).any(-1).sum(1)
-    return float(shared.double().mean() / k)
+    return mutual_knn_of(nearest_neighbours(x, k), nearest_neighbours(y, k))
+
+
+def mutual_knn_of(a: torch.Tensor, b: torch.Tensor) -> float:
+    """``mutual_knn`` from neighbour indices already found (reused across layer pairs)."""
+    return float(knn_overlap(a, b).sum(1).double().mean() / a.shape[1])
+
+
+def _masked_kernel(u: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
+    """u_i . u_j at the given (i, j) pairs only, in chunks: O(pairs + chunk x D) memory."""
+    out = torch.empty(len(rows), dtype=torch.float64)
+    for s in range(0, len(rows), chunk):
+        out[s:s + chunk] = (u[rows[s:s + chunk]] * u[cols[s:s + chunk]]).sum(1)
+    return out
+
+
+def hsic_unbiased_sparse(rows: torch.Tensor, cols: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+                         n: int) -> float:
+    """``hsic_unbiased(A, B)`` for (N, N) matrices that are zero off one support (i, j) (j != i): each
+    term of Song et al.'s eq. 5 is a sum over the support, so memory is O(support), not O(N^2)."""
+    if n < 4:
+        return float("nan")
+    key = rows * n + cols
+    order = torch.argsort(key)
+    key_sorted, b_sorted = key[order], b[order]
+    flipped = cols * n + rows  # B^T at (i, j) is B at (j, i)
+    where = torch.searchsorted(key_sorted, flipped).clamp(max=len(key) - 1)
+    bt = torch.where(key_sorted[where] == flipped, b_sorted[where], torch.zeros_like(b))
+    trace = float((a * bt).sum())
+    col_a = torch.zeros(n, dtype=torch.float64).index_add_(0, cols, a)  # 1^T A
+    row_b = torch.zeros(n, dtype=torch.float64).index_add_(0, rows, b)  # B 1
+    value = trace + float(a.sum()) * float(b.sum()) / ((n - 1) * (n - 2)) - 2 * float(col_a @ row_b) / (n - 2)
+    return value / (n * (n - 3))
 
 
 def cknna(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
@@ -97,19 +170,28 @@ def cknna(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
 
     Unit rows, linear kernels K and L; M = 1 where j is among i's k nearest (others) in both; the
     score is HSIC_u(M K, M L) / sqrt(HSIC_u(M_K K, M_K K) HSIC_u(M_L L, M_L L)), M_K and M_L the
-    views' own neighbour masks (platonic-rep's ``cknna``, unbiased). O(N^2) memory.
+    views' own neighbour masks (platonic-rep's ``cknna``, unbiased). The masked kernels have at most
+    k entries per row, so memory is O(N k) beyond the chunked neighbour search.
     """
     n = x.shape[0]
     if not 2 <= k < n or n < 4:
         return float("nan")
-    u, v = _unit(x).double(), _unit(y).double()
-    kx, ly = u @ u.T, v @ v.T
-    mk = torch.zeros(n, n, dtype=torch.float64).scatter_(1, nearest_neighbours(x, k), 1.0)
-    ml = torch.zeros(n, n, dtype=torch.float64).scatter_(1, nearest_neighbours(y, k), 1.0)
-    both = mk * ml
-    kl = hsic_unbiased(both * kx, both * ly)
-    kk, ll = hsic_unbiased(mk * kx, mk * kx), hsic_unbiased(ml * ly, ml * ly)
-    denom = torch.sqrt(kk * ll)
+    return cknna_of(_unit(x).double(), _unit(y).double(), nearest_neighbours(x, k), nearest_neighbours(y, k))
+
+
+def cknna_of(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> float:
+    """``cknna`` from unit rows and neighbour indices already found."""
+    n, k = a.shape
+    rows_all = torch.arange(n).repeat_interleave(k)
+    both = knn_overlap(a, b).reshape(-1)
+    rows, cols = rows_all[both], a.reshape(-1)[both]
+    kl = hsic_unbiased_sparse(rows, cols, _masked_kernel(u, rows, cols), _masked_kernel(v, rows, cols), n)
+    ka, lb = a.reshape(-1), b.reshape(-1)
+    kx = _masked_kernel(u, rows_all, ka)
+    ly = _masked_kernel(v, rows_all, lb)
+    kk = hsic_unbiased_sparse(rows_all, ka, kx, kx, n)
+    ll = hsic_unbiased_sparse(rows_all, lb, ly, ly, n)
+    denom = (kk * ll) ** 0.5 if kk * ll > 0 else 0.0
     return float(kl / denom) if denom > 0 else float("nan")
 
 

@@ -106,15 +106,19 @@ class AlignmentOptions(Options):
     pool_sizes: list[int] = option([], min=2, help="Candidate-pool sizes of the pool-size curve (repeatable; "
                                    "default 16, 64, 256... and N).")
     pool_draws: int = option(5, min=1, help="Random pools drawn per pool size.")
+    rsa_items: int = option(2000, min=3, help="Items RSA ranks the pairwise dissimilarities of (a random "
+                            "subset when N is larger: RSA's memory grows as its square).")
 
 
 class AlignmentAnalysis(Analysis):
     """The field's alignment indices beyond Eq. 1: CKA, debiased CKA, mutual k-NN, CKNNA, RSA, retrieval@k, MRR."""
 
     name = "alignment"
-    description = "CKA, debiased CKA, mutual k-NN, CKNNA, RSA, retrieval@k and MRR per layer; pool-size curve"
+    description = ("CKA, debiased CKA, mutual k-NN, CKNNA, RSA, retrieval@k and MRR per layer; pool-size curve; "
+                   "with --model-b, every layer of one model against every layer of another")
     plot_name = "alignment.png"
     needs_model = False  # pooled states only: also runs from an activation store (--from-store)
+    cross_model = True  # with --model-b: every layer of one model against every layer of the other
     Options = AlignmentOptions
 
     def run(self, ctx):

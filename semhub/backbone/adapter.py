@@ -105,14 +105,20 @@ class Backbone:
         return len(self.blocks)
 
     @property
-    def input_table(self) -> torch.nn.Module:
+    def input_table(self) -> torch.nn.Module | torch.Tensor:
         """The stack's token embedding, or its position embedding when it reads features: its weight
-        sets the residual width, the dtype and where inputs go."""
+        (``input_weight``) sets the residual width, the dtype and where inputs go."""
         return self.part(self.family.input_part(self.stack))
 
     @property
+    def input_weight(self) -> torch.Tensor:
+        """The input table's weight; a stack whose position table is a bare parameter (DINOv2) names it."""
+        table = self.input_table
+        return table if isinstance(table, torch.Tensor) else table.weight
+
+    @property
     def d_model(self) -> int:
-        return int(self.input_table.weight.shape[-1])
+        return int(self.input_weight.shape[-1])
 
     @property
     def base(self) -> torch.nn.Module:
@@ -123,9 +129,8 @@ class Backbone:
     def input_device(self) -> torch.device:
         """Where inputs go: the embedding's device, or, when accelerate offloaded its weights (they sit
         on "meta" until a forward), the device accelerate runs it on."""
-        embedding = self.input_table
-        device = embedding.weight.device
-        hook = getattr(embedding, "_hf_hook", None)
+        device = self.input_weight.device
+        hook = getattr(self.input_table, "_hf_hook", None)
         if device.type == "meta" and getattr(hook, "execution_device", None) is not None:
             execution = hook.execution_device
             return torch.device(f"cuda:{execution}" if isinstance(execution, int) else execution)
@@ -133,7 +138,7 @@ class Backbone:
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.input_table.weight.dtype
+        return self.input_weight.dtype
 
     @cached_property
     def forward_params(self) -> frozenset[str]:

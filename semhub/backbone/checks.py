@@ -39,10 +39,11 @@ def check_parts(backbone) -> None:
         if not blocks or not all(isinstance(b, torch.nn.Module) for b in blocks):
             raise _fail(view, "blocks", f"{fam.paths(stack)['blocks']!r} holds no blocks")
         table = view.input_table
-        if getattr(table, "weight", None) is None or table.weight.dim() != 2:
+        weight = table if isinstance(table, torch.Tensor) else getattr(table, "weight", None)
+        if not isinstance(weight, torch.Tensor) or weight.dim() < 2:
             raise _fail(view, fam.input_part(stack), "expected a (rows x width) embedding table")
         width = view.d_model
-        for part in ("final_norm", "unembedding"):
+        for part in [p for p in ("final_norm", "unembedding") if p in fam.paths(stack)]:
             got = _width(view.part(part))
             if got is not None and got != width:
                 raise _fail(view, part, f"width {got}, but the stack's {fam.input_part(stack)} has width {width}")
@@ -61,7 +62,7 @@ def check_forward(backbone) -> None:
     if backbone.family.input_part(backbone.stack) != "embedding":
         return  # fed features (audio frames, pixels): the parity tests cover these stacks
     token = backbone.tokenizer.bos_token_id
-    if token is None or token >= backbone.input_table.weight.shape[0]:
+    if token is None or token >= backbone.input_weight.shape[0]:
         token = 0
     ids = torch.tensor([[int(token)]])
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}

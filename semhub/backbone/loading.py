@@ -103,27 +103,37 @@ def parse_device_map(spec: str | dict | None) -> str | dict | None:
     return text
 
 
+def cached_build(target: Path, build: Callable[[Path], None], stamp: str) -> Path:
+    """``target`` built once by ``build(folder)``: into a temporary sibling, marked complete, then renamed,
+    so a killed conversion never leaves a folder that looks finished. Later calls return at once."""
+    if (target / "semhub-complete").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        build(tmp)
+        (tmp / "semhub-complete").write_text(stamp + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def dequantized_copy(source: ModelSource) -> Path:
     """A cached, de-quantised safetensors copy of a GGUF model; built once, atomically."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     name = Path(str(source.gguf_file))
     if source.sha256:
         key = source.sha256
     else:
         stat = (source.directory() / name).stat()
         key = f"{stat.st_size}-{int(stat.st_mtime)}"
-    target = cache_root() / "dequantized" / f"{name.stem}-{key[:16]}"
-    if (target / "semhub-complete").exists():
-        return target
-    import torch
-
     folder = source.directory()
-    gguf = folder / name
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-    try:
+    def build(tmp: Path) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=source.gguf_file)
         model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=source.gguf_file, dtype=torch.float32)
         # transformers refuses to save a model that still points at its GGUF quantizer.
@@ -132,12 +142,8 @@ def dequantized_copy(source: ModelSource) -> Path:
             del model.config.quantization_config
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        (tmp / "semhub-complete").write_text(str(gguf) + "\n")
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    return cached_build(cache_root() / "dequantized" / f"{name.stem}-{key[:16]}", build, str(folder / name))
 
 
 def resolve_class(spec: str) -> Any:
@@ -151,6 +157,18 @@ def resolve_class(spec: str) -> Any:
         return getattr(importlib.import_module(module) if module else transformers, name)
     except (ImportError, AttributeError):
         raise SemhubError(f"registry: cannot import {spec!r} (is its plugin installed?)") from None
+
+
+def _tokenizer(location: str, common: dict[str, Any], family) -> Any:
+    """The model's tokenizer; a family that reads no text and has none (DINOv2: pixels only) gets None."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(location, **common)
+    except (OSError, ValueError, TypeError, KeyError):
+        if "text" in family.modalities or family.processor is None:
+            raise
+        return None
 
 
 def _load_config(location: str, common: dict[str, Any]) -> Any:
@@ -229,6 +247,9 @@ def load_backbone(
     device_map = parse_device_map(device_map)
     if offload_folder is not None and device_map is None:
         raise SemhubError("--offload-folder: only used with --device-map")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # semhub shows its own progress; keep stderr for errors
     source, display = resolve_source(model)
     torch_dtype = _torch_dtype(dtype)
     fingerprint: dict[str, Any] = {"model": display}
@@ -243,16 +264,12 @@ def load_backbone(
         fingerprint["revision"] = revision or "main"
     fingerprint.update(source.extra if source else {})
 
-    from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # semhub shows its own progress; keep stderr for errors
     common = {"trust_remote_code": trust_remote_code, "revision": revision}
     try:
         config = _load_config(location, common)
         family = family_for(config)
         processor = resolve_class(family.processor).from_pretrained(location, **common) if family.processor else None
-        tokenizer = getattr(processor, "tokenizer", None) or AutoTokenizer.from_pretrained(location, **common)
+        tokenizer = getattr(processor, "tokenizer", None) or _tokenizer(location, common, family)
         placement = {"device_map": device_map}
         if offload_folder is not None:
             placement["offload_folder"] = str(offload_folder)
@@ -266,7 +283,7 @@ def load_backbone(
         except (RuntimeError, AssertionError, ValueError) as exc:
             raise SemhubError(f"--device: cannot use {device!r}: {str(exc).strip().splitlines()[0]}") from None
     hf_model.eval()
-    if tokenizer.pad_token_id is None:
+    if tokenizer is not None and tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     commit = getattr(config, "_commit_hash", None)
     if commit:

@@ -13,10 +13,12 @@ from typing import Any
 
 from semhub.errors import SemhubError
 
-MODULE_KEYS = ("base", "blocks", "final_norm", "unembedding")
+MODULE_KEYS = ("base", "blocks", "final_norm")
 """Parts every stack names. Each means one thing: ``base`` the model without its output head (what a
-forward runs), ``blocks`` the residual blocks in order, ``final_norm`` the norm after the last block,
-``unembedding`` the output head (vocabulary logits, or a dual encoder's projection to the joint space)."""
+forward runs), ``blocks`` the residual blocks in order, ``final_norm`` the norm after the last block."""
+OPTIONAL_KEYS = ("unembedding",)
+"""Parts a stack names when it has them: ``unembedding``, the output head (vocabulary logits, or a dual
+encoder's projection to the joint space); a ViT with no text side has none, and the lenses refuse it."""
 INPUT_KEYS = ("embedding", "position_embedding")
 """And at least one of: ``embedding``, the token embedding (vocabulary x width) of a stack fed token ids;
 ``position_embedding``, the learned position table (positions x width) of a stack fed features (CLIP's
@@ -79,6 +81,9 @@ class ModelFamily:
         """
         paths = self.paths(stack)
         if part not in paths:
+            if part in OPTIONAL_KEYS:
+                raise SemhubError(f"--model: a {self.name} model (stack {stack!r}) has no {part}: this needs a model with one "
+                                  f"(a language model or a dual encoder; see `semhub models`)")
             raise SemhubError(f"registry entry {self.name!r} ({self.source}): no part {part!r} in stack {stack!r}")
         spec = paths[part]
         if spec == ".":
@@ -104,12 +109,12 @@ def parse_family(data: dict[str, Any], source: str) -> ModelFamily:
             missing = [k for k in MODULE_KEYS if k not in paths]
             if not any(k in paths for k in INPUT_KEYS):
                 missing.append(" or ".join(INPUT_KEYS))
-            unknown = [k for k in paths if k not in (*MODULE_KEYS, *INPUT_KEYS)]
+            unknown = [k for k in paths if k not in (*MODULE_KEYS, *OPTIONAL_KEYS, *INPUT_KEYS)]
             if missing:
                 raise SemhubError(f"{source}: {table} lacks {', '.join(missing)}")
             if unknown:
                 raise SemhubError(f"{source}: {table} has unknown part(s) {', '.join(unknown)} "
-                                  f"(parts: {', '.join((*MODULE_KEYS, *INPUT_KEYS))})")
+                                  f"(parts: {', '.join((*MODULE_KEYS, *OPTIONAL_KEYS, *INPUT_KEYS))})")
         tok = data.get("tokenizer", {})
         if tok.get("bos", "auto") not in ("auto", "always", "never"):
             raise SemhubError(f"{source}: [tokenizer] bos must be auto, always or never")

@@ -118,7 +118,7 @@ def models(as_json: bool) -> None:
         table.add_column(col)
     for fam in fams.values():
         m = fam.modules
-        table.add_row(fam.name, ", ".join(fam.architectures), m["blocks"], m["final_norm"], m["unembedding"],
+        table.add_row(fam.name, ", ".join(fam.architectures), m["blocks"], m["final_norm"], m.get("unembedding", "-"),
                       fam.dominant_language, ", ".join(fam.examples[:2]))
     console = Console()
     console.print(table)

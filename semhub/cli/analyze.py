@@ -45,6 +45,10 @@ class AnalyzeCommand(click.Command):
 
 @click.command(cls=AnalyzeCommand, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--model", default=None, help="Registered name (default: the modality's model), local dir, .gguf file, or HF hub id.")
+@click.option("--model-b", default=None,
+              help="A second model (same forms as --model) that reads every view after the first: alignment "
+                   "then compares every layer of --model with every layer of --model-b.")
+@click.option("--layers-b", default=None, help="--model-b's layers to capture (default: all).")
 @click.option("--data", default=None,
               help="Aligned JSONL/TSV file or built-in dataset name (default: the --modality's built-in data).")
 @click.option("--views", default=None, help="Comma list; the first view is compared with each other one.")

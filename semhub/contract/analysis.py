@@ -24,6 +24,8 @@ class Analysis:
         Options: a ``semhub.Options`` dataclass of its own options (default: none). Each field is a
             keyword of ``semhub.analyze`` and a flag of ``semhub analyze`` (``--field-name``).
         plot_name: the figure's file name (default: the result's ``<key>.png``).
+        cross_model: True when ``run`` also reads ``ctx.partner``, the views a second model reads
+            (``model_b``, ``--model-b``); other analyses refuse a second model.
     """
 
     name: ClassVar[str] = ""
@@ -32,6 +34,7 @@ class Analysis:
     input_kinds: ClassVar[tuple[str, ...]] = ()
     Options: ClassVar[type[Options]] = Options
     plot_name: ClassVar[str] = ""
+    cross_model: ClassVar[bool] = False
 
     def work(self, ctx: "RunContext") -> int | None:
         """Units of work for the progress bar (each ``ctx.on_batch(n)`` advances it by n); None: rows x views."""

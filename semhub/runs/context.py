@@ -80,6 +80,8 @@ class RunContext:
         on_batch: call with a number of units done, to advance the progress bar.
         timings: seconds per phase, recorded in the manifest.
         model_name: the model's display name (also without a backbone).
+        partner: a second model's context (``model_b``): its own backbone, layers and store, reading
+            the views after the first; None in a one-model run. Only ``cross_model`` analyses see one.
     """
 
     backbone: Any
@@ -91,6 +93,7 @@ class RunContext:
     on_batch: Callable[[int], None] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     model_name: str = ""
+    partner: "RunContext | None" = None
     _cache: dict[str, Any] = field(default_factory=dict)
     _engine: Any = None
 
@@ -122,6 +125,8 @@ class RunContext:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
+        if self.partner is not None:
+            self.partner.close()
 
     def capture_spec(self):
         from semhub.runs.engine import CaptureSpec
@@ -249,5 +254,14 @@ def context_from_store(store: str | Path, views: list[str] | None = None, *, set
     settings = RunSettings(**{**base.to_dict(), "pooling": spec["pooling"], "batch_size": spec["batch_size"],
                               "final_norm": spec["final_norm"], "store": str(store),
                               "store_dtype": spec.get("store_dtype", "float32"), "limit": None})
-    return RunContext(None, ds, views, list(spec["layers"]), settings, options or Options(),
-                      model_name=spec["model"]["name"])
+    ctx = RunContext(None, ds, views, list(spec["layers"]), settings, options or Options(),
+                     model_name=spec["model"]["name"])
+    partner = partner_store(store)
+    if (partner / "store.json").exists():  # a two-model store: model B's views in its own store inside
+        ctx.partner = context_from_store(partner, settings=settings, options=options)
+    return ctx
+
+
+def partner_store(store: str | Path) -> Path:
+    """Where a two-model run keeps the second model's states: a store of its own inside the first."""
+    return Path(store) / "model-b"

@@ -26,7 +26,8 @@ def model_for(modality: str, model: str | None) -> str:
     readers = [f for f in fams.values() if kind in f.modalities]
     names = [f"{f.name} ({f.examples[0]})" if f.examples else f.name for f in readers]
     suggested = getattr(spoke, "suggested_model", None) or next((f.examples[0] for f in readers if f.examples), "MODEL")
-    raise ParameterError("modality", f"{modality}: no {modality} model is built in (semhub ships no such weights); "
+    raise ParameterError("modality", f"{modality}: no built-in model compares {modality} with text in one network (a {modality}-only one "
+                         "pairs with a language model through --model-b: see `semhub models`); "
                          f"supported families: {', '.join(names) or 'none'}; on a machine that has one, run: "
                          f"semhub analyze --modality {modality} --model {suggested}")
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from semhub.contract.analysis import options_class
 from semhub.contract.options import Options
@@ -75,6 +76,9 @@ def analyze(
     *,
     model: str | None = None,
     backbone: Any = None,
+    model_b: str | None = None,
+    backbone_b: Any = None,
+    layers_b: str | list[int] | None = None,
     data: Any = None,
     views: list[str] | None = None,
     modality: str = "text",
@@ -112,7 +116,9 @@ def analyze(
 
     ``analysis`` is a registered name (``semhub plugins``). The analysis's own options are given as
     keywords (``max_positions=100``) or as ``options={...}`` / an ``Options`` instance. ``backbone``
-    reuses a loaded model instead of ``model``. Errors name the parameter.
+    reuses a loaded model instead of ``model``. ``model_b`` (or a loaded ``backbone_b``) reads every view
+    after the first with a second model, at its ``layers_b`` (default: all), for analyses that compare
+    models (``alignment``); the first view is read by ``model``. Errors name the parameter.
     """
     from semhub.contract.spoke import allow_outside_paths as allowing
 
@@ -144,7 +150,14 @@ def analyze(
         raise ParameterError("resume", "needs store (the activation store to continue)")
     if engine not in ("local", "ray"):
         raise ParameterError("engine", f"{engine!r} (choose from local, ray)")
-    given = {"analysis": analysis_obj.name, "model": model, "data": None if data is None else str(getattr(data, "path", data)),
+    two_models = model_b is not None or backbone_b is not None
+    if two_models and not getattr(analysis_obj, "cross_model", False):
+        crossing = [a.name for a in catalog.analyses().values() if getattr(a, "cross_model", False)]
+        raise ParameterError("model_b", f"analysis {analysis_obj.name!r} reads one model; to compare two models "
+                                        f"run {', '.join(crossing) or 'an analysis that compares models'}")
+    if layers_b is not None and not two_models:
+        raise ParameterError("layers_b", "needs model_b (the second model whose layers these are)")
+    given = {"analysis": analysis_obj.name, "model": model, "model_b": model_b, "layers_b": layers_b, "data": None if data is None else str(getattr(data, "path", data)),
              "views": views, "layers": layers, "paper": paper, "device": device, "dtype": dtype,
              "device_map": device_map, "offload_folder": str(offload_folder) if offload_folder else None,
              "revision": revision, "trust_remote_code": trust_remote_code, "stack": stack, "resume": resume,
@@ -155,7 +168,8 @@ def analyze(
         if from_store is not None:
             return _analyze_stored(analysis_obj, Path(from_store), views, settings, opts, given, progress, started,
                                    conflicting=[n for n, v in (("store", store), ("model", model), ("data", data),
-                                                               ("backbone", backbone)) if v is not None])
+                                                               ("backbone", backbone), ("model_b", model_b),
+                                                               ("backbone_b", backbone_b)) if v is not None])
         from semhub.data.aligned import AlignedDataset
         from semhub.readout.collect import derive_views, validate_views
         from semhub.runs.inputs import dataset, default_views, model_for
@@ -165,27 +179,39 @@ def analyze(
         ds = derive_views(ds, view_list)
         validate_views(ds, view_list)  # bad data fails before the model loads
         check_input_kinds(analysis_obj, view_list)
-        load_s = 0.0
+        if two_models and len(view_list) < 2:
+            raise ParameterError("views", "two models need two views: the first is read by model, the others "
+                                          "by model_b")
+        if isinstance(layers_b, str):
+            from semhub.readout.layers import parse_layer_spec
+
+            with _naming("layers", "layers_b"):
+                parse_layer_spec(layers_b)
+        t0 = time.perf_counter()
+        placement = {"device": device, "dtype": dtype, "device_map": device_map, "offload_folder": offload_folder,
+                     "revision": revision, "trust_remote_code": trust_remote_code}
         if backbone is None:
             model = model_for(modality, model)
-            t0 = time.perf_counter()
-            from semhub.backbone.loading import load_backbone
-
-            backbone = load_backbone(model, device=device, dtype=dtype, device_map=device_map,
-                                     offload_folder=offload_folder, revision=revision,
-                                     trust_remote_code=trust_remote_code, stack=stack)
-            load_s = time.perf_counter() - t0
-        ctx = make_context(backbone, ds, view_list, settings=settings, options=opts, layers=layers,
+            backbone = _load(model, placement, stack)
+        if two_models and backbone_b is None:
+            backbone_b = _load(model_b, placement, None)  # each model loaded once
+        load_s = time.perf_counter() - t0
+        views_a = view_list[:1] if two_models else view_list
+        ctx = make_context(backbone, ds, views_a, settings=settings, options=opts, layers=layers,
                            drop_embeddings=paper and PAPER_SETTING["drop_embeddings"],
                            on_batch=progress.advance, resume=resume)
-        if engine == "ray":
-            from semhub.runs.ray_engine import RayEngine
+        if two_models:
+            from semhub.runs.context import partner_store
 
-            load_kwargs = {"model": model, "device": device, "dtype": dtype, "device_map": device_map,
-                           "offload_folder": offload_folder, "revision": revision,
-                           "trust_remote_code": trust_remote_code, "stack": stack}
-            ctx.use_engine(RayEngine(load_kwargs, ctx.dataset, ctx.capture_spec(), workers=workers, address=address,
-                                     gpus_per_worker=1 if str(device or "").startswith("cuda") else 0))
+            settings_b = RunSettings(**{**settings.to_dict(), "store": str(partner_store(store)) if store else None})
+            with _naming("layers", "layers_b"):
+                ctx.partner = make_context(backbone_b, ds, view_list[1:], settings=settings_b, options=opts,
+                                           layers=layers_b, drop_embeddings=paper and PAPER_SETTING["drop_embeddings"],
+                                           on_batch=progress.advance, resume=resume)
+        if engine == "ray":
+            for side, name, side_stack in ((ctx, model, stack), (ctx.partner, model_b, None)):
+                if side is not None:
+                    _use_ray(side, {**placement, "model": name, "stack": side_stack}, workers, address, device)
         work = analysis_obj.work(ctx) if hasattr(analysis_obj, "work") else None
         progress.start(analysis_obj.name, work if work is not None else len(ds) * len(view_list))
         t1 = time.perf_counter()
@@ -198,12 +224,43 @@ def analyze(
         return _run(result, analysis_obj, backbone.describe(), ctx, given, timings)
 
 
+@contextmanager
+def _naming(parameter: str, instead: str) -> Iterator[None]:
+    """Errors about ``parameter`` name ``instead`` (model B's layers are checked by model A's code)."""
+    try:
+        yield
+    except ParameterError as exc:
+        if exc.parameter != parameter:
+            raise
+        raise ParameterError(instead, exc.problem) from None
+
+
+def _load(model: str, placement: dict[str, Any], stack: str | None) -> Any:
+    from semhub.backbone.loading import load_backbone
+
+    return load_backbone(model, stack=stack, **placement)
+
+
+def _use_ray(ctx: RunContext, load_kwargs: dict[str, Any], workers: int, address: str | None,
+             device: str | None) -> None:
+    """Capture ``ctx``'s views on Ray workers that each load the model named in ``load_kwargs``."""
+    from semhub.runs.ray_engine import RayEngine
+
+    ctx.use_engine(RayEngine(load_kwargs, ctx.dataset, ctx.capture_spec(), workers=workers, address=address,
+                             gpus_per_worker=1 if str(device or "").startswith("cuda") else 0))
+
+
 def _run(result: Any, analysis_obj: Any, model: dict, ctx: RunContext, given: dict, timings: dict) -> Run:
     ds = ctx.dataset
+    partner = ctx.partner
     manifest = {
         "model": model,
+        **({"model_b": partner.backbone.describe() if partner.backbone is not None
+            else partner.store.manifest()["model"], "views_b": partner.views, "layers_b": partner.layers}
+           if partner is not None else {}),
         "data": {"path": str(ds.path), "sha256": ds.sha256, "rows": len(ds)},
-        "options": {**given, "views": ctx.views, "layers": ctx.layers, "data": str(ds.path)},
+        "options": {**given, "views": ctx.views + (partner.views if partner is not None else []), "layers": ctx.layers,
+                    "data": str(ds.path)},
         "seed": ctx.settings.seed,
         "timings": timings,
         "environment": environment(),

@@ -181,3 +181,42 @@ def plot_curves(result: Any, path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_layer_pairs(result: Any, path: Path) -> Path:
+    """Two models: per view pair, one heatmap per metric (model A's layers down, B's across, the best
+    pair ringed) and the pool-size curve at the best mutual-k-NN pair."""
+    plt = pyplot()
+    pairs = [r for r in result.records if not r.get("pool")]
+    pools = {(r["a"], r["b"]): r for r in result.records if r.get("pool")}
+    n_cols = max((len(r["heatmaps"]) for r in pairs), default=1) + 1
+    fig, axes = plt.subplots(len(pairs) or 1, n_cols, figsize=(4.2 * n_cols, 3.9 * max(1, len(pairs))),
+                             squeeze=False, constrained_layout=True)
+    for row, rec in zip(axes, pairs):
+        la, lb = rec["layers_a"], rec["layers_b"]
+        for ax, (name, grid) in zip(row, rec["heatmaps"].items()):
+            values = [[float("nan") if v is None else v for v in line] for line in grid]
+            image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis",
+                              extent=(lb[0] - 0.5, lb[-1] + 0.5, la[0] - 0.5, la[-1] + 0.5))
+            best = rec["best"].get(name)
+            if best:
+                ax.plot(best["layer_b"], best["layer_a"], "o", mfc="none", mec="red", ms=10, mew=1.5)
+            fig.colorbar(image, ax=ax, shrink=0.8)
+            ax.set_xlabel(f"{rec['model_b']} layer ({rec['b']})")
+            ax.set_ylabel(f"{rec['model_a']} layer ({rec['a']})")
+            ax.set_title(name, fontsize=10)
+        ax = row[-1]
+        pool = pools.get((rec["a"], rec["b"]))
+        if pool:
+            for name, values in pool["series"].items():
+                ax.plot(pool["x"], values, marker="o", ms=3, label=name)
+            ax.set_xscale("log")
+            ax.set_xticks(pool["x"], [str(m) for m in pool["x"]])
+            ax.minorticks_off()
+            ax.legend(fontsize=8)
+            ax.set_title(pool["title"], fontsize=10)
+        ax.set_xlabel("candidates in the pool")
+        ax.grid(alpha=0.3)
+    opts = result.options
+    fig.suptitle(f"{opts.get('model', '')} x {opts.get('model_b', '')}  pooling={opts.get('pooling', '?')}", fontsize=10)
+    return save_figure(fig, path)
