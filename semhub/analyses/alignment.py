@@ -119,10 +119,6 @@ def pool_sizes(opts, n: int) -> list[int]:
 
 
 def run_alignment(ctx) -> AlignmentResult:
-    if ctx.partner is not None:
-        from semhub.analyses.cross_alignment import run_cross_alignment
-
-        return run_cross_alignment(ctx)
     opts, s = ctx.options, ctx.settings
     gen = torch.Generator().manual_seed(s.seed)
     first = ctx.views[0]

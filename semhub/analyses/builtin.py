@@ -122,6 +122,10 @@ class AlignmentAnalysis(Analysis):
     Options = AlignmentOptions
 
     def run(self, ctx):
+        if ctx.partner is not None:
+            from semhub.analyses.cross_alignment import run_cross_alignment
+
+            return run_cross_alignment(ctx)
         from semhub.analyses.alignment import run_alignment
 
         return run_alignment(ctx)
