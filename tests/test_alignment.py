@@ -47,7 +47,9 @@ def test_each_layer_equals_the_metric_functions_on_the_captured_states(tiny_dir,
         assert curves["series"]["retrieval@2"][k] == pytest.approx(am.retrieval_at(ranks, 2))
     assert set(curves["null"]) == {"linear CKA", "debiased CKA", "mutual k-NN", "RSA"}
     assert all(lo <= hi for lo, hi in curves["null"]["RSA"]["ci95"])
-    assert pool["x"] == [4, 8] and set(pool["series"]) == {"mutual k-NN", "retrieval@1"}
+    assert pool["x"] == [4, 8] and set(pool["series"]) == {"mutual k-NN", "retrieval@1", "mutual k-NN (chance)",
+                                                          "retrieval@1 (chance)"}
+    assert pool["series"]["mutual k-NN (chance)"] == [3 / 3, 3 / 7] and pool["series"]["retrieval@1 (chance)"] == [1 / 4, 1 / 8]
     assert pool["layer"] in curves["x"]
 
 

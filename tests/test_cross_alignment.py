@@ -66,7 +66,7 @@ def test_every_cell_equals_the_metric_functions_on_both_models_states(models, ro
         assert pairs["best"][name] == {"layer_a": int(i), "layer_b": int(j), "value": pytest.approx(grid[i, j])}
         lo, hi = pairs["null"][name]["ci95"]
         assert lo <= pairs["null"][name]["mean"] <= hi
-    assert pool["pool"] and pool["x"] == [4, 8] and set(pool["series"]) == {"mutual k-NN"}  # no cross-model retrieval
+    assert pool["pool"] and pool["x"] == [4, 8] and set(pool["series"]) == {"mutual k-NN", "mutual k-NN (chance)"}  # no retrieval
     assert (pool["layer_a"], pool["layer_b"]) == tuple(pairs["best"]["mutual k-NN (k=3)"][k] for k in ("layer_a", "layer_b"))
     manifest = run.manifest
     assert manifest["model"]["model"] == a_model and manifest["model_b"]["model"] == b_model

@@ -64,6 +64,8 @@ def semhub_register_models(register) -> None:
 def semhub_register_datasets(register) -> None:
     register("speech", HERE / "speech.jsonl",
              "30 sentences spoken in en, es, fr, de (espeak-ng) with their text; views audio_<lang> and <lang>")
+    register("speech-pairs", HERE / "speech_pairs.jsonl",
+             "the 120 speech clips one per row (views audio, text_transcript): speech vs text across models")
     register("spoken-animals", HERE / "animals.jsonl",
              "20 animal names (10 mammals) spoken in en, es, fr, de, with class labels")
 
@@ -134,6 +136,10 @@ def semhub_register_experiments(register) -> None:
              "paper 6.1: audio vs its label text in one LLM (needs --model: an audio LLM)")
     register("audio-logit-lens", "analyze", {'modality': 'audio', 'data': 'spoken-animals', 'views': ['audio_en', 'audio_es'], 'analysis': 'audio-lens'},
              "paper 6.2: label words at the audio positions vs a random label's")
+    register("align-speech-text", "analyze", {"analysis": "alignment", "model": "gemma3-270m",
+             "model_b": "whisper-base", "data": "speech-pairs", "views": ["text_transcript", "audio"],
+             "permutations": 20},
+             "beyond the paper: Gemma 3 (the transcript) x the Whisper base encoder (the speech), all layer pairs")
     register("audio-mammal-steering", "analyze", {'modality': 'audio', 'data': 'spoken-animals', 'views': ['audio_en', 'audio_es'], 'analysis': 'mammal-steering'},
              "paper 6.3: steer heard animals across the mammal line (needs --model: an audio LLM)")
 

@@ -114,8 +114,16 @@ def speak(text: str, lang: str, out: Path) -> None:
     sf.write(str(out), data, RATE, format="OGG", subtype="VORBIS")
 
 
+def speech_pairs(rows: list[dict], langs: list[str]) -> list[dict]:
+    """One row per clip (120: 30 sentences x 4 languages), views ``audio`` and ``text_transcript``:
+    enough items for k-NN alignment between a speech encoder and a language model."""
+    return [{"id": f"{r['id']}-{lang}", "lang": lang, "audio": r[f"audio_{lang}"], "text_transcript": r[lang]}
+            for lang in langs for r in rows]
+
+
 def build(folder: Path) -> None:
-    """Write ``speech.jsonl`` + ``speech/<lang>/NN.ogg`` and ``animals.jsonl`` + ``animals/<lang>/*.ogg``."""
+    """Write ``speech.jsonl`` + ``speech/<lang>/NN.ogg`` (and ``speech_pairs.jsonl``, the same clips one per
+    row) and ``animals.jsonl`` + ``animals/<lang>/*.ogg``."""
     langs = list(VOICES)
     rows = []
     for i, texts in enumerate(SENTENCES, 1):
@@ -127,6 +135,8 @@ def build(folder: Path) -> None:
         row.update(zip(langs, texts))
         rows.append(row)
     (folder / "speech.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    (folder / "speech_pairs.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                       for r in speech_pairs(rows, langs)))
     rows = []
     for *names, cls in ANIMALS:
         row = {"id": names[0]}

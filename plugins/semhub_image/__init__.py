@@ -64,6 +64,8 @@ def semhub_register_datasets(register) -> None:
              "the 12 two-colour images, top half one colour, bottom another (the paper's Chameleon edit)")
     register("scenes", DATA / "scenes.jsonl",
              "6 scenes of four objects each, with per-pixel class masks (segmentation lens)")
+    register("clipart", DATA / "clipart.jsonl",
+             "400 public-domain drawings of distinct objects (Open Clip Art Library) with English captions")
 
 
 @hookimpl
@@ -84,6 +86,15 @@ def semhub_register_commands(cli) -> None:
 
         build(folder)
         click.echo(f"wrote {folder}/images.jsonl, colours.jsonl, halves.jsonl and scenes.jsonl")
+
+    @cli.command("make-clipart")
+    @click.argument("folder", type=click.Path(path_type=Path))
+    @click.option("--limit", type=click.IntRange(min=2), default=400, show_default=True, help="Drawings to keep.")
+    def make_clipart(folder, limit):
+        """Rebuild the clipart dataset (needs: apt-get install openclipart-png openclipart-svg wamerican)."""
+        from semhub_image.make_clipart import build
+
+        click.echo(f"wrote {build(folder, limit=limit)} drawings to {folder}/clipart.jsonl and {folder}/clipart/")
 
     @cli.command("convert-open-clip")
     @click.option("--model", "model_name", required=True, help="open_clip model name, e.g. ViT-B-32.")
@@ -110,6 +121,10 @@ def semhub_register_analyses(register) -> None:
 @hookimpl
 def semhub_register_experiments(register) -> None:
     needs = "(needs --model: a vision LLM)"
+    register("align-images-captions", "analyze", {"analysis": "alignment", "modality": "image", "data": "clipart",
+                                                  "views": ["en", "image"], "model": "gemma3-270m",
+                                                  "model_b": "dinov2-small", "permutations": 20},
+             "beyond the paper: Gemma 3 (captions) x DINOv2 (the drawings), 400 items, all layer pairs")
     register("vision-similarity", "analyze", {'modality': 'image', 'paper': True},
              f"paper 5.1: image positions vs caption, per layer {needs}")
     register("vision-colour-lens", "analyze", {'modality': 'image', 'data': 'colours', 'analysis': 'colour-lens'},

@@ -87,10 +87,12 @@ def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int, ge
 def pool_curve(x: torch.Tensor, y: torch.Tensor, sizes: list[int], *, k: int, draws: int, center: bool,
                gen: torch.Generator, retrieval: bool = True) -> dict[str, list[float]]:
     """Retrieval@1 (one space only) and mutual k-NN within random pools of each size (mean over
-    ``draws`` pools), from one layer pair's states read once."""
-    series: dict[str, list[float]] = {"mutual k-NN": []}
+    ``draws`` pools), from one layer pair's states read once, each with its chance level: unrelated
+    neighbour lists of k among m - 1 share k / (m - 1) of them, a random ranking retrieves 1 / m."""
+    series: dict[str, list[float]] = {"mutual k-NN": [], "mutual k-NN (chance)": [min(k, m - 1) / (m - 1) for m in sizes]}
     if retrieval and x.shape[1] == y.shape[1]:
         series["retrieval@1"] = []
+        series["retrieval@1 (chance)"] = [1 / m for m in sizes]
     for m in sizes:
         knn, r1 = [], []
         for _ in range(draws if m < len(x) else 1):

@@ -209,7 +209,9 @@ def plot_layer_pairs(result: Any, path: Path) -> Path:
         pool = pools.get((rec["a"], rec["b"]))
         if pool:
             for name, values in pool["series"].items():
-                ax.plot(pool["x"], values, marker="o", ms=3, label=name)
+                chance = name.endswith("(chance)")
+                ax.plot(pool["x"], values, marker="" if chance else "o", ms=3, ls="--" if chance else "-",
+                        color="grey" if chance else None, label=name)
             ax.set_xscale("log")
             ax.set_xticks(pool["x"], [str(m) for m in pool["x"]])
             ax.minorticks_off()

@@ -92,5 +92,8 @@ def semhub_register_experiments(register) -> None:
              "next word in X vs its English translation under the lens (paper 1.2)")
     register("language-trends", "analyze", {'data': 'multilingual', 'analysis': 'language-trends', 'views': ['zh', 'en', 'es']}, "language mass of the lens per layer (paper 1.3)")
     register("language-steering", "steer", {'preset': 'language'}, "English prompts steered to Spanish")
+    register("align-two-lms", "analyze", {"analysis": "alignment", "data": "multilingual", "views": ["en", "zh"],
+                                          "model": "smollm2-135m", "model_b": "gemma3-270m", "permutations": 20},
+             "beyond the paper: SmolLM2-135M (en) x Gemma 3 270M (zh), the same sentences, all layer pairs")
     register("sentiment-steering", "steer", {'preset': 'sentiment-es'},
              "an English sentiment vector on Spanish prompts (paper 1.4)")
