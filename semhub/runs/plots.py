@@ -187,6 +187,8 @@ def plot_layer_pairs(result: Any, path: Path) -> Path:
     """Two models: per view pair, one heatmap per metric (model A's layers down, B's across, the best
     pair ringed) and the pool-size curve at the best mutual-k-NN pair."""
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     pairs = [r for r in result.records if not r.get("pool")]
     pools = {(r["a"], r["b"]): r for r in result.records if r.get("pool")}
     n_cols = max((len(r["heatmaps"]) for r in pairs), default=1) + 1
@@ -202,6 +204,8 @@ def plot_layer_pairs(result: Any, path: Path) -> Path:
             if best:
                 ax.plot(best["layer_b"], best["layer_a"], "o", mfc="none", mec="red", ms=10, mew=1.5)
             fig.colorbar(image, ax=ax, shrink=0.8)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel(f"{rec['model_b']} layer ({rec['b']})")
             ax.set_ylabel(f"{rec['model_a']} layer ({rec['a']})")
             ax.set_title(name, fontsize=10)
