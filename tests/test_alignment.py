@@ -99,3 +99,21 @@ def test_en_zh_peak_inside_the_network_and_shuffled_rows_sit_on_the_null(tmp_pat
             width = hi - lo
             assert lo - width <= off["series"][metric][k] <= hi + width, (metric, k)
     assert max(off["series"]["retrieval@1"]) < 0.1  # chance is 1/120
+
+
+def test_the_null_relabels_neighbour_lists_exactly_as_a_fresh_search_on_shuffled_rows():
+    from semhub.analyses.alignment import null_band
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(60, 8, generator=gen)
+    y = x @ torch.randn(8, 8, generator=gen) + 0.3 * torch.randn(60, 8, generator=gen)
+    band = null_band(x, y, k=5, permutations=6, gen=torch.Generator().manual_seed(9))
+    replay = torch.Generator().manual_seed(9)
+    perms = [torch.randperm(60, generator=replay) for _ in range(6)]
+    import numpy as np
+
+    for name, fn in (("mutual k-NN", lambda a, b: am.mutual_knn(a, b, 5)), ("RSA", am.rsa),
+                     ("linear CKA", am.linear_cka)):
+        direct = [fn(x, y[p]) for p in perms]
+        assert band[name][0] == pytest.approx(sum(direct) / 6), name
+        assert band[name][1:] == pytest.approx(np.percentile(direct, [2.5, 97.5]).tolist()), name

@@ -38,13 +38,16 @@ def rsa_rows(n: int, cap: int, seed: int) -> torch.Tensor | None:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:cap].sort().values
 
 
-def null_metrics(k: int, rows: torch.Tensor | None = None) -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
-    """The metrics that get a shuffled-rows null (retrieval's is known: about 1 / N); RSA on ``rows``."""
+def null_metrics(rows: torch.Tensor | None = None) -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
+    """The metrics scored afresh at each layer; RSA on ``rows``."""
     def rsa(a: torch.Tensor, b: torch.Tensor) -> float:
         return am.rsa(a, b) if rows is None else am.rsa(a[rows], b[rows])
 
-    return {"linear CKA": am.linear_cka, "debiased CKA": am.debiased_cka,
-            "mutual k-NN": lambda a, b: am.mutual_knn(a, b, min(k, len(a) - 1)), "RSA": rsa}
+    return {"linear CKA": am.linear_cka, "debiased CKA": am.debiased_cka, "RSA": rsa}
+
+
+NULL_METRICS = ("linear CKA", "debiased CKA", "mutual k-NN", "RSA")
+"""The metrics that get a shuffled-rows null."""
 
 
 def centred_ranks(x: torch.Tensor, y: torch.Tensor, center: bool) -> torch.Tensor:
@@ -56,11 +59,15 @@ def centred_ranks(x: torch.Tensor, y: torch.Tensor, center: bool) -> torch.Tenso
 
 def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool,
                   rows: torch.Tensor | None = None) -> dict[str, float]:
-    """Every metric at one layer; retrieval only where both views have one width (one space)."""
-    scores = {name: fn(x, y) for name, fn in null_metrics(k, rows).items()}
+    """Every metric at one layer (each view's neighbours found once, for mutual k-NN and CKNNA);
+    retrieval only where both views have one width (one space)."""
+    scores = {name: fn(x, y) for name, fn in null_metrics(rows).items()}
+    kk = min(k, len(x) - 1)
+    na, nb = am.nearest_neighbours(x, kk), am.nearest_neighbours(y, kk)
+    cknna = am.cknna_of(am.unit_rows(x).double(), am.unit_rows(y).double(), na, nb) if kk >= 2 and len(x) >= 4 \
+        else float("nan")
     out = {"linear CKA": scores["linear CKA"], "debiased CKA": scores["debiased CKA"],
-           f"mutual k-NN (k={k})": scores["mutual k-NN"], f"CKNNA (k={k})": am.cknna(x, y, min(k, len(x) - 1)),
-           "RSA": scores["RSA"]}
+           f"mutual k-NN (k={k})": am.mutual_knn_of(na, nb), f"CKNNA (k={k})": cknna, "RSA": scores["RSA"]}
     if x.shape[1] == y.shape[1]:
         ranks = centred_ranks(x, y, center)
         out.update({f"retrieval@{kk}": am.retrieval_at(ranks, kk) for kk in ks})
@@ -70,13 +77,26 @@ def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], ce
 
 def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int, gen: torch.Generator,
               rows: torch.Tensor | None = None) -> dict[str, list[float]]:
-    """Mean and 95% band of each metric over ``permutations`` row shuffles of ``y``."""
-    fns = null_metrics(k, rows)
-    draws: dict[str, list[float]] = {name: [] for name in fns}
+    """Mean and 95% band of each metric over ``permutations`` row shuffles of ``y``. A shuffle only
+    relabels what mutual k-NN and RSA rank (j is a neighbour of i in y[p] iff p[j] is one of p[i] in y;
+    y[p]'s dissimilarity ranks are y's, permuted), so neighbours and ranks are found once; RSA's
+    shuffle permutes its ``rows`` among themselves."""
+    n = len(y)
+    kk = min(k, n - 1)
+    na, nb = am.nearest_neighbours(x, kk), am.nearest_neighbours(y, kk)
+    rx, ry = (am.dissimilarity_ranks(x), am.dissimilarity_ranks(y)) if rows is None else \
+        (am.dissimilarity_ranks(x[rows]), am.dissimilarity_ranks(y[rows]))
+    draws: dict[str, list[float]] = {name: [] for name in NULL_METRICS}
     for _ in range(permutations):
-        yp = y[torch.randperm(len(y), generator=gen)]
-        for name, fn in fns.items():
-            draws[name].append(fn(x, yp))
+        perm = torch.randperm(n, generator=gen)
+        yp = y[perm]
+        draws["linear CKA"].append(am.linear_cka(x, yp))
+        draws["debiased CKA"].append(am.debiased_cka(x, yp))
+        inverse = torch.empty_like(perm)
+        inverse[perm] = torch.arange(n)
+        draws["mutual k-NN"].append(am.mutual_knn_of(na, inverse[nb[perm]]))
+        q = perm if rows is None else torch.argsort(perm[rows])  # a uniform shuffle of RSA's items
+        draws["RSA"].append(am.rsa_of(rx, ry[q][:, q]))
     out = {}
     for name, values in draws.items():
         finite = [v for v in values if np.isfinite(v)]  # undefined draws (constant states) are left out
@@ -130,7 +150,7 @@ def run_alignment(ctx) -> AlignmentResult:
         n = int(a.shape[0])
         rows = rsa_rows(n, opts.rsa_items, s.seed)
         per_layer: dict[str, list[float]] = {}
-        null: dict[str, list[list[float]]] = {name: [] for name in null_metrics(opts.k)}
+        null: dict[str, list[list[float]]] = {name: [] for name in NULL_METRICS}
         for k in range(len(ctx.layers)):
             x, y = a[:, k].float(), b[:, k].float()
             for name, value in layer_metrics(x, y, k=opts.k, ks=list(opts.retrieval_k), center=s.center,

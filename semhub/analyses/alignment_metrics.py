@@ -11,7 +11,8 @@ indices the field uses beyond Eq. 1, each written from its published formula.
 - CKNNA (Huh et al. 2024): CKA over the pairs that are mutual k-nearest neighbours; the masked
   kernels are sparse (k per row), so O(N k) memory.
 - RSA: the Spearman correlation of the two dissimilarity matrices (1 - cosine) over item pairs
-  i < j (``scipy.stats.spearmanr``, which handles ties).
+  i < j: scipy's ``rankdata`` (ties averaged), then Pearson on ranks; O(N^2), so the analysis
+  reads at most ``rsa_items`` items.
 - retrieval ranks: for each item, the rank of its partner among all N candidates by cosine, both
   directions; retrieval@k = share with rank <= k; MRR = mean of 1 / rank.
 """
@@ -104,13 +105,14 @@ def paired_metrics(x: torch.Tensor, y: torch.Tensor, sx: LayerSummary, sy: Layer
             "mutual k-NN": mutual_knn_of(sx.neighbours, sy.neighbours)}
 
 
-def _unit(x: torch.Tensor) -> torch.Tensor:
+def unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit length (float32): mutual k-NN, CKNNA and RSA read directions only."""
     return torch.nn.functional.normalize(x.float(), dim=-1)
 
 
 def nearest_neighbours(x: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
     """(N, k) indices of each row's k nearest other rows by inner product of unit rows, chunked."""
-    u = _unit(x)
+    u = unit_rows(x)
     n = u.shape[0]
     out = torch.empty(n, k, dtype=torch.long)
     for s in range(0, n, chunk):
@@ -176,7 +178,7 @@ def cknna(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     n = x.shape[0]
     if not 2 <= k < n or n < 4:
         return float("nan")
-    return cknna_of(_unit(x).double(), _unit(y).double(), nearest_neighbours(x, k), nearest_neighbours(y, k))
+    return cknna_of(unit_rows(x).double(), unit_rows(y).double(), nearest_neighbours(x, k), nearest_neighbours(y, k))
 
 
 def cknna_of(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> float:
@@ -195,18 +197,37 @@ def cknna_of(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, b: torch.Tensor)
     return float(kl / denom) if denom > 0 else float("nan")
 
 
-def rsa(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Spearman correlation of the cosine-dissimilarity matrices over pairs i < j."""
-    from scipy.stats import spearmanr
+def dissimilarity_ranks(x: torch.Tensor) -> torch.Tensor:
+    """(N, N) float64: the rank (1 = least, ties averaged) of each pair's 1 - cosine among all pairs
+    i < j, filled symmetrically (diagonal 0). Ranked once per view, it serves RSA and every shuffle of
+    its null (shuffling rows permutes this matrix; ranks do not change)."""
+    from scipy.stats import rankdata
 
     n = x.shape[0]
-    if n < 3:
-        return float("nan")
     iu = torch.triu_indices(n, n, offset=1)
-    dx = (1 - _unit(x) @ _unit(x).T)[iu[0], iu[1]].double().numpy()
-    dy = (1 - _unit(y) @ _unit(y).T)[iu[0], iu[1]].double().numpy()
-    rho = spearmanr(dx, dy).statistic
-    return float(rho) if np.isfinite(rho) else float("nan")
+    u = unit_rows(x)
+    ranks = torch.from_numpy(rankdata((1 - u @ u.T)[iu[0], iu[1]].double().numpy()))
+    out = torch.zeros(n, n, dtype=torch.float64)
+    out[iu[0], iu[1]] = ranks
+    return out + out.T
+
+
+def rsa_of(rx: torch.Tensor, ry: torch.Tensor) -> float:
+    """RSA from two ``dissimilarity_ranks`` matrices: the Pearson correlation of ranks is Spearman's."""
+    n = rx.shape[0]
+    iu = torch.triu_indices(n, n, offset=1)
+    a, b = rx[iu[0], iu[1]], ry[iu[0], iu[1]]
+    a, b = a - a.mean(), b - b.mean()
+    denom = float(a.norm() * b.norm())
+    return float(a @ b) / denom if denom > 0 else float("nan")
+
+
+def rsa(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Spearman correlation of the cosine-dissimilarity matrices over pairs i < j (ties averaged, as
+    ``scipy.stats.spearmanr``; scipy's ``rankdata`` ranks)."""
+    if x.shape[0] < 3:
+        return float("nan")
+    return rsa_of(dissimilarity_ranks(x), dissimilarity_ranks(y))
 
 
 def partner_ranks(x: torch.Tensor, y: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
@@ -215,7 +236,7 @@ def partner_ranks(x: torch.Tensor, y: torch.Tensor, chunk: int = 1024) -> torch.
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"retrieval needs states of one width: {x.shape[1]} vs {y.shape[1]}")
     ranks = []
-    for q, g in ((_unit(x), _unit(y)), (_unit(y), _unit(x))):
+    for q, g in ((unit_rows(x), unit_rows(y)), (unit_rows(y), unit_rows(x))):
         n = q.shape[0]
         r = torch.empty(n, dtype=torch.long)
         for s in range(0, n, chunk):
