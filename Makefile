@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup browser demo test test-fast bench bench-venvs bench-peers clean
+.PHONY: setup browser extras demo test test-fast bench bench-venvs bench-peers clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
@@ -26,8 +26,28 @@ browser:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser
+# The optional extras that import torchvision (open_clip) in their own venv, with a torch that has a
+# matching torchvision (pip takes both from this machine's disk on Python 3.11 x86_64; a CPU build on
+# aarch64). It sees the main venv's packages (transformers, semhub...) through a .pth file that runs
+# site.addsitedir, after its own: its torch wins.
+EXTRAS := .venv-extras
+EXTRAS_PY := $(EXTRAS)/bin/python
+EXTRAS_TORCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),torch==2.9.1 torchvision==0.24.1,torch==2.14.1 torchvision==0.29.1)
+
+$(EXTRAS)/.installed: $(VENV)/.installed
+	test -x $(EXTRAS_PY) || $(PYTHON) -m venv $(EXTRAS)
+	$(EXTRAS_PY) -m pip install --quiet $(EXTRAS_TORCH)
+	$(EXTRAS_PY) -m pip install --quiet "open_clip_torch>=2.24" $(EXTRAS_TORCH)
+	echo "import site; site.addsitedir('$$($(PY) -c 'import site; print(site.getsitepackages()[0])')')" > \
+	  "$$($(EXTRAS_PY) -c 'import site; print(site.getsitepackages()[0])')/semhub-venv.pth"
+	touch $@
+
+extras: $(EXTRAS)/.installed
+
+test: setup browser extras
 	$(PY) -m pytest -q
+	$(EXTRAS_PY) -m pytest -q -p no:cacheprovider tests/test_open_clip_extra.py \
+	  tests/test_image.py::test_open_clip_model_converts_and_matches_its_own_features
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not real_model"
@@ -53,4 +73,4 @@ bench-peers: bench-venvs
 	cd benchmarks && for task in similarity lens steer; do ../$(PY) bench_peers.py --task $$task || exit 1; done
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) $(EXTRAS) runs build *.egg-info

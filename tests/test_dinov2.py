@@ -64,7 +64,7 @@ def test_another_onnx_file_is_refused_by_its_sha256(tmp_path):
         verified_bytes(fake)
 
 
-def onnx_states(images: "np.ndarray") -> list:
+def onnx_states(images) -> list:
     """The 13 residual states of the packaged graph (inputs of block 0, outputs of blocks 0..11)."""
     import onnx
     import onnxruntime as ort

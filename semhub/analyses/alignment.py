@@ -57,13 +57,20 @@ def centred_ranks(x: torch.Tensor, y: torch.Tensor, center: bool) -> torch.Tenso
     return am.partner_ranks(x, y)
 
 
+def neighbours(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each view's k nearest others (k capped at N - 1), found once per layer for every use."""
+    kk = min(k, len(x) - 1)
+    return am.nearest_neighbours(x, kk), am.nearest_neighbours(y, kk)
+
+
 def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool,
-                  rows: torch.Tensor | None = None) -> dict[str, float]:
-    """Every metric at one layer (each view's neighbours found once, for mutual k-NN and CKNNA);
-    retrieval only where both views have one width (one space)."""
+                  rows: torch.Tensor | None = None,
+                  knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
+    """Every metric at one layer (mutual k-NN and CKNNA from the ``knn`` lists, found here if not
+    given); retrieval only where both views have one width (one space)."""
     scores = {name: fn(x, y) for name, fn in null_metrics(rows).items()}
     kk = min(k, len(x) - 1)
-    na, nb = am.nearest_neighbours(x, kk), am.nearest_neighbours(y, kk)
+    na, nb = knn or neighbours(x, y, k)
     cknna = am.cknna_of(am.unit_rows(x).double(), am.unit_rows(y).double(), na, nb) if kk >= 2 and len(x) >= 4 \
         else float("nan")
     out = {"linear CKA": scores["linear CKA"], "debiased CKA": scores["debiased CKA"],
@@ -76,14 +83,14 @@ def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], ce
 
 
 def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int, gen: torch.Generator,
-              rows: torch.Tensor | None = None) -> dict[str, list[float]]:
+              rows: torch.Tensor | None = None,
+              knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, list[float]]:
     """Mean and 95% band of each metric over ``permutations`` row shuffles of ``y``. A shuffle only
     relabels what mutual k-NN and RSA rank (j is a neighbour of i in y[p] iff p[j] is one of p[i] in y;
     y[p]'s dissimilarity ranks are y's, permuted), so neighbours and ranks are found once; RSA's
     shuffle permutes its ``rows`` among themselves."""
     n = len(y)
-    kk = min(k, n - 1)
-    na, nb = am.nearest_neighbours(x, kk), am.nearest_neighbours(y, kk)
+    na, nb = knn or neighbours(x, y, k)
     rx, ry = (am.dissimilarity_ranks(x), am.dissimilarity_ranks(y)) if rows is None else \
         (am.dissimilarity_ranks(x[rows]), am.dissimilarity_ranks(y[rows]))
     draws: dict[str, list[float]] = {name: [] for name in NULL_METRICS}
@@ -153,12 +160,13 @@ def run_alignment(ctx) -> AlignmentResult:
         null: dict[str, list[list[float]]] = {name: [] for name in NULL_METRICS}
         for k in range(len(ctx.layers)):
             x, y = a[:, k].float(), b[:, k].float()
+            knn = neighbours(x, y, opts.k)
             for name, value in layer_metrics(x, y, k=opts.k, ks=list(opts.retrieval_k), center=s.center,
-                                             rows=rows).items():
+                                             rows=rows, knn=knn).items():
                 per_layer.setdefault(name, []).append(value)
             if opts.permutations:
                 for name, band in null_band(x, y, k=opts.k, permutations=opts.permutations, gen=gen,
-                                            rows=rows).items():
+                                            rows=rows, knn=knn).items():
                     null[name].append(band)
             if ctx.on_batch:
                 ctx.on_batch(n)

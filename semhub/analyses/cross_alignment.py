@@ -102,7 +102,7 @@ def run_cross_alignment(ctx) -> CrossAlignmentResult:
         b = partner.states_by_layer(other)
         sb = summaries(b, k)
         grids = heatmaps(a, b, sa, sb)
-        best, null = {}, {}
+        best, null, bands = {}, {}, {}
         rows = rsa_rows(n, opts.rsa_items, s.seed)
         for name, grid in grids.items():
             pair = best_pair(grid)
@@ -111,8 +111,10 @@ def run_cross_alignment(ctx) -> CrossAlignmentResult:
             i, j = pair
             best[name] = {"layer_a": la[i], "layer_b": lb[j], "value": float(grid[i, j])}
             if opts.permutations:
-                band = null_band(a[:, i].float(), b[:, j].float(), k=k, permutations=opts.permutations, gen=gen,
-                                 rows=rows)[name]
+                if (i, j) not in bands:  # metrics that peak at one pair share its shuffles
+                    bands[i, j] = null_band(a[:, i].float(), b[:, j].float(), k=k, permutations=opts.permutations,
+                                            gen=gen, rows=rows, knn=(sa[i].neighbours, sb[j].neighbours))
+                band = bands[i, j][name]
                 null[name] = {"mean": band[0], "ci95": band[1:]}
         label = {"mutual k-NN": f"mutual k-NN (k={k})"}
         records.append({"a": first, "b": other, "model_a": ctx.model_name, "model_b": model_b, "n": n, "k": k,
