@@ -4,7 +4,9 @@ its own process reading a finished store (``--from-store``: the analysis alone, 
 
 The stores are synthetic, with the widths of the offline models (Gemma 3 270M: 640; DINOv2 small:
 384) and 6 layers: y = x R + noise, so every metric has something to find. Memory must stay
-O(N x block), so the 20k figure should sit near the 2k one plus the states of a layer or two.
+O(N x block): what grows from 2k to 20k is a few N x D buffers, never N x N. Two figures: peak RSS
+(``ru_maxrss``, which also counts the store's file pages that reading a layer maps in: a layer is
+strided across every shard) and peak anonymous memory (RssAnon, sampled every 50 ms).
 Usage: python benchmarks/bench_alignment_store.py [--sizes 2000,20000] [--permutations 5]
 """
 from __future__ import annotations
@@ -47,6 +49,24 @@ def write_store(root: Path, views: dict[str, int], n: int, seed: int) -> None:
             store.write(view, index, states)
 
 
+def anon_peak() -> "callable":
+    """Sample RssAnon (memory the process allocated, not the store's file pages that reading a layer
+    maps in) every 50 ms; returns a function giving the peak seen, in MB."""
+    import threading
+
+    peak = [0]
+
+    def sample() -> None:
+        while True:
+            for line in open("/proc/self/status"):
+                if line.startswith("RssAnon:"):
+                    peak[0] = max(peak[0], int(line.split()[1]))
+            time.sleep(0.05)
+
+    threading.Thread(target=sample, daemon=True).start()
+    return lambda: round(peak[0] / 1024)
+
+
 def child(n: int, work: Path, kind: str, permutations: int) -> None:
     from semhub.cli import main
 
@@ -56,6 +76,7 @@ def child(n: int, work: Path, kind: str, permutations: int) -> None:
     else:
         write_store(store, {"en": WIDTH_A}, n, seed=1)
         write_store(store / "model-b", {"image": WIDTH_B}, n, seed=2)
+    peak = anon_peak()
     start = time.perf_counter()
     try:
         main(["analyze", "--from-store", str(store), "--analysis", "alignment", "--permutations", str(permutations),
@@ -64,6 +85,7 @@ def child(n: int, work: Path, kind: str, permutations: int) -> None:
         if exc.code:
             raise
     print(json.dumps({"n": n, "kind": kind, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                      "peak_anon_mb": peak(),
                       "analysis_s": round(time.perf_counter() - start, 1),
                       "store_mb": round(sum(f.stat().st_size for f in store.rglob("*.safetensors")) / 2 ** 20)}))
 
@@ -93,7 +115,8 @@ def main() -> None:
         mine = [r for r in rows if r["kind"] == kind]
         for row in mine:
             print(f"{kind} model(s)  N={row['n']:>6}  store {row['store_mb']:5d} MB  peak RSS {row['peak_rss_mb']:6d} MB "
-                  f"({row['peak_rss_mb'] / mine[0]['peak_rss_mb']:.2f}x)  analysis {row['analysis_s']} s")
+                  f"({row['peak_rss_mb'] / mine[0]['peak_rss_mb']:.2f}x)  peak anonymous {row['peak_anon_mb']:6d} MB "
+                  f"({row['peak_anon_mb'] / mine[0]['peak_anon_mb']:.2f}x)  analysis {row['analysis_s']} s")
     (HERE / "out").mkdir(exist_ok=True)
     (HERE / "out" / "alignment_store.json").write_text(json.dumps(rows, indent=1))
 

@@ -35,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "allow_outside_paths": "semhub.contract.spoke", "hookimpl": "semhub.plugins.hookspecs",
     "SemhubError": "semhub.errors", "DataError": "semhub.errors", "ParameterError": "semhub.errors",
     # models
+    "profile": "semhub.cards.profile", "compare": "semhub.cards.compare", "Card": "semhub.cards.card",
+    "Comparison": "semhub.cards.compare",
     "load": "semhub.backbone.loading", "Backbone": "semhub.backbone.adapter", "ModelSource": "semhub.backbone.loading",
     "cache_root": "semhub.backbone.loading", "file_sha256": "semhub.backbone.loading", "cached_build": "semhub.backbone.loading",
     # data

@@ -195,3 +195,10 @@ def test_a_constructed_neighbourhood_case():
     assert am.mutual_knn(x, y, 1) == 0.0  # every nearest neighbour changed
     ranks = am.partner_ranks(x, y)  # X->Y: items 1 and 2 rank their partner on the far side
     assert ranks[0].tolist() == [1, 3, 3, 1]  # behind x0 and x1 themselves (cos 0.1 and 1)
+
+
+def test_row_blocks_do_not_change_cka(monkeypatch):
+    x, y = data(n=50, d=9, seed=6)
+    whole = (am.linear_cka(x, y), am.debiased_cka(x, y))
+    monkeypatch.setattr(am, "BLOCK", 7)  # 50 rows in 8 blocks, the last one short
+    assert (am.linear_cka(x, y), am.debiased_cka(x, y)) == pytest.approx(whole, rel=1e-12)

@@ -93,12 +93,14 @@ def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int, ge
     na, nb = knn or neighbours(x, y, k)
     rx, ry = (am.dissimilarity_ranks(x), am.dissimilarity_ranks(y)) if rows is None else \
         (am.dissimilarity_ranks(x[rows]), am.dissimilarity_ranks(y[rows]))
+    norms = am.gram_norm(x), am.gram_norm(y)  # a row shuffle leaves each view's own terms unchanged
+    selves = float(am.hsic_unbiased_linear(x, x)), float(am.hsic_unbiased_linear(y, y))
     draws: dict[str, list[float]] = {name: [] for name in NULL_METRICS}
     for _ in range(permutations):
         perm = torch.randperm(n, generator=gen)
         yp = y[perm]
-        draws["linear CKA"].append(am.linear_cka(x, yp))
-        draws["debiased CKA"].append(am.debiased_cka(x, yp))
+        draws["linear CKA"].append(am.linear_cka(x, yp, norms))
+        draws["debiased CKA"].append(am.debiased_cka(x, yp, selves) if n >= 4 else float("nan"))
         inverse = torch.empty_like(perm)
         inverse[perm] = torch.arange(n)
         draws["mutual k-NN"].append(am.mutual_knn_of(na, inverse[nb[perm]]))

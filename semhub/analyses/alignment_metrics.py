@@ -23,22 +23,31 @@ from dataclasses import dataclass
 import torch
 
 
-def _centred(x: torch.Tensor) -> torch.Tensor:
-    x = x.double()
-    return x - x.mean(0)
+BLOCK = 4096
+"""Rows per block of the D x D' products and row sums: float64 work buffers stay O(BLOCK x D)."""
+
+
+def cross_product(x: torch.Tensor, y: torch.Tensor, centre: bool = False) -> torch.Tensor:
+    """(D, D') float64 X^T Y (column-centred when ``centre``), summed over row blocks in float64."""
+    mx = x.double().mean(0) if centre else 0.0
+    my = y.double().mean(0) if centre else 0.0
+    out = torch.zeros(x.shape[1], y.shape[1], dtype=torch.float64)
+    for s in range(0, x.shape[0], BLOCK):
+        out += (x[s:s + BLOCK].double() - mx).T @ (y[s:s + BLOCK].double() - my)
+    return out
 
 
 def gram_norm(x: torch.Tensor) -> float:
     """||Xc^T Xc||_F: a view's own term of linear CKA (from the D x D product, O(D^2) memory)."""
-    xc = _centred(x)
-    return float(torch.linalg.matrix_norm(xc.T @ xc))
+    return float(torch.linalg.matrix_norm(cross_product(x, x, centre=True)))
 
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor, norms: tuple[float, float] | None = None) -> float:
     """Linear CKA of (N, D) and (N, D'): 1 for identical or rotated views, invariant to isotropic scale.
-    ``norms``: the two ``gram_norm``s, when already known (a layer reused across pairs)."""
+    ``norms``: the two ``gram_norm``s, when already known (a layer reused across pairs, or a row shuffle,
+    which leaves them unchanged)."""
     nx, ny = norms or (gram_norm(x), gram_norm(y))
-    cross = float(torch.linalg.matrix_norm(_centred(x).T @ _centred(y)) ** 2)
+    cross = float(torch.linalg.matrix_norm(cross_product(x, y, centre=True)) ** 2)
     return cross / (nx * ny) if nx * ny > 0 else float("nan")
 
 
@@ -57,13 +66,21 @@ def hsic_unbiased_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     With K~ = XX^T off its diagonal: tr(K~L~) = ||X^T Y||^2 - sum_i |x_i|^2 |y_i|^2;
     1^T K~ 1 = |sum_i x_i|^2 - sum_i |x_i|^2; (K~ 1)_i = x_i . sum_j x_j - |x_i|^2.
     """
-    x, y = x.double(), y.double()
     n = x.shape[0]
-    nx, ny = (x * x).sum(1), (y * y).sum(1)
-    kx, ly = x @ x.sum(0) - nx, y @ y.sum(0) - ny  # K~ 1 and L~ 1
-    trace = torch.linalg.matrix_norm(x.T @ y) ** 2 - (nx * ny).sum()
+    nx, ny = _row_norms2(x), _row_norms2(y)
+    kx = _matvec(x, x.double().sum(0)) - nx  # K~ 1
+    ly = _matvec(y, y.double().sum(0)) - ny  # L~ 1
+    trace = torch.linalg.matrix_norm(cross_product(x, y)) ** 2 - (nx * ny).sum()
     value = trace + kx.sum() * ly.sum() / ((n - 1) * (n - 2)) - 2 * (kx * ly).sum() / (n - 2)
     return value / (n * (n - 3))
+
+
+def _row_norms2(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([(x[s:s + BLOCK].double() ** 2).sum(1) for s in range(0, x.shape[0], BLOCK)])
+
+
+def _matvec(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return torch.cat([x[s:s + BLOCK].double() @ v for s in range(0, x.shape[0], BLOCK)])
 
 
 def debiased_cka(x: torch.Tensor, y: torch.Tensor, selves: tuple[float, float] | None = None) -> float:
@@ -235,7 +252,8 @@ def partner_ranks(x: torch.Tensor, y: torch.Tensor, chunk: int = 1024) -> torch.
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"retrieval needs states of one width: {x.shape[1]} vs {y.shape[1]}")
     ranks = []
-    for q, g in ((unit_rows(x), unit_rows(y)), (unit_rows(y), unit_rows(x))):
+    ux, uy = unit_rows(x), unit_rows(y)
+    for q, g in ((ux, uy), (uy, ux)):
         n = q.shape[0]
         r = torch.empty(n, dtype=torch.long)
         for s in range(0, n, chunk):

@@ -128,11 +128,14 @@ def models(as_json: bool) -> None:
 
 def _attach_commands() -> None:
     from semhub.cli.analyze import analyze
+    from semhub.cli.profile import compare, profile
     from semhub.cli.steer import steer
     from semhub.plugins import catalog
 
     cli.add_command(analyze)
     cli.add_command(steer)
+    cli.add_command(profile)
+    cli.add_command(compare)
     catalog.call_isolated("semhub_register_commands", cli=cli)
 
 

@@ -28,7 +28,12 @@ def semhub_register_dictionaries(register) -> None:
 SENTIMENT = Path(__file__).with_name("sentiment.jsonl")
 VECTOR_ROWS = slice(0, 40)  # sentences that build language vectors
 PROMPT_ROWS = slice(80, 120)  # held-out sentences whose first words become prompts
-LAYER = 6  # hs[6]: where 11.1 of the reference measured language steering on Gemma 3 270M
+DEPTH = 1 / 3  # hs[6] of Gemma 3 270M's 18: where 11.1 of the reference measured language steering
+
+
+def steering_layer(backbone) -> int:
+    """A third of the way in (layer 6 on Gemma 3 270M, 10 on SmolLM2-135M): the presets run on any depth."""
+    return max(1, round(backbone.n_layers * DEPTH))
 
 
 def _opening(text: str, words: int = 4) -> str:
@@ -43,11 +48,12 @@ def _language_preset(source: str, target: str, sign: float):
         from semhub import SteerSpec, from_contrast
 
         ds = semhub.dataset("multilingual")
-        vector = from_contrast(backbone, ds.columns["es"][VECTOR_ROWS], ds.columns["en"][VECTOR_ROWS], layer=LAYER,
+        layer = steering_layer(backbone)
+        vector = from_contrast(backbone, ds.columns["es"][VECTOR_ROWS], ds.columns["en"][VECTOR_ROWS], layer=layer,
                                positive_view="es", negative_view="en")
         vector.provenance["data"] = "multilingual sample rows 1-40: es minus en"
         prompts = [_opening(s) for s in ds.columns[source][PROMPT_ROWS]]
-        spec = SteerSpec(prompts, [LAYER], [sign * c for c in (0.5, 1.0, 2.0)], ["language", "perplexity", "relevance"],
+        spec = SteerSpec(prompts, [layer], [sign * c for c in (0.5, 1.0, 2.0)], ["language", "perplexity", "relevance"],
                          target_language=target, description=f"{source} prompts, (es - en) x coeff, target {target}")
         return vector, spec
 
@@ -62,10 +68,11 @@ def _sentiment_preset(vector_lang: str, prompt_lang: str):
         data = semhub.load_aligned(SENTIMENT)
         pos = [t for i, t in zip(data.ids, data.columns[vector_lang]) if i.startswith("pos")]
         neg = [t for i, t in zip(data.ids, data.columns[vector_lang]) if i.startswith("neg")]
-        vector = from_contrast(backbone, pos, neg, layer=LAYER, positive_view=vector_lang, negative_view=vector_lang)
+        layer = steering_layer(backbone)
+        vector = from_contrast(backbone, pos, neg, layer=layer, positive_view=vector_lang, negative_view=vector_lang)
         vector.provenance["data"] = f"sentiment.jsonl: {vector_lang} positive minus negative sentences"
         prompts = [_opening(s) for s in semhub.dataset("multilingual").columns[prompt_lang][PROMPT_ROWS]]
-        spec = SteerSpec(prompts, [LAYER], [-4.0, -2.0, 2.0, 4.0], ["sentiment", "language", "perplexity", "relevance"],
+        spec = SteerSpec(prompts, [layer], [-4.0, -2.0, 2.0, 4.0], ["sentiment", "language", "perplexity", "relevance"],
                          target_language=prompt_lang,
                          description=f"{prompt_lang} prompts, ({vector_lang} positive - negative) x coeff")
         return vector, spec

@@ -1,0 +1,1 @@
+"""Hub cards: `semhub profile` (one model) and `semhub compare` (several)."""

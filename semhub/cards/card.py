@@ -1,0 +1,245 @@
+"""A model's hub card: what ``semhub profile`` measures, as one versioned JSON document.
+
+Schema ``semhub-card/1`` (documented in docs/cards.md): ``model`` (the backbone's description),
+``n_layers``, ``spokes`` (per view pair: the per-layer curves of every state metric, with 95%
+intervals where the analysis gives them, and headline numbers), ``lenses`` (per probed view: where
+the dominant language wins under the lens), ``steering`` (the language preset: flip rate at the
+best coefficient and its perplexity cost), ``calls`` (the exact ``semhub.analyze`` / ``semhub.steer``
+keywords of every part, so each number can be reproduced alone) and ``timings``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "semhub-card/1"
+SPAN = 0.9  # a metric's "span": the layers, contiguous around the peak, within 90% of the peak value
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+@dataclass
+class Headline:
+    """A curve in three numbers.
+
+    Attributes:
+        peak: the largest finite value (None for an all-undefined curve).
+        layer: the layer where it peaks.
+        depth: that layer's relative depth, layer / L (0 = embeddings, 1 = last block).
+        ci95: the 95% interval at the peak, where the analysis gives one (bootstrap), else None.
+        span: [first, last] layer of the contiguous run around the peak within 90% of it (positive peaks).
+    """
+
+    peak: float | None
+    layer: int | None
+    depth: float | None
+    ci95: list[float] | None = None
+    span: list[int] | None = None
+
+
+@dataclass
+class Curve:
+    """One metric across layers.
+
+    Attributes:
+        metric: its name as the analysis reports it (``retrieval@1``, ``debiased CKA``...).
+        layers: the layer indices (``semhub.capture`` convention).
+        depth: each layer / L.
+        values: the metric per layer (None where undefined).
+        ci95: per layer [lo, hi] (bootstrap), or None.
+        chance: the value a model with no alignment gets (a shuffled-rows null or 1 / N), or None.
+    """
+
+    metric: str
+    layers: list[int]
+    depth: list[float]
+    values: list[float | None]
+    ci95: list[list[float]] | None = None
+    chance: list[float | None] | None = None
+
+    def headline(self) -> Headline:
+        finite = [i for i, v in enumerate(self.values) if _finite(v)]
+        if not finite:
+            return Headline(None, None, None)
+        k = max(finite, key=lambda i: self.values[i])
+        peak = float(self.values[k])
+        span = None
+        if peak > 0:
+            lo = hi = k
+            while lo > 0 and _finite(self.values[lo - 1]) and self.values[lo - 1] >= SPAN * peak:
+                lo -= 1
+            while hi < len(self.values) - 1 and _finite(self.values[hi + 1]) and self.values[hi + 1] >= SPAN * peak:
+                hi += 1
+            span = [self.layers[lo], self.layers[hi]]
+        return Headline(peak, self.layers[k], self.depth[k], self.ci95[k] if self.ci95 else None, span)
+
+
+@dataclass
+class SpokeProfile:
+    """A view pair of one spoke: ``a`` vs ``b`` on its data, every state metric per layer.
+
+    Attributes:
+        name: ``"<modality>: a vs b"``, the row of the hub map.
+        modality: the spoke's modality.
+        a, b: the two views.
+        data: the dataset (name or path); n: its rows.
+        curves: metric -> ``Curve``.
+    """
+
+    name: str
+    modality: str
+    a: str
+    b: str
+    data: str
+    n: int
+    curves: dict[str, Curve] = field(default_factory=dict)
+
+
+@dataclass
+class LensProfile:
+    """The dictionary logit lens on one view: how often the dominant language's translation beats the
+    next token in the view's own language, per layer.
+
+    Attributes:
+        name: ``"lens: view -> dominant"``.
+        view, dominant: the probed view and the model's dominant language.
+        curves: ``dominant wins`` (share of positions), ``log p next`` and ``log p translation``.
+        wins_range: [first, last] layer where the translation wins at more than half the positions, or None.
+    """
+
+    name: str
+    view: str
+    dominant: str
+    curves: dict[str, Curve] = field(default_factory=dict)
+    wins_range: list[int] | None = None
+
+
+@dataclass
+class SteeringProfile:
+    """The causal test: the language steering preset.
+
+    Attributes:
+        preset: its name; target: the language it steers towards.
+        best: the setting with the highest flip rate: layer, coeff, flip_rate (share of continuations
+            in the target language), perplexity, and baseline_perplexity (coefficient 0).
+        settings: every (layer, coeff) with its scores.
+    """
+
+    preset: str
+    target: str
+    best: dict[str, Any]
+    settings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Card:
+    """The hub card; ``semhub.profile`` returns one, ``Card.read(path)`` loads a ``card.json``."""
+
+    model: dict[str, Any]
+    n_layers: int
+    spokes: list[SpokeProfile] = field(default_factory=list)
+    lenses: list[LensProfile] = field(default_factory=list)
+    steering: SteeringProfile | None = None
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    quick: bool = False
+    schema: str = SCHEMA
+
+    @property
+    def label(self) -> str:
+        """How the card is named in comparisons: the model, and its revision or dtype when they are set."""
+        m = self.model
+        extra = [str(m[k]) for k in ("revision", "dtype") if m.get(k) and m.get(k) not in ("main", "float32")]
+        return " ".join([str(m.get("name", "model")), *extra])
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        for group in ("spokes", "lenses"):
+            for item, obj in zip(out[group], getattr(self, group)):
+                for name, curve in obj.curves.items():
+                    item["curves"][name]["headline"] = asdict(curve.headline())
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Card":
+        from semhub.errors import SemhubError
+
+        if data.get("schema") != SCHEMA:
+            raise SemhubError(f"card: schema {data.get('schema')!r} is not {SCHEMA!r}")
+
+        def curves(raw: dict[str, Any]) -> dict[str, Curve]:
+            return {k: Curve(**{f: v for f, v in c.items() if f != "headline"}) for k, c in raw.items()}
+
+        spokes = [SpokeProfile(**{**s, "curves": curves(s["curves"])}) for s in data["spokes"]]
+        lenses = [LensProfile(**{**s, "curves": curves(s["curves"])}) for s in data["lenses"]]
+        steering = SteeringProfile(**data["steering"]) if data.get("steering") else None
+        rest = {k: data[k] for k in ("calls", "timings", "quick", "schema") if k in data}
+        return cls(data["model"], int(data["n_layers"]), spokes, lenses, steering, **rest)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Card":
+        """A ``card.json``, or a profile run directory holding one."""
+        from semhub.errors import SemhubError
+
+        path = Path(path)
+        path = path / "card.json" if path.is_dir() else path
+        try:
+            return cls.from_json(json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise SemhubError(f"{path}: no such card (a semhub profile run directory holds card.json)") from None
+        except json.JSONDecodeError as exc:
+            raise SemhubError(f"{path}:{exc.lineno}: not a card ({exc.msg})") from None
+        except (KeyError, TypeError) as exc:
+            raise SemhubError(f"{path}: not a {SCHEMA} card ({type(exc).__name__}: {exc})") from None
+
+    def to_pandas(self):
+        """Every curve as rows: section, name, metric, layer, depth, value, ci_lo, ci_hi (needs pandas)."""
+        import pandas as pd
+
+        rows = []
+        for section, items in (("spoke", self.spokes), ("lens", self.lenses)):
+            for item in items:
+                for metric, c in item.curves.items():
+                    for i, layer in enumerate(c.layers):
+                        lo, hi = (c.ci95[i] if c.ci95 else (None, None))
+                        rows.append({"section": section, "name": item.name, "metric": metric, "layer": layer,
+                                     "depth": c.depth[i], "value": c.values[i], "ci_lo": lo, "ci_hi": hi})
+        return pd.DataFrame(rows)
+
+    def plot(self, folder: str | Path, formats: tuple[str, ...] = ("png",)) -> list[Path]:
+        """Static figures for papers (hub map, one panel per spoke and lens) in each format."""
+        from semhub.cards.figures import static_figures
+
+        return static_figures(self, Path(folder), formats)
+
+    def html(self) -> str:
+        from semhub.cards.page import card_page
+
+        return card_page(self)
+
+    def write(self, out: str | Path, formats: tuple[str, ...] = (), parts: str | Path | None = None) -> Path:
+        """``card.json``, ``card.html``, static figures in ``formats`` and, from ``parts`` (the profile's
+        work folder), every part's run directory under ``runs/``: a new folder, complete or absent."""
+        import shutil
+
+        from semhub.runs.rundir import dumps, staged_run_dir
+
+        out = Path(out)
+        with staged_run_dir(out) as tmp:
+            (tmp / "card.json").write_text(dumps(self.to_json()))
+            (tmp / "card.html").write_text(self.html())
+            if formats:
+                self.plot(tmp / "figures", formats)
+            if parts is not None and (Path(parts) / "runs").is_dir():
+                shutil.copytree(Path(parts) / "runs", tmp / "runs")
+        return out
+
+    def _repr_html_(self) -> str:
+        from semhub.cards.page import card_fragment
+
+        return card_fragment(self)

@@ -1,0 +1,189 @@
+"""``card.html`` and ``compare.html``: one self-contained file each (plotly.js inlined once, nothing
+fetched), opening with a one-screen overview (the hub map and the headline table), then a section
+per spoke. Plots are Plotly's: exact values on hover, series toggled from the legend. Every string
+from the data is escaped: HTML text with ``html.escape``, figure JSON with ``<``, ``>`` and ``&``
+as JSON escapes, so no dataset string can close a tag.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any, Iterable
+
+import numpy as np
+
+DEPTHS = np.linspace(0.0, 1.0, 21)
+HEADLINE_METRICS = ("retrieval@1", "Eq. 1", "debiased CKA", "mutual k-NN")
+STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#f3f3f3}td.name{text-align:left}.diff{background:#ffe08a;font-weight:600}.plot{width:100%;height:420px}
+.small{color:#666;font-size:12px}h2{margin-top:1.6em;border-bottom:1px solid #ddd}"""
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt(v: Any, spec: str = ".3f") -> str:
+    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+
+
+def plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return f"<script>{get_plotlyjs()}</script>"
+
+
+def figure(fig, div_id: str) -> str:
+    """A Plotly figure as a div and the call that draws it, its JSON unable to close a tag."""
+    import plotly.io as pio
+
+    payload = pio.to_json(fig, validate=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (f'<div id="{div_id}" class="plot"></div><script>(function(){{var f={payload};'
+            f'Plotly.newPlot("{div_id}",f.data,f.layout,{{responsive:true,displaylogo:false}});}})();</script>')
+
+
+def primary(curves: dict[str, Any]):
+    """The curve the hub map shows: retrieval@1 where there is one (it is comparable across spokes)."""
+    return curves.get("retrieval@1") or next(iter(curves.values()))
+
+
+def hub_map(cards: list) -> Any:
+    """Spokes x relative depth: each spoke pair's retrieval@1 on a common depth grid (one row per card
+    and spoke pair when several cards are compared)."""
+    import plotly.graph_objects as go
+
+    rows, z = [], []
+    for card in cards:
+        for spoke in card.spokes:
+            c = primary(spoke.curves)
+            values = [np.nan if v is None else v for v in c.values]
+            rows.append(spoke.name if len(cards) == 1 else f"{card.label} | {spoke.name}")
+            z.append(np.interp(DEPTHS, c.depth, values).tolist())
+    fig = go.Figure(go.Heatmap(z=z, x=DEPTHS.round(2).tolist(), y=rows, colorscale="Viridis", zmin=0, zmax=1,
+                               colorbar={"title": "retrieval@1"},
+                               hovertemplate="%{y}<br>depth %{x}<br>retrieval@1 %{z:.3f}<extra></extra>"))
+    fig.update_layout(title="hub map: retrieval@1 of each view pair by relative depth (0 = embeddings, 1 = last)",
+                      xaxis_title="relative depth", height=max(300, 26 * len(rows) + 140),
+                      margin={"l": 260, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def curves_figure(title: str, named: Iterable[tuple[str, Any]]) -> Any:
+    """Lines over relative depth, a 95% band where there is one, chance dashed; hover: layer and value."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for label, c in named:
+        values = [None if v is None else v for v in c.values]
+        fig.add_trace(go.Scatter(x=c.depth, y=values, mode="lines+markers", name=label, customdata=c.layers,
+                                 legendgroup=label,
+                                 hovertemplate=f"{esc(label)}<br>layer %{{customdata}} (depth %{{x:.2f}})"
+                                               "<br>%{y:.4f}<extra></extra>"))
+        if c.ci95:
+            lo, hi = [b[0] for b in c.ci95], [b[1] for b in c.ci95]
+            fig.add_trace(go.Scatter(x=[*c.depth, *c.depth[::-1]], y=[*hi, *lo[::-1]], fill="toself", opacity=0.2,
+                                     line={"width": 0}, name=f"{label} 95%", legendgroup=label, showlegend=False,
+                                     hoverinfo="skip"))
+        if c.chance and any(v is not None for v in c.chance):
+            fig.add_trace(go.Scatter(x=c.depth, y=c.chance, mode="lines", line={"dash": "dot", "width": 1},
+                                     name=f"{label} chance", legendgroup=label, showlegend=False,
+                                     hovertemplate=f"{esc(label)} chance %{{y:.4f}}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="relative depth (layer / L)", hovermode="closest",
+                      margin={"l": 50, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def headline_rows(card) -> list[tuple[str, str, Any]]:
+    """(spoke, metric, headline) for the overview table."""
+    out = []
+    for spoke in card.spokes:
+        for name, c in spoke.curves.items():
+            if name.split(" (")[0] in HEADLINE_METRICS:
+                out.append((spoke.name, name, c.headline()))
+    return out
+
+
+def headline_table(card) -> str:
+    rows = ["<table><tr><th>spoke pair</th><th>metric</th><th>peak</th><th>95% interval</th><th>layer</th>"
+            "<th>relative depth</th><th>layers within 90%</th></tr>"]
+    for spoke, metric, h in headline_rows(card):
+        ci = f"[{fmt(h.ci95[0])}, {fmt(h.ci95[1])}]" if h.ci95 else "-"
+        span = f"{h.span[0]}-{h.span[1]}" if h.span else "-"
+        rows.append(f'<tr><td class="name">{esc(spoke)}</td><td class="name">{esc(metric)}</td><td>{fmt(h.peak)}</td>'
+                    f"<td>{ci}</td><td>{esc(h.layer)}</td><td>{fmt(h.depth, '.2f')}</td><td>{span}</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def card_sections(card, prefix: str = "c") -> str:
+    parts = [f"<h2>Overview</h2>{figure(hub_map([card]), f'{prefix}-hubmap')}{headline_table(card)}"]
+    if card.lenses:
+        parts.append("<h2>Logit lens</h2><p class='small'>Share of positions where the dominant language's "
+                     "translation beats the next token in the view's own language; it wins at layers "
+                     + "; ".join(f"{esc(l.view)}: {l.wins_range[0]}-{l.wins_range[1]}" if l.wins_range
+                                 else f"{esc(l.view)}: none" for l in card.lenses) + ".</p>")
+        parts.append(figure(curves_figure("dominant language wins under the lens",
+                                          [(l.view, l.curves["dominant wins"]) for l in card.lenses]), f"{prefix}-lens"))
+    if card.steering:
+        s, b = card.steering, card.steering.best
+        parts.append(f"<h2>Steering: {esc(s.preset)} (towards {esc(s.target)})</h2><table><tr><th>layer</th>"
+                     "<th>coeff</th><th>flip rate</th><th>perplexity</th><th>baseline flip rate</th>"
+                     f"<th>baseline perplexity</th></tr><tr><td>{esc(b['layer'])}</td><td>{fmt(b['coeff'], 'g')}</td>"
+                     f"<td>{fmt(b['flip_rate'])}</td><td>{fmt(b['perplexity'], '.1f')}</td>"
+                     f"<td>{fmt(b['baseline_flip_rate'])}</td><td>{fmt(b['baseline_perplexity'], '.1f')}</td></tr></table>")
+    for i, spoke in enumerate(card.spokes):
+        parts.append(f"<h2>{esc(spoke.name)}</h2><p class='small'>data {esc(spoke.data)}, n = {spoke.n}</p>")
+        parts.append(figure(curves_figure(spoke.name, spoke.curves.items()), f"{prefix}-spoke{i}"))
+    return "".join(parts)
+
+
+def page(title: str, body: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{STYLE}</style>"
+            f"{plotly_js()}</head><body><h1>{esc(title)}</h1>{body}</body></html>")
+
+
+def card_page(card) -> str:
+    m = card.model
+    intro = (f"<p class='small'>{esc(m.get('name'))} ({esc(m.get('family'))}, {card.n_layers} layers, "
+             f"{esc(m.get('dtype'))}){' - quick card' if card.quick else ''}; "
+             f"{fmt(card.timings.get('total_s'), '.0f')} s.</p>")
+    return page(f"hub card: {card.label}", intro + card_sections(card))
+
+
+def card_fragment(card) -> str:
+    """For notebooks: the headline table and the hub map, plotly.js inlined (a notebook may be offline)."""
+    return f"<h3>hub card: {esc(card.label)}</h3>{plotly_js()}{headline_table(card)}{figure(hub_map([card]), 'nb-hubmap')}"
+
+
+def compare_table(comparison) -> str:
+    cards = comparison.cards
+    head = "".join(f"<th>{esc(c.label)}: peak [95%] @ depth</th>" for c in cards)
+    rows = [f"<table><tr><th>section</th><th>name</th><th>metric</th>{head}<th>differs</th></tr>"]
+    for row in comparison.rows:
+        if row["metric"].split(" (")[0] not in (*HEADLINE_METRICS, "dominant wins"):
+            continue
+        cells = []
+        for h in row["headlines"]:
+            ci = f" [{fmt(h['ci95'][0])}, {fmt(h['ci95'][1])}]" if h["ci95"] else ""
+            cells.append(f"<td>{fmt(h['peak'])}{ci} @ {fmt(h['depth'], '.2f')}</td>")
+        verdict = {True: "yes", False: "no", None: "no interval"}[row["differs"]]
+        mark = ' class="diff"' if row["differs"] else ""
+        rows.append(f"<tr{mark}><td class='name'>{esc(row['section'])}</td><td class='name'>{esc(row['name'])}</td>"
+                    f"<td class='name'>{esc(row['metric'])}</td>{''.join(cells)}<td>{verdict}</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def compare_page(comparison) -> str:
+    from semhub.cards.compare import curve
+
+    cards = comparison.cards
+    body = [f"<h2>Overview</h2>{figure(hub_map(cards), 'cmp-hubmap')}"
+            "<p class='small'>Highlighted rows: the cards' 95% intervals at their peaks do not overlap.</p>",
+            compare_table(comparison)]
+    names: dict[tuple[str, str], list[str]] = {}
+    for row in comparison.rows:
+        names.setdefault((row["section"], row["name"]), []).append(row["metric"])
+    for i, ((section, name), metrics) in enumerate(names.items()):
+        shown = [m for m in metrics if m.split(" (")[0] in (*HEADLINE_METRICS, "dominant wins")] or metrics[:1]
+        series = [(f"{card.label}: {m}", curve(card, section, name, m)) for m in shown for card in cards]
+        body.append(f"<h2>{esc(name)}</h2>{figure(curves_figure(name, series), f'cmp-{i}')}")
+    return page("hub cards compared: " + " vs ".join(c.label for c in cards), "".join(body))

@@ -1,0 +1,207 @@
+"""``semhub.profile``: a model's hub card from one call, built from the same pipeline calls a user
+would make by hand (``semhub.analyze`` / ``semhub.steer``), so every number on the card equals the
+separate run with the keywords recorded in ``card.calls``.
+
+Plan: for every spoke whose input kind the model reads (the registry's ``modalities``), on the
+spoke's built-in data or ``data[modality]``: ``similarity`` capturing into an activation store,
+then ``alignment`` from that store (states captured once per spoke, shared by both); then the
+dictionary logit lens and language trends, and the language steering preset, where the model
+reads text and has an unembedding. Each part's run directory is kept under ``<work>/runs/<part>``
+as it finishes, so ``resume=True`` recomputes only what is missing (and resumes a store a killed
+capture left behind).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from semhub.cards.card import Card, Curve, LensProfile, SpokeProfile, SteeringProfile
+from semhub.errors import ParameterError, SemhubError
+
+QUICK = {"limit": 40, "n_boot": 200, "views": 3, "permutations": 10, "prompts": 8}
+FULL = {"limit": None, "n_boot": 1000, "views": None, "permutations": 20, "prompts": None}
+
+
+def depth(layers: list[int], n_layers: int) -> list[float]:
+    return [round(layer / n_layers, 4) for layer in layers]
+
+
+def spoke_curves(similarity: dict[str, Any], alignment: list[dict[str, Any]], n_layers: int) -> dict[str, Curve]:
+    """One view pair's curves from its similarity record and its alignment records (results.json)."""
+    layers = similarity["layers"]
+    d = depth(layers, n_layers)
+    out = {
+        "retrieval@1": Curve("retrieval@1", layers, d, similarity["retrieval_at_1"],
+                             similarity["ci95"].get("retrieval_at_1"), [similarity["chance"]] * len(layers)),
+        "Eq. 1": Curve("Eq. 1", layers, d, similarity["eq1"], similarity["ci95"].get("eq1"), [0.0] * len(layers)),
+    }
+    rec = next(r for r in alignment if not r.get("pool") and r["a"] == similarity["a"] and r["b"] == similarity["b"])
+    for name, values in rec["series"].items():
+        if "(shuffled rows)" in name or name.startswith(("retrieval@1", "CKNNA")):
+            continue
+        base = name.split(" (")[0]
+        null = rec.get("null", {}).get(base)
+        out[name] = Curve(name, rec["x"], depth(rec["x"], n_layers), values,
+                          chance=null["mean"] if null else None)
+    return out
+
+
+def lens_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
+    layers = rec["layers"]
+    d = depth(layers, n_layers)
+    curves = {"dominant wins": Curve("dominant wins", layers, d, rec["dominant_wins"], chance=[0.5] * len(layers)),
+              "log p next": Curve("log p next", layers, d, rec["native_logprob"], rec["ci95"].get("native_logprob")),
+              "log p translation": Curve("log p translation", layers, d, rec["dominant_logprob"],
+                                         rec["ci95"].get("dominant_logprob"))}
+    wins = [layer for layer, w in zip(layers, rec["dominant_wins"]) if w is not None and w > 0.5]
+    return LensProfile(f"lens: {rec['view']} -> {rec['dominant']}", rec["view"], rec["dominant"], curves,
+                       [wins[0], wins[-1]] if wins else None)
+
+
+def steering_profile(preset: str, result: dict[str, Any]) -> SteeringProfile:
+    settings = result["settings"]
+    base = next((s for s in settings if s["coeff"] == 0), None)
+    steered = [s for s in settings if s["coeff"] != 0]
+    best = max(steered, key=lambda s: -1 if s["scores"].get("language") is None else s["scores"]["language"])
+    target = (result.get("spec") or {}).get("target_language", "")
+    return SteeringProfile(preset, target, {
+        "layer": best["layer"], "coeff": best["coeff"], "flip_rate": best["scores"].get("language"),
+        "perplexity": best["scores"].get("perplexity"),
+        "baseline_flip_rate": base["scores"].get("language") if base else None,
+        "baseline_perplexity": base["scores"].get("perplexity") if base else None}, settings)
+
+
+class Parts:
+    """The work folder: each part's finished run directory, reused on resume."""
+
+    def __init__(self, work: Path, resume: bool, progress):
+        self.work, self.resume, self.progress = work, resume, progress
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.timings: dict[str, float] = {}
+        self.total = 0  # parts planned, for "[3/9] code-similarity"
+
+    def store(self, name: str) -> Path:
+        return self.work / "stores" / name
+
+    def run(self, name: str, function, optional: bool = False, record: dict[str, Any] | None = None,
+            **call: Any) -> dict[str, Any] | None:
+        """``function(**call)`` written to ``runs/<name>``, or, on resume, that run's results. An
+        ``optional`` part that cannot run on this model (a lens without a dictionary for its dominant
+        language) returns None, its reason kept in ``calls[name]["skipped"]`` and on disk. ``calls[name]``
+        is ``record`` or the call itself, without what only the profile needs (the loaded backbone, its
+        store): the keywords that give the same numbers alone."""
+        self.calls[name] = dict(record if record is not None else
+                                {k: v for k, v in call.items() if k not in ("backbone", "store", "resume")})
+        folder = self.work / "runs" / name
+        step = f"[{len(self.calls)}/{self.total}] {name}"
+        if self.resume and (folder / "results.json").exists():
+            self.progress.note(f"{step}: done before, reused")
+            return json.loads((folder / "results.json").read_text())
+        if self.resume and optional and (folder / "skipped.txt").exists():
+            self.calls[name]["skipped"] = (folder / "skipped.txt").read_text().strip()
+            self.progress.note(f"{step}: skipped before, {self.calls[name]['skipped']}")
+            return None
+        if folder.exists():
+            import shutil
+
+            shutil.rmtree(folder)  # an unfinished part from a killed profile
+        self.progress.note(f"{step}: running")
+        start = time.perf_counter()
+        try:
+            run = function(**call, progress=self.progress)
+        except SemhubError as exc:
+            if not optional:
+                raise
+            self.calls[name]["skipped"] = str(exc)
+            folder.mkdir(parents=True)
+            (folder / "skipped.txt").write_text(f"{exc}\n")
+            return None
+        run.write(folder)
+        self.timings[name] = round(time.perf_counter() - start, 1)
+        return json.loads(run.results_text)
+
+
+def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any]) -> list[tuple[str, str | None, list[str]]]:
+    """(modality, data, views) for every spoke the model reads, its views as ``semhub analyze`` picks them."""
+    from semhub.plugins import catalog
+    from semhub.runs.inputs import dataset, default_views
+
+    plan, seen = [], set()
+    for spoke in catalog.spokes().values():
+        kind = getattr(spoke, "input_kind", "text")
+        if spoke.modality in seen or kind not in backbone.family.modalities:
+            continue
+        seen.add(spoke.modality)
+        name = data.get(spoke.modality)
+        try:
+            ds = dataset(name, None, None, spoke.modality)
+            views = default_views(ds, spoke.modality, backbone.family.dominant_language)
+        except SemhubError:
+            continue  # a spoke with no built-in data (and none given) is not on the card
+        plan.append((spoke.modality, name, views[:sizes["views"]] if sizes["views"] else views))
+    unknown = sorted(set(data) - seen)
+    if unknown:
+        raise ParameterError("data", f"no spoke the model reads has modality {', '.join(unknown)}")
+    return plan
+
+
+def profile(model: str | None = None, *, backbone: Any = None, data: dict[str, str] | None = None,
+            quick: bool = False, work: str | Path | None = None, resume: bool = False, steering: bool = True,
+            progress: Any = None, **load: Any) -> Card:
+    """The hub card of ``model`` (default: the text spoke's default model); see the module docstring.
+
+    ``data`` maps a modality to a dataset (``{"code": "mine.jsonl"}``); ``quick`` is a smaller card
+    (40 rows, three views per spoke, eight steering prompts); ``work`` keeps every part's run
+    directory and store (a temporary folder by default); ``resume`` reuses what ``work`` holds.
+    ``load`` goes to ``semhub.load`` (``device``, ``dtype``, ``revision``...).
+    """
+    import tempfile
+
+    from semhub.backbone.loading import load_backbone
+    from semhub.runs.inputs import model_for
+    from semhub.runs.pipeline import Progress, analyze, steer
+
+    progress = progress or Progress()
+    sizes = QUICK if quick else FULL
+    started = time.perf_counter()
+    if backbone is None:
+        backbone = load_backbone(model_for("text", model), **load)
+    work = Path(work) if work is not None else Path(tempfile.mkdtemp(prefix="semhub-profile-"))
+    if resume and not work.exists():
+        raise ParameterError("resume", f"{work} holds no earlier profile to continue")
+    work.mkdir(parents=True, exist_ok=True)
+    parts = Parts(work, resume, progress)
+    n_layers = backbone.n_layers
+    plan = plan_spokes(backbone, dict(data or {}), sizes)
+    card = Card(backbone.describe(), n_layers, quick=quick)
+    reads_text = "text" in backbone.family.modalities and "unembedding" in backbone.family.paths(backbone.stack)
+    parts.total = 2 * len(plan) + (1 + int(steering) if reads_text else 0)
+    common = {"limit": sizes["limit"], "n_boot": sizes["n_boot"]}
+    for modality, name, views in plan:
+        store = parts.store(modality)
+        sim = parts.run(f"{modality}-similarity", analyze, analysis="similarity", backbone=backbone, modality=modality,
+                        data=name, views=views, store=store, resume=(store / "store.json").exists(), **common)
+        alone = {"analysis": "alignment", "modality": modality, "data": name, "views": views,
+                 "permutations": sizes["permutations"], **common}
+        align = parts.run(f"{modality}-alignment", analyze, record=alone, analysis="alignment", from_store=store,
+                          permutations=sizes["permutations"], n_boot=sizes["n_boot"])
+        for rec in sim["similarity"]:
+            card.spokes.append(SpokeProfile(f"{modality}: {rec['a']} vs {rec['b']}", modality, rec["a"], rec["b"],
+                                            name or "built-in", rec["n"],
+                                            spoke_curves(rec, align["alignment"], n_layers)))
+    if reads_text:
+        langs = [v for v in ("en", "zh", "es", "fr", "de") if v != backbone.family.dominant_language]
+        langs = [backbone.family.dominant_language, *langs][: (sizes["views"] or 5)]
+        lens = parts.run("logit-lens", analyze, optional=True, analysis="logit-lens", backbone=backbone,
+                         data="multilingual", views=langs, **common)
+        if lens is not None:
+            card.lenses = [lens_profile(rec, n_layers) for rec in lens["logit_lens"]]
+        if steering:
+            result = parts.run("language-steering", steer, optional=True, preset="language", backbone=backbone,
+                               limit=sizes["prompts"])
+            if result is not None:
+                card.steering = steering_profile("language", result["steering"])
+    card.calls, card.timings = parts.calls, {**parts.timings, "total_s": round(time.perf_counter() - started, 1)}
+    return card

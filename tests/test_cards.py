@@ -1,0 +1,187 @@
+"""Hub cards: `semhub profile` on a tiny model (every number equals the separate run its recorded
+call makes; resume recomputes only what is missing), headline numbers on known curves, `semhub
+compare` (overlaid cards, flagged differences), the pages (escaped, self-contained, interactive in
+headless Chromium: hover a point, toggle a series, screenshot) and the real default model."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import semhub
+from semhub.cards.card import Card, Curve
+
+INJECTION = '<script>document.body.setAttribute("data-pwned","1")</script>'
+
+
+class Notes:
+    """A Progress that keeps the notes (what ran, what was reused)."""
+
+    def __init__(self):
+        self.notes: list[str] = []
+
+    def start(self, label, total):
+        pass
+
+    def advance(self, n):
+        pass
+
+    def note(self, text):
+        self.notes.append(text)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    from conftest import save_tiny_lm
+
+    return save_tiny_lm(tmp_path_factory.mktemp("cards") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def profiled(tiny, tmp_path_factory):
+    work = tmp_path_factory.mktemp("work")
+    notes = Notes()
+    card = semhub.profile(str(tiny), quick=True, work=work, progress=notes)
+    return card, work, notes
+
+
+def test_every_number_equals_the_separate_run_of_its_recorded_call(tiny, profiled):
+    card, _, notes = profiled
+    assert [n.split("] ")[1] for n in notes.notes if n.endswith("running")][:2] == ["text-similarity: running",
+                                                                                     "text-alignment: running"]
+    assert {s.modality for s in card.spokes} == {"text", "code", "arithmetic", "semantics"}
+    alone = json.loads(semhub.analyze(model=str(tiny), **card.calls["code-similarity"]).results_text)["similarity"][0]
+    code = next(s for s in card.spokes if s.modality == "code")
+    assert code.curves["retrieval@1"].values == alone["retrieval_at_1"]
+    assert code.curves["Eq. 1"].ci95 == alone["ci95"]["eq1"]
+    aligned = json.loads(semhub.analyze(model=str(tiny), **card.calls["code-alignment"]).results_text)["alignment"][0]
+    assert code.curves["debiased CKA"].values == aligned["series"]["debiased CKA"]
+    assert code.curves["mutual k-NN (k=10)"].chance == aligned["null"]["mutual k-NN"]["mean"]
+    steer_call = dict(card.calls["language-steering"])
+    steered = json.loads(semhub.steer(model=str(tiny), **steer_call).results_text)["steering"]["settings"]
+    best = card.steering.best
+    assert best["flip_rate"] == next(s["scores"]["language"] for s in steered
+                                     if s["coeff"] == best["coeff"] and s["layer"] == best["layer"])
+    data = card.to_json()
+    assert data["schema"] == "semhub-card/1" and data["n_layers"] == 3
+    head = data["spokes"][0]["curves"]["retrieval@1"]["headline"]
+    assert set(head) == {"peak", "layer", "depth", "ci95", "span"}
+    assert Card.from_json(json.loads(json.dumps(data))).to_json() == data
+
+
+def test_resume_recomputes_only_what_is_missing(tiny, profiled, tmp_path):
+    card, work, _ = profiled
+    copy = tmp_path / "work"
+    shutil.copytree(work, copy)
+    shutil.rmtree(copy / "runs" / "code-alignment")  # as if the profile was killed there
+    notes = Notes()
+    again = semhub.profile(str(tiny), quick=True, work=copy, resume=True, progress=notes)
+    ran = [n for n in notes.notes if n.endswith("running")]
+    assert len(ran) == 1 and "code-alignment" in ran[0], notes.notes
+    strip = lambda c: {k: v for k, v in c.to_json().items() if k != "timings"}  # noqa: E731
+    assert strip(again) == strip(card)
+
+
+def test_headline_peak_depth_span_and_interval():
+    c = Curve("m", [0, 1, 2, 3, 4], [0, .25, .5, .75, 1], [0.1, 0.5, 0.95, 1.0, 0.3],
+              ci95=[[0, .2], [.4, .6], [.9, 1], [.95, 1.05], [.2, .4]])
+    h = c.headline()
+    assert (h.peak, h.layer, h.depth, h.span, h.ci95) == (1.0, 3, 0.75, [2, 3], [.95, 1.05])
+    assert Curve("m", [0, 1], [0, 1], [None, None]).headline().peak is None
+
+
+def test_cli_profile_and_compare_write_complete_folders(tiny, tmp_path, cli_run):
+    other = tmp_path / "other"
+    from conftest import tiny_model, make_tokenizer
+
+    model, _ = tiny_model("llama", seed=5)
+    model.save_pretrained(other)
+    make_tokenizer().save_pretrained(other)
+    cards = []
+    for name, path in (("a", tiny), ("b", other)):
+        out = tmp_path / f"card-{name}"
+        code, stdout, err = cli_run("profile", "--model", str(path), "--quick", "--no-steering",
+                                    "--figure-format", "png,pdf,svg", "--out", str(out))
+        assert code == 0, err
+        assert {p.name for p in out.iterdir()} == {"card.json", "card.html", "figures", "runs"}
+        assert (out / "figures" / "hub_map.pdf").read_bytes()[:4] == b"%PDF"
+        assert (out / "figures" / "hub_map.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+        assert not (tmp_path / f"card-{name}.work").exists()
+        cards.append(out)
+    code, stdout, err = cli_run("compare", *map(str, cards), "--out", str(tmp_path / "cmp"))
+    assert code == 0, err
+    result = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert result["schema"] == "semhub-compare/1" and len(result["cards"]) == 2 and result["rows"]
+    retrieval = [r for r in result["rows"] if r["metric"] == "retrieval@1"]
+    for row in retrieval:
+        a, b = (h["ci95"] for h in row["headlines"])
+        assert row["differs"] == (a[1] < b[0] or b[1] < a[0])
+    assert all(r["differs"] is None for r in result["rows"] if r["metric"] == "debiased CKA")
+    code, _, err = cli_run("compare", str(cards[0]), "--out", str(tmp_path / "one"))
+    assert code == 2 and "needs at least two cards" in err and not (tmp_path / "one").exists()
+    code, _, err = cli_run("compare", str(cards[0]), str(tmp_path / "nothing"), "--out", str(tmp_path / "two"))
+    assert code == 2 and "no such card" in err and not (tmp_path / "two").exists()
+
+
+def test_pages_escape_data_strings_and_work_in_headless_chromium(tiny, tmp_path):
+    from test_report import chromium
+
+    weird = tmp_path / f"rows{INJECTION.replace('/', '')}.jsonl"
+    rows = semhub.dataset("code")
+    weird.write_text("".join(json.dumps({"en": e, "code": c}) + "\n"
+                             for e, c in zip(rows.columns["en"][:12], rows.columns["code"][:12])))
+    card = semhub.profile(str(tiny), quick=True, steering=False, data={"code": str(weird)}, work=tmp_path / "w")
+    page = card.html()
+    assert INJECTION.replace("/", "") not in page and 'src="http' not in page  # escaped; nothing to fetch
+    assert page.count('class="plot"') >= 1 + len(card.spokes)
+    harness = tmp_path / "card.html"
+    probe = """<script>window.addEventListener('load', function(){setTimeout(function(){
+      var d = document.querySelectorAll('.plot')[1], out = {};
+      Plotly.Fx.hover(d, [{curveNumber: 0, pointNumber: 1}]);
+      var tip = d.querySelector('.hovertext'); out.hover = tip ? tip.textContent : null;
+      var toggle = d.querySelector('.legendtoggle');
+      toggle.dispatchEvent(new MouseEvent('mousedown', {bubbles: true}));
+      toggle.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+      toggle.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+      setTimeout(function(){ out.visible = String(d.data[0].visible);
+        document.body.setAttribute('data-probe', JSON.stringify(out)); }, 500);
+    }, 500);});</script>"""
+    harness.write_text(page.replace("</body>", probe + "</body>"))
+    common = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+              "--virtual-time-budget=8000", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*common, "--dump-dom", harness.as_uri()], capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert not [line for line in dom.stderr.splitlines() if "CONSOLE" in line]  # nothing failed to load
+    body = dom.stdout.split("<body", 1)[1].split(">", 1)[0]
+    assert "data-pwned" not in body
+    import html as _html
+
+    probe_out = json.loads(_html.unescape(body.split("data-probe=\"", 1)[1].split("\"", 1)[0]))
+    first = card.spokes[0]
+    name = next(iter(first.curves))
+    assert probe_out["hover"] and f"layer {first.curves[name].layers[1]}" in probe_out["hover"]
+    assert probe_out["visible"] == "legendonly"  # the series was toggled off
+    shot = tmp_path / "shot.png"
+    done = subprocess.run([*common, "--window-size=1200,1400", f"--screenshot={shot}", (tmp_path / "card.html").as_uri()],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert int(((pixels.max(-1) - pixels.min(-1)) > 80).sum()) > 20_000  # the hub map and plots are drawn
+
+
+def test_card_in_a_notebook_and_as_a_table(profiled):
+    card, _, _ = profiled
+    fragment = card._repr_html_()
+    assert "<table>" in fragment and "Plotly.newPlot" in fragment
+    comparison = semhub.compare(card, card)
+    assert all(r["differs"] in (False, None) for r in comparison.rows)  # a card never differs from itself
+    assert "<table>" in comparison._repr_html_()
+    pd = pytest.importorskip("pandas", reason="optional: Card.to_pandas needs pandas")
+    frame = card.to_pandas()
+    assert isinstance(frame, pd.DataFrame) and len(frame) > 0 and set(frame["section"]) <= {"spoke", "lens"}
