@@ -185,3 +185,19 @@ def test_card_in_a_notebook_and_as_a_table(profiled):
     pd = pytest.importorskip("pandas", reason="optional: Card.to_pandas needs pandas")
     frame = card.to_pandas()
     assert isinstance(frame, pd.DataFrame) and len(frame) > 0 and set(frame["section"]) <= {"spoke", "lens"}
+
+
+@pytest.mark.real_model
+def test_quick_card_of_the_default_model(tmp_path, cli_run):
+    out = tmp_path / "card"
+    code, stdout, err = cli_run("profile", "--quick", "--out", str(out))
+    assert code == 0, err
+    card = Card.read(out)
+    assert card.model["name"] == "gemma3-270m" and card.quick
+    assert {s.modality for s in card.spokes} == {"text", "code", "arithmetic", "semantics"}
+    text = next(s for s in card.spokes if s.name == "text: en vs zh")
+    head = text.curves["retrieval@1"].headline()
+    assert 0 < head.layer < card.n_layers and head.peak > 0.5  # the hub: an inner layer retrieves
+    assert any(l.wins_range for l in card.lenses if "dominant wins" in l.curves)
+    assert card.steering.best["flip_rate"] > card.steering.best["baseline_flip_rate"]
+    assert {p.name for p in (out / "runs").iterdir()} == set(card.calls)

@@ -71,7 +71,7 @@ def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], ce
     scores = {name: fn(x, y) for name, fn in null_metrics(rows).items()}
     kk = min(k, len(x) - 1)
     na, nb = knn or neighbours(x, y, k)
-    cknna = am.cknna_of(am.unit_rows(x).double(), am.unit_rows(y).double(), na, nb) if kk >= 2 and len(x) >= 4 \
+    cknna = am.cknna_of(am.unit_rows(x), am.unit_rows(y), na, nb) if kk >= 2 and len(x) >= 4 \
         else float("nan")
     out = {"linear CKA": scores["linear CKA"], "debiased CKA": scores["debiased CKA"],
            f"mutual k-NN (k={k})": am.mutual_knn_of(na, nb), f"CKNNA (k={k})": cknna, "RSA": scores["RSA"]}

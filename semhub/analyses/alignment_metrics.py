@@ -156,11 +156,11 @@ def mutual_knn_of(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(knn_overlap(a, b).sum(1).double().mean() / a.shape[1])
 
 
-def _masked_kernel(u: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
-    """u_i . u_j at the given (i, j) pairs only, in chunks: O(pairs + chunk x D) memory."""
+def _masked_kernel(u: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+    """u_i . u_j at the given (i, j) pairs only, in float64 chunks: O(pairs + chunk x D) memory."""
     out = torch.empty(len(rows), dtype=torch.float64)
     for s in range(0, len(rows), chunk):
-        out[s:s + chunk] = (u[rows[s:s + chunk]] * u[cols[s:s + chunk]]).sum(1)
+        out[s:s + chunk] = (u[rows[s:s + chunk]].double() * u[cols[s:s + chunk]].double()).sum(1)
     return out
 
 
@@ -194,11 +194,11 @@ def cknna(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     n = x.shape[0]
     if not 2 <= k < n or n < 4:
         return float("nan")
-    return cknna_of(unit_rows(x).double(), unit_rows(y).double(), nearest_neighbours(x, k), nearest_neighbours(y, k))
+    return cknna_of(unit_rows(x), unit_rows(y), nearest_neighbours(x, k), nearest_neighbours(y, k))
 
 
 def cknna_of(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> float:
-    """``cknna`` from unit rows and neighbour indices already found."""
+    """``cknna`` from unit rows (float32; products summed in float64) and neighbour indices already found."""
     n, k = a.shape
     rows_all = torch.arange(n).repeat_interleave(k)
     both = knn_overlap(a, b).reshape(-1)

@@ -116,13 +116,20 @@ def headline_table(card) -> str:
 
 def card_sections(card, prefix: str = "c") -> str:
     parts = [f"<h2>Overview</h2>{figure(hub_map([card]), f'{prefix}-hubmap')}{headline_table(card)}"]
-    if card.lenses:
+    probes = [l for l in card.lenses if "dominant wins" in l.curves]
+    trends = [l for l in card.lenses if "dominant wins" not in l.curves]
+    if probes:
         parts.append("<h2>Logit lens</h2><p class='small'>Share of positions where the dominant language's "
                      "translation beats the next token in the view's own language; it wins at layers "
                      + "; ".join(f"{esc(l.view)}: {l.wins_range[0]}-{l.wins_range[1]}" if l.wins_range
-                                 else f"{esc(l.view)}: none" for l in card.lenses) + ".</p>")
+                                 else f"{esc(l.view)}: none" for l in probes) + ".</p>")
         parts.append(figure(curves_figure("dominant language wins under the lens",
-                                          [(l.view, l.curves["dominant wins"]) for l in card.lenses]), f"{prefix}-lens"))
+                                          [(l.view, l.curves["dominant wins"]) for l in probes]), f"{prefix}-lens"))
+    for i, l in enumerate(trends):
+        where = f"{l.wins_range[0]}-{l.wins_range[1]}" if l.wins_range else "no layer"
+        parts.append(f"<h2>{esc(l.name)}</h2><p class='small'>Language mass of the lens on {esc(l.view)} text; "
+                     f"{esc(l.dominant)} holds the most at layers {where}.</p>")
+        parts.append(figure(curves_figure(l.name, l.curves.items()), f"{prefix}-trends{i}"))
     if card.steering:
         s, b = card.steering, card.steering.best
         parts.append(f"<h2>Steering: {esc(s.preset)} (towards {esc(s.target)})</h2><table><tr><th>layer</th>"

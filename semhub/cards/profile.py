@@ -60,6 +60,19 @@ def lens_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
                        [wins[0], wins[-1]] if wins else None)
 
 
+def trends_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
+    """Language trends of one view: the lens's mass per language per layer; ``wins_range`` is where the
+    dominant language holds the most mass."""
+    layers = rec["layers"]
+    d = depth(layers, n_layers)
+    curves = {f"{lang} mass": Curve(f"{lang} mass", layers, d, values) for lang, values in rec["mass"].items()}
+    dominant = rec["dominant"]
+    top = [layer for i, layer in enumerate(layers)
+           if max(rec["mass"], key=lambda lang: rec["mass"][lang][i]) == dominant]
+    return LensProfile(f"language trends: {rec['view']}", rec["view"], dominant, curves,
+                       [top[0], top[-1]] if top else None)
+
+
 def steering_profile(preset: str, result: dict[str, Any]) -> SteeringProfile:
     settings = result["settings"]
     base = next((s for s in settings if s["coeff"] == 0), None)
@@ -177,7 +190,7 @@ def profile(model: str | None = None, *, backbone: Any = None, data: dict[str, s
     plan = plan_spokes(backbone, dict(data or {}), sizes)
     card = Card(backbone.describe(), n_layers, quick=quick)
     reads_text = "text" in backbone.family.modalities and "unembedding" in backbone.family.paths(backbone.stack)
-    parts.total = 2 * len(plan) + (1 + int(steering) if reads_text else 0)
+    parts.total = 2 * len(plan) + (2 + int(steering) if reads_text else 0)
     common = {"limit": sizes["limit"], "n_boot": sizes["n_boot"]}
     for modality, name, views in plan:
         store = parts.store(modality)
@@ -198,6 +211,11 @@ def profile(model: str | None = None, *, backbone: Any = None, data: dict[str, s
                          data="multilingual", views=langs, **common)
         if lens is not None:
             card.lenses = [lens_profile(rec, n_layers) for rec in lens["logit_lens"]]
+        trend_views = [v for v in ("zh", "es") if v != backbone.family.dominant_language][: (sizes["views"] or 3) - 1]
+        trends = parts.run("language-trends", analyze, optional=True, analysis="language-trends", backbone=backbone,
+                           data="multilingual", views=trend_views, **common)
+        if trends is not None:
+            card.lenses += [trends_profile(rec, n_layers) for rec in trends["language_trends"]]
         if steering:
             result = parts.run("language-steering", steer, optional=True, preset="language", backbone=backbone,
                                limit=sizes["prompts"])
