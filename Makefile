@@ -38,7 +38,7 @@ $(EXTRAS)/.installed: $(VENV)/.installed
 	test -x $(EXTRAS_PY) || $(PYTHON) -m venv $(EXTRAS)
 	$(EXTRAS_PY) -m pip install --quiet $(EXTRAS_TORCH)
 	$(EXTRAS_PY) -m pip install --quiet "open_clip_torch>=2.24" $(EXTRAS_TORCH)
-	echo "import site; site.addsitedir('$$($(PY) -c 'import site; print(site.getsitepackages()[0])')')" > \
+	$(PY) -c "import site; print('import site; ' + '; '.join(f'site.addsitedir({p!r})' for p in site.getsitepackages()))" > \
 	  "$$($(EXTRAS_PY) -c 'import site; print(site.getsitepackages()[0])')/semhub-venv.pth"
 	touch $@
 

@@ -65,7 +65,10 @@ def clip_config(cfg: dict[str, Any], quick_gelu: bool) -> Any:
               "image_size": v["image_size"], "patch_size": v["patch_size"], "hidden_act": act}
     text = {"hidden_size": t["width"], "intermediate_size": int(t["width"] * t.get("mlp_ratio", 4.0)),
             "num_hidden_layers": t["layers"], "num_attention_heads": t["heads"], "vocab_size": t["vocab_size"],
-            "max_position_embeddings": t["context_length"], "hidden_act": act}
+            "max_position_embeddings": t["context_length"], "hidden_act": act,
+            # open_clip pools the argmax id, its end-of-text token, the last of the vocabulary; transformers
+            # pools the first eos_token_id: the same position once eos is that id
+            "eos_token_id": t["vocab_size"] - 1, "bos_token_id": t["vocab_size"] - 2, "pad_token_id": 0}
     return CLIPConfig(vision_config=vision, text_config=text, projection_dim=cfg["embed_dim"])
 
 
@@ -109,4 +112,7 @@ def _tokenizer(open_clip, out: Path):
     (out / "vocab.json").write_text(json.dumps(simple.encoder))
     merges = sorted(simple.bpe_ranks, key=simple.bpe_ranks.get)
     (out / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
-    return CLIPTokenizer(str(out / "vocab.json"), str(out / "merges.txt"))
+    # open_clip's own special tokens (not transformers' default "<|startoftext|>" names, which would be
+    # added as new ids 49408+)
+    return CLIPTokenizer(str(out / "vocab.json"), str(out / "merges.txt"), bos_token="<start_of_text>",
+                         eos_token="<end_of_text>", unk_token="<end_of_text>", pad_token="<end_of_text>")
