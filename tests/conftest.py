@@ -137,3 +137,18 @@ def sentences():
         "one two three four five",
         "der hund",
     ]
+
+
+def shuffled_pairs(folder, a: str = "en", b: str = "zh", data: str = "multilingual", seed: int = 0):
+    """A copy of two views of a built-in dataset with ``b``'s rows shuffled: every pair broken."""
+    import json
+    import random
+
+    import semhub
+
+    ds = semhub.dataset(data)
+    other = list(ds.columns[b])
+    random.Random(seed).shuffle(other)
+    path = folder / "shuffled.jsonl"
+    path.write_text("".join(json.dumps({a: x, b: y}, ensure_ascii=False) + "\n" for x, y in zip(ds.columns[a], other)))
+    return path

@@ -4,7 +4,6 @@ the real model, an inner-layer peak with shuffled rows near the null."""
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -85,12 +84,9 @@ def test_en_zh_peak_inside_the_network_and_shuffled_rows_sit_on_the_null(tmp_pat
         assert 0 < peak < last, (metric, values)  # an inner layer, not the embeddings nor the output
         k = peak
         assert values[k] > curves["null"][metric.split(" (")[0]]["ci95"][k][1]  # above the shuffled band
-    ds = semhub.dataset("multilingual")
-    zh = list(ds.columns["zh"])
-    random.Random(0).shuffle(zh)
-    shuffled = tmp_path / "shuffled.jsonl"
-    shuffled.write_text("".join(json.dumps({"en": e, "zh": z}, ensure_ascii=False) + "\n"
-                                for e, z in zip(ds.columns["en"], zh)))
+    from conftest import shuffled_pairs
+
+    shuffled = shuffled_pairs(tmp_path)
     off = semhub.analyze("alignment", backbone=bb, data=str(shuffled), views=["en", "zh"], permutations=20,
                          pool_sizes=[16]).result.records[0]
     for metric, null in (("debiased CKA", "debiased CKA"), ("mutual k-NN (k=10)", "mutual k-NN"), ("RSA", "RSA")):

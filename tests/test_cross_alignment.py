@@ -6,7 +6,6 @@ its shuffled-rows null, shuffled pairs do not."""
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import numpy as np
@@ -131,12 +130,9 @@ def test_two_real_language_models_align_en_with_zh_above_their_shuffled_null(tmp
     pairs = json.loads((tmp_path / "run" / "results.json").read_text())["alignment"][0]
     for name in ("debiased CKA", "mutual k-NN (k=10)"):
         assert pairs["best"][name]["value"] > pairs["null"][name]["ci95"][1], name
-    ds = semhub.dataset("multilingual")
-    zh = list(ds.columns["zh"])
-    random.Random(0).shuffle(zh)
-    shuffled = tmp_path / "shuffled.jsonl"
-    shuffled.write_text("".join(json.dumps({"en": e, "zh": z}, ensure_ascii=False) + "\n"
-                                for e, z in zip(ds.columns["en"], zh)))
+    from conftest import shuffled_pairs
+
+    shuffled = shuffled_pairs(tmp_path)
     off = semhub.analyze("alignment", model="smollm2-135m", model_b="gemma3-270m", data=str(shuffled),
                          views=["en", "zh"]).result.records[0]
     # with pairs broken, even the best of all layer pairs stays far below the aligned best
