@@ -20,8 +20,8 @@ from typing import Any
 from semhub.cards.card import Card, Curve, LensProfile, SpokeProfile, SteeringProfile
 from semhub.errors import ParameterError, SemhubError
 
-QUICK = {"limit": 40, "n_boot": 200, "views": 3, "permutations": 10, "prompts": 8}
-FULL = {"limit": None, "n_boot": 1000, "views": None, "permutations": 20, "prompts": None}
+QUICK = {"limit": 40, "n_boot": 200, "views": 3, "permutations": 10, "prompts": 8, "trend_positions": 100}
+FULL = {"limit": None, "n_boot": 1000, "views": None, "permutations": 20, "prompts": None, "trend_positions": None}
 
 
 def depth(layers: list[int], n_layers: int) -> list[float]:
@@ -212,8 +212,9 @@ def profile(model: str | None = None, *, backbone: Any = None, data: dict[str, s
         if lens is not None:
             card.lenses = [lens_profile(rec, n_layers) for rec in lens["logit_lens"]]
         trend_views = [v for v in ("zh", "es") if v != backbone.family.dominant_language][: (sizes["views"] or 3) - 1]
+        positions = {"max_positions": sizes["trend_positions"]} if sizes["trend_positions"] else {}
         trends = parts.run("language-trends", analyze, optional=True, analysis="language-trends", backbone=backbone,
-                           data="multilingual", views=trend_views, **common)
+                           data="multilingual", views=trend_views, **common, **positions)
         if trends is not None:
             card.lenses += [trends_profile(rec, n_layers) for rec in trends["language_trends"]]
         if steering:
