@@ -157,6 +157,11 @@ class Card:
         extra = [str(m[k]) for k in ("revision", "dtype") if m.get(k) and m.get(k) not in ("main", "float32")]
         return " ".join([str(m.get("name", "model")), *extra])
 
+    def curve(self, section: str, name: str, metric: str) -> Curve:
+        """One curve: ``section`` is ``"spoke"`` or ``"lens"``, ``name`` the entry's name."""
+        items = self.spokes if section == "spoke" else self.lenses
+        return next(i for i in items if i.name == name).curves[metric]
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         for group in ("spokes", "lenses"):

@@ -70,11 +70,6 @@ def shared_curves(cards: list[Card]) -> list[tuple[str, str, str]]:
     return [k for k in keys(cards[0]) if k in common]
 
 
-def curve(card: Card, section: str, name: str, metric: str):
-    items = card.spokes if section == "spoke" else card.lenses
-    return next(i for i in items if i.name == name).curves[metric]
-
-
 def compare(*cards: Card | str | Path) -> Comparison:
     """Cards (``Card`` objects, ``card.json`` files or profile run directories), two or more."""
     loaded = [c if isinstance(c, Card) else Card.read(c) for c in cards]
@@ -82,7 +77,7 @@ def compare(*cards: Card | str | Path) -> Comparison:
         raise ParameterError("cards", "compare needs at least two cards")
     out = Comparison(loaded)
     for section, name, metric in shared_curves(loaded):
-        heads = [curve(c, section, name, metric).headline() for c in loaded]
+        heads = [c.curve(section, name, metric).headline() for c in loaded]
         intervals = [h.ci95 for h in heads]
         verdicts = [_overlap(a, b) for i, a in enumerate(intervals) for b in intervals[i + 1:]]
         differs = None if any(v is None for v in verdicts) else not all(verdicts)

@@ -180,8 +180,6 @@ def compare_table(comparison) -> str:
 
 
 def compare_page(comparison) -> str:
-    from semhub.cards.compare import curve
-
     cards = comparison.cards
     body = [f"<h2>Overview</h2>{figure(hub_map(cards), 'cmp-hubmap')}"
             "<p class='small'>Highlighted rows: the cards' 95% intervals at their peaks do not overlap.</p>",
@@ -191,6 +189,6 @@ def compare_page(comparison) -> str:
         names.setdefault((row["section"], row["name"]), []).append(row["metric"])
     for i, ((section, name), metrics) in enumerate(names.items()):
         shown = [m for m in metrics if m.split(" (")[0] in (*HEADLINE_METRICS, "dominant wins")] or metrics[:1]
-        series = [(f"{card.label}: {m}", curve(card, section, name, m)) for m in shown for card in cards]
+        series = [(f"{card.label}: {m}", card.curve(section, name, m)) for m in shown for card in cards]
         body.append(f"<h2>{esc(name)}</h2>{figure(curves_figure(name, series), f'cmp-{i}')}")
     return page("hub cards compared: " + " vs ".join(c.label for c in cards), "".join(body))
