@@ -127,9 +127,48 @@ def test_cli_profile_and_compare_write_complete_folders(tiny, tmp_path, cli_run)
     assert code == 2 and "no such card" in err and not (tmp_path / "two").exists()
 
 
-def test_pages_escape_data_strings_and_work_in_headless_chromium(tiny, tmp_path):
+PROBE = """<script>window.addEventListener('load', function(){setTimeout(function(){
+  var d = document.querySelectorAll('.plot')[1], out = {};
+  Plotly.Fx.hover(d, [{curveNumber: 0, pointNumber: 1}]);
+  var tip = d.querySelector('.hovertext'); out.hover = tip ? tip.textContent : null;
+  var toggle = d.querySelector('.legendtoggle');
+  ['mousedown', 'mouseup', 'click'].forEach(function(e){ toggle.dispatchEvent(new MouseEvent(e, {bubbles: true})); });
+  setTimeout(function(){ out.visible = String(d.data[0].visible);
+    document.body.setAttribute('data-probe', JSON.stringify(out)); }, 500);
+}, 500);});</script>"""
+
+
+def in_chromium(page: str, folder: Path) -> dict:
+    """Open ``page`` in headless Chromium: no console error, no injected attribute; hover the first series
+    of the second plot and toggle it from the legend; a screenshot shows the plots. Returns the probe."""
+    import html as _html
+
+    from PIL import Image
     from test_report import chromium
 
+    folder.mkdir(parents=True, exist_ok=True)
+    harness, plain = folder / "probe.html", folder / "page.html"
+    harness.write_text(page.replace("</body>", PROBE + "</body>"))
+    plain.write_text(page)
+    common = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+              "--virtual-time-budget=8000", f"--user-data-dir={folder / 'profile'}"]
+    dom = subprocess.run([*common, "--dump-dom", harness.as_uri()], capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert not [line for line in dom.stderr.splitlines() if "CONSOLE" in line]  # nothing failed to load
+    body = dom.stdout.split("<body", 1)[1].split(">", 1)[0]
+    assert "data-pwned" not in body
+    probe = json.loads(_html.unescape(body.split('data-probe="', 1)[1].split('"', 1)[0]))
+    assert probe["visible"] == "legendonly"  # the series was toggled off
+    shot = folder / "shot.png"
+    done = subprocess.run([*common, "--window-size=1200,1400", f"--screenshot={shot}", plain.as_uri()],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert int(((pixels.max(-1) - pixels.min(-1)) > 80).sum()) > 20_000  # the hub map and plots are drawn
+    return probe
+
+
+def test_pages_escape_data_strings_and_work_in_headless_chromium(tiny, profiled, tmp_path):
     weird = tmp_path / f"rows{INJECTION.replace('/', '')}.jsonl"
     rows = semhub.dataset("code")
     weird.write_text("".join(json.dumps({"en": e, "code": c}) + "\n"
@@ -138,41 +177,13 @@ def test_pages_escape_data_strings_and_work_in_headless_chromium(tiny, tmp_path)
     page = card.html()
     assert INJECTION.replace("/", "") not in page and 'src="http' not in page  # escaped; nothing to fetch
     assert page.count('class="plot"') >= 1 + len(card.spokes)
-    harness = tmp_path / "card.html"
-    probe = """<script>window.addEventListener('load', function(){setTimeout(function(){
-      var d = document.querySelectorAll('.plot')[1], out = {};
-      Plotly.Fx.hover(d, [{curveNumber: 0, pointNumber: 1}]);
-      var tip = d.querySelector('.hovertext'); out.hover = tip ? tip.textContent : null;
-      var toggle = d.querySelector('.legendtoggle');
-      toggle.dispatchEvent(new MouseEvent('mousedown', {bubbles: true}));
-      toggle.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
-      toggle.dispatchEvent(new MouseEvent('click', {bubbles: true}));
-      setTimeout(function(){ out.visible = String(d.data[0].visible);
-        document.body.setAttribute('data-probe', JSON.stringify(out)); }, 500);
-    }, 500);});</script>"""
-    harness.write_text(page.replace("</body>", probe + "</body>"))
-    common = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-              "--virtual-time-budget=8000", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*common, "--dump-dom", harness.as_uri()], capture_output=True, text=True, timeout=180)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert not [line for line in dom.stderr.splitlines() if "CONSOLE" in line]  # nothing failed to load
-    body = dom.stdout.split("<body", 1)[1].split(">", 1)[0]
-    assert "data-pwned" not in body
-    import html as _html
-
-    probe_out = json.loads(_html.unescape(body.split("data-probe=\"", 1)[1].split("\"", 1)[0]))
+    probe = in_chromium(page, tmp_path / "card")
     first = card.spokes[0]
-    name = next(iter(first.curves))
-    assert probe_out["hover"] and f"layer {first.curves[name].layers[1]}" in probe_out["hover"]
-    assert probe_out["visible"] == "legendonly"  # the series was toggled off
-    shot = tmp_path / "shot.png"
-    done = subprocess.run([*common, "--window-size=1200,1400", f"--screenshot={shot}", (tmp_path / "card.html").as_uri()],
-                          capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
-    assert int(((pixels.max(-1) - pixels.min(-1)) > 80).sum()) > 20_000  # the hub map and plots are drawn
+    assert probe["hover"] and f"layer {next(iter(first.curves.values())).layers[1]}" in probe["hover"]
+    comparison = semhub.compare(card, profiled[0]).html()
+    assert INJECTION.replace("/", "") not in comparison
+    probe = in_chromium(comparison, tmp_path / "compare")
+    assert probe["hover"] and "layer" in probe["hover"]
 
 
 def test_card_in_a_notebook_and_as_a_table(profiled):
