@@ -72,7 +72,10 @@ def test_interrupt_then_resume_gives_identical_results(sig, kill_after, setup, r
     proc = subprocess.Popen([sys.executable, "-m", "semhub.cli", *analyze(setup, "--store", str(store),
                                                                           "--out", str(tmp_path / "killed"))],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                            # a suite started in the background (`make test &`) has SIGINT ignored, and a
+                            # child would inherit that: give it the default, as a terminal would
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline:
         shards = list(store.glob("*/shard-*.safetensors")) if (store / "store.json").exists() else None
