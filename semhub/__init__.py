@@ -32,7 +32,9 @@ _EXPORTS: dict[str, str] = {
     "Summary": "semhub.contract.result", "Scorer": "semhub.contract.steering", "SteeringPreset": "semhub.contract.steering",
     "Experiment": "semhub.contract.steering", "NamedModel": "semhub.contract.named", "NamedDataset": "semhub.contract.named",
     "Spoke": "semhub.contract.spoke", "Encoded": "semhub.contract.spoke", "FileSpoke": "semhub.contract.spoke",
-    "allow_outside_paths": "semhub.contract.spoke", "hookimpl": "semhub.plugins.hookspecs",
+    "allow_outside_paths": "semhub.contract.spoke", "InputSettings": "semhub.contract.spoke",
+    "encoding": "semhub.contract.spoke", "input_settings": "semhub.contract.spoke", "PaperSetting": "semhub.contract.analysis",
+    "Template": "semhub.data.templates", "load_template": "semhub.data.templates", "hookimpl": "semhub.plugins.hookspecs",
     "SemhubError": "semhub.errors", "DataError": "semhub.errors", "ParameterError": "semhub.errors",
     # models
     "profile": "semhub.cards.profile", "compare": "semhub.cards.compare", "Card": "semhub.cards.card",

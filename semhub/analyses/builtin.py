@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semhub.contract.analysis import Analysis
+from semhub.contract.analysis import Analysis, PaperSetting
 from semhub.contract.options import Options, option
 from semhub.errors import SemhubError
 from semhub.plugins.hookspecs import hookimpl
@@ -20,6 +20,7 @@ class SimilarityAnalysis(Analysis):
     description = "per-layer cross-view similarity (Eq. 1) and retrieval@1 with bootstrap CIs"
     plot_name = "similarity.png"
     needs_model = False  # reads only pooled states: runs from an activation store (--from-store)
+    paper = PaperSetting(template="paper")  # multilingual/similarity.py appends "This represents" / "这代表了"
 
     def run(self, ctx):
         from semhub.analyses.similarity import similarity
@@ -37,8 +38,14 @@ class SimilarityAnalysis(Analysis):
 
 
 class LogitLensOptions(Options):
-    dictionary: Path | None = option(None, help="A bilingual TSV dictionary (header: the two languages) instead of "
-                                     "the built-in ones.")
+    dictionary: Path | None = option(None, help="A bilingual TSV dictionary (header: the two languages) or a "
+                                     "CC-CEDICT file (cedict_ts.u8) instead of the built-in ones.")
+    sites: str = option("substring", choices=("substring", "words"),
+                        help="Probe sites: dictionary entries found as substrings (word boundaries except in CJK), "
+                             "or whole segmented words that are one token (jieba for Chinese; --paper's rule).")
+    translation_space: str = option("tokenizer", choices=("tokenizer", "none"),
+                                    help="Score a translation's word-start form by the tokenizer's prefix-space "
+                                         "rule, or the bare string (the paper's code on models other than Llama 3).")
 
     def check(self) -> None:
         if self.dictionary is not None:
@@ -55,6 +62,8 @@ class LogitLensAnalysis(Analysis):
     plot_name = "logit_lens.png"
     input_kinds = ("text",)
     Options = LogitLensOptions
+    # multilingual/logit_lens.py: no BOS (add_special_tokens=False), jieba words that are one token
+    paper = PaperSetting(bos=False, options={"sites": "words"})
 
     def work(self, ctx) -> int:
         """Rows to process, for the progress bar: every view but the dominant one."""

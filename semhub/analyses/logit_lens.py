@@ -22,6 +22,7 @@ from semhub.readout.collect import view_batches
 from semhub.errors import SemhubError
 from semhub.readout.sites import read_lens
 from semhub.backbone.tokenization import word_start_ids
+from semhub.data.segmentation import is_chinese, segment
 
 PROBE = "dictionary_probe"  # the position group (and meta key) of a batch's probe sites
 NO_SPACES = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -52,47 +53,98 @@ class Site:
     word: str
 
 
-def probe_sites(texts, enc, translations: dict[str, list[str]], backbone) -> list[Site]:
-    """Where, in a batch, a dictionary word is exactly one token preceded by a content token."""
+def whole_words(text: str, language: str, positions: dict[tuple[int, int], list[int]],
+                translations: dict[str, list[str]]) -> list[tuple[int, str]] | None:
+    """(token position, word) where a segmented word of the dictionary is exactly one token.
+
+    As the paper's ``cut_off_text``: a Chinese word's span must equal one token's; two tokens sharing
+    a word's span (byte pieces of one character) make the text's offsets unreliable and drop it
+    (None). Elsewhere a token may also carry the space before its word ("▁cat").
+    """
+    chinese = is_chinese(language)
+    found = []
+    for start, end in segment(text, language):
+        js = positions.get((start, end))
+        if js is None and not chinese and start > 0 and text[start - 1] == " ":
+            js = positions.get((start - 1, end))
+        if js is None:
+            continue
+        if len(js) > 1:
+            return None
+        word = text[start:end]
+        if word not in translations and not chinese:
+            word = word.lower() if word.lower() in translations else word
+        if word in translations:
+            found.append((js[0], word))
+    return found
+
+
+def probe_sites(texts, enc, translations: dict[str, list[str]], backbone, *, sites: str = "substring",
+                language: str = "", translation_space: str = "tokenizer") -> list[Site]:
+    """Where, in a batch, a dictionary word is exactly one token preceded by a content token.
+
+    ``sites``: ``substring`` finds dictionary entries anywhere (word boundaries except in CJK);
+    ``words`` probes only segmented whole words (``semhub.data.segmentation``), the paper's rule.
+    ``translation_space``: ``tokenizer`` scores a translation's word-start form (the tokenizer's
+    prefix-space rule: " cat" for byte-level BPE and Gemma); ``none`` the bare string, which is what
+    the paper's code does for every model but Llama 3.
+    """
     if enc.offsets is None:
         raise SemhubError("the logit-lens dictionary probe needs character offsets (a fast tokenizer)")
     tok, quirks = backbone.tokenizer, backbone.quirks
     cache: dict[str, list[int]] = {}
 
+    def token_ids(text: str) -> list[int]:
+        if translation_space == "none":
+            return tok(text, add_special_tokens=False)["input_ids"]
+        return word_start_ids(tok, text, quirks)
+
     def candidates(word: str) -> list[int]:
         if word not in cache:
-            ids = {tuple(word_start_ids(tok, t, quirks)) for t in translations[word]}
+            ids = {tuple(token_ids(t)) for t in translations[word]}
             cache[word] = sorted({i[0] for i in ids if len(i) == 1})
         return cache[word]
 
-    sites = []
+    out = []
     content = enc.groups["content"]
     for b, text in enumerate(texts):
-        spans = {(int(s), int(e)): j for j, (s, e) in enumerate(enc.offsets[b].tolist()) if content[b, j]}
-        for start, end, word in find_words(text, list(translations)):
-            j = spans.get((start, end))
-            if j is None and start > 0 and text[start - 1] == " ":
-                j = spans.get((start - 1, end))
-            if j is None or j == 0 or not content[b, j - 1]:
+        positions: dict[tuple[int, int], list[int]] = {}
+        for j, (s, e) in enumerate(enc.offsets[b].tolist()):
+            if content[b, j]:
+                positions.setdefault((int(s), int(e)), []).append(j)
+        if sites == "words":
+            hits = whole_words(text, language, positions, translations) or []
+        else:
+            hits = []
+            for start, end, word in find_words(text, list(translations)):
+                js = positions.get((start, end))
+                if js is None and start > 0 and text[start - 1] == " ":
+                    js = positions.get((start - 1, end))
+                if js is not None:
+                    hits.append((js[-1], word))
+        for j, word in hits:
+            if j == 0 or not content[b, j - 1]:
                 continue
             cands = candidates(word)
             if cands:
-                sites.append(Site(b, j - 1, int(enc.inputs["input_ids"][b, j]), cands, word))
-    return sites
+                out.append(Site(b, j - 1, int(enc.inputs["input_ids"][b, j]), cands, word))
+    return out
 
 
 def dictionary_probe(backbone, dataset, view: str, translations, layers: list[int], *, norm: bool,
-                     batch_size: int, on_batch=None) -> dict[str, Any]:
+                     batch_size: int, on_batch=None, sites: str = "substring",
+                     translation_space: str = "tokenizer") -> dict[str, Any]:
     """Per-layer log-probs of the native next token and of its best dominant-language translation."""
     native_rows, dominant_rows, words = [], [], []
 
     def batches():
         for rows, enc in view_batches(backbone, dataset, view, batch_size):
-            sites = probe_sites([dataset.columns[view][i] for i in rows], enc, translations, backbone)
+            sites_ = probe_sites([dataset.columns[view][i] for i in rows], enc, translations, backbone,
+                                 sites=sites, language=view, translation_space=translation_space)
             mask = torch.zeros_like(enc.groups["content"], dtype=torch.bool)
-            for s in sites:
-                mask[s.row, s.pos] = True
-            enc.groups[PROBE], enc.meta[PROBE] = mask, sites
+            for site in sites_:
+                mask[site.row, site.pos] = True
+            enc.groups[PROBE], enc.meta[PROBE] = mask, sites_
             yield rows, enc
 
     def candidate_ids(enc) -> list[int]:
@@ -100,13 +152,13 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
 
     for reading in read_lens(backbone, batches(), layers, sites=PROBE, ids=candidate_ids, next_token=True,
                              norm=norm, on_batch=on_batch):
-        sites = [s for s in reading.batch.meta[PROBE] if s.row == reading.item]  # ascending positions, as read
-        if not sites:
+        found = [s for s in reading.batch.meta[PROBE] if s.row == reading.item]  # ascending positions, as read
+        if not found:
             continue
-        cand = torch.stack([torch.isin(reading.ids, torch.tensor(s.candidates)) for s in sites])  # (P, K)
+        cand = torch.stack([torch.isin(reading.ids, torch.tensor(s.candidates)) for s in found])  # (P, K)
         native_rows.append(reading.next_logprob.T.numpy())
         dominant_rows.append(reading.logprobs.masked_fill(~cand[None], -torch.inf).max(2).values.T.numpy())
-        words.extend(s.word for s in sites)
+        words.extend(s.word for s in found)
     if not native_rows:
         raise SemhubError(f"view {view!r}: no dictionary word found as a single token; nothing to probe")
     return {"native": np.concatenate(native_rows), "dominant": np.concatenate(dominant_rows), "words": words}
@@ -157,7 +209,8 @@ def run_logit_lens(ctx) -> LogitLensResult:
         translations = found[0].translations(view, dominant)
         probe = dictionary_probe(ctx.backbone, ctx.dataset, view, translations, ctx.layers,
                                  norm=ctx.settings.lens_norm, batch_size=ctx.settings.batch_size,
-                                 on_batch=ctx.on_batch)
+                                 on_batch=ctx.on_batch, sites=ctx.options.sites,
+                                 translation_space=ctx.options.translation_space)
         native, dom = probe["native"], probe["dominant"]
         n_boot, seed = ctx.settings.n_boot, ctx.settings.seed
         native_mean, native_ci = mean_ci(native, n_boot, seed)
@@ -168,7 +221,8 @@ def run_logit_lens(ctx) -> LogitLensResult:
             "layers": list(ctx.layers), "native_logprob": native_mean, "dominant_logprob": dom_mean,
             "dominant_wins": (dom > native).mean(0).tolist(),
             "ci95": {"native_logprob": native_ci, "dominant_logprob": dom_ci},
-            "lens_norm": ctx.settings.lens_norm,
+            "lens_norm": ctx.settings.lens_norm, "bos": ctx.settings.bos, "sites": ctx.options.sites,
+            "translation_space": ctx.options.translation_space,
         })
     if not records:
         raise SemhubError(f"--analysis logit-lens: no view among {', '.join(ctx.views)} has a dictionary "

@@ -56,20 +56,29 @@ class AnalyzeCommand(click.Command):
 @click.option("--analysis", default="similarity", show_default=True, help="Analysis to run (listed below).")
 @click.option("-o", "--option", "option_pairs", multiple=True, metavar="NAME=VALUE",
               help="Set one of the analysis's own options (repeatable); the same as its --flag.")
-@click.option("--pooling", type=click.Choice(["mean", "last"]), default="mean", show_default=True,
-              help="Mean over content tokens (BOS and padding excluded) or the last content token.")
-@click.option("--center/--no-center", default=True, show_default=True, help="Subtract each view's mean state per layer.")
+@click.option("--pooling", type=click.Choice(["mean", "last"]), default=None,
+              help="Mean over content tokens (BOS and padding excluded) or the last content token [default: mean].")
+@click.option("--center/--no-center", default=None, help="Subtract each view's mean state per layer [default: center].")
 @click.option("--layers", default=None, help="Layers to capture, e.g. 0-18 or 1,6,12 (default: all, 0 = embeddings).")
-@click.option("--final-norm/--no-final-norm", default=False, show_default=True,
-              help="Apply the final norm at the last layer, as HF hidden_states[L] does.")
-@click.option("--paper", is_flag=True, help="The paper's setting: last token, no centring, layers 1..L, post-norm last layer.")
-@click.option("--lens-norm/--no-lens-norm", default=True, show_default=True,
-              help="Logit lens: apply the final norm before the unembedding (--no-lens-norm: the paper's code).")
+@click.option("--final-norm/--no-final-norm", default=None,
+              help="Apply the final norm at the last layer, as HF hidden_states[L] does [default: no].")
+@click.option("--paper", is_flag=True,
+              help="The paper's code's setting for this analysis: last token, no centring, layers 1..L, post-norm "
+                   "last layer, raw lens, float32; the similarity's 'This represents' suffix (--template paper); "
+                   "the dictionary lens without BOS on whole-word sites. A flag it sets, given otherwise, is an error.")
+@click.option("--lens-norm/--no-lens-norm", default=None,
+              help="Logit lens: apply the final norm before the unembedding (--no-lens-norm: the paper's code) "
+                   "[default: norm].")
+@click.option("--bos/--no-bos", default=None,
+              help="Encode text with the tokenizer's BOS (--no-bos: add_special_tokens=False) [default: bos].")
+@click.option("--template", default=None,
+              help="Text template: 'paper' (the similarity's suffixes) or a TOML file of per-language prefix/suffix.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows.")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
+@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default=None,
+              help="Weights' precision [default: auto, the checkpoint's; --paper: float32].")
 @placement_options
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default).")

@@ -5,10 +5,42 @@ settings, its own typed ``options``, and lazily captured states) and returns a `
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
 
 from semhub.contract.options import Options
 from semhub.contract.result import Result
+
+
+@dataclass(frozen=True)
+class PaperSetting:
+    """What ``--paper`` (``paper=True``) sets for an analysis: the choices of the paper's own code
+    (ZhaofengWu/semantic-hub). A setting the user also gives with another value is an error naming
+    both, never a silent override.
+
+    Attributes:
+        pooling: the state read per input ("last": the last token).
+        center: subtract each view's mean state (False: raw vectors, as Eq. 1 is implemented).
+        drop_embeddings: layers 1..L (the embedding output hs[0] is not an analysis layer).
+        final_norm: the last layer is HF's post-norm ``hidden_states[L]``.
+        lens_norm: the lens applies the final norm below the last layer (False: the raw lens).
+        dtype: the weights' precision (the paper's text models load in float32).
+        bos: prepend BOS (the multilingual lens tokenizes without it).
+        template: the text template (``semhub.data.templates``): "paper" for the similarity's suffix.
+        options: the analysis's own options it sets (the logit lens: ``{"sites": "words"}``).
+    """
+
+    pooling: str = "last"
+    center: bool = False
+    drop_embeddings: bool = True
+    final_norm: bool = True
+    lens_norm: bool = False
+    dtype: str = "float32"
+    bos: bool = True
+    template: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    RUN_SETTINGS: ClassVar[tuple[str, ...]] = ("pooling", "center", "final_norm", "lens_norm", "dtype", "bos", "template")
 
 
 class Analysis:
@@ -26,6 +58,7 @@ class Analysis:
         plot_name: the figure's file name (default: the result's ``<key>.png``).
         cross_model: True when ``run`` also reads ``ctx.partner``, the views a second model reads
             (``model_b``, ``--model-b``); other analyses refuse a second model.
+        paper: what ``--paper`` sets for it (``PaperSetting``; default: the paper's common choices).
     """
 
     name: ClassVar[str] = ""
@@ -35,6 +68,7 @@ class Analysis:
     Options: ClassVar[type[Options]] = Options
     plot_name: ClassVar[str] = ""
     cross_model: ClassVar[bool] = False
+    paper: ClassVar[PaperSetting] = PaperSetting()
 
     def work(self, ctx: "RunContext") -> int | None:
         """Units of work for the progress bar (each ``ctx.on_batch(n)`` advances it by n); None: rows x views."""

@@ -75,6 +75,41 @@ def outside_paths_allowed() -> bool:
     return _OUTSIDE_PATHS.get()
 
 
+@dataclass(frozen=True)
+class InputSettings:
+    """Run-wide choices about how inputs are encoded, which a spoke reads with ``input_settings()``.
+
+    Attributes:
+        bos: prepend the tokenizer's special tokens (BOS) to text (default True). The paper's
+            dictionary lens tokenizes without them (``add_special_tokens=False``); spokes whose
+            inputs are not a tokenizer's text (images, audio prompts) ignore it.
+    """
+
+    bos: bool = True
+
+
+_INPUT_SETTINGS: ContextVar[InputSettings] = ContextVar("semhub_input_settings", default=InputSettings())
+
+
+@contextmanager
+def encoding(settings: InputSettings) -> Iterator[None]:
+    """Within the block, spokes encode under ``settings`` (``semhub.analyze`` enters it for a run).
+
+    A context variable rather than an ``encode`` argument, so spokes written before a setting
+    existed keep their signature, and every caller of ``encode`` (analyses, plugins) sees the run's choice.
+    """
+    token = _INPUT_SETTINGS.set(settings)
+    try:
+        yield
+    finally:
+        _INPUT_SETTINGS.reset(token)
+
+
+def input_settings() -> InputSettings:
+    """The ``InputSettings`` of the run in progress (the defaults outside one)."""
+    return _INPUT_SETTINGS.get()
+
+
 def outside_data_folder(path: Path, base_dir: Path | None) -> bool:
     """True when ``path`` (symlinks followed) leaves ``base_dir`` and that is not allowed."""
     if base_dir is None or _OUTSIDE_PATHS.get():

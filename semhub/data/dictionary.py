@@ -5,9 +5,14 @@
     house<TAB>房子
 
 A word may appear on several lines (several translations). Errors name the file and line.
+
+A CC-CEDICT file (``cedict_ts.u8``: ``傳統 传统 [chuan2 tong3] /tradition/traditional/``) is read
+as the paper reads it: simplified headword -> the first gloss of each entry, entries whose first
+gloss mentions "surname" dropped, parenthesised text removed; several entries may share a headword.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +40,42 @@ class Dictionary:
         return dict(out)
 
 
+CEDICT_ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
+PARENTHESISED = re.compile(r"\(.*?\)")
+
+
+def is_cedict(lines: list[str]) -> bool:
+    """CC-CEDICT: '#' comment lines, then 'TRAD SIMP [pinyin] /gloss/.../' entries."""
+    first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
+    return bool(CEDICT_ENTRY.match(first))
+
+
+def read_cedict(path: Path, lines: list[str]) -> Dictionary:
+    pairs = []
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        entry = CEDICT_ENTRY.match(line)
+        if entry is None:
+            raise DataError(path, line_no, "expected a CC-CEDICT entry 'TRAD SIMP [pinyin] /gloss/.../'")
+        first = entry.group(3).split("/")[0]
+        if "surname" in first:
+            continue
+        gloss = PARENTHESISED.sub("()", first).replace("(", "").replace(")", "").strip()
+        if gloss:
+            pairs.append((entry.group(2), gloss))
+    if not pairs:
+        raise DataError(path, None, "no entries")
+    return Dictionary(path, ("zh", "en"), tuple(pairs))
+
+
 def load_dictionary(path: str | Path) -> Dictionary:
     path = Path(path)
     lines = text_lines(read_text(path))
     if not lines:
         raise DataError(path, None, "file is empty")
+    if is_cedict(lines):
+        return read_cedict(path, lines)
     header = [h.strip() for h in lines[0].split("\t")]
     if len(header) != 2 or not all(VIEW_NAME.match(h) for h in header) or header[0] == header[1]:
         raise DataError(path, 1, "expected a header naming two languages, e.g. 'en<TAB>zh'")

@@ -9,14 +9,12 @@ from typing import Any, Callable
 
 from semhub.contract.options import Options
 from semhub.data.aligned import AlignedDataset
+from semhub.data.templates import load_template
 from semhub.errors import ParameterError, SemhubError
 from semhub.readout.capture import POOLINGS
 from semhub.readout.collect import derive_views, validate_views
 from semhub.readout.layers import parse_layers
 from semhub.runs.inputs import check_inputs, dataset, default_views
-
-# The paper's code: last token, raw vectors, embeddings dropped, HF's post-norm last layer, raw lens.
-PAPER_SETTING = {"pooling": "last", "center": False, "drop_embeddings": True, "final_norm": True, "lens_norm": False}
 
 
 @dataclass
@@ -29,6 +27,8 @@ class RunSettings:
         center: subtract each view's mean state per layer before cosines.
         final_norm: apply the final norm at the last layer (as HF ``hidden_states[L]``).
         lens_norm: the logit lens applies the final norm before the unembedding (False: the paper's raw lens).
+        bos: text is encoded with the tokenizer's special tokens (BOS); False: without (``InputSettings``).
+        template: a text template's name or TOML file (``semhub.data.templates``) added to text views, or None.
         batch_size: inputs per forward pass.
         limit: use only the first N rows (None: all).
         n_boot: bootstrap resamples for 95% intervals (0: none).
@@ -43,6 +43,8 @@ class RunSettings:
     center: bool = True
     final_norm: bool = False
     lens_norm: bool = True
+    bos: bool = True
+    template: str | None = None
     batch_size: int = 16
     limit: int | None = None
     n_boot: int = 1000
@@ -221,6 +223,9 @@ def make_context(
     views = views or default_views(ds, settings.modality, backbone.family.dominant_language)
     ds = derive_views(ds, views)
     validate_views(ds, views)
+    template = load_template(settings.template)
+    if template is not None:
+        ds = template.apply(ds, views)
     check_inputs(backbone, views)
     if len(ds) < 2:
         raise SemhubError(f"{ds.path}: similarity needs at least two rows")
@@ -234,6 +239,7 @@ def make_context(
         ActivationStore(settings.store).open({
             "model": model, "data": str(ds.path), "data_sha256": ds.sha256, "rows": len(ds), "views": views,
             "layers": layer_list, "pooling": settings.pooling, "final_norm": settings.final_norm,
+            "bos": settings.bos, "template": template.describe() if template is not None else None,
             "batch_size": settings.batch_size, "store_dtype": settings.store_dtype,
             "shard_rows": settings.shard_rows, "d_model": backbone.d_model}, resume)
     return RunContext(backbone, ds, views, layer_list, settings, options or Options(), on_batch)

@@ -15,7 +15,7 @@ from semhub.contract.analysis import options_class
 from semhub.contract.options import Options
 from semhub.errors import ParameterError, RunError, SemhubError
 from semhub.plugins import catalog
-from semhub.runs.context import PAPER_SETTING, RunContext, RunSettings, context_from_store, make_context
+from semhub.runs.context import RunContext, RunSettings, context_from_store, make_context
 from semhub.runs.run import Run
 from semhub.runs.rundir import environment
 
@@ -82,18 +82,20 @@ def analyze(
     data: Any = None,
     views: list[str] | None = None,
     modality: str = "text",
-    pooling: str = "mean",
-    center: bool = True,
+    pooling: str | None = None,
+    center: bool | None = None,
     layers: str | list[int] | None = None,
-    final_norm: bool = False,
+    final_norm: bool | None = None,
     paper: bool = False,
-    lens_norm: bool = True,
+    lens_norm: bool | None = None,
+    bos: bool | None = None,
+    template: str | Path | Any = None,
     batch_size: int = 16,
     limit: int | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     device: str | None = None,
-    dtype: str = "auto",
+    dtype: str | None = None,
     device_map: Any = None,
     offload_folder: str | Path | None = None,
     revision: str | None = None,
@@ -119,8 +121,18 @@ def analyze(
     reuses a loaded model instead of ``model``. ``model_b`` (or a loaded ``backbone_b``) reads every view
     after the first with a second model, at its ``layers_b`` (default: all), for analyses that compare
     models (``alignment``); the first view is read by ``model``. Errors name the parameter.
+
+    ``paper=True`` takes the paper's code's choices for this analysis (its ``PaperSetting``: last
+    token, raw vectors, layers 1..L, raw lens, float32, the similarity's "This represents" template,
+    the lens without BOS and on whole-word sites); the settings it decides (``pooling``, ``center``,
+    ``final_norm``, ``lens_norm``, ``dtype``, ``bos``, ``template``) default to None, "not given", and a
+    given value that contradicts it is an error. ``bos=False`` encodes text without BOS;
+    ``template`` is a text template (``"paper"`` or a TOML file: ``semhub.data.templates``).
     """
     from semhub.contract.spoke import allow_outside_paths as allowing
+    from semhub.data.templates import load_template
+    from semhub.contract.spoke import InputSettings, encoding
+    from semhub.runs.paper import paper_options, paper_setting, resolve
 
     started = time.perf_counter()
     progress = progress or Progress()
@@ -129,13 +141,22 @@ def analyze(
         if analysis_kwargs:
             raise ParameterError(next(iter(analysis_kwargs)), "give analysis options either as options= or as keywords")
         opts = options
+        chosen = {s.name: v for s, v in zip(opts.specs(), opts.to_dict().values()) if v != s.default}
     else:
-        opts = analysis_options(analysis_obj, {**(options or {}), **analysis_kwargs})
-    if paper:
-        pooling, center = PAPER_SETTING["pooling"], PAPER_SETTING["center"]
-        final_norm, lens_norm = PAPER_SETTING["final_norm"], PAPER_SETTING["lens_norm"]
-    settings = RunSettings(modality=modality, pooling=pooling, center=center, final_norm=final_norm,
-                           lens_norm=lens_norm, batch_size=batch_size, limit=limit, n_boot=n_boot, seed=seed,
+        chosen = {**(options or {}), **analysis_kwargs}
+        opts = analysis_options(analysis_obj, chosen)
+    with_paper = paper_options(analysis_obj, paper, chosen, opts)
+    if with_paper is not None:
+        opts = analysis_options(analysis_obj, with_paper)
+    decided = resolve(analysis_obj, paper, {"pooling": pooling, "center": center, "final_norm": final_norm,
+                                            "lens_norm": lens_norm, "dtype": dtype, "bos": bos,
+                                            "template": template})
+    dtype, text_template = decided["dtype"], load_template(decided["template"])
+    drop = paper and paper_setting(analysis_obj).drop_embeddings
+    settings = RunSettings(modality=modality, pooling=decided["pooling"], center=decided["center"],
+                           final_norm=decided["final_norm"], lens_norm=decided["lens_norm"], bos=decided["bos"],
+                           template=None if decided["template"] is None else str(decided["template"]),
+                           batch_size=batch_size, limit=limit, n_boot=n_boot, seed=seed,
                            shard_rows=shard_rows, store=str(store) if store is not None else None,
                            store_dtype=store_dtype)
     settings.check()
@@ -163,7 +184,8 @@ def analyze(
              "revision": revision, "trust_remote_code": trust_remote_code, "stack": stack, "resume": resume,
              "from_store": str(from_store) if from_store else None, "engine": engine,
              "workers": workers if engine == "ray" else None, "allow_outside_paths": allow_outside_paths,
-             **settings.to_dict(), "analysis_options": opts.to_dict()}
+             **settings.to_dict(), "analysis_options": opts.to_dict(),
+             "text_template": text_template.describe() if text_template is not None else None}
     with allowing(allow_outside_paths):
         if from_store is not None:
             return _analyze_stored(analysis_obj, Path(from_store), views, settings, opts, given, progress, started,
@@ -198,7 +220,7 @@ def analyze(
         load_s = time.perf_counter() - t0
         views_a = view_list[:1] if two_models else view_list
         ctx = make_context(backbone, ds, views_a, settings=settings, options=opts, layers=layers,
-                           drop_embeddings=paper and PAPER_SETTING["drop_embeddings"],
+                           drop_embeddings=drop,
                            on_batch=progress.advance, resume=resume)
         if two_models:
             from semhub.runs.context import partner_store
@@ -206,7 +228,7 @@ def analyze(
             settings_b = RunSettings(**{**settings.to_dict(), "store": str(partner_store(store)) if store else None})
             with _naming("layers", "layers_b"):
                 ctx.partner = make_context(backbone_b, ds, view_list[1:], settings=settings_b, options=opts,
-                                           layers=layers_b, drop_embeddings=paper and PAPER_SETTING["drop_embeddings"],
+                                           layers=layers_b, drop_embeddings=drop,
                                            on_batch=progress.advance, resume=resume)
         if engine == "ray":
             for side, name, side_stack in ((ctx, model, stack), (ctx.partner, model_b, None)):
@@ -216,7 +238,8 @@ def analyze(
         progress.start(analysis_obj.name, work if work is not None else len(ds) * len(view_list))
         t1 = time.perf_counter()
         try:
-            result = run_guarded(analysis_obj, ctx)
+            with encoding(InputSettings(bos=settings.bos)):
+                result = run_guarded(analysis_obj, ctx)
         finally:
             ctx.close()
         timings = {"load_model_s": round(load_s, 3), "analysis_s": round(time.perf_counter() - t1, 3), **ctx.timings,

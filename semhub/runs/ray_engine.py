@@ -27,12 +27,13 @@ class CaptureWorker:
         torch.set_num_threads(threads)
         self.backbone = semhub.load(**load_kwargs)
 
-    def capture(self, view: str, values: list[Any], base_dir: str, spec: CaptureSpec, outside: bool) -> np.ndarray:
-        from semhub.contract.spoke import allow_outside_paths
+    def capture(self, view: str, values: list[Any], base_dir: str, spec: CaptureSpec, outside: bool,
+                inputs: Any = None) -> np.ndarray:
+        from semhub.contract.spoke import InputSettings, allow_outside_paths, encoding
 
         ds = AlignedDataset(Path(base_dir) / "shard.jsonl", [str(i) for i in range(len(values))], {view: values},
                             list(range(1, len(values) + 1)))
-        with allow_outside_paths(outside):
+        with allow_outside_paths(outside), encoding(inputs or InputSettings()):
             return capture_rows(self.backbone, ds, view, spec).numpy()
 
 
@@ -57,12 +58,12 @@ class RayEngine:
         self.pool = ActorPool(self.actors)
 
     def map(self, view: str, shards: list[list[int]]) -> Iterator[torch.Tensor]:
-        from semhub.contract.spoke import outside_paths_allowed
+        from semhub.contract.spoke import input_settings, outside_paths_allowed
 
         values = self.dataset.columns[view]
-        base, outside = str(self.dataset.base_dir), outside_paths_allowed()
+        base, outside, inputs = str(self.dataset.base_dir), outside_paths_allowed(), input_settings()
         jobs = [[values[i] for i in rows] for rows in shards]
-        for array in self.pool.map(lambda a, job: a.capture.remote(view, job, base, self.spec, outside), jobs):
+        for array in self.pool.map(lambda a, job: a.capture.remote(view, job, base, self.spec, outside, inputs), jobs):
             yield torch.from_numpy(array.copy())  # arrays from the object store are read-only
 
     def close(self) -> None:

@@ -2,7 +2,8 @@
 
 Claims bare language codes (``en``, ``zh``, ``pt-BR``) and ``text_<tag>`` views. The
 ``content`` group is every real token: padding and special tokens (BOS, EOS) excluded,
-because BOS carries no meaning and has a huge norm that swamps mean pooling.
+because BOS carries no meaning and has a huge norm that swamps mean pooling. Under
+``InputSettings(bos=False)`` (``--no-bos``) the special tokens are not added at all.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from semhub import Encoded, hookimpl
+from semhub import Encoded, hookimpl, input_settings
 
 LANGUAGE_VIEW = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
@@ -44,6 +45,7 @@ class TextSpoke:
             return_tensors="pt",
             return_special_tokens_mask=True,
             return_offsets_mapping=bool(getattr(tok, "is_fast", False)),
+            add_special_tokens=input_settings().bos,
         )
         offsets = enc.pop("offset_mapping", None)
         attention = enc["attention_mask"].bool()
