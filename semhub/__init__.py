@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "capture": "semhub.readout.capture", "pool": "semhub.readout.capture", "run_layers": "semhub.readout.capture",
     "Lens": "semhub.readout.lens", "read_lens": "semhub.readout.sites", "LensReading": "semhub.readout.sites",
     "last_site": "semhub.readout.sites", "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
+    "view_states": "semhub.readout.collect",
     "parse_layer_spec": "semhub.readout.layers", "parse_layers": "semhub.readout.layers",
     "spoke_for_view": "semhub.plugins.catalog",
     # analyses' building blocks

@@ -138,6 +138,8 @@ def _documented_attributes(cls) -> list[str]:
 
 @pytest.mark.parametrize("heading, classes", [
     ("semhub.Analysis", ["Analysis"]),
+    ("semhub.PaperSetting", ["PaperSetting"]),
+    ("Spokes and `semhub.InputSettings`", ["InputSettings"]),
     ("semhub.RunContext and semhub.RunSettings", ["RunContext", "RunSettings"]),
     ("semhub.Result, RecordsResult, CurvesResult, Summary", ["Result", "RecordsResult", "CurvesResult", "Summary"]),
     ("Spokes: semhub.Spoke, semhub.Encoded, semhub.FileSpoke", ["Spoke", "Encoded", "FileSpoke"]),

@@ -96,9 +96,10 @@ def semhub_register_datasets(register) -> None:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
-    from semhub_arithmetic.analyses import ArithmeticLensAnalysis
+    from semhub_arithmetic.analyses import ArithmeticLensAnalysis, ArithmeticPCAAnalysis
 
     register(ArithmeticLensAnalysis())
+    register(ArithmeticPCAAnalysis())
 
 
 @hookimpl
@@ -142,5 +143,8 @@ def semhub_register_experiments(register) -> None:
              "'3+2' vs 'three plus two': Eq. 1 and retrieval@1 across layers (paper 2.1)")
     register("arithmetic-logit-lens", "analyze", {'modality': 'arithmetic', 'analysis': 'arithmetic-lens'},
              "at '5=3+', the answer as a word vs as a digit under the lens (paper 2.2)")
+    register("arithmetic-pca", "analyze", {'modality': 'arithmetic', 'analysis': 'arithmetic-pca',
+                                           'views': ['arithmetic_answer'], 'paper': True},
+             "'24=21+' states per layer in the PCA plane of the digit and number-word unembeddings (paper 2.3)")
     register("arithmetic-steering", "steer", {'preset': 'arithmetic', 'layers': [3, 6, 9, 12]},
              "'four plus' minus 'three plus' (words) applied to digit sums (paper 2.4)")

@@ -21,3 +21,30 @@ class ArithmeticLensAnalysis(semhub.Analysis):
         from semhub_arithmetic.lens import arithmetic_lens
 
         return arithmetic_lens(ctx)
+
+
+class ArithmeticPCAOptions(semhub.Options):
+    ops: str = semhub.option("+", help="Prompts whose operator is among these (the paper: additions only).")
+
+    def check(self) -> None:
+        if not self.ops or set(self.ops) - set("+-*"):
+            raise semhub.ParameterError("ops", f"{self.ops!r}: give operators among +, - and *")
+
+
+class ArithmeticPCAAnalysis(semhub.Analysis):
+    """The paper's 2.3: trajectories of '<result>=<a>+' states in the plane of the digit and word unembeddings."""
+
+    name = "arithmetic-pca"
+    description = "2-D PCA of the 20 digit/word unembeddings; every layer's last-token state of '<result>=<a>+' projected"
+    plot_name = "arithmetic_pca.png"
+    input_kinds = ("text",)
+    Options = ArithmeticPCAOptions
+    paper = semhub.PaperSetting(drop_embeddings=False)  # the only experiment of the paper that keeps hs[0]
+
+    def work(self, ctx) -> int:
+        return sum(1 for p in ctx.dataset.columns.get("arithmetic_answer", []) if p and p[-1] in ctx.options.ops)
+
+    def run(self, ctx):
+        from semhub_arithmetic.pca import arithmetic_pca
+
+        return arithmetic_pca(ctx, ctx.options.ops)

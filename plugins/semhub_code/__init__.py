@@ -128,9 +128,10 @@ def semhub_register_datasets(register) -> None:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
-    from semhub_code.analyses import CodeLensAnalysis
+    from semhub_code.analyses import CodeLensAnalysis, CodeRolesAnalysis
 
     register(CodeLensAnalysis())
+    register(CodeRolesAnalysis())
 
 
 @hookimpl
@@ -154,6 +155,9 @@ def semhub_register_experiments(register) -> None:
              "W_U[' start'] - W_U[' end'] at '(' of range(: does range(n) become range(0, n)? (paper 3.3)")
     register("code-similarity", "analyze", {'modality': 'code'},
              "Python functions vs their English descriptions: Eq. 1 and retrieval@1 across layers")
+    register("code-semantic-role", "analyze", {'modality': 'code', 'analysis': 'code-roles', 'views': ['code'],
+                                               'paper': True},
+             "before each call argument: the parameter's name vs the argument's own text under the lens (paper 3.2)")
     register("code-logit-lens", "analyze", {'modality': 'code', 'analysis': 'code-lens'},
              "at list commas, log p of ' and', ' or', ' not' and the next token under the lens (paper 3.1)")
 

@@ -21,3 +21,20 @@ class CodeLensAnalysis(semhub.Analysis):
         from semhub_code.lens import code_lens
 
         return code_lens(ctx)
+
+
+class CodeRolesAnalysis(semhub.Analysis):
+    """The paper's 3.2: at the "(" or "," before an argument, the parameter's name vs the argument's text."""
+
+    name = "code-roles"
+    description = "semantic-role lens: log p(' parameter name') - log p(' argument text') before each call argument"
+    plot_name = "code_roles.png"
+    input_kinds = ("text",)
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset)
+
+    def run(self, ctx):
+        from semhub_code.roles import code_roles
+
+        return code_roles(ctx)
