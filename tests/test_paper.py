@@ -274,3 +274,21 @@ def test_paper_dictionary_lens_on_the_default_model(gemma):
     for got, want in ((rec["native_logprob"], native), (rec["dominant_logprob"], dominant)):
         got = torch.tensor(got, dtype=torch.float64)
         assert float(((got - want.double()).abs() / want.double().abs().clamp(min=1)).max()) < 1e-4
+
+
+def test_a_store_remembers_bos_and_the_template(tmp_path):
+    """Resuming a store under another template or BOS setting would mix two inputs: refused."""
+    bb = tiny_backbone("llama")
+    data = write_rows(tmp_path / "d.jsonl", TINY_ROWS)
+    template = tmp_path / "t.toml"
+    template.write_text('[en]\nsuffix = " is big"\n')
+    store = tmp_path / "store"
+    semhub.analyze("similarity", backbone=bb, data=data, views=["en", "es"], n_boot=0, store=store,
+                   template=str(template))
+    for change in ({"template": None}, {"template": str(template), "bos": False}):
+        with pytest.raises(semhub.SemhubError, match="made with other settings"):
+            semhub.analyze("similarity", backbone=bb, data=data, views=["en", "es"], n_boot=0, store=store,
+                           resume=True, **change)
+    again = semhub.analyze("similarity", backbone=bb, data=data, views=["en", "es"], n_boot=0, store=store,
+                           resume=True, template=str(template))
+    assert again.results["similarity"][0]["n"] == len(TINY_ROWS)

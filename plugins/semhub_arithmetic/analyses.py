@@ -9,6 +9,7 @@ class ArithmeticLensAnalysis(semhub.Analysis):
     """The paper's 2.2: is the answer more probable as a word than as a digit, per layer?"""
 
     name = "arithmetic-lens"
+    min_views = 1  # a probe of one view
     description = "logit lens at '<result>=<a><op>': the answer digit vs its English word, per layer"
     plot_name = "arithmetic_lens.png"
 
@@ -35,6 +36,7 @@ class ArithmeticPCAAnalysis(semhub.Analysis):
     """The paper's 2.3: trajectories of '<result>=<a>+' states in the plane of the digit and word unembeddings."""
 
     name = "arithmetic-pca"
+    min_views = 1  # a probe of one view
     description = "2-D PCA of the 20 digit/word unembeddings; every layer's last-token state of '<result>=<a>+' projected"
     plot_name = "arithmetic_pca.png"
     input_kinds = ("text",)

@@ -9,6 +9,7 @@ class CodeLensAnalysis(semhub.Analysis):
     """The paper's 3.1: do list commas read as " and" under the logit lens?"""
 
     name = "code-lens"
+    min_views = 1  # a probe of one view
     description = "logit lens at list commas in code: ' and' / ' or' / ' not' / the next token, per layer"
     plot_name = "code_lens.png"
 
@@ -27,6 +28,7 @@ class CodeRolesAnalysis(semhub.Analysis):
     """The paper's 3.2: at the "(" or "," before an argument, the parameter's name vs the argument's text."""
 
     name = "code-roles"
+    min_views = 1  # a probe of one view
     description = "semantic-role lens: log p(' parameter name') - log p(' argument text') before each call argument"
     plot_name = "code_roles.png"
     input_kinds = ("text",)

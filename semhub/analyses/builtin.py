@@ -58,6 +58,7 @@ class LogitLensAnalysis(Analysis):
     """Dictionary probes for every non-dominant view that has a dictionary."""
 
     name = "logit-lens"
+    min_views = 1  # a probe of one view
     description = "multilingual logit lens: next word in X vs its dominant-language translation, per layer"
     plot_name = "logit_lens.png"
     input_kinds = ("text",)
@@ -93,6 +94,7 @@ class LanguageTrendsOptions(Options):
 
 class LanguageTrendsAnalysis(Analysis):
     name = "language-trends"
+    min_views = 1  # a probe of one view
     description = "expected probability mass of each language under the logit lens, per layer"
     plot_name = "language_trends.png"
     input_kinds = ("text",)

@@ -59,6 +59,8 @@ class Analysis:
         cross_model: True when ``run`` also reads ``ctx.partner``, the views a second model reads
             (``model_b``, ``--model-b``); other analyses refuse a second model.
         paper: what ``--paper`` sets for it (``PaperSetting``; default: the paper's common choices).
+        min_views: the fewest views it reads (2: it compares the first with the others; 1: a lens
+            or probe that reads one view), checked before the model loads.
     """
 
     name: ClassVar[str] = ""
@@ -69,6 +71,7 @@ class Analysis:
     plot_name: ClassVar[str] = ""
     cross_model: ClassVar[bool] = False
     paper: ClassVar[PaperSetting] = PaperSetting()
+    min_views: ClassVar[int] = 2
 
     def work(self, ctx: "RunContext") -> int | None:
         """Units of work for the progress bar (each ``ctx.on_batch(n)`` advances it by n); None: rows x views."""

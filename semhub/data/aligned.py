@@ -72,8 +72,6 @@ def parse_views(spec: str | None) -> list[str] | None:
         raise SemhubError(f"--views: invalid view list {spec!r} (expected names like en,zh,audio_es)")
     if len(set(views)) != len(views):
         raise SemhubError(f"--views: {spec!r} names a view twice")
-    if len(views) < 2:
-        raise SemhubError(f"--views: {spec!r} needs at least two views to compare")
     return views
 
 

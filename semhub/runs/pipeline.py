@@ -198,6 +198,10 @@ def analyze(
 
         ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit, views, modality)
         view_list = list(views) if views else default_views(ds, modality)
+        needed = int(getattr(analysis_obj, "min_views", 2))
+        if len(view_list) < needed:
+            raise ParameterError("views", f"{','.join(view_list)!r} needs at least {'two' if needed == 2 else needed} views to compare "
+                                          f"(analysis {analysis_obj.name})")
         ds = derive_views(ds, view_list)
         validate_views(ds, view_list)  # bad data fails before the model loads
         check_input_kinds(analysis_obj, view_list)
