@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "Spoke": "semhub.contract.spoke", "Encoded": "semhub.contract.spoke", "FileSpoke": "semhub.contract.spoke",
     "allow_outside_paths": "semhub.contract.spoke", "InputSettings": "semhub.contract.spoke",
     "encoding": "semhub.contract.spoke", "input_settings": "semhub.contract.spoke", "PaperSetting": "semhub.contract.analysis",
+    "LensKind": "semhub.contract.lens", "build_lens": "semhub.readout.kinds",
+    "train_lens": "semhub.runs.lens_training", "TrainedLens": "semhub.runs.lens_training", "TunedLens": "semhub.readout.tuned", "load_tuned_lens": "semhub.readout.tuned",
     "Template": "semhub.data.templates", "load_template": "semhub.data.templates", "hookimpl": "semhub.plugins.hookspecs",
     "SemhubError": "semhub.errors", "DataError": "semhub.errors", "ParameterError": "semhub.errors",
     # models

@@ -55,7 +55,7 @@ def arithmetic_lens(ctx) -> ArithmeticLensResult:
         sets = {"digit": [digit_id(bb, answer)], "word": semhub.word_token_ids(bb, [spell(int(answer), lang)])}
         prompts = [ds.columns["arithmetic_answer"][i] for i in rows]
         scores = semhub.score_token_sets(bb, prompts, sets, view="arithmetic_answer", layers=ctx.layers,
-                                         norm=ctx.settings.lens_norm,
+                                         lens=ctx.lens,
                                          batch_size=ctx.settings.batch_size)
         digit[rows], word[rows] = scores.scores["digit"], scores.scores["word"]
         if ctx.on_batch:
@@ -69,5 +69,5 @@ def arithmetic_lens(ctx) -> ArithmeticLensResult:
               "native_logprob": digit_mean, "dominant_logprob": word_mean,
               "dominant_wins": (word > digit).mean(0).tolist(),
               "ci95": {"native_logprob": digit_ci, "dominant_logprob": word_ci},
-              "lens_norm": ctx.settings.lens_norm}
+              "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe()}
     return ArithmeticLensResult([record], {"model": bb.name})

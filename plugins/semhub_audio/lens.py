@@ -55,7 +55,7 @@ def audio_lens(analysis, ctx) -> AudioLensResult:
     records = []
     for view in audio_views(ctx):  # label words stay in the dominant language: the hub question
         scores = semhub.score_token_sets(bb, list(ctx.dataset.columns[view]), sets, view=view, layers=ctx.layers,
-                                         position="mean", norm=ctx.settings.lens_norm,
+                                         position="mean", lens=ctx.lens,
                                          batch_size=ctx.settings.batch_size, base_dir=ctx.dataset.base_dir)
 
         def per_clip(label: str) -> np.ndarray:

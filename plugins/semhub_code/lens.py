@@ -71,7 +71,7 @@ def code_lens(ctx) -> CodeLensResult:
         return mask
 
     for reading in semhub.read_lens(bb, view_batches(bb, ctx.dataset, "code", ctx.settings.batch_size), ctx.layers,
-                                    sites=commas, ids=word_ids, next_token=True, norm=ctx.settings.lens_norm,
+                                    sites=commas, ids=word_ids, next_token=True, lens=ctx.lens,
                                     on_batch=ctx.on_batch):
         for i, w in enumerate(WORDS):
             rows[w].append(reading.logprobs[:, :, i].T.numpy())
@@ -82,5 +82,5 @@ def code_lens(ctx) -> CodeLensResult:
     record = {"n_positions": int(len(mats["next"])), "layers": list(ctx.layers),
               "logprob": {k: v.mean(0).tolist() for k, v in mats.items()},
               "and_beats_or": (mats["and"] > mats["or"]).mean(0).tolist(),
-              "lens_norm": ctx.settings.lens_norm}
+              "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe()}
     return CodeLensResult([record], {"model": bb.name})

@@ -167,7 +167,7 @@ def code_roles(ctx) -> CodeRolesResult:
         return sorted({i for _, _, _, r, s in enc.meta[SITES] for i in (r, s)})
 
     diffs, args = [], []
-    for reading in semhub.read_lens(bb, batches(), ctx.layers, sites=SITES, ids=ids, norm=ctx.settings.lens_norm,
+    for reading in semhub.read_lens(bb, batches(), ctx.layers, sites=SITES, ids=ids, lens=ctx.lens,
                                     on_batch=ctx.on_batch):
         here = sorted((j, arg, r, s) for b, j, arg, r, s in reading.batch.meta[SITES] if b == reading.item)
         columns = {int(t): k for k, t in enumerate(reading.ids.tolist())}
@@ -181,5 +181,5 @@ def code_roles(ctx) -> CodeRolesResult:
     diff = np.stack(diffs)  # (arguments, layers)
     record = {"n_arguments": len(args), "layers": list(ctx.layers), "role_wins": (diff > 0).mean(0).tolist(),
               "mean_difference": diff.mean(0).tolist(), "difference": diff.round(4).tolist(), "arguments": args,
-              "lens_norm": ctx.settings.lens_norm}
+              "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe()}
     return CodeRolesResult([record], {"model": bb.name})

@@ -69,7 +69,7 @@ def position_logprobs(ctx, ids: list[int], *, question: str = "", group: str = "
     batches = (spoke.encode(values[s:s + size], bb, ctx.dataset.base_dir, question=question)
                for s in range(0, len(values), size))
     for r in semhub.read_lens(bb, batches, ctx.layers, sites=group, ids=ids, top_k=1 if top1 else 0,
-                              norm=ctx.settings.lens_norm, on_batch=ctx.on_batch):
+                              lens=ctx.lens, on_batch=ctx.on_batch):
         yield r.row, r.logprobs, (r.top_ids[..., 0] if top1 else None), (r.batch, r.item)
 
 

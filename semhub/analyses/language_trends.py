@@ -44,9 +44,9 @@ def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) ->
 
 
 def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor, layers: list[int], *,
-          norm: bool, batch_size: int, max_positions: int, on_batch=None) -> dict[str, Any]:
+          norm: bool, batch_size: int, max_positions: int, on_batch=None, lens=None) -> dict[str, Any]:
     """Mean language mixture per layer over up to ``max_positions`` content positions of ``view``."""
-    lens = Lens(backbone, norm=norm)
+    lens = lens or Lens(backbone, norm=norm)
     V = lens.vocab_size
     full = torch.zeros(V, table.shape[1] + 1)
     rows = min(V, table.shape[0])
@@ -106,18 +106,18 @@ def run_language_trends(ctx) -> LanguageTrendsResult:
     else:
         text_views = [v for v in ctx.dataset.views if catalog.spoke_for_view(v).modality == "text"]
         corpora = {v: [x for x in ctx.dataset.columns[v] if x] for v in text_views}
-    table, seen = language_table(corpora, ctx.backbone.tokenizer, Lens(ctx.backbone).vocab_size)
+    table, seen = language_table(corpora, ctx.backbone.tokenizer, ctx.lens.vocab_size)
     langs = list(corpora)
     records = []
     for view in ctx.views:
         out = trend(ctx.backbone, ctx.dataset, view, table, seen, ctx.layers,
                     norm=ctx.settings.lens_norm, batch_size=ctx.settings.batch_size,
-                    max_positions=ctx.options.max_positions, on_batch=ctx.on_batch)
+                    max_positions=ctx.options.max_positions, on_batch=ctx.on_batch, lens=ctx.lens)
         records.append({
             "view": view, "dominant": ctx.backbone.family.dominant_language, "positions": out["positions"],
             "layers": list(ctx.layers), "languages": langs,
             "mass": {lang: out["mass"][:, j].tolist() for j, lang in enumerate(langs)},
             "known_mass": out["known_mass"].tolist(), "table_tokens_seen": int(seen.sum()),
-            "lens_norm": ctx.settings.lens_norm,
+            "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe(),
         })
     return LanguageTrendsResult(records, {"model": ctx.backbone.name, "corpora": list(specs) or "dataset views"})

@@ -33,14 +33,14 @@ class LensView:
 
 
 def lens_view(backbone, batch: Encoded, *, layers: list[int], k: int = 3, norm: bool = True,
-              group: str = "all") -> LensView:
+              group: str = "all", lens=None) -> LensView:
     """Top-k lens tokens for the first item of ``batch`` at the positions of ``group``."""
     def first_item(b: Encoded) -> torch.Tensor:
         mask = b.groups[group].clone().bool()
         mask[1:] = False
         return mask
 
-    reading = next(read_lens(backbone, [batch], layers, sites=first_item, top_k=k, norm=norm))
+    reading = next(read_lens(backbone, [batch], layers, sites=first_item, top_k=k, norm=norm, lens=lens))
     tok = backbone.tokenizer
     decode = lambda i: tok.decode([int(i)])  # noqa: E731 - readable token text, spaces kept
     tokens = [decode(batch.inputs["input_ids"][0][int(j)]) for j in reading.positions]

@@ -133,7 +133,7 @@ def probe_sites(texts, enc, translations: dict[str, list[str]], backbone, *, sit
 
 def dictionary_probe(backbone, dataset, view: str, translations, layers: list[int], *, norm: bool,
                      batch_size: int, on_batch=None, sites: str = "substring",
-                     translation_space: str = "tokenizer") -> dict[str, Any]:
+                     translation_space: str = "tokenizer", lens=None) -> dict[str, Any]:
     """Per-layer log-probs of the native next token and of its best dominant-language translation."""
     native_rows, dominant_rows, words = [], [], []
 
@@ -151,7 +151,7 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
         return sorted({i for s in enc.meta[PROBE] for i in s.candidates})
 
     for reading in read_lens(backbone, batches(), layers, sites=PROBE, ids=candidate_ids, next_token=True,
-                             norm=norm, on_batch=on_batch):
+                             norm=norm, lens=lens, on_batch=on_batch):
         found = [s for s in reading.batch.meta[PROBE] if s.row == reading.item]  # ascending positions, as read
         if not found:
             continue
@@ -210,7 +210,7 @@ def run_logit_lens(ctx) -> LogitLensResult:
         probe = dictionary_probe(ctx.backbone, ctx.dataset, view, translations, ctx.layers,
                                  norm=ctx.settings.lens_norm, batch_size=ctx.settings.batch_size,
                                  on_batch=ctx.on_batch, sites=ctx.options.sites,
-                                 translation_space=ctx.options.translation_space)
+                                 translation_space=ctx.options.translation_space, lens=ctx.lens)
         native, dom = probe["native"], probe["dominant"]
         n_boot, seed = ctx.settings.n_boot, ctx.settings.seed
         native_mean, native_ci = mean_ci(native, n_boot, seed)
@@ -221,7 +221,8 @@ def run_logit_lens(ctx) -> LogitLensResult:
             "layers": list(ctx.layers), "native_logprob": native_mean, "dominant_logprob": dom_mean,
             "dominant_wins": (dom > native).mean(0).tolist(),
             "ci95": {"native_logprob": native_ci, "dominant_logprob": dom_ci},
-            "lens_norm": ctx.settings.lens_norm, "bos": ctx.settings.bos, "sites": ctx.options.sites,
+            "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe(), "bos": ctx.settings.bos,
+            "sites": ctx.options.sites,
             "translation_space": ctx.options.translation_space,
         })
     if not records:

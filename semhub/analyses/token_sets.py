@@ -45,10 +45,11 @@ class TokenSetScores:
 
 def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *, view: str, layers=None,
                      position: str = "last", how: str = "max", norm: bool = True, batch_size: int = 16,
-                     base_dir=None) -> TokenSetScores:
+                     base_dir=None, lens=None) -> TokenSetScores:
     """Log p of each token set at the last content token (or every content token, averaged) of each value.
 
-    ``base_dir`` resolves relative media paths (audio, images) in ``values``.
+    ``base_dir`` resolves relative media paths (audio, images) in ``values``. ``lens``: a configured
+    ``semhub.Lens`` (a run's ``ctx.lens``) instead of the logit lens with ``norm``.
     """
     if how not in AGGREGATES:
         raise SemhubError(f"token sets: unknown aggregate {how!r} (choose from {', '.join(AGGREGATES)})")
@@ -65,7 +66,7 @@ def score_token_sets(backbone, values: list[Any], sets: dict[str, list[int]], *,
     out: dict[str, list[np.ndarray]] = {n: [] for n in names}
     where = last_site() if position == "last" else "content"
     for reading in read_lens(backbone, encode_values(backbone, values, view, batch_size, base_dir), layers,
-                             sites=where, ids=ids, norm=norm):
+                             sites=where, ids=ids, norm=norm, lens=lens):
         for s, name in enumerate(names):
             masked = reading.logprobs.masked_fill(~member[s], -torch.inf)  # (layers, P, U)
             agg = masked.max(-1).values if how == "max" else torch.logsumexp(masked, -1)

@@ -69,6 +69,12 @@ class AnalyzeCommand(click.Command):
 @click.option("--lens-norm/--no-lens-norm", default=None,
               help="Logit lens: apply the final norm before the unembedding (--no-lens-norm: the paper's code) "
                    "[default: norm].")
+@click.option("--lens", default=None,
+              help="The lens every lens analysis reads through: logit (default), tuned (trained translators: "
+                   "`semhub train-lens`), or a plugin's (`semhub plugins`).")
+@click.option("--lens-path", type=click.Path(path_type=Path), default=None,
+              help="The lens's parameters: a tuned-lens folder (config.json + params.pt, the tuned-lens "
+                   "library's layout) [default: the model's `semhub train-lens` folder].")
 @click.option("--bos/--no-bos", default=None,
               help="Encode text with the tokenizer's BOS (--no-bos: add_special_tokens=False) [default: bos].")
 @click.option("--template", default=None,

@@ -24,6 +24,7 @@ class PaperSetting:
         drop_embeddings: layers 1..L (the embedding output hs[0] is not an analysis layer).
         final_norm: the last layer is HF's post-norm ``hidden_states[L]``.
         lens_norm: the lens applies the final norm below the last layer (False: the raw lens).
+        lens: the lens (the paper reads the logit lens only).
         dtype: the weights' precision (the paper's text models load in float32).
         bos: prepend BOS (the multilingual lens tokenizes without it).
         template: the text template (``semhub.data.templates``): "paper" for the similarity's suffix.
@@ -35,12 +36,12 @@ class PaperSetting:
     drop_embeddings: bool = True
     final_norm: bool = True
     lens_norm: bool = False
+    lens: str = "logit"
     dtype: str = "float32"
     bos: bool = True
     template: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
-    RUN_SETTINGS: ClassVar[tuple[str, ...]] = ("pooling", "center", "final_norm", "lens_norm", "dtype", "bos", "template")
 
 
 class Analysis:

@@ -198,10 +198,25 @@ def _load_tsv(path: Path, text: str, views: list[str] | None) -> tuple[list[str]
     return ids, cols, line_nos
 
 
-def load_aligned(path: str | Path, views: list[str] | None = None) -> AlignedDataset:
-    """Load a ``.jsonl`` or ``.tsv`` aligned dataset; any problem raises ``DataError``.
+def _load_txt(path: Path, text: str, views: list[str] | None) -> tuple[list[str], dict[str, list[Any]], list[int]]:
+    """Plain text: every non-empty line is one row of a single view (``views[0]``, default ``text``)."""
+    view = views[0] if views else "text"
+    ids, values, line_nos = [], [], []
+    for line_no, line in enumerate(text_lines(text), 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise DataError(path, line_no, f"line of {len(line):,} characters (more than {MAX_LINE_CHARS:,})")
+        if line.strip():
+            ids.append(str(len(ids) + 1))
+            values.append(line.strip())
+            line_nos.append(line_no)
+    return ids, {view: values}, line_nos
 
-    ``views`` names the columns of a header-less two-column TSV.
+
+def load_aligned(path: str | Path, views: list[str] | None = None) -> AlignedDataset:
+    """Load a ``.jsonl`` or ``.tsv`` aligned dataset, or a ``.txt`` file (one text per line, one view:
+    held-out text for a lens); any problem raises ``DataError``.
+
+    ``views`` names the columns of a header-less two-column TSV, or a text file's one view.
     """
     path = Path(path)
     text = read_text(path)
@@ -210,8 +225,10 @@ def load_aligned(path: str | Path, views: list[str] | None = None) -> AlignedDat
         ids, columns, lines = _load_jsonl(path, text)
     elif suffix in (".tsv", ".tab"):
         ids, columns, lines = _load_tsv(path, text, views)
+    elif suffix == ".txt":
+        ids, columns, lines = _load_txt(path, text, views)
     else:
-        raise DataError(path, None, f"unknown data format {suffix!r} (use .jsonl or .tsv)")
+        raise DataError(path, None, f"unknown data format {suffix!r} (use .jsonl, .tsv or .txt)")
     if not ids:
         raise DataError(path, None, "no rows")
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -78,6 +78,7 @@ def _check_analysis(entry: Any) -> str | None:
 SPOKES = Kind("semhub_register_spokes", "spoke", _one, _check_spoke)
 ANALYSES = Kind("semhub_register_analyses", "analysis", _one, _check_analysis)
 SCORERS = Kind("semhub_register_scorers", "scorer", _one, _needs("name", "score"))
+LENSES = Kind("semhub_register_lenses", "lens", _one, _needs("name", "build"))
 MODELS = Kind("semhub_register_models", "named model", _build(NamedModel))
 DATASETS = Kind("semhub_register_datasets", "dataset", _build(NamedDataset))
 PRESETS = Kind("semhub_register_steering_presets", "steering preset", _build(SteeringPreset))
@@ -155,6 +156,11 @@ def scorers() -> dict[str, Any]:
 
 
 @cache
+def lenses() -> dict[str, Any]:
+    return _collect(LENSES)
+
+
+@cache
 def steering_presets() -> dict[str, SteeringPreset]:
     return _collect(PRESETS)
 
@@ -212,7 +218,7 @@ def family_for(config: Any) -> ModelFamily:
     return match_family(config, families())
 
 
-TABLES = (spokes, analyses, models, datasets, dictionaries, scorers, steering_presets, experiments, families)
+TABLES = (spokes, analyses, lenses, models, datasets, dictionaries, scorers, steering_presets, experiments, families)
 
 
 def load_all() -> None:

@@ -39,6 +39,11 @@ def semhub_register_analyses(register: Callable) -> None:
 
 
 @hookspec
+def semhub_register_lenses(register: Callable) -> None:
+    """Register lenses: ``register(lens_kind)`` with a ``semhub.LensKind`` (``--lens NAME``)."""
+
+
+@hookspec
 def semhub_register_datasets(register: Callable) -> None:
     """Register built-in datasets: ``register(name, path, description)`` with an aligned JSONL/TSV path."""
 

@@ -29,7 +29,13 @@ class Scan:
 
 
 class Lens:
-    """Final norm + unembedding (+ bias, + soft-capping) of one backbone."""
+    """Final norm + unembedding (+ bias, + soft-capping) of one backbone: the logit lens.
+
+    Other lenses (``semhub.readout.tuned.TunedLens``, a plugin's) subclass it and override
+    ``prepare`` (what happens to a state before the unembedding) and ``describe``.
+    """
+
+    name = "logit"
 
     def __init__(self, backbone, norm: bool = True, chunk: int = DEFAULT_CHUNK, max_rows: int = MAX_ROWS):
         self.backbone = backbone
@@ -50,6 +56,10 @@ class Lens:
         if excluded:
             self.excluded = torch.zeros(self.vocab_size, dtype=torch.bool, device=self.weight.device)
             self.excluded[excluded] = True
+
+    def describe(self) -> dict:
+        """What results record about the lens that produced them."""
+        return {"lens": self.name, "norm": bool(self.norm)}
 
     @property
     def vocab_size(self) -> int:

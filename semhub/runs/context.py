@@ -27,6 +27,8 @@ class RunSettings:
         center: subtract each view's mean state per layer before cosines.
         final_norm: apply the final norm at the last layer (as HF ``hidden_states[L]``).
         lens_norm: the logit lens applies the final norm before the unembedding (False: the paper's raw lens).
+        lens: the lens every lens analysis reads through (``logit``, ``tuned``, or a plugin's: ``semhub.LensKind``).
+        lens_path: the lens's trained parameters (a tuned-lens folder), or None for its default.
         bos: text is encoded with the tokenizer's special tokens (BOS); False: without (``InputSettings``).
         template: a text template's name or TOML file (``semhub.data.templates``) added to text views, or None.
         batch_size: inputs per forward pass.
@@ -43,6 +45,8 @@ class RunSettings:
     center: bool = True
     final_norm: bool = False
     lens_norm: bool = True
+    lens: str = "logit"
+    lens_path: str | None = None
     bos: bool = True
     template: str | None = None
     batch_size: int = 16
@@ -63,6 +67,12 @@ class RunSettings:
             raise ParameterError("limit", f"must be at least 2, got {self.limit}")
         if int(self.n_boot) < 0:
             raise ParameterError("n_boot", f"must be at least 0, got {self.n_boot}")
+        from semhub.readout.kinds import lens_kind
+
+        kind = lens_kind(self.lens)
+        if not kind.takes_norm and not self.lens_norm:
+            raise ParameterError("lens_norm", f"the {self.lens} lens always applies the final norm")
+        kind.check(Path(self.lens_path) if self.lens_path else None)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +112,18 @@ class RunContext:
     def __post_init__(self) -> None:
         if not self.model_name and self.backbone is not None:
             self.model_name = self.backbone.name
+
+    @property
+    def lens(self):
+        """The run's lens (``settings.lens``), built once: what every lens analysis reads through."""
+        if "lens" not in self._cache:
+            if self.backbone is None:
+                raise SemhubError("this run has no model (it reads a store): no lens can be read")
+            from semhub.readout.kinds import build_lens
+
+            s = self.settings
+            self._cache["lens"] = build_lens(self.backbone, s.lens, norm=s.lens_norm, path=s.lens_path)
+        return self._cache["lens"]
 
     @property
     def store(self):

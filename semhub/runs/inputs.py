@@ -66,7 +66,7 @@ def dataset(data: str | Path | None = None, limit: int | None = None, views: lis
     return ds.head(limit)
 
 
-def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> list[str]:
+def default_views(ds: AlignedDataset, modality: str, dominant: str = "en", minimum: int = 2) -> list[str]:
     """Text: every text view, the dominant language first. Another modality with views per language
     (``audio_en``, ``audio_es``...): those, the dominant one first. Otherwise its first view against
     the dominant-language text (``en`` vs ``arithmetic``)."""
@@ -84,8 +84,9 @@ def default_views(ds: AlignedDataset, modality: str, dominant: str = "en") -> li
         views = views[:1] + [v for v in ds.views if v == dominant and modality_of(v) == "text"]
     first = [v for v in views if v == dominant or v.endswith(f"_{dominant}")][:1]
     views = first + [v for v in views if v not in first]
-    if len(views) < 2:
-        raise ParameterError("modality", f"{modality}: {ds.path} has fewer than two {modality} views ({', '.join(ds.views)})")
+    if len(views) < minimum:
+        count = "two" if minimum == 2 else str(minimum)
+        raise ParameterError("modality", f"{modality}: {ds.path} has fewer than {count} {modality} views ({', '.join(ds.views)})")
     return views
 
 

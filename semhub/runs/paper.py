@@ -13,7 +13,7 @@ from semhub.contract.options import Options
 from semhub.errors import ParameterError
 
 DEFAULTS: dict[str, Any] = {"pooling": "mean", "center": True, "final_norm": False, "lens_norm": True,
-                            "dtype": "auto", "bos": True, "template": None}
+                            "lens": "logit", "dtype": "auto", "bos": True, "template": None}
 """semhub's own defaults for the settings ``--paper`` decides (centred mean pooling, normed lens...)."""
 
 

@@ -88,6 +88,8 @@ def analyze(
     final_norm: bool | None = None,
     paper: bool = False,
     lens_norm: bool | None = None,
+    lens: str | None = None,
+    lens_path: str | Path | None = None,
     bos: bool | None = None,
     template: str | Path | Any = None,
     batch_size: int = 16,
@@ -149,12 +151,13 @@ def analyze(
     if with_paper is not None:
         opts = analysis_options(analysis_obj, with_paper)
     decided = resolve(analysis_obj, paper, {"pooling": pooling, "center": center, "final_norm": final_norm,
-                                            "lens_norm": lens_norm, "dtype": dtype, "bos": bos,
+                                            "lens_norm": lens_norm, "lens": lens, "dtype": dtype, "bos": bos,
                                             "template": template})
     dtype, text_template = decided["dtype"], load_template(decided["template"])
     drop = paper and paper_setting(analysis_obj).drop_embeddings
     settings = RunSettings(modality=modality, pooling=decided["pooling"], center=decided["center"],
-                           final_norm=decided["final_norm"], lens_norm=decided["lens_norm"], bos=decided["bos"],
+                           final_norm=decided["final_norm"], lens_norm=decided["lens_norm"], lens=decided["lens"],
+                           lens_path=None if lens_path is None else str(lens_path), bos=decided["bos"],
                            template=None if decided["template"] is None else str(decided["template"]),
                            batch_size=batch_size, limit=limit, n_boot=n_boot, seed=seed,
                            shard_rows=shard_rows, store=str(store) if store is not None else None,
@@ -197,8 +200,8 @@ def analyze(
         from semhub.runs.inputs import dataset, default_views, model_for
 
         ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit, views, modality)
-        view_list = list(views) if views else default_views(ds, modality)
         needed = int(getattr(analysis_obj, "min_views", 2))
+        view_list = list(views) if views else default_views(ds, modality, minimum=needed)
         if len(view_list) < needed:
             raise ParameterError("views", f"{','.join(view_list)!r} needs at least {'two' if needed == 2 else needed} views to compare "
                                           f"(analysis {analysis_obj.name})")

@@ -1,6 +1,7 @@
 """The text spoke: any language's text through the backbone's own tokenizer.
 
-Claims bare language codes (``en``, ``zh``, ``pt-BR``) and ``text_<tag>`` views. The
+Claims bare language codes (``en``, ``zh``, ``pt-BR``), ``text`` (a ``.txt`` file's one view) and
+``text_<tag>`` views. The
 ``content`` group is every real token: padding and special tokens (BOS, EOS) excluded,
 because BOS carries no meaning and has a huge norm that swamps mean pooling. Under
 ``InputSettings(bos=False)`` (``--no-bos``) the special tokens are not added at all.
@@ -26,7 +27,7 @@ class TextSpoke:
         self.padding_side = padding_side
 
     def claims(self, view: str) -> bool:
-        return bool(LANGUAGE_VIEW.match(view)) or view.startswith("text_")
+        return bool(LANGUAGE_VIEW.match(view)) or view == "text" or view.startswith("text_")
 
     def validate(self, value: Any, base_dir: Path) -> str | None:
         if not isinstance(value, str) or not value.strip():
@@ -75,6 +76,10 @@ def semhub_register_commands(cli) -> None:
                   help="Show every N-th layer (the last layer is always shown).")
     @click.option("--layers", default=None, help="Explicit layers instead of --every, e.g. 6-12 or 0,9,18.")
     @click.option("--lens-norm/--no-lens-norm", default=True, show_default=True)
+    @click.option("--lens", "lens_name", default="logit", show_default=True,
+                  help="logit, tuned (`semhub train-lens`), or a plugin's lens.")
+    @click.option("--lens-path", type=click.Path(path_type=Path), default=None,
+                  help="A tuned-lens folder (config.json + params.pt) [default: the model's trained lens].")
     @click.option("--out", type=click.Path(path_type=Path), default=Path("lens.png"), show_default=True,
                   help="Heatmap PNG (layers x positions, top-1 token and probability).")
     @click.option("--word", "words", multiple=True,
@@ -83,7 +88,7 @@ def semhub_register_commands(cli) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print the top-k tokens as JSON instead of a table.")
     @click.option("--device", default=None)
     @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
-    def lens(text, model, k, every, layers, lens_norm, out, words, as_json, device, dtype):
+    def lens(text, model, k, every, layers, lens_norm, lens_name, lens_path, out, words, as_json, device, dtype):
         """Show what the model "is thinking": top-k logit-lens tokens per position and layer."""
         import json as jsonlib
 
@@ -94,15 +99,17 @@ def semhub_register_commands(cli) -> None:
             raise semhub.SemhubError("TEXT is empty")
         if layers is not None:
             parse_layer_spec(layers)
+        semhub.RunSettings(lens=lens_name, lens_norm=lens_norm, lens_path=lens_path).check()  # before the model loads
         bb = semhub.load(model, device=device, dtype=dtype)
+        reading_lens = semhub.build_lens(bb, lens_name, norm=lens_norm, path=lens_path)
         L = bb.n_layers
         chosen = parse_layers(layers, L) if layers else sorted(set(range(0, L + 1, every)) | {L})
-        view = lens_view(bb, TextSpoke().encode([text], bb, Path(".")), layers=chosen, k=k, norm=lens_norm)
+        view = lens_view(bb, TextSpoke().encode([text], bb, Path(".")), layers=chosen, k=k, norm=lens_norm, lens=reading_lens)
         view.plot(out)
         scores = None
         if words:
             sets = {w: semhub.word_token_ids(bb, [w]) for w in words}
-            scores = semhub.score_token_sets(bb, [text], sets, view="text_input", layers=chosen, norm=lens_norm)
+            scores = semhub.score_token_sets(bb, [text], sets, view="text_input", layers=chosen, norm=lens_norm, lens=reading_lens)
         if as_json:
             payload = view.to_json()
             if scores is not None:

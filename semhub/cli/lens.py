@@ -1,0 +1,51 @@
+"""``semhub train-lens``: a thin shell over ``semhub.train_lens``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("train-lens")
+@click.option("--model", default=None, help="Registered name (default: the text model), local dir, .gguf file or hub id.")
+@click.option("--data", default=None,
+              help="Text to train on: a dataset name, or a JSONL/TSV/TXT file (its text views; a .txt is one text "
+                   "per line) [default: the built-in sentences in 8 languages and 1,500 Python docstring paragraphs].")
+@click.option("--views", default=None, help="Which text views of --data (comma list; default: every language view).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Lens folder [default: the model's folder in the cache, which --lens tuned finds by itself].")
+@click.option("--max-tokens", type=click.IntRange(min=100), default=30000, show_default=True,
+              help="Training positions (each costs (layers + 1) x width floats).")
+@click.option("--steps", type=click.IntRange(min=0), default=300, show_default=True,
+              help="Adam steps on the KL objective after the least-squares start (0: least squares only).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=256, show_default=True, help="Positions per step.")
+@click.option("--top-k", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Each position's final top tokens scored exactly in the KL (their union per step).")
+@click.option("--tail", type=click.IntRange(min=1), default=2048, show_default=True,
+              help="Sampled other tokens per step, standing for the rest of the vocabulary.")
+@click.option("--held-out", type=click.FloatRange(0, 0.9, min_open=True), default=0.1, show_default=True,
+              help="Share of the texts never trained on, on which both lenses are judged.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default=None)
+@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
+def train_lens(model, data, views, out, held_out, **settings) -> None:
+    """Train a tuned lens (one affine translator per layer) and write it in the tuned-lens layout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from semhub.data.aligned import parse_views
+    from semhub.runs.lens_training import train_lens as run
+
+    console = Console(stderr=True)
+    trained = run(model, data=data, views=parse_views(views), out=out, held_out=held_out,
+                  progress=lambda message: console.print(f"[dim]{message}[/dim]"), **settings)
+    table = Table(title="held-out text: KL to the final distribution (nats) and top-1 agreement")
+    for column in ("layer", "KL logit lens", "KL tuned lens", "tuned (training objective)", "top-1 logit", "top-1 tuned"):
+        table.add_column(column, justify="right")
+    for row in trained.manifest["held_out"]:
+        table.add_row(str(row["layer"]), f"{row['kl_logit']:.2f}", f"{row['kl_tuned']:.2f}",
+                      f"{row['kl_tuned_sampled']:.2f}", f"{row['top1_logit']:.2f}", f"{row['top1_tuned']:.2f}")
+    Console().print(table)
+    click.echo(f"tuned lens written to {trained.folder} ({trained.manifest['timings']['total_s']:.0f} s); "
+               f"use it with --lens tuned" + ("" if out is None else f" --lens-path {trained.folder}"))

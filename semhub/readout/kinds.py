@@ -1,0 +1,88 @@
+"""The built-in lenses, registered through ``semhub_register_lenses`` like a plugin's: ``logit``
+(the logit lens, normed or raw) and ``tuned`` (trained translators, ``semhub.readout.tuned``)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from semhub.contract.lens import LensKind
+from semhub.errors import ParameterError
+from semhub.plugins.hookspecs import hookimpl
+
+
+def lens_key(backbone: Any) -> str:
+    """A model's identity for its default tuned-lens folder: its description minus where it runs."""
+    ident = {k: v for k, v in backbone.describe().items() if k not in ("device", "attn_implementation", "dtype")}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def default_lens_folder(backbone: Any) -> Path:
+    """Where ``semhub train-lens`` puts a model's tuned lens unless told otherwise."""
+    from semhub.backbone.loading import cache_root
+
+    return cache_root() / "lenses" / f"{backbone.name.replace('/', '--')}-{lens_key(backbone)}"
+
+
+def lens_kind(name: str) -> LensKind:
+    """The registered ``semhub.LensKind`` called ``name`` (errors list the known ones)."""
+    from semhub.plugins import catalog
+
+    table = catalog.lenses()
+    if name not in table:
+        raise ParameterError("lens", f"unknown lens {name!r} (known: {', '.join(sorted(table))}){catalog.failure_note()}")
+    return table[name]
+
+
+def build_lens(backbone: Any, name: str = "logit", *, norm: bool = True, path: str | Path | None = None):
+    """The ``semhub.Lens`` called ``name`` for ``backbone`` (``path``: its parameters, e.g. a tuned-lens folder)."""
+    kind = lens_kind(name)
+    if not kind.takes_norm and not norm:
+        raise ParameterError("lens_norm", f"the {name} lens always applies the final norm")
+    path = None if path is None else Path(path)
+    kind.check(path)
+    return kind.build(backbone, norm=norm, path=path)
+
+
+class LogitLensKind(LensKind):
+    name = "logit"
+    description = "the unembedding read at every layer (--lens-norm: after the final norm; --no-lens-norm: raw)"
+
+    def build(self, backbone, *, norm: bool, path: Path | None):
+        from semhub.readout.lens import Lens
+
+        if path is not None:
+            raise ParameterError("lens_path", "the logit lens has no parameters to load (use --lens tuned)")
+        return Lens(backbone, norm=norm)
+
+
+class TunedLensKind(LensKind):
+    name = "tuned"
+    description = ("one trained affine translator per layer before the final norm (tuned-lens layout: "
+                   "--lens-path DIR, default the model's `semhub train-lens` folder)")
+    needs_path = True
+    takes_norm = False
+
+    def check(self, path: Path | None) -> None:
+        if path is not None:
+            from semhub.readout.tuned import read_config
+
+            if not Path(path).is_dir():
+                raise ParameterError("lens_path", f"{path} is not a folder (a tuned lens is config.json + params.pt)")
+            read_config(Path(path))
+
+    def build(self, backbone, *, norm: bool, path: Path | None):
+        from semhub.readout.tuned import load_tuned_lens
+
+        folder = Path(path) if path is not None else default_lens_folder(backbone)
+        if path is None and not folder.is_dir():
+            raise ParameterError("lens", f"no tuned lens for {backbone.name} yet: train one with `semhub train-lens "
+                                         f"--model {backbone.name}` or pass --lens-path DIR")
+        return load_tuned_lens(backbone, folder)
+
+
+@hookimpl
+def semhub_register_lenses(register) -> None:
+    register(LogitLensKind())
+    register(TunedLensKind())

@@ -1,0 +1,124 @@
+"""The tuned lens (Belrose et al. 2023): one affine translator per layer before the final norm and
+the unembedding, trained so each layer's read-out matches the model's final distribution.
+
+Files use the tuned-lens library's layout, so lenses it trained (published for many models) load
+as they are, and lenses semhub trains load in that library too: a folder with ``config.json``
+(``d_model``, ``num_hidden_layers``, ``bias``...) and ``params.pt``, the state dict of its
+``layer_translators`` (``"{i}.weight"``, ``"{i}.bias"`` for hidden-state index i = 0..L-1; the last
+layer needs none). ``params.pt`` is read with ``torch.load(weights_only=True)``: never a pickle.
+As in that library the translator is added residually: ``h + W_i h + b_i``.
+
+semhub's layer index is the HF ``hidden_states`` index, so translator i reads semhub layer i.
+``semhub-lens.json`` beside them records how semhub trained one (model, data, steps, losses).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from semhub.errors import DataError, ParameterError
+from semhub.readout.lens import Lens
+
+CONFIG, PARAMS, MANIFEST = "config.json", "params.pt", "semhub-lens.json"
+
+
+class TunedLens(Lens):
+    """A ``Lens`` whose ``prepare`` first applies layer i's translator (the final norm always follows)."""
+
+    name = "tuned"
+
+    def __init__(self, backbone, weight: torch.Tensor, bias: torch.Tensor | None, *, path: str | None = None,
+                 sha256: str = "", **kwargs: Any):
+        super().__init__(backbone, norm=True, **kwargs)
+        L, d = backbone.n_layers, backbone.d_model
+        if tuple(weight.shape) != (L, d, d):
+            raise ParameterError("lens_path", f"translators of shape {tuple(weight.shape)} do not fit "
+                                              f"{backbone.name} ({L} layers, width {d})")
+        self.translator_weight = weight.float()
+        self.translator_bias = None if bias is None else bias.float()
+        self.path, self.sha256 = path, sha256
+
+    def translate(self, hidden: torch.Tensor, layer: int) -> torch.Tensor:
+        """``h + W_layer h + b_layer`` in float32 (identity at the last layer, which needs no translator)."""
+        h = hidden.float()
+        if layer >= self.n_layers:
+            return h
+        w = self.translator_weight[layer].to(h.device)
+        out = h + h @ w.T
+        if self.translator_bias is not None:
+            out = out + self.translator_bias[layer].to(h.device)
+        return out
+
+    def prepare(self, hidden: torch.Tensor, layer: int) -> torch.Tensor:
+        with torch.inference_mode():
+            param = next(self.final_norm.parameters(), None)
+            h = self.translate(hidden if param is None else hidden.to(param.device), layer)
+            h = self.final_norm(h.to(param.dtype) if param is not None else h)
+            return h.to(self.weight.device, torch.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {"lens": self.name, "norm": True, "path": self.path, "params_sha256": self.sha256}
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """The tuned-lens ``config.json`` of ``folder`` (errors name the file)."""
+    path = folder / CONFIG
+    if not path.is_file():
+        raise ParameterError("lens_path", f"{folder} has no {CONFIG} (a tuned lens folder holds {CONFIG} and {PARAMS})")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(path, getattr(exc, "lineno", None), f"not a JSON config: {exc}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("d_model"), int) \
+            or not isinstance(config.get("num_hidden_layers"), int):
+        raise DataError(path, None, "expected an object with integer d_model and num_hidden_layers")
+    if not (folder / PARAMS).is_file():
+        raise ParameterError("lens_path", f"{folder} has no {PARAMS}")
+    return config
+
+
+def load_tuned_lens(backbone, folder: str | Path) -> TunedLens:
+    folder = Path(folder)
+    config = read_config(folder)
+    if (config["d_model"], config["num_hidden_layers"]) != (backbone.d_model, backbone.n_layers):
+        raise ParameterError("lens_path", f"{folder} is a lens for {config['num_hidden_layers']} layers of width "
+                                          f"{config['d_model']}; {backbone.name} has {backbone.n_layers} of "
+                                          f"{backbone.d_model}")
+    raw = (folder / PARAMS).read_bytes()
+    try:
+        state = torch.load(folder / PARAMS, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a refused pickle or a corrupt file: one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(folder / PARAMS, None, f"cannot read the translators: {first[:200]}") from None
+    L = backbone.n_layers
+    try:
+        weight = torch.stack([state[f"{i}.weight"] for i in range(L)])
+        bias = torch.stack([state[f"{i}.bias"] for i in range(L)]) if "0.bias" in state else None
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise DataError(folder / PARAMS, None, f"expected translators 0..{L - 1} ('i.weight', 'i.bias'): {exc}") from None
+    return TunedLens(backbone, weight, bias, path=str(folder), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def save_tuned_lens(folder: str | Path, weight: torch.Tensor, bias: torch.Tensor, *, base_model: str,
+                    manifest: dict[str, Any] | None = None) -> Path:
+    """Write translators in the tuned-lens layout (plus semhub's manifest), atomically per file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    L, d, _ = weight.shape
+    state = {}
+    for i in range(L):
+        state[f"{i}.weight"] = weight[i].detach().float().contiguous().clone()
+        state[f"{i}.bias"] = bias[i].detach().float().contiguous().clone()
+    config = {"base_model_name_or_path": base_model, "d_model": int(d), "num_hidden_layers": int(L), "bias": True,
+              "base_model_revision": None, "unembed_hash": None, "lens_type": "linear_tuned_lens"}
+    for name, write in ((PARAMS, lambda p: torch.save(state, p)),
+                        (CONFIG, lambda p: p.write_text(json.dumps(config, indent=1) + "\n")),
+                        (MANIFEST, lambda p: p.write_text(json.dumps(manifest or {}, indent=1, ensure_ascii=False) + "\n"))):
+        tmp = folder / f".{name}.tmp"
+        write(tmp)
+        tmp.replace(folder / name)
+    return folder

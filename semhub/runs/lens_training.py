@@ -1,0 +1,169 @@
+"""``semhub.train_lens``: train a model's tuned lens end to end and write it (tuned-lens layout, plus
+``semhub-lens.json``: the model, the text, the settings, the losses, and the exact held-out KL and
+top-1 agreement of the logit lens and the tuned lens per layer)."""
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from semhub.errors import ParameterError, SemhubError
+
+DEFAULT_PROSE = 1500  # standard-library docstring paragraphs added to the built-in sentences
+
+
+@dataclass
+class TrainedLens:
+    """What ``semhub.train_lens`` returns.
+
+    Attributes:
+        folder: where the lens was written (load it with ``--lens tuned --lens-path FOLDER``).
+        manifest: the ``semhub-lens.json`` contents.
+        lens: the loaded ``semhub.TunedLens``.
+    """
+
+    folder: Path
+    manifest: dict[str, Any]
+    lens: Any
+
+
+def training_texts(data: Any = None, views: list[str] | None = None, prose: int = DEFAULT_PROSE,
+                   seed: int = 0) -> tuple[list[str], list[str]]:
+    """(texts, where they came from): the text views of ``data`` (a dataset name, a JSONL/TSV/TXT file, or
+    a list of strings), else the built-in multilingual sentences and ``prose`` standard-library paragraphs."""
+    from semhub.data.prose import docstring_paragraphs
+    from semhub.plugins import catalog
+    from semhub.runs.inputs import dataset
+
+    if isinstance(data, (list, tuple)):
+        texts, sources = [str(t) for t in data if str(t).strip()], ["given texts"]
+    else:
+        ds = dataset(data if data is not None else "multilingual")
+        chosen = views or [v for v in ds.views if _is_text(catalog, v)]
+        if not chosen:
+            raise ParameterError("data", f"{ds.path} has no text view to train on (views: {', '.join(ds.views)})")
+        ds.require(chosen)
+        texts = [v for view in chosen for v in ds.columns[view] if isinstance(v, str) and v.strip()]
+        sources = [f"{ds.path} ({', '.join(chosen)})"]
+        if data is None and prose:
+            texts += docstring_paragraphs(prose, seed)
+            sources.append(f"{prose} Python standard-library docstring paragraphs")
+    if len(texts) < 10:
+        raise ParameterError("data", f"{len(texts)} texts: a lens needs at least 10 to train and judge on")
+    random.Random(seed).shuffle(texts)
+    return texts, sources
+
+
+def _is_text(catalog: Any, view: str) -> bool:
+    """A view a language spoke reads (not code, arithmetic or a media path)."""
+    try:
+        spoke = catalog.spoke_for_view(view)
+    except SemhubError:
+        return False
+    return getattr(spoke, "modality", None) == "text"
+
+
+def train_lens(
+    model: str | None = None,
+    *,
+    backbone: Any = None,
+    data: Any = None,
+    views: list[str] | None = None,
+    out: str | Path | None = None,
+    max_tokens: int = 30000,
+    held_out: float = 0.1,
+    judge_tokens: int = 500,
+    steps: int = 300,
+    lr: float = 1e-3,
+    batch: int = 256,
+    top_k: int = 16,
+    tail: int = 2048,
+    seed: int = 0,
+    batch_size: int = 16,
+    device: str | None = None,
+    dtype: str = "auto",
+    progress: Callable[[str], None] | None = None,
+) -> TrainedLens:
+    """Train and write a tuned lens for ``model`` (or a loaded ``backbone``); errors name the parameter.
+
+    ``held_out`` of the texts are never trained on: the manifest reports, on at most ``judge_tokens``
+    of their positions, the exact full-vocabulary KL to the final distribution and the top-1 agreement
+    of the logit lens and the tuned lens per layer, and the training objective (the sampled KL) beside
+    the exact one.
+    """
+    import torch
+
+    from semhub.readout.kinds import default_lens_folder, lens_key
+    from semhub.readout.lens import Lens
+    from semhub.readout.quality import content_states, kl_and_agreement
+    from semhub.readout.train_lens import TrainConfig, sampled_kl, train
+    from semhub.readout.tuned import TunedLens, load_tuned_lens, save_tuned_lens
+
+    say = progress or (lambda message: None)
+    for name, value, low in (("max_tokens", max_tokens, 100), ("judge_tokens", judge_tokens, 10), ("batch", batch, 1),
+                             ("top_k", top_k, 1), ("tail", tail, 1), ("batch_size", batch_size, 1)):
+        if int(value) < low:
+            raise ParameterError(name, f"must be at least {low}, got {value}")
+    if not 0 < held_out < 0.9:
+        raise ParameterError("held_out", f"a fraction between 0 and 0.9, got {held_out}")
+    if steps < 0 or lr <= 0:
+        raise ParameterError("steps" if steps < 0 else "lr", "must be positive")
+    config = TrainConfig(steps=steps, lr=lr, batch=batch, top_k=top_k, tail=tail, seed=seed)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ParameterError("out", f"{out} exists and is not a folder")
+    texts, sources = training_texts(data, views, seed=seed)
+    n_judge = max(1, int(len(texts) * held_out))
+    judge, fit = texts[:n_judge], texts[n_judge:]
+    started = time.perf_counter()
+    if backbone is None:
+        from semhub.backbone.loading import load_backbone
+
+        backbone = load_backbone(model, device=device, dtype=dtype)
+    folder = Path(out) if out is not None else default_lens_folder(backbone)
+    L = backbone.n_layers
+    from semhub.plugins.catalog import spoke_for_view
+
+    spoke = spoke_for_view("text")
+
+    def batches(items: list[str]):
+        for s in range(0, len(items), batch_size):
+            yield spoke.encode(items[s:s + batch_size], backbone, None)
+
+    say(f"reading {len(fit)} texts ({max_tokens} positions at most) at {L + 1} layers")
+    t0 = time.perf_counter()
+    states = content_states(backbone, batches(fit), range(L + 1), max_tokens=max_tokens)
+    held = content_states(backbone, batches(judge), range(L + 1), max_tokens=judge_tokens)
+    read_s = time.perf_counter() - t0
+    if states[L].shape[0] < 100 or held[L].shape[0] < 10:
+        raise ParameterError("data", f"{states[L].shape[0]} training and {held[L].shape[0]} held-out positions: too few")
+    logit = Lens(backbone)
+    say(f"training on {states[L].shape[0]} positions: least squares, then {steps} KL steps")
+    weight, bias, report = train(logit, states, config,
+                                 progress=lambda step, loss: say(f"step {step}/{steps}: sampled KL {loss:.3f}")
+                                 if step % 50 == 1 or step == steps else None)
+    tuned_tmp = TunedLens(backbone, weight, bias)
+    say("judging both lenses on the held-out texts (exact KL over the whole vocabulary)")
+    table = []
+    gen = torch.Generator().manual_seed(seed + 1)
+    for layer in range(L):
+        kl_logit, top1_logit = kl_and_agreement(logit, held[layer], layer, logit, held[L])
+        kl_tuned, top1_tuned = kl_and_agreement(tuned_tmp, held[layer], layer, logit, held[L])
+        approx = sampled_kl(logit, tuned_tmp, held[layer], layer, held[L], top_k=top_k, tail=tail, generator=gen)
+        table.append({"layer": layer, "kl_logit": round(float(kl_logit.mean()), 4),
+                      "kl_tuned": round(float(kl_tuned.mean()), 4), "top1_logit": round(float(top1_logit.mean()), 4),
+                      "top1_tuned": round(float(top1_tuned.mean()), 4), "kl_tuned_sampled": round(float(approx), 4)})
+    digest = hashlib.sha256("\n".join(fit).encode("utf-8")).hexdigest()
+    manifest = {
+        "format": "semhub-lens/1", "lens": "tuned", "model": backbone.describe(), "model_key": lens_key(backbone),
+        "data": {"sources": sources, "texts": len(fit), "held_out_texts": len(judge), "sha256": digest,
+                 "positions": report.positions, "held_out_positions": int(held[L].shape[0])},
+        "config": asdict(config), "losses": report.losses, "final_loss": report.losses[-1] if report.losses else None,
+        "held_out": table,
+        "timings": {"read_s": round(read_s, 1), "least_squares_s": report.least_squares_s, "kl_s": report.kl_s,
+                    "total_s": round(time.perf_counter() - started, 1)},
+    }
+    save_tuned_lens(folder, weight, bias, base_model=backbone.name, manifest=manifest)
+    return TrainedLens(folder, manifest, load_tuned_lens(backbone, folder))
