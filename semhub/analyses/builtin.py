@@ -109,6 +109,30 @@ class LanguageTrendsAnalysis(Analysis):
         return run_language_trends(ctx)
 
 
+class LensQualityOptions(Options):
+    max_positions: int = option(1000, min=10, help="Positions judged (each costs two full-vocabulary "
+                                "projections per layer and lens).")
+
+
+class LensQualityAnalysis(Analysis):
+    """The exact KL to the final distribution and top-1 agreement per layer, for each lens."""
+
+    name = "lens-quality"
+    description = "per layer, KL(final || lens) and top-1 agreement of the logit lens and the tuned lens"
+    plot_name = "lens_quality.png"
+    input_kinds = ("text",)
+    min_views = 1
+    Options = LensQualityOptions
+
+    def work(self, ctx) -> int:
+        return 3
+
+    def run(self, ctx):
+        from semhub.analyses.lens_quality import run_lens_quality
+
+        return run_lens_quality(ctx)
+
+
 class AlignmentOptions(Options):
     k: int = option(10, min=1, help="Neighbours for mutual k-NN (capped at N - 1).")
     retrieval_k: list[int] = option([1, 5, 10], min=1, help="Cut-offs of retrieval@k (repeatable).")
@@ -147,4 +171,5 @@ def semhub_register_analyses(register) -> None:
     register(SimilarityAnalysis())
     register(LogitLensAnalysis())
     register(LanguageTrendsAnalysis())
+    register(LensQualityAnalysis())
     register(AlignmentAnalysis())

@@ -128,6 +128,8 @@ def sampled_kl_terms(lens: Lens, q_h: torch.Tensor, final_h: torch.Tensor, log_n
         p_rest = (1 - p.sum(1)).clamp_min(1e-12)
         stands_for = math.log(max(V - len(scored), 1) / max(len(others), 1))
     z_s = _logits(lens, q_h, scored)  # (..., b, S)
+    if len(others) == 0:  # every token scored: the exact KL
+        return (p * (logp - z_s.log_softmax(-1))).sum(-1)
     z_t = _logits(lens, q_h, others) + stands_for  # each sample stands for (V - S) / R tokens
     lse_t = torch.logsumexp(z_t, -1)
     lse = torch.logaddexp(torch.logsumexp(z_s, -1), lse_t)

@@ -1,0 +1,84 @@
+"""How well each lens reads each layer, on the run's text: the exact KL from the model's final
+distribution (nats, over the whole vocabulary) and the top-1 agreement with it, per layer, for the
+logit lens and the run's lens (``--lens``; with ``--lens logit``, also the model's trained tuned lens
+when ``semhub train-lens`` left one). The tuned lens paper's Figure 3, for any model."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from semhub.contract.result import CurvesResult
+from semhub.errors import SemhubError
+
+
+class LensQualityResult(CurvesResult):
+    key: ClassVar[str] = "lens_quality"
+    summary_title = "lens quality on the run's text: KL to the final distribution (nats), top-1 agreement"
+    summary_columns = ("lens", "positions", "KL at L/3", "KL at L/2", "KL at 2L/3", "top-1 at L/2")
+
+    def summary_rows(self):
+        rows = []
+        for rec in self.records:
+            if rec["metric"] != "kl":
+                continue
+            top1 = next(r for r in self.records if r["metric"] == "top1")
+            layers = rec["x"]
+            at = [min(range(len(layers)), key=lambda i: abs(layers[i] - f * layers[-1])) for f in (1 / 3, 1 / 2, 2 / 3)]
+            for name, values in rec["series"].items():
+                rows.append((name, str(rec["n"]), *(f"{values[i]:.2f}" for i in at), f"{top1['series'][name][at[1]]:.2f}"))
+        return rows
+
+    def plot(self, path):
+        from semhub.runs.plots import plot_curves
+
+        return plot_curves(self, Path(path))
+
+
+def lenses_to_judge(ctx) -> dict[str, object]:
+    """{label: lens}: the logit lens, the run's lens, and the model's trained tuned lens if there is one."""
+    from semhub.readout.kinds import build_lens, default_lens_folder
+
+    out = {"logit": build_lens(ctx.backbone, "logit", norm=True)}
+    if ctx.settings.lens != "logit" or not ctx.settings.lens_norm:
+        desc = ctx.lens.describe()
+        out[desc["lens"] if desc["lens"] != "logit" else "logit (raw)"] = ctx.lens
+    elif (default_lens_folder(ctx.backbone) / "params.pt").is_file():
+        out["tuned"] = build_lens(ctx.backbone, "tuned")
+    return out
+
+
+def run_lens_quality(ctx) -> LensQualityResult:
+    from semhub.readout.collect import view_batches
+    from semhub.readout.quality import content_states, kl_and_agreement
+
+    bb, L = ctx.backbone, ctx.backbone.n_layers
+    layers = [layer for layer in ctx.layers if layer < L]
+    if not layers:
+        raise SemhubError("--layers: lens quality reads layers below the last one (the last is the model's output)")
+    batches = (enc for view in ctx.views for _, enc in view_batches(bb, ctx.dataset, view, ctx.settings.batch_size))
+    states = content_states(bb, batches, sorted(set(layers) | {L}), max_tokens=ctx.options.max_positions)
+    n = int(states[L].shape[0])
+    judged = lenses_to_judge(ctx)
+    final = judged["logit"]
+    kl, top1 = {}, {}
+    for name, lens in judged.items():
+        kl[name], top1[name] = [], []
+        for layer in layers:
+            k, a = kl_and_agreement(lens, states[layer], layer, final, states[L])
+            kl[name].append(float(k.mean()))
+            top1[name].append(float(a.mean()))
+        if ctx.on_batch:
+            ctx.on_batch(1)
+    described = {name: lens.describe() for name, lens in judged.items()}
+    records = [
+        {"metric": "kl", "x": layers, "n": n, "series": kl, "lenses": described, "title": f"{bb.name}: KL(final || lens)",
+         "xlabel": "layer", "ylabel": "nats (mean over positions)"},
+        {"metric": "top1", "x": layers, "n": n, "series": top1, "lenses": described,
+         "title": f"{bb.name}: top-1 agreement with the output", "xlabel": "layer", "ylabel": "share of positions"},
+    ]
+    if "logit" in kl and len(kl) > 1:
+        other = next(name for name in kl if name != "logit")
+        records[0]["ratio_to_logit"] = (np.asarray(kl[other]) / np.maximum(np.asarray(kl["logit"]), 1e-12)).tolist()
+    return LensQualityResult(records, {"model": bb.name})

@@ -1,0 +1,171 @@
+"""Lenses as a choice: the tuned lens (files in the tuned-lens library's layout, both ways), its
+training, the exact KL and top-1 agreement, and lens-quality."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+
+import semhub
+from conftest import WORDS, tiny_backbone, tiny_model
+from semhub.errors import DataError, ParameterError
+from semhub.readout.lens import Lens
+from semhub.readout.quality import content_states, kl_and_agreement
+from semhub.readout.train_lens import TrainConfig, sampled_kl, train
+from semhub.readout.tuned import TunedLens, load_tuned_lens, save_tuned_lens
+
+SENTENCES = [" ".join(WORDS[(i * 7 + j * 3) % 60] for j in range(6 + i % 5)) for i in range(120)]
+
+
+def random_translators(bb, seed=0, scale=0.05):
+    g = torch.Generator().manual_seed(seed)
+    L, d = bb.n_layers, bb.d_model
+    return torch.randn(L, d, d, generator=g) * scale, torch.randn(L, d, generator=g) * scale
+
+
+def states_of(bb, texts, layers):
+    spoke = semhub.spoke_for_view("en")
+    return content_states(bb, (spoke.encode(texts[s:s + 8], bb, None) for s in range(0, len(texts), 8)), layers)
+
+
+def test_tuned_lens_files_load_both_ways_with_the_tuned_lens_library(tmp_path):
+    tl = pytest.importorskip("tuned_lens", reason="the tuned-lens library (installed by make setup, --no-deps)")
+    model, fam = tiny_model("llama")
+    bb = tiny_backbone("llama")
+    bb.model.load_state_dict(model.state_dict())
+    theirs = tl.TunedLens.from_model(model)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for translator in theirs.layer_translators:
+            translator.weight.normal_(0, 0.05, generator=g)
+            translator.bias.normal_(0, 0.05, generator=g)
+    theirs.save(tmp_path / "theirs")
+    ours = load_tuned_lens(bb, tmp_path / "theirs")
+    enc = bb.tokenizer(["the red cat sat on the mat"], return_tensors="pt")
+    with torch.no_grad():
+        hs = model(**enc, output_hidden_states=True).hidden_states
+        for layer in range(bb.n_layers):
+            want = theirs(hs[layer][0], layer)
+            got = ours._logits(ours.prepare(hs[layer][0], layer), slice(None))
+            assert torch.allclose(got, want, atol=1e-5), layer
+    # a lens semhub writes is one the library reads, with the same logits
+    W, B = random_translators(bb, seed=2)
+    save_tuned_lens(tmp_path / "ours", W, B, base_model="tiny")
+    back = tl.TunedLens.from_model_and_pretrained(model, lens_resource_id=str(tmp_path / "ours"))
+    mine = TunedLens(bb, W, B)
+    with torch.no_grad():
+        h = hs[2][0]
+        assert torch.allclose(back(h, 2), mine._logits(mine.prepare(h, 2), slice(None)), atol=1e-5)
+
+
+def test_kl_and_agreement_equal_the_full_softmax():
+    bb = tiny_backbone("qwen2")
+    L = bb.n_layers
+    st = states_of(bb, SENTENCES[:10], range(L + 1))
+    lens = TunedLens(bb, *random_translators(bb))
+    final = Lens(bb)
+    lens.chunk = final.chunk = 7  # several vocabulary chunks on a tiny vocabulary
+    for layer in (0, 1, L - 1):
+        kl, agree = kl_and_agreement(lens, st[layer], layer, final, st[L])
+        z_q = lens._logits(lens.prepare(st[layer], layer), slice(None))
+        z_p = final._logits(final.prepare(st[L], L), slice(None))
+        q, p = z_q.log_softmax(-1), z_p.log_softmax(-1)
+        want = (p.exp() * (p - q)).sum(-1)
+        assert torch.allclose(kl, want.clamp_min(0), atol=1e-5)
+        assert torch.equal(agree, (z_p.argmax(-1) == z_q.argmax(-1)).float())
+
+
+def test_the_sampled_objective_is_the_exact_kl_when_every_token_is_scored():
+    bb = tiny_backbone("llama")
+    L = bb.n_layers
+    st = states_of(bb, SENTENCES[:8], range(L + 1))
+    lens, final = TunedLens(bb, *random_translators(bb)), Lens(bb)
+    exact = float(kl_and_agreement(lens, st[1], 1, final, st[L])[0].mean())
+    full = sampled_kl(final, lens, st[1], 1, st[L], top_k=lens.vocab_size, tail=1, generator=torch.Generator())
+    assert abs(full - exact) < 1e-4
+    partial = sampled_kl(final, lens, st[1], 1, st[L], top_k=3, tail=20, generator=torch.Generator().manual_seed(0))
+    assert 0 < partial < exact + 0.5  # a lower bound up to the tail estimate's noise
+
+
+def test_training_beats_the_logit_lens_on_held_out_text(tmp_path):
+    bb = tiny_backbone("llama")
+    trained = semhub.train_lens(backbone=bb, data=SENTENCES, out=tmp_path / "lens", steps=40, max_tokens=2000,
+                                judge_tokens=200, tail=32, top_k=4, batch=64)
+    rows = trained.manifest["held_out"]
+    assert [r["layer"] for r in rows] == list(range(bb.n_layers))
+    for r in rows:
+        assert r["kl_tuned"] < r["kl_logit"], r
+    assert {p.name for p in (tmp_path / "lens").iterdir()} == {"config.json", "params.pt", "semhub-lens.json"}
+    manifest = json.loads((tmp_path / "lens" / "semhub-lens.json").read_text())
+    assert manifest["data"]["held_out_texts"] == 12 and manifest["config"]["steps"] == 40
+    assert len(manifest["losses"]) == 5 and all(0 <= x < 1e3 for x in manifest["losses"])
+    # the lens serves every lens analysis, and results say which lens read them
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps({"en": a, "es": b}) for a, b in (
+        ("the red cat", "el gato rojo"), ("the blue house", "la casa azul"), ("one two three", "uno dos tres"))))
+    dictionary = tmp_path / "en-es.tsv"
+    dictionary.write_text("en\tes\ncat\tgato\nred\trojo\nhouse\tcasa\nblue\tazul\ntwo\tdos\nthree\ttres\n")
+    run = semhub.analyze("logit-lens", backbone=bb, data=data, views=["en", "es"], n_boot=0, dictionary=dictionary,
+                         lens="tuned", lens_path=tmp_path / "lens")
+    rec = run.results["logit_lens"][0]
+    assert rec["lens"]["lens"] == "tuned" and rec["lens"]["params_sha256"]
+    plain = semhub.analyze("logit-lens", backbone=bb, data=data, views=["en", "es"], n_boot=0,
+                           dictionary=dictionary).results["logit_lens"][0]
+    assert plain["lens"] == {"lens": "logit", "norm": True}
+    assert rec["dominant_logprob"] != plain["dominant_logprob"]
+    quality = semhub.analyze("lens-quality", backbone=bb, data=data, views=["en"], n_boot=0, lens="tuned",
+                             lens_path=tmp_path / "lens").results["lens_quality"]
+    assert set(quality[0]["series"]) == {"logit", "tuned"} and len(quality[0]["ratio_to_logit"]) == bb.n_layers
+
+
+def test_least_squares_alone_fits_the_last_state():
+    bb = tiny_backbone("llama")
+    L = bb.n_layers
+    st = states_of(bb, SENTENCES[:60], range(L + 1))
+    W, B, report = train(Lens(bb), st, TrainConfig(steps=0))
+    assert report.losses == [] and W.shape == (L, bb.d_model, bb.d_model)
+    before = (st[L] - st[1]).pow(2).mean()
+    after = (st[L] - (st[1] + st[1] @ W[1].T + B[1])).pow(2).mean()
+    assert after < 0.5 * before
+
+
+def test_bad_lenses_are_one_line(tmp_path, cli_run):
+    bb = tiny_backbone("llama")
+    with pytest.raises(ParameterError, match="lens_path: .* has no config.json"):
+        load_tuned_lens(bb, tmp_path)
+    W, B = random_translators(bb)
+    save_tuned_lens(tmp_path / "ok", W, B, base_model="tiny")
+    (tmp_path / "ok" / "config.json").write_text(json.dumps({"d_model": 3, "num_hidden_layers": 2}))
+    with pytest.raises(ParameterError, match="lens for 2 layers of width 3"):
+        load_tuned_lens(bb, tmp_path / "ok")
+    save_tuned_lens(tmp_path / "evil", W, B, base_model="tiny")
+    (tmp_path / "evil" / "params.pt").write_bytes(pickle.dumps({"0.weight": object()}))
+    with pytest.raises(DataError, match=r"params\.pt: cannot read the translators"):
+        load_tuned_lens(bb, tmp_path / "evil")
+    with pytest.raises(ParameterError, match="lens_norm: the tuned lens always applies the final norm"):
+        semhub.build_lens(bb, "tuned", norm=False, path=tmp_path / "ok")
+    with pytest.raises(ParameterError, match="unknown lens 'nope'"):
+        semhub.build_lens(bb, "nope")
+    code, _, err = cli_run("analyze", "--paper", "--lens", "tuned", "--analysis", "logit-lens", "--views", "en,zh")
+    assert code == 2 and err.strip() == ("Error: --lens: given as 'tuned', but paper sets it to 'logit' for "
+                                         "logit-lens: drop one of the two")
+    code, _, err = cli_run("analyze", "--analysis", "logit-lens", "--lens", "tuned", "--lens-path", str(tmp_path / "x"),
+                           "--views", "en,zh")
+    assert code == 2 and err.strip().startswith("Error: --lens-path:") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.real_model
+def test_a_quick_tuned_lens_halves_the_kl_of_gemma_on_unseen_prose(tmp_path):
+    bb = semhub.load()
+    trained = semhub.train_lens(backbone=bb, out=tmp_path / "lens", max_tokens=4000, steps=30, judge_tokens=50)
+    held = [p.strip().replace("\n", " ") for p in (semhub.__file__.rsplit("/", 2)[0] + "/README.md",)
+            for p in open(p).read().split("\n\n") if len(p.strip()) > 120 and not p.lstrip().startswith(("```", "|"))][:12]
+    data = tmp_path / "held.txt"
+    data.write_text("\n".join(held) + "\n")
+    rec = semhub.analyze("lens-quality", backbone=bb, data=data, lens="tuned", lens_path=trained.folder,
+                         max_positions=200, n_boot=0).results["lens_quality"][0]
+    ratio = dict(zip(rec["x"], rec["ratio_to_logit"]))
+    for layer in range(6, 13):
+        assert ratio[layer] <= 0.5, (layer, ratio[layer])
