@@ -169,3 +169,42 @@ def test_a_quick_tuned_lens_halves_the_kl_of_gemma_on_unseen_prose(tmp_path):
     ratio = dict(zip(rec["x"], rec["ratio_to_logit"]))
     for layer in range(6, 13):
         assert ratio[layer] <= 0.5, (layer, ratio[layer])
+
+
+def test_scan_entropy_equals_the_full_softmax():
+    bb = tiny_backbone("qwen2")
+    lens = Lens(bb)
+    lens.chunk = 13
+    h = lens.prepare(torch.randn(7, bb.d_model) * 3, bb.n_layers)
+    logp = lens._logits(h, slice(None)).log_softmax(-1)
+    assert torch.allclose(lens.scan(h, entropy=True).entropy, -(logp.exp() * logp).sum(-1), atol=1e-5)
+
+
+def test_latent_language_prompts_and_curves_on_a_tiny_model(tmp_path):
+    from semhub.analyses.latent_language import build_items, triples
+    from semhub.data.dictionary import load_dictionary
+
+    (tmp_path / "en-es.tsv").write_text("en\tes\ncat\tgato\ndog\tperro\nhouse\tcasa\nwater\tagua\nred\trojo\n")
+    (tmp_path / "en-fr.tsv").write_text("en\tfr\ncat\tchat\ndog\tchien\nhouse\tmaison\nwater\teau\ntree\tarbre\n")
+    dicts = [load_dictionary(tmp_path / n) for n in ("en-es.tsv", "en-fr.tsv")]
+    words = triples(dicts, "es", "fr")
+    assert words == [("cat", "gato", "chat"), ("dog", "perro", "chien"), ("house", "casa", "maison"),
+                     ("water", "agua", "eau")]
+    item = build_items(words, "es", "fr", "translation", 2, 0)[0]
+    lines = item.prompt.split("\n")
+    assert len(lines) == 3 and lines[-1] == 'Español: "gato" - Français: "' and "gato" not in "".join(lines[:2])
+    rep = build_items(words, "es", "fr", "repetition", 1, 0)[1]
+    assert rep.prompt.endswith('Français: "chien" - Français: "')
+    bb = tiny_backbone("llama")
+    data = tmp_path / "d.txt"
+    data.write_text("the cat\nthe dog\n")
+    run = semhub.analyze("latent-language", backbone=bb, data=data, n_boot=0, source="es", target="fr", shots=2,
+                         dictionary=[tmp_path / "en-es.tsv", tmp_path / "en-fr.tsv"])
+    curves, ent = run.results["latent_language"]
+    assert curves["n"] == 4 and set(curves["series"]) == {"target (Français)", "English"}
+    for values in curves["series"].values():
+        assert len(values) == bb.n_layers + 1 and all(0 <= v <= 1 for v in values)
+    assert all(e >= 0 for e in ent["series"]["entropy"])
+    with pytest.raises(ParameterError, match="no en-ja dictionary"):
+        semhub.analyze("latent-language", backbone=bb, data=data, source="es", target="ja",
+                       dictionary=[tmp_path / "en-es.tsv"])

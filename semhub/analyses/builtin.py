@@ -9,7 +9,7 @@ from pathlib import Path
 
 from semhub.contract.analysis import Analysis, PaperSetting
 from semhub.contract.options import Options, option
-from semhub.errors import SemhubError
+from semhub.errors import ParameterError, SemhubError
 from semhub.plugins.hookspecs import hookimpl
 
 
@@ -133,6 +133,43 @@ class LensQualityAnalysis(Analysis):
         return run_lens_quality(ctx)
 
 
+class LatentLanguageOptions(Options):
+    task: str = option("translation", choices=("translation", "repetition"),
+                       help="Few-shot prompts: translate SOURCE words into TARGET, or repeat TARGET words.")
+    source: str = option("fr", help="The source language of translation prompts (a dictionary language).")
+    target: str = option("zh", help="The language the answer is written in (a dictionary language).")
+    shots: int = option(4, min=0, help="Demonstrations before each query word.")
+    max_words: int = option(0, min=0, help="Query words drawn at most (0: every usable word).")
+    dictionary: list[Path] = option([], help="Bilingual TSV dictionaries en-X (repeatable; default: the built-in ones).")
+
+    def check(self) -> None:
+        from semhub.data.dictionary import load_dictionary
+
+        for path in self.dictionary:
+            load_dictionary(path)
+        if self.task == "translation" and self.source == self.target:
+            raise ParameterError("source", f"translation needs two languages, got {self.source} twice")
+
+
+class LatentLanguageAnalysis(Analysis):
+    """Wendler et al.'s latent-language read-out: p(answer in TARGET) vs p(answer in English) per layer."""
+
+    name = "latent-language"
+    description = "few-shot translation prompts from the dictionaries: p(target word) vs p(English word) and entropy per layer"
+    plot_name = "latent_language.png"
+    input_kinds = ("text",)
+    min_views = 1
+    Options = LatentLanguageOptions
+
+    def work(self, ctx) -> int | None:
+        return None
+
+    def run(self, ctx):
+        from semhub.analyses.latent_language import run_latent_language
+
+        return run_latent_language(ctx)
+
+
 class AlignmentOptions(Options):
     k: int = option(10, min=1, help="Neighbours for mutual k-NN (capped at N - 1).")
     retrieval_k: list[int] = option([1, 5, 10], min=1, help="Cut-offs of retrieval@k (repeatable).")
@@ -172,4 +209,5 @@ def semhub_register_analyses(register) -> None:
     register(LogitLensAnalysis())
     register(LanguageTrendsAnalysis())
     register(LensQualityAnalysis())
+    register(LatentLanguageAnalysis())
     register(AlignmentAnalysis())

@@ -26,6 +26,7 @@ class Scan:
     top_logprobs: torch.Tensor | None = None  # (P, k)
     top_ids: torch.Tensor | None = None  # (P, k)
     mixture: torch.Tensor | None = None  # (P, n): expected table row under the lens distribution
+    entropy: torch.Tensor | None = None  # (P,): the lens distribution's entropy, in nats
 
 
 class Lens:
@@ -88,24 +89,25 @@ class Lens:
         """Logits of selected token ids only: (P, K) for ids (K,)."""
         return self._logits(h, ids.to(self.weight.device))
 
-    def scan(self, h: torch.Tensor, k: int = 0, table: torch.Tensor | None = None) -> Scan:
-        """Stream the vocabulary once: log-sum-exp, top-k log-probs, and sum_t p(t) * table[t].
+    def scan(self, h: torch.Tensor, k: int = 0, table: torch.Tensor | None = None, entropy: bool = False) -> Scan:
+        """Stream the vocabulary once: log-sum-exp, top-k log-probs, sum_t p(t) * table[t], and the entropy.
 
         States are taken ``max_rows`` at a time, so memory is bounded by max_rows x chunk
         whatever the number of positions, layers or vocabulary size.
         """
         if h.shape[0] > self.max_rows:
-            parts = [self._scan(h[s : s + self.max_rows], k, table) for s in range(0, h.shape[0], self.max_rows)]
+            parts = [self._scan(h[s : s + self.max_rows], k, table, entropy) for s in range(0, h.shape[0], self.max_rows)]
             cat = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])  # noqa: E731
-            return Scan(cat("log_norm"), cat("top_logprobs"), cat("top_ids"), cat("mixture"))
-        return self._scan(h, k, table)
+            return Scan(cat("log_norm"), cat("top_logprobs"), cat("top_ids"), cat("mixture"), cat("entropy"))
+        return self._scan(h, k, table, entropy)
 
-    def _scan(self, h: torch.Tensor, k: int, table: torch.Tensor | None) -> Scan:
+    def _scan(self, h: torch.Tensor, k: int, table: torch.Tensor | None, entropy: bool = False) -> Scan:
         P = h.shape[0]
         run_max = torch.full((P,), -torch.inf, device=h.device)
         run_sum = torch.zeros(P, device=h.device)
         mix = torch.zeros(P, table.shape[1], device=h.device) if table is not None else None
         top_val = top_idx = None
+        spread = torch.zeros(P, device=h.device)  # sum_t e^(z_t - max) (z_t - max): the entropy's numerator
         with torch.inference_mode():
             for start in range(0, self.vocab_size, self.chunk):
                 rows = slice(start, min(start + self.chunk, self.vocab_size))
@@ -120,7 +122,13 @@ class Lens:
                     top_val, top_idx = val, idx
                 new_max = torch.maximum(run_max, z.amax(1))
                 rescale = torch.exp(run_max - new_max)
-                weights = z.sub_(new_max[:, None]).exp_()  # in place: z is not needed any more
+                if entropy:
+                    shifted = z.sub_(new_max[:, None])
+                    weights = shifted.exp()
+                    moved = torch.where(run_sum > 0, (run_max - new_max) * run_sum, torch.zeros_like(run_sum))
+                    spread = rescale * (spread + moved) + torch.where(weights > 0, weights * shifted, 0).sum(1)
+                else:
+                    weights = z.sub_(new_max[:, None]).exp_()  # in place: z is not needed any more
                 run_sum = run_sum * rescale + weights.sum(1)
                 if mix is not None:
                     mix = mix * rescale[:, None] + weights @ table[rows].to(h.device, torch.float32)
@@ -131,6 +139,8 @@ class Lens:
             out.top_logprobs, out.top_ids = top_val - log_norm[:, None], top_idx
         if mix is not None:
             out.mixture = mix / run_sum[:, None]
+        if entropy:
+            out.entropy = torch.log(run_sum) - spread / run_sum
         return out
 
     def logprobs(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -53,6 +53,8 @@ class LensReading:
     """(layers, P, k) their log-probabilities."""
     mixture: torch.Tensor | None = None
     """(layers, P, n) the expected row of ``table`` under the lens distribution."""
+    entropy: torch.Tensor | None = None
+    """(layers, P) the lens distribution's entropy in nats (``entropy=True``)."""
 
 
 def last_site(group: str = "content") -> Callable[[Encoded], torch.Tensor]:
@@ -103,6 +105,7 @@ def read_lens(
     next_token: bool = False,
     top_k: int = 0,
     table: torch.Tensor | None = None,
+    entropy: bool = False,
     norm: bool = True,
     lens: Lens | None = None,
     on_batch: Callable[[int], None] | None = None,
@@ -111,7 +114,7 @@ def read_lens(
 
     ``sites``: where to read (a group name or a mask function). ``ids``: token ids to score
     (fixed, or a function of the batch). ``next_token``: also score the token after each site.
-    ``top_k``: keep the top-k ids. ``table``: a (vocabulary, n) table to average under the lens
+    ``top_k``: keep the top-k ids. ``entropy``: the lens distribution's entropy. ``table``: a (vocabulary, n) table to average under the lens
     distribution (language mixtures). ``norm``: the lens applies the final norm (see ``Lens``);
     ``lens``: a configured ``Lens`` (its chunk and ``max_rows``) instead. A batch without sites
     is not run at all.
@@ -129,7 +132,7 @@ def read_lens(
             if len(where) and int(where[:, 1].max()) + 1 >= tokens.shape[1]:
                 raise ParameterError("sites", "next_token: a site is the last position of its input; no token follows it")
             following = tokens.cpu()[where[:, 0], where[:, 1] + 1]
-        parts = _read_batch(backbone, lens, batch, layers, where, batch_ids, following, top_k, table)
+        parts = _read_batch(backbone, lens, batch, layers, where, batch_ids, following, top_k, table, entropy)
         owner = where[:, 0]
         for b in range(len(batch)):
             keep = owner == b
@@ -141,11 +144,12 @@ def read_lens(
 
 def _read_batch(backbone, lens: Lens, batch: Encoded, layers: list[int], where: torch.Tensor,
                 ids: torch.Tensor | None, following: torch.Tensor | None, top_k: int,
-                table: torch.Tensor | None) -> dict[str, torch.Tensor]:
+                table: torch.Tensor | None, entropy: bool = False) -> dict[str, torch.Tensor]:
     """Run one batch; {field: (layers, P, ...)} for the quantities asked for."""
     P = len(where)
     wanted = {"logprobs": ids is not None, "next_logprob": following is not None,
-              "top_ids": top_k > 0, "top_logprobs": top_k > 0, "mixture": table is not None}
+              "top_ids": top_k > 0, "top_logprobs": top_k > 0, "mixture": table is not None,
+              "entropy": entropy}
     pieces: dict[str, list[torch.Tensor]] = {name: [] for name, on in wanted.items() if on}
     if P == 0:
         return {name: _empty(len(layers), name, ids, top_k, table) for name in pieces}
@@ -162,7 +166,7 @@ def _read_batch(backbone, lens: Lens, batch: Encoded, layers: list[int], where: 
             return
         h = torch.cat(pending)
         pending.clear()
-        scan = lens.scan(h, k=top_k, table=table)
+        scan = lens.scan(h, k=top_k, table=table, entropy=entropy)
         if len(scored):
             logprobs = (lens.logits(h, scored) - scan.log_norm[:, None]).cpu()
             if id_cols is not None:
@@ -174,6 +178,8 @@ def _read_batch(backbone, lens: Lens, batch: Encoded, layers: list[int], where: 
             pieces["top_logprobs"].append(scan.top_logprobs.cpu())
         if table is not None:
             pieces["mixture"].append(scan.mixture.cpu())
+        if entropy:
+            pieces["entropy"].append(scan.entropy.cpu())
 
     def on_layer(layer: int, hidden: torch.Tensor, _batch: Encoded) -> None:
         at = where.to(hidden.device)

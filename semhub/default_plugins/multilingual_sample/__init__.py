@@ -97,6 +97,9 @@ def semhub_register_experiments(register) -> None:
              "Eq. 1 and retrieval@1 across layers, en vs zh es fr de ja ru ar (paper 1.1)")
     register("multilingual-logit-lens", "analyze", {'data': 'multilingual', 'analysis': 'logit-lens', 'views': ['en', 'zh', 'es', 'fr', 'de']},
              "next word in X vs its English translation under the lens (paper 1.2)")
+    register("latent-language", "analyze", {'analysis': 'latent-language', 'views': ['en']},
+             "beyond the paper: Wendler et al.'s fr->zh translation prompts, p(zh word) vs p(English word) per layer "
+             "(add --lens tuned after `semhub train-lens`)")
     register("language-trends", "analyze", {'data': 'multilingual', 'analysis': 'language-trends', 'views': ['zh', 'en', 'es']}, "language mass of the lens per layer (paper 1.3)")
     register("language-steering", "steer", {'preset': 'language'}, "English prompts steered to Spanish")
     register("align-two-lms", "analyze", {"analysis": "alignment", "data": "multilingual", "views": ["en", "zh"],

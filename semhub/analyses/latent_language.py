@@ -1,0 +1,161 @@
+"""Latent language (Wendler et al. 2024, "Do Llamas Work in English?"): on a prompt whose answer is a
+word in language T, how much lens probability goes, per layer, to that word and how much to its
+English translation, and how uncertain is the lens?
+
+Prompts are built from the bilingual dictionaries joined on English (``en-fr`` and ``en-zh`` give
+(en, fr, zh) triples), as few-shot lists:
+
+- ``translation``: ``Français: "fleur" - 中文: "花"`` repeated for ``shots`` other words, then the
+  query ``Français: "<word>" - 中文: "``;
+- ``repetition``: the same with the source and target both T (``中文: "花" - 中文: "花"``).
+
+As in the paper, a word counts only where its target form and its English form start with different
+tokens, and each form's probability is the sum over its first-token variants (with and without a
+leading space). Read at the prompt's last token, through the run's lens (``--lens``).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from semhub.contract.result import CurvesResult
+from semhub.errors import ParameterError, SemhubError
+
+NAMES = {"en": "English", "zh": "中文", "fr": "Français", "de": "Deutsch", "es": "Español", "ja": "日本語",
+         "ru": "Русский", "it": "Italiano", "pt": "Português", "ko": "한국어", "ar": "العربية"}
+
+
+@dataclass
+class Item:
+    """One query word: its forms in the source, target and English, and the prompt that asks for it."""
+
+    english: str
+    source: str
+    target: str
+    prompt: str
+
+
+def triples(dictionaries, source: str, target: str) -> list[tuple[str, str, str]]:
+    """(english, source word, target word) for English words both dictionaries translate (first translation)."""
+    def table(lang: str) -> dict[str, str]:
+        if lang == "en":
+            return {}
+        found = [d for d in dictionaries if set(d.languages) == {"en", lang}]
+        if not found:
+            raise ParameterError("dictionary", f"no en-{lang} dictionary (have: "
+                                 f"{', '.join('-'.join(d.languages) for d in dictionaries)})")
+        out: dict[str, str] = {}
+        for d in found:
+            for en, words in d.translations("en", lang).items():
+                out.setdefault(en, words[0])
+        return out
+
+    src, tgt = table(source), table(target)
+    known = [t for lang, t in ((source, src), (target, tgt)) if lang != "en"]
+    english = sorted(set(known[0]).intersection(*known[1:])) if known else []
+    return [(en, src.get(en, en), tgt.get(en, en)) for en in english]
+
+
+def build_items(words: list[tuple[str, str, str]], source: str, target: str, task: str, shots: int,
+                seed: int) -> list[Item]:
+    """One few-shot prompt per word; the demonstrations are other words, drawn with ``seed``."""
+    rng = random.Random(seed)
+    src_lang = target if task == "repetition" else source
+    head_s, head_t = NAMES.get(src_lang, src_lang), NAMES.get(target, target)
+    items = []
+    for i, (en, s, t) in enumerate(words):
+        others = [w for j, w in enumerate(words) if j != i]
+        demos = rng.sample(others, min(shots, len(others)))
+        shown = (lambda w: w[2]) if task == "repetition" else (lambda w: w[1])
+        lines = [f'{head_s}: "{shown(w)}" - {head_t}: "{w[2]}"' for w in demos]
+        query = t if task == "repetition" else s
+        items.append(Item(en, query, t, "\n".join(lines + [f'{head_s}: "{query}" - {head_t}: "'])))
+    return items
+
+
+def variants(tokenizer, word: str) -> list[int]:
+    """First-token ids of ``word`` as written after a quote and after a space."""
+    ids = set()
+    for text in (word, " " + word):
+        pieces = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if pieces:
+            ids.add(int(pieces[0]))
+    return sorted(ids)
+
+
+class LatentLanguageResult(CurvesResult):
+    key: ClassVar[str] = "latent_language"
+    summary_title = "latent language: lens probability of the answer in the target language vs in English"
+    summary_columns = ("layer", "words", "p(target)", "p(English)", "entropy (nats)")
+
+    def summary_rows(self):
+        rec = self.records[0]
+        layers = rec["x"]
+        names = list(rec["series"])
+        entropy = self.records[1]["series"]["entropy"]
+        L = len(layers)
+        return [(str(layers[k]), str(rec["n"]), f"{rec['series'][names[0]][k]:.3f}", f"{rec['series'][names[1]][k]:.3f}",
+                 f"{entropy[k]:.2f}") for k in sorted({0, L // 4, L // 2, (2 * L) // 3, (5 * L) // 6, L - 1})]
+
+    def plot(self, path):
+        from semhub.runs.plots import plot_curves
+
+        return plot_curves(self, Path(path))
+
+
+def run_latent_language(ctx) -> LatentLanguageResult:
+    from semhub.data.dictionary import load_dictionary
+    from semhub.plugins import catalog
+    from semhub.readout.sites import last_site, read_lens
+
+    o, bb = ctx.options, ctx.backbone
+    dictionaries = [load_dictionary(p) for p in o.dictionary] if o.dictionary else catalog.dictionaries()
+    words = triples(dictionaries, o.source, o.target)
+    tok = bb.tokenizer
+    kept = []
+    for en, s, t in words:
+        t_ids, en_ids = variants(tok, t), variants(tok, en)
+        if t_ids and en_ids and not set(t_ids) & set(en_ids):
+            kept.append((en, s, t))
+    if len(kept) < 2:
+        raise SemhubError(f"latent language: {len(kept)} {o.source}->{o.target} words whose {o.target} and English "
+                          "forms start with different tokens; give bigger dictionaries (--dictionary)")
+    rng = random.Random(ctx.settings.seed)
+    if o.max_words and len(kept) > o.max_words:
+        kept = rng.sample(kept, o.max_words)
+    items = build_items(kept, o.source, o.target, o.task, o.shots, ctx.settings.seed)
+    spoke = catalog.spoke_for_view("text")
+    prompts = [it.prompt for it in items]
+    target_sets = [variants(tok, it.target) for it in items]
+    english_sets = [variants(tok, it.english) for it in items]
+    ids = sorted({i for s in target_sets + english_sets for i in s})
+    col = {t: k for k, t in enumerate(ids)}
+    size = ctx.settings.batch_size
+    batches = (spoke.encode(prompts[s:s + size], bb, None) for s in range(0, len(prompts), size))
+    p_target = np.zeros((len(items), len(ctx.layers)))
+    p_english = np.zeros_like(p_target)
+    entropy = np.zeros_like(p_target)
+    for reading in read_lens(bb, batches, ctx.layers, sites=last_site(), ids=ids, entropy=True, lens=ctx.lens,
+                             on_batch=ctx.on_batch):
+        probs = reading.logprobs[:, 0].exp()  # (layers, K)
+        i = reading.row
+        p_target[i] = probs[:, [col[t] for t in target_sets[i]]].sum(1).numpy()
+        p_english[i] = probs[:, [col[t] for t in english_sets[i]]].sum(1).numpy()
+        entropy[i] = reading.entropy[:, 0].numpy()
+    desc = {"task": o.task, "source": o.source, "target": o.target, "n": len(items), "lens": ctx.lens.describe(),
+            "example_prompt": items[0].prompt, "words": [[it.english, it.source, it.target] for it in items]}
+    label = NAMES.get(o.target, o.target)
+    records = [
+        {"x": list(ctx.layers), **desc, "title": f"{bb.name}: {o.task} {o.source}->{o.target}", "xlabel": "layer",
+         "ylabel": "lens probability (mean over words)",
+         "series": {f"target ({label})": p_target.mean(0).tolist(), "English": p_english.mean(0).tolist()},
+         "english_wins": (p_english > p_target).mean(0).tolist()},
+        {"x": list(ctx.layers), "n": len(items), "title": f"{bb.name}: lens entropy", "xlabel": "layer",
+         "ylabel": "nats", "series": {"entropy": entropy.mean(0).tolist()}},
+    ]
+    return LatentLanguageResult(records, {"model": bb.name})
+
