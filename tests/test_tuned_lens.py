@@ -13,7 +13,7 @@ from conftest import WORDS, tiny_backbone, tiny_model
 from semhub.errors import DataError, ParameterError
 from semhub.readout.lens import Lens
 from semhub.readout.quality import content_states, kl_and_agreement
-from semhub.readout.train_lens import TrainConfig, sampled_kl, train
+from semhub.readout.train_lens import TrainConfig, final_targets, sampled_kl, train
 from semhub.readout.tuned import TunedLens, load_tuned_lens, save_tuned_lens
 
 SENTENCES = [" ".join(WORDS[(i * 7 + j * 3) % 60] for j in range(6 + i % 5)) for i in range(120)]
@@ -83,9 +83,9 @@ def test_the_sampled_objective_is_the_exact_kl_when_every_token_is_scored():
     st = states_of(bb, SENTENCES[:8], range(L + 1))
     lens, final = TunedLens(bb, *random_translators(bb)), Lens(bb)
     exact = float(kl_and_agreement(lens, st[1], 1, final, st[L])[0].mean())
-    full = sampled_kl(final, lens, st[1], 1, st[L], top_k=lens.vocab_size, tail=1, generator=torch.Generator())
+    full = sampled_kl(lens, st[1], 1, final_targets(final, st[L], lens.vocab_size), tail=1, generator=torch.Generator())
     assert abs(full - exact) < 1e-4
-    partial = sampled_kl(final, lens, st[1], 1, st[L], top_k=3, tail=20, generator=torch.Generator().manual_seed(0))
+    partial = sampled_kl(lens, st[1], 1, final_targets(final, st[L], 3), tail=20, generator=torch.Generator().manual_seed(0))
     assert 0 < partial < exact + 0.5  # a lower bound up to the tail estimate's noise
 
 

@@ -23,6 +23,7 @@ import torch
 
 import semhub
 from semhub import RecordsResult
+from semhub_code import _char_index
 
 OVERLOADED = {"range", "max", "min", "dict", "zip", "type"}
 UNINSPECTABLE = {  # builtins.pyi, where inspect.signature raises ValueError
@@ -61,23 +62,16 @@ def role_of(callee: str, index: int, tree: ast.AST) -> str | None:
     return params[index].arg if index < len(params) else None
 
 
-def _offset(lines: list[str], line: int, col: int) -> int:
-    """AST (1-based line, UTF-8 byte column) -> character index."""
-    head = sum(len(x) + 1 for x in lines[: line - 1])
-    return head + len(lines[line - 1].encode("utf-8")[:col].decode("utf-8", errors="ignore"))
-
-
 def arguments(source: str) -> list[Argument]:
     """Every positional argument of a plain-name call whose role is known and differs from its text."""
     tree = ast.parse(source)
-    lines = source.split("\n")
     out = []
     for call in ast.walk(tree):
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.args):
             continue
         for i, arg in enumerate(call.args):
             before = call.args[i - 1] if i else call.func
-            key = _offset(lines, before.end_lineno, before.end_col_offset)
+            key = _char_index(source, before.end_lineno, before.end_col_offset)
             while key < len(source) and source[key] in " )":
                 key += 1
             if key >= len(source) or source[key] not in "(,":

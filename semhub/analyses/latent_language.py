@@ -110,17 +110,15 @@ class LatentLanguageResult(CurvesResult):
 def run_latent_language(ctx) -> LatentLanguageResult:
     from semhub.data.dictionary import load_dictionary
     from semhub.plugins import catalog
+    from semhub.readout.collect import encode_values
     from semhub.readout.sites import last_site, read_lens
 
     o, bb = ctx.options, ctx.backbone
     dictionaries = [load_dictionary(p) for p in o.dictionary] if o.dictionary else catalog.dictionaries()
     words = triples(dictionaries, o.source, o.target)
     tok = bb.tokenizer
-    kept = []
-    for en, s, t in words:
-        t_ids, en_ids = variants(tok, t), variants(tok, en)
-        if t_ids and en_ids and not set(t_ids) & set(en_ids):
-            kept.append((en, s, t))
+    forms = {w: variants(tok, w) for en, _, t in words for w in (en, t)}
+    kept = [(en, s, t) for en, s, t in words if forms[t] and forms[en] and not set(forms[t]) & set(forms[en])]
     if len(kept) < 2:
         raise SemhubError(f"latent language: {len(kept)} {o.source}->{o.target} words whose {o.target} and English "
                           "forms start with different tokens; give bigger dictionaries (--dictionary)")
@@ -128,14 +126,11 @@ def run_latent_language(ctx) -> LatentLanguageResult:
     if o.max_words and len(kept) > o.max_words:
         kept = rng.sample(kept, o.max_words)
     items = build_items(kept, o.source, o.target, o.task, o.shots, ctx.settings.seed)
-    spoke = catalog.spoke_for_view("text")
-    prompts = [it.prompt for it in items]
-    target_sets = [variants(tok, it.target) for it in items]
-    english_sets = [variants(tok, it.english) for it in items]
+    target_sets = [forms[it.target] for it in items]
+    english_sets = [forms[it.english] for it in items]
     ids = sorted({i for s in target_sets + english_sets for i in s})
     col = {t: k for k, t in enumerate(ids)}
-    size = ctx.settings.batch_size
-    batches = (spoke.encode(prompts[s:s + size], bb, None) for s in range(0, len(prompts), size))
+    batches = encode_values(bb, [it.prompt for it in items], "text", ctx.settings.batch_size)
     p_target = np.zeros((len(items), len(ctx.layers)))
     p_english = np.zeros_like(p_target)
     entropy = np.zeros_like(p_target)

@@ -40,8 +40,9 @@ def lenses_to_judge(ctx) -> dict[str, object]:
     """{label: lens}: the logit lens, the run's lens, and the model's trained tuned lens if there is one."""
     from semhub.readout.kinds import build_lens, default_lens_folder
 
-    out = {"logit": build_lens(ctx.backbone, "logit", norm=True)}
-    if ctx.settings.lens != "logit" or not ctx.settings.lens_norm:
+    standard = ctx.settings.lens == "logit" and ctx.settings.lens_norm
+    out = {"logit": ctx.lens if standard else build_lens(ctx.backbone, "logit", norm=True)}
+    if not standard:
         desc = ctx.lens.describe()
         out[desc["lens"] if desc["lens"] != "logit" else "logit (raw)"] = ctx.lens
     elif (default_lens_folder(ctx.backbone) / "params.pt").is_file():
@@ -51,7 +52,7 @@ def lenses_to_judge(ctx) -> dict[str, object]:
 
 def run_lens_quality(ctx) -> LensQualityResult:
     from semhub.readout.collect import view_batches
-    from semhub.readout.quality import content_states, kl_and_agreement
+    from semhub.readout.quality import content_states, judge_lenses
 
     bb, L = ctx.backbone, ctx.backbone.n_layers
     layers = [layer for layer in ctx.layers if layer < L]
@@ -61,16 +62,7 @@ def run_lens_quality(ctx) -> LensQualityResult:
     states = content_states(bb, batches, sorted(set(layers) | {L}), max_tokens=ctx.options.max_positions)
     n = int(states[L].shape[0])
     judged = lenses_to_judge(ctx)
-    final = judged["logit"]
-    kl, top1 = {}, {}
-    for name, lens in judged.items():
-        kl[name], top1[name] = [], []
-        for layer in layers:
-            k, a = kl_and_agreement(lens, states[layer], layer, final, states[L])
-            kl[name].append(float(k.mean()))
-            top1[name].append(float(a.mean()))
-        if ctx.on_batch:
-            ctx.on_batch(1)
+    kl, top1 = judge_lenses(judged, states, layers, judged["logit"], on_lens=ctx.on_batch)
     described = {name: lens.describe() for name, lens in judged.items()}
     records = [
         {"metric": "kl", "x": layers, "n": n, "series": kl, "lenses": described, "title": f"{bb.name}: KL(final || lens)",

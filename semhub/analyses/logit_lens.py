@@ -53,6 +53,16 @@ class Site:
     word: str
 
 
+def token_at(positions: dict[tuple[int, int], list[int]], text: str, start: int, end: int,
+             spaced: bool = True) -> list[int] | None:
+    """The token positions whose span is exactly ``text[start:end]``, or (``spaced``) that span with the
+    space before it ("▁cat" covering " cat")."""
+    js = positions.get((start, end))
+    if js is None and spaced and start > 0 and text[start - 1] == " ":
+        js = positions.get((start - 1, end))
+    return js
+
+
 def whole_words(text: str, language: str, positions: dict[tuple[int, int], list[int]],
                 translations: dict[str, list[str]]) -> list[tuple[int, str]] | None:
     """(token position, word) where a segmented word of the dictionary is exactly one token.
@@ -64,16 +74,14 @@ def whole_words(text: str, language: str, positions: dict[tuple[int, int], list[
     chinese = is_chinese(language)
     found = []
     for start, end in segment(text, language):
-        js = positions.get((start, end))
-        if js is None and not chinese and start > 0 and text[start - 1] == " ":
-            js = positions.get((start - 1, end))
+        js = token_at(positions, text, start, end, spaced=not chinese)
         if js is None:
             continue
         if len(js) > 1:
             return None
         word = text[start:end]
-        if word not in translations and not chinese:
-            word = word.lower() if word.lower() in translations else word
+        if not chinese and word not in translations and word.lower() in translations:
+            word = word.lower()
         if word in translations:
             found.append((js[0], word))
     return found
@@ -117,9 +125,7 @@ def probe_sites(texts, enc, translations: dict[str, list[str]], backbone, *, sit
         else:
             hits = []
             for start, end, word in find_words(text, list(translations)):
-                js = positions.get((start, end))
-                if js is None and start > 0 and text[start - 1] == " ":
-                    js = positions.get((start - 1, end))
+                js = token_at(positions, text, start, end)
                 if js is not None:
                     hits.append((js[-1], word))
         for j, word in hits:

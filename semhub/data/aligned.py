@@ -202,9 +202,7 @@ def _load_txt(path: Path, text: str, views: list[str] | None) -> tuple[list[str]
     """Plain text: every non-empty line is one row of a single view (``views[0]``, default ``text``)."""
     view = views[0] if views else "text"
     ids, values, line_nos = [], [], []
-    for line_no, line in enumerate(text_lines(text), 1):
-        if len(line) > MAX_LINE_CHARS:
-            raise DataError(path, line_no, f"line of {len(line):,} characters (more than {MAX_LINE_CHARS:,})")
+    for line_no, line in enumerate(text_lines(text), 1):  # read_text already bounded every line
         if line.strip():
             ids.append(str(len(ids) + 1))
             values.append(line.strip())

@@ -35,14 +35,19 @@ def lens_kind(name: str) -> LensKind:
     return table[name]
 
 
-def build_lens(backbone: Any, name: str = "logit", *, norm: bool = True, path: str | Path | None = None):
-    """The ``semhub.Lens`` called ``name`` for ``backbone`` (``path``: its parameters, e.g. a tuned-lens folder)."""
+def check_lens(name: str, *, norm: bool = True, path: str | Path | None = None) -> LensKind:
+    """The lens kind called ``name``, once its ``norm`` and ``path`` are checked (before any model loads)."""
     kind = lens_kind(name)
     if not kind.takes_norm and not norm:
         raise ParameterError("lens_norm", f"the {name} lens always applies the final norm")
-    path = None if path is None else Path(path)
-    kind.check(path)
-    return kind.build(backbone, norm=norm, path=path)
+    kind.check(None if path is None else Path(path))
+    return kind
+
+
+def build_lens(backbone: Any, name: str = "logit", *, norm: bool = True, path: str | Path | None = None):
+    """The ``semhub.Lens`` called ``name`` for ``backbone`` (``path``: its parameters, e.g. a tuned-lens folder)."""
+    kind = check_lens(name, norm=norm, path=path)
+    return kind.build(backbone, norm=norm, path=None if path is None else Path(path))
 
 
 class LogitLensKind(LensKind):

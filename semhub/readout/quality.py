@@ -62,6 +62,24 @@ def kl_and_agreement(lens: Lens, states: torch.Tensor, layer: int, final: Lens, 
     return torch.cat(kls), torch.cat(agree)
 
 
+def judge_lenses(lenses: dict, states: dict[int, torch.Tensor], layers: Sequence[int], final: Lens,
+                 on_lens=None) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """({lens name: mean KL per layer}, {lens name: top-1 agreement per layer}) on ``states``
+    ({layer: (N, D)}, the last layer included), each lens against ``final`` at the last layer."""
+    last = max(states)
+    kl: dict[str, list[float]] = {}
+    top1: dict[str, list[float]] = {}
+    for name, lens in lenses.items():
+        kl[name], top1[name] = [], []
+        for layer in layers:
+            k, a = kl_and_agreement(lens, states[layer], layer, final, states[last])
+            kl[name].append(float(k.mean()))
+            top1[name].append(float(a.mean()))
+        if on_lens is not None:
+            on_lens(1)
+    return kl, top1
+
+
 def _stream(lens: Lens, q_h: torch.Tensor, final: Lens, p_h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     P = q_h.shape[0]
     neg = torch.full((P,), -torch.inf, device=q_h.device)

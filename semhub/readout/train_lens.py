@@ -87,9 +87,7 @@ def train(lens: Lens, states: dict[int, torch.Tensor], config: TrainConfig,
     B = torch.nn.Parameter(bias.clone())
     opt = torch.optim.Adam([W, B], lr=config.lr)
     N = states[L].shape[0]
-    with torch.no_grad():
-        final_h = lens.prepare(states[L], L)  # (N, d): what the unembedding reads at the output
-        scan = lens.scan(final_h, k=config.top_k)  # once: each position's top tokens and exact normaliser
+    target = final_targets(lens, states[L], config.top_k)  # once: the positions' top tokens and normalisers
     inputs = torch.stack([states[layer] for layer in range(L)])  # (L, N, d)
     norm = lens.final_norm
     norm_dtype = next((q.dtype for q in norm.parameters()), torch.float32)
@@ -98,7 +96,7 @@ def train(lens: Lens, states: dict[int, torch.Tensor], config: TrainConfig,
         rows = torch.randint(0, N, (min(config.batch, N),), generator=gen)
         h = inputs[:, rows]  # (L, b, d)
         q_h = norm((h + torch.einsum("lbd,led->lbe", h, W) + B[:, None]).to(norm_dtype)).float()
-        kl = sampled_kl_terms(lens, q_h, final_h[rows], scan.log_norm[rows], scan.top_ids[rows], config.tail, gen)
+        kl = sampled_kl_terms(lens, q_h, target.h[rows], target.log_norm[rows], target.top_ids[rows], config.tail, gen)
         loss = kl.mean(-1).sum()
         opt.zero_grad()
         loss.backward()
@@ -136,17 +134,36 @@ def sampled_kl_terms(lens: Lens, q_h: torch.Tensor, final_h: torch.Tensor, log_n
     return (p * (logp - (z_s - lse[..., None]))).sum(-1) + p_rest * (p_rest.log() - (lse_t - lse))
 
 
-def sampled_kl(final: Lens, lens: Lens, states: torch.Tensor, layer: int, final_states: torch.Tensor, *,
-               top_k: int, tail: int, generator: torch.Generator, rows: int = 256) -> float:
+@dataclass
+class FinalTargets:
+    """The final distribution of some positions, as the objective reads it: what the unembedding reads
+    at the output (``h``), its exact log-normaliser and each position's top tokens."""
+
+    lens: Lens
+    h: torch.Tensor
+    log_norm: torch.Tensor
+    top_ids: torch.Tensor
+
+
+def final_targets(final: Lens, final_states: torch.Tensor, top_k: int) -> FinalTargets:
+    """One vocabulary pass over the last layer's states (computed once, reused for every layer)."""
+    with torch.no_grad():
+        h = final.prepare(final_states, final.n_layers)
+        scan = final.scan(h, k=top_k)
+    return FinalTargets(final, h, scan.log_norm, scan.top_ids)
+
+
+def sampled_kl(lens: Lens, states: torch.Tensor, layer: int, target: FinalTargets, *, tail: int,
+               generator: torch.Generator, rows: int = 256) -> float:
     """The mean training objective of ``lens`` at ``layer`` on these states: set beside the exact KL
     (``semhub.readout.quality.kl_and_agreement``) it says how close the approximation comes."""
     total, n = 0.0, 0
     with torch.no_grad():
         for s in range(0, states.shape[0], rows):
-            final_h = final.prepare(final_states[s:s + rows], final.n_layers)
-            scan = final.scan(final_h, k=top_k)
-            q_h = lens.prepare(states[s:s + rows], layer)
-            kl = sampled_kl_terms(final, q_h, final_h, scan.log_norm, scan.top_ids, tail, generator)
+            part = slice(s, s + rows)
+            q_h = lens.prepare(states[part], layer)
+            kl = sampled_kl_terms(target.lens, q_h, target.h[part], target.log_norm[part], target.top_ids[part],
+                                  tail, generator)
             total, n = total + float(kl.sum()), n + kl.shape[0]
     return total / max(n, 1)
 

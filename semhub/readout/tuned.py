@@ -55,10 +55,7 @@ class TunedLens(Lens):
 
     def prepare(self, hidden: torch.Tensor, layer: int) -> torch.Tensor:
         with torch.inference_mode():
-            param = next(self.final_norm.parameters(), None)
-            h = self.translate(hidden if param is None else hidden.to(param.device), layer)
-            h = self.final_norm(h.to(param.dtype) if param is not None else h)
-            return h.to(self.weight.device, torch.float32)
+            return super().prepare(self.translate(hidden, layer), layer)  # then the final norm, as the logit lens
 
     def describe(self) -> dict[str, Any]:
         return {"lens": self.name, "norm": True, "path": self.path, "params_sha256": self.sha256}

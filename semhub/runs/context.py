@@ -67,12 +67,9 @@ class RunSettings:
             raise ParameterError("limit", f"must be at least 2, got {self.limit}")
         if int(self.n_boot) < 0:
             raise ParameterError("n_boot", f"must be at least 0, got {self.n_boot}")
-        from semhub.readout.kinds import lens_kind
+        from semhub.readout.kinds import check_lens
 
-        kind = lens_kind(self.lens)
-        if not kind.takes_norm and not self.lens_norm:
-            raise ParameterError("lens_norm", f"the {self.lens} lens always applies the final norm")
-        kind.check(Path(self.lens_path) if self.lens_path else None)
+        check_lens(self.lens, norm=self.lens_norm, path=self.lens_path)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -66,16 +66,19 @@ def dataset(data: str | Path | None = None, limit: int | None = None, views: lis
     return ds.head(limit)
 
 
+def modality_of(view: str) -> str | None:
+    """The modality of the spoke that reads ``view``; None for a column no loaded spoke claims
+    (ids, labels...), which is simply not compared."""
+    try:
+        return catalog.spoke_for_view(view).modality
+    except SemhubError:
+        return None
+
+
 def default_views(ds: AlignedDataset, modality: str, dominant: str = "en", minimum: int = 2) -> list[str]:
     """Text: every text view, the dominant language first. Another modality with views per language
     (``audio_en``, ``audio_es``...): those, the dominant one first. Otherwise its first view against
     the dominant-language text (``en`` vs ``arithmetic``)."""
-    def modality_of(view: str) -> str | None:
-        try:
-            return catalog.spoke_for_view(view).modality
-        except SemhubError:  # a column no loaded spoke claims (ids, labels...) is simply not compared
-            return None
-
     views = [v for v in ds.views if modality_of(v) == modality]
     per_language = [v for v in views if re.fullmatch(r"[a-z]+_[a-z]{2,3}", v)]  # audio_en, audio_es...
     if modality != "text" and len(per_language) >= 2:

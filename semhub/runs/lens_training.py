@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from semhub.errors import ParameterError, SemhubError
+from semhub.errors import ParameterError
 
 DEFAULT_PROSE = 1500  # standard-library docstring paragraphs added to the built-in sentences
 
@@ -35,14 +35,13 @@ def training_texts(data: Any = None, views: list[str] | None = None, prose: int 
     """(texts, where they came from): the text views of ``data`` (a dataset name, a JSONL/TSV/TXT file, or
     a list of strings), else the built-in multilingual sentences and ``prose`` standard-library paragraphs."""
     from semhub.data.prose import docstring_paragraphs
-    from semhub.plugins import catalog
-    from semhub.runs.inputs import dataset
+    from semhub.runs.inputs import dataset, modality_of
 
     if isinstance(data, (list, tuple)):
         texts, sources = [str(t) for t in data if str(t).strip()], ["given texts"]
     else:
         ds = dataset(data if data is not None else "multilingual")
-        chosen = views or [v for v in ds.views if _is_text(catalog, v)]
+        chosen = views or [v for v in ds.views if modality_of(v) == "text"]  # languages, not code or media
         if not chosen:
             raise ParameterError("data", f"{ds.path} has no text view to train on (views: {', '.join(ds.views)})")
         ds.require(chosen)
@@ -55,15 +54,6 @@ def training_texts(data: Any = None, views: list[str] | None = None, prose: int 
         raise ParameterError("data", f"{len(texts)} texts: a lens needs at least 10 to train and judge on")
     random.Random(seed).shuffle(texts)
     return texts, sources
-
-
-def _is_text(catalog: Any, view: str) -> bool:
-    """A view a language spoke reads (not code, arithmetic or a media path)."""
-    try:
-        spoke = catalog.spoke_for_view(view)
-    except SemhubError:
-        return False
-    return getattr(spoke, "modality", None) == "text"
 
 
 def train_lens(
@@ -98,8 +88,9 @@ def train_lens(
 
     from semhub.readout.kinds import default_lens_folder, lens_key
     from semhub.readout.lens import Lens
-    from semhub.readout.quality import content_states, kl_and_agreement
-    from semhub.readout.train_lens import TrainConfig, sampled_kl, train
+    from semhub.readout.collect import encode_values
+    from semhub.readout.quality import content_states, judge_lenses
+    from semhub.readout.train_lens import TrainConfig, final_targets, sampled_kl, train
     from semhub.readout.tuned import TunedLens, load_tuned_lens, save_tuned_lens
 
     say = progress or (lambda message: None)
@@ -124,18 +115,12 @@ def train_lens(
         backbone = load_backbone(model, device=device, dtype=dtype)
     folder = Path(out) if out is not None else default_lens_folder(backbone)
     L = backbone.n_layers
-    from semhub.plugins.catalog import spoke_for_view
-
-    spoke = spoke_for_view("text")
-
-    def batches(items: list[str]):
-        for s in range(0, len(items), batch_size):
-            yield spoke.encode(items[s:s + batch_size], backbone, None)
-
     say(f"reading {len(fit)} texts ({max_tokens} positions at most) at {L + 1} layers")
     t0 = time.perf_counter()
-    states = content_states(backbone, batches(fit), range(L + 1), max_tokens=max_tokens)
-    held = content_states(backbone, batches(judge), range(L + 1), max_tokens=judge_tokens)
+    states = content_states(backbone, encode_values(backbone, fit, "text", batch_size), range(L + 1),
+                            max_tokens=max_tokens)
+    held = content_states(backbone, encode_values(backbone, judge, "text", batch_size), range(L + 1),
+                          max_tokens=judge_tokens)
     read_s = time.perf_counter() - t0
     if states[L].shape[0] < 100 or held[L].shape[0] < 10:
         raise ParameterError("data", f"{states[L].shape[0]} training and {held[L].shape[0]} held-out positions: too few")
@@ -146,15 +131,13 @@ def train_lens(
                                  if step % 50 == 1 or step == steps else None)
     tuned_tmp = TunedLens(backbone, weight, bias)
     say("judging both lenses on the held-out texts (exact KL over the whole vocabulary)")
-    table = []
     gen = torch.Generator().manual_seed(seed + 1)
-    for layer in range(L):
-        kl_logit, top1_logit = kl_and_agreement(logit, held[layer], layer, logit, held[L])
-        kl_tuned, top1_tuned = kl_and_agreement(tuned_tmp, held[layer], layer, logit, held[L])
-        approx = sampled_kl(logit, tuned_tmp, held[layer], layer, held[L], top_k=top_k, tail=tail, generator=gen)
-        table.append({"layer": layer, "kl_logit": round(float(kl_logit.mean()), 4),
-                      "kl_tuned": round(float(kl_tuned.mean()), 4), "top1_logit": round(float(top1_logit.mean()), 4),
-                      "top1_tuned": round(float(top1_tuned.mean()), 4), "kl_tuned_sampled": round(float(approx), 4)})
+    kl, top1 = judge_lenses({"logit": logit, "tuned": tuned_tmp}, held, list(range(L)), logit)
+    target = final_targets(logit, held[L], top_k)  # once for every layer
+    table = [{"layer": layer, "kl_logit": round(kl["logit"][layer], 4), "kl_tuned": round(kl["tuned"][layer], 4),
+              "top1_logit": round(top1["logit"][layer], 4), "top1_tuned": round(top1["tuned"][layer], 4),
+              "kl_tuned_sampled": round(sampled_kl(tuned_tmp, held[layer], layer, target, tail=tail, generator=gen), 4)}
+             for layer in range(L)]
     digest = hashlib.sha256("\n".join(fit).encode("utf-8")).hexdigest()
     manifest = {
         "format": "semhub-lens/1", "lens": "tuned", "model": backbone.describe(), "model_key": lens_key(backbone),
