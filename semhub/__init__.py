@@ -22,7 +22,7 @@ except PackageNotFoundError:  # running from a source tree without install
 
 _EXPORTS: dict[str, str] = {
     # the pipeline
-    "analyze": "semhub.runs.pipeline", "steer": "semhub.runs.pipeline", "reproduce": "semhub.runs.pipeline",
+    "analyze": "semhub.runs.pipeline", "patchscope": "semhub.runs.patching", "steer": "semhub.runs.pipeline", "reproduce": "semhub.runs.pipeline",
     "Progress": "semhub.runs.pipeline", "Run": "semhub.runs.run",
     "RunContext": "semhub.runs.context", "RunSettings": "semhub.runs.context", "make_context": "semhub.runs.context",
     "dataset": "semhub.runs.inputs",
@@ -48,7 +48,10 @@ _EXPORTS: dict[str, str] = {
     # read-out
     "capture": "semhub.readout.capture", "pool": "semhub.readout.capture", "run_layers": "semhub.readout.capture",
     "Lens": "semhub.readout.lens", "read_lens": "semhub.readout.sites", "LensReading": "semhub.readout.sites",
-    "last_site": "semhub.readout.sites", "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
+    "last_site": "semhub.readout.sites", "InspectionPrompt": "semhub.readout.inspection",
+    "inspect_states": "semhub.readout.patchscope", "source_states": "semhub.readout.patchscope",
+    "PatchReadout": "semhub.readout.patchscope", "patch_hooks": "semhub.steering.apply",
+    "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
     "view_states": "semhub.readout.collect",
     "parse_layer_spec": "semhub.readout.layers", "parse_layers": "semhub.readout.layers",
     "spoke_for_view": "semhub.plugins.catalog",
@@ -65,7 +68,7 @@ _EXPORTS: dict[str, str] = {
     # figures
     "pyplot": "semhub.runs.plots", "save_figure": "semhub.runs.plots",
 }
-_RENAMED = {"load": "load_backbone", "steer_hooks": "steer"}
+_RENAMED = {"load": "load_backbone", "steer_hooks": "steer", "patch_hooks": "patch"}
 
 __all__ = sorted(["__version__", *_EXPORTS])
 

@@ -11,6 +11,7 @@ from semhub.contract.analysis import Analysis, PaperSetting
 from semhub.contract.options import Options, option
 from semhub.errors import ParameterError, SemhubError
 from semhub.plugins.hookspecs import hookimpl
+from semhub.readout.inspection import IDENTITY_PROMPT
 
 
 class SimilarityAnalysis(Analysis):
@@ -170,6 +171,52 @@ class LatentLanguageAnalysis(Analysis):
         return run_latent_language(ctx)
 
 
+class PatchscopeOptions(Options):
+    source: str = option("zh", help="The language of the words whose states are decoded (a dictionary language).")
+    target_layer: int = option(-1, min=-1, help="Layer of the inspection prompt the state is written at "
+                               "(-1: the layer it was read at).")
+    target_prompt: str = option(IDENTITY_PROMPT, help="The inspection prompt (default: the few-shot identity prompt).")
+    placeholder: str = option("?", help="The string of --target-prompt whose last token receives the state.")
+    template: str = option("{word}", help="The source prompt around each word; the state is read at its last token.")
+    max_words: int = option(64, min=0, help="Words drawn at most (0: every usable word; each costs one "
+                            "inspection-prompt forward per layer).")
+    examples: int = option(3, min=0, help="Words whose greedy continuation is recorded at every layer.")
+    max_new_tokens: int = option(4, min=0, help="Tokens generated per example.")
+    dictionary: list[Path] = option([], help="Bilingual TSV dictionaries en-X (repeatable; default: the built-in ones).")
+
+    def check(self) -> None:
+        from semhub.data.dictionary import load_dictionary
+
+        for path in self.dictionary:
+            load_dictionary(path)
+        if self.source == "en":
+            raise ParameterError("source", "decode a language other than English (the reference)")
+        if "{word}" not in self.template:
+            raise ParameterError("template", f"{self.template!r} has no {{word}}")
+        if not self.placeholder or self.placeholder not in self.target_prompt:
+            raise ParameterError("placeholder", f"{self.placeholder!r} does not occur in --target-prompt")
+
+
+class PatchscopeAnalysis(Analysis):
+    """Ghandeharioun et al.'s patchscope over dictionary words: the word's state decoded by an inspection prompt."""
+
+    name = "patchscope"
+    description = ("each dictionary word's state per layer patched into the identity prompt: p(English word) vs "
+                   "p(source word) as the next token")
+    plot_name = "patchscope.png"
+    input_kinds = ("text",)
+    min_views = 1
+    Options = PatchscopeOptions
+
+    def work(self, ctx) -> int:
+        return len(ctx.layers)
+
+    def run(self, ctx):
+        from semhub.analyses.patchscope import run_patchscope
+
+        return run_patchscope(ctx)
+
+
 class AlignmentOptions(Options):
     k: int = option(10, min=1, help="Neighbours for mutual k-NN (capped at N - 1).")
     retrieval_k: list[int] = option([1, 5, 10], min=1, help="Cut-offs of retrieval@k (repeatable).")
@@ -210,4 +257,5 @@ def semhub_register_analyses(register) -> None:
     register(LanguageTrendsAnalysis())
     register(LensQualityAnalysis())
     register(LatentLanguageAnalysis())
+    register(PatchscopeAnalysis())
     register(AlignmentAnalysis())

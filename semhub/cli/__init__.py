@@ -129,6 +129,7 @@ def models(as_json: bool) -> None:
 def _attach_commands() -> None:
     from semhub.cli.analyze import analyze
     from semhub.cli.lens import train_lens
+    from semhub.cli.patchscope import patchscope
     from semhub.cli.profile import compare, profile
     from semhub.cli.steer import steer
     from semhub.plugins import catalog
@@ -138,6 +139,7 @@ def _attach_commands() -> None:
     cli.add_command(profile)
     cli.add_command(compare)
     cli.add_command(train_lens)
+    cli.add_command(patchscope)
     catalog.call_isolated("semhub_register_commands", cli=cli)
 
 

@@ -9,7 +9,8 @@ import click
 
 # Library parameter -> the flag that sets it, where the two are not spelled alike.
 FLAGS = {"n_boot": "--bootstrap", "coeffs": "--coeff", "scorers": "--scorer", "do_sample": "--sample",
-         "trend_corpus": "--trend-corpus", "prompts": "--prompt/--prompts", "layer": "--layer"}
+         "trend_corpus": "--trend-corpus", "prompts": "--prompt/--prompts", "layer": "--layer",
+         "sources": "--source", "candidates": "--candidate"}
 
 
 def flag(parameter: str) -> str:

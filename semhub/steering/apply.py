@@ -39,7 +39,7 @@ def steer(backbone, vector, *, layers: int | Sequence[int], coeff: float = 1.0,
     if vec.shape[-1] != backbone.d_model:
         raise SemhubError(f"steering vector has size {vec.shape[-1]}, the model's residual stream {backbone.d_model}")
     layers = check_layers([layers] if isinstance(layers, int) else list(layers), backbone.n_layers)
-    state = {"calls": 0}
+    state: dict = {"calls": 0}
     per_position = vec.dim() == 2
 
     def edit(hidden: torch.Tensor) -> torch.Tensor | None:
@@ -69,6 +69,17 @@ def steer(backbone, vector, *, layers: int | Sequence[int], coeff: float = 1.0,
         out[mask] = value[mask] + (hidden[mask] if mode == "add" else 0)
         return out
 
+    with edit_hooks(backbone, layers, edit, state):
+        yield
+
+
+@contextmanager
+def edit_hooks(backbone, layers: Sequence[int], edit, state: dict) -> Iterator[None]:
+    """Install ``edit`` at every layer in ``layers`` for the block; ``state["calls"]`` counts the
+    forward passes seen (incremented after the last layer's edit), so an edit can tell the prefill
+    pass (0) from decode steps. The one place steering and patching install their hooks."""
+    state.setdefault("calls", 0)
+
     def make(layer: int):
         def fn(hidden):
             out = edit(hidden)
@@ -81,4 +92,31 @@ def steer(backbone, vector, *, layers: int | Sequence[int], coeff: float = 1.0,
     with ExitStack() as stack:
         for layer in layers:
             stack.callback(hook_layer(backbone, layer, make(layer)).remove)
+        yield
+
+
+@contextmanager
+def patch(backbone, values: torch.Tensor, *, layer: int, position: int) -> Iterator[None]:
+    """Within the block, the first forward of ``backbone`` has its residual stream at ``layer`` and
+    token ``position`` replaced by ``values`` (B, D), row b of the batch by ``values[b]``.
+
+    Only the first pass is edited (the prefill of ``generate``; decode steps run on the patched
+    cache), so use one block per batch. This is the write half of a patchscope.
+    """
+    if values.dim() != 2 or values.shape[-1] != backbone.d_model:
+        raise SemhubError(f"patched states have shape {tuple(values.shape)}, expected (batch, {backbone.d_model})")
+    (layer,) = check_layers([layer], backbone.n_layers)
+    state = {"calls": 0}
+
+    def edit(hidden: torch.Tensor) -> torch.Tensor | None:
+        if state["calls"] > 0:
+            return None
+        if hidden.shape[0] != values.shape[0] or not -hidden.shape[1] <= position < hidden.shape[1]:
+            raise SemhubError(f"patch: a batch of {tuple(hidden.shape[:2])} cannot take {values.shape[0]} states "
+                              f"at position {position}")
+        out = hidden.clone()
+        out[:, position] = values.to(hidden.device, hidden.dtype)
+        return out
+
+    with edit_hooks(backbone, [layer], edit, state):
         yield

@@ -1,0 +1,45 @@
+"""``semhub patchscope``: a thin shell over ``semhub.patchscope``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from semhub.cli.params import RichProgress, placement_options, print_summary
+
+
+@click.command()
+@click.option("--source", "sources", multiple=True, required=True,
+              help="A source prompt (repeatable); its last token's state is decoded.")
+@click.option("--model", default=None, help="Model name, local path, .gguf file or hub id (default gemma3-270m).")
+@click.option("--layers", default=None, help="Source layers, e.g. 4-10 or 2,6 [default: all].")
+@click.option("--target-layer", type=click.IntRange(min=0), default=None,
+              help="Layer of the inspection prompt the state is written at [default: the layer it was read at].")
+@click.option("--target-prompt", default=None,
+              help='The inspection prompt [default: the identity prompt "cat -> cat; 1135 -> 1135; hello -> hello; ? ->"].')
+@click.option("--placeholder", default="?", show_default=True,
+              help="The string of the inspection prompt whose last token receives the state.")
+@click.option("--candidate", "candidates", multiple=True,
+              help="A word whose probability as the next token is reported (repeatable).")
+@click.option("--max-new-tokens", type=click.IntRange(min=0), default=8, show_default=True,
+              help="Greedy continuation length (0: score only).")
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Top next tokens kept.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--device", default=None)
+@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
+@placement_options
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory (default runs/<time>-<model>-patchscope).")
+def patchscope(sources, model, out, **settings) -> None:
+    """Decode each source prompt's hidden states by patching them into an inspection prompt."""
+    from semhub.plugins.catalog import default_model
+    from semhub.runs.patching import patchscope as run_patchscope
+    from semhub.runs.rundir import check_out_dir, default_run_dir
+
+    out = out or default_run_dir(model or default_model("text") or "model", "patchscope")
+    check_out_dir(out)  # before the model loads
+    settings["candidates"] = list(settings["candidates"])
+    with RichProgress("patchscope") as progress:
+        run = run_patchscope(list(sources), model=model, progress=progress, **settings)
+    run.write(out)
+    print_summary(run, out)
