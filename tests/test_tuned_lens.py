@@ -3,6 +3,7 @@ training, the exact KL and top-1 agreement, and lens-quality."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import pickle
 
 import pytest
@@ -208,3 +209,74 @@ def test_latent_language_prompts_and_curves_on_a_tiny_model(tmp_path):
     with pytest.raises(ParameterError, match="no en-ja dictionary"):
         semhub.analyze("latent-language", backbone=bb, data=data, source="es", target="ja",
                        dictionary=[tmp_path / "en-es.tsv"])
+
+
+def published_lens_cache(root, resource, W, B, repo="AlignmentResearch/tuned-lens"):
+    """A hub cache holding a published lens as ``hf_hub_download`` leaves it: the space's snapshot
+    with ``lens/<resource>/config.json`` and ``params.pt``, ``refs/main`` naming the snapshot."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    space = root / f"spaces--{repo.replace('/', '--')}"
+    save_tuned_lens(space / "snapshots" / commit / "lens" / resource, W, B, base_model=resource)
+    (space / "refs").mkdir(parents=True)
+    (space / "refs" / "main").write_text(commit)
+    return space / "snapshots" / commit / "lens" / resource
+
+
+def test_a_published_lens_id_loads_from_the_hub_cache_offline(tmp_path, monkeypatch, cli_run):
+    import huggingface_hub.constants as hub
+
+    bb = tiny_backbone("llama")
+    W, B = random_translators(bb, seed=3)
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    folder = published_lens_cache(tmp_path / "hub", "org/tiny-llama", W, B)
+    for given in ("org/tiny-llama", "hub:org/tiny-llama"):
+        lens = semhub.build_lens(bb, "tuned", path=given)
+        assert Path(lens.path) == folder and torch.equal(lens.translator_weight, W)
+    # not in the cache, offline: one line naming the lens, before any model loads
+    data = tmp_path / "d.txt"
+    data.write_text("the cat\nthe dog\n")
+    code, out, err = cli_run("analyze", "--analysis", "logit-lens", "--data", str(data), "--views", "en",
+                             "--lens", "tuned", "--lens-path", "org/other-model", "--out", str(tmp_path / "r"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--lens-path" in err and "lens/org/other-model" in err and "HF_HUB_OFFLINE=1" in err
+    assert not (tmp_path / "r").exists()
+    monkeypatch.setenv("TUNED_LENS_REPO_ID", "me/my-lenses")  # another repository, as the library allows
+    published_lens_cache(tmp_path / "hub", "org/other-model", W, B, repo="me/my-lenses")
+    assert semhub.build_lens(bb, "tuned", path="org/other-model").path.endswith("lens/org/other-model")
+    monkeypatch.delenv("TUNED_LENS_REPO_ID")
+    tl = pytest.importorskip("tuned_lens", reason="the tuned-lens library (installed by make setup, --no-deps)")
+    model, _ = tiny_model("llama")
+    bb.model.load_state_dict(model.state_dict())
+    theirs = tl.TunedLens.from_model_and_pretrained(model, lens_resource_id="org/tiny-llama")  # the library, same cache
+    h = torch.randn(4, bb.d_model)
+    with torch.no_grad():
+        assert torch.allclose(theirs(h, 1), lens._logits(lens.prepare(h, 1), slice(None)), atol=1e-5)
+
+
+def test_latent_language_cloze_prompts_come_from_the_data(tmp_path):
+    from semhub.analyses.latent_language import build_items, cloze_rows
+
+    rows = [("cat", "gato", "el ___ sleeps on la casa"), ("dog", "perro", "el ___ eats"),
+            ("water", "agua", "la ___ is blue"), ("house", "casa", "la ___ is big")]
+    data = tmp_path / "cloze.jsonl"
+    data.write_text("".join(json.dumps({"id": en, "en": en, "es": es, "es_cloze": d}) + "\n" for en, es, d in rows))
+    ds = semhub.load_aligned(data)
+    words = cloze_rows(ds, "es")
+    assert words[1] == ("dog", "el ___ eats", "perro")  # (english, definition, answer)
+    item = build_items(words, "fr", "es", "cloze", 2, 0)[0]
+    lines = item.prompt.split("\n")
+    assert lines[-1] == 'el ___ sleeps on la casa Respuesta: "' and len(lines) == 3
+    assert all(line.endswith('"') and "Respuesta: " in line and "gato" not in line for line in lines[:2])
+    bb = tiny_backbone("llama")
+    run = semhub.analyze("latent-language", backbone=bb, data=data, views=["en"], task="cloze", target="es", shots=1)
+    curves, _ = run.results["latent_language"]
+    assert curves["n"] == 4 and curves["task"] == "cloze" and curves["example_prompt"].endswith('Respuesta: "')
+    with pytest.raises(ParameterError, match="need the views en, fr, fr_cloze") as err:
+        semhub.analyze("latent-language", backbone=bb, data=data, views=["en"], task="cloze", target="fr")
+    assert err.value.parameter == "data"
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"id": "a", "en": "cat", "es": "gato", "es_cloze": "no blank"}) + "\n"
+                                        + json.dumps({"id": "b", "en": "dog", "es": "perro", "es_cloze": "x ___"}) + "\n")
+    with pytest.raises(ParameterError, match="'cat' has no ___"):
+        semhub.analyze("latent-language", backbone=bb, data=tmp_path / "bad.jsonl", views=["en"], task="cloze",
+                       target="es")

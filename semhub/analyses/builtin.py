@@ -135,8 +135,9 @@ class LensQualityAnalysis(Analysis):
 
 
 class LatentLanguageOptions(Options):
-    task: str = option("translation", choices=("translation", "repetition"),
-                       help="Few-shot prompts: translate SOURCE words into TARGET, or repeat TARGET words.")
+    task: str = option("translation", choices=("translation", "repetition", "cloze"),
+                       help="Few-shot prompts: translate SOURCE words into TARGET, repeat TARGET words, or fill "
+                            "TARGET definitions' blank (cloze: --data cloze, or views en, TARGET, TARGET_cloze).")
     source: str = option("fr", help="The source language of translation prompts (a dictionary language).")
     target: str = option("zh", help="The language the answer is written in (a dictionary language).")
     shots: int = option(4, min=0, help="Demonstrations before each query word.")
@@ -148,6 +149,8 @@ class LatentLanguageOptions(Options):
 
         for path in self.dictionary:
             load_dictionary(path)
+        if self.task == "cloze" and self.target == "en":
+            raise ParameterError("target", "cloze answers in English have no English translation to compare")
         if self.task == "translation" and self.source == self.target:
             raise ParameterError("source", f"translation needs two languages, got {self.source} twice")
 

@@ -7,7 +7,10 @@ Prompts are built from the bilingual dictionaries joined on English (``en-fr`` a
 
 - ``translation``: ``Français: "fleur" - 中文: "花"`` repeated for ``shots`` other words, then the
   query ``Français: "<word>" - 中文: "``;
-- ``repetition``: the same with the source and target both T (``中文: "花" - 中文: "花"``).
+- ``repetition``: the same with the source and target both T (``中文: "花" - 中文: "花"``);
+- ``cloze``: definitions in T with a blank, answered: ``"___"是一种会喵喵叫的宠物。 答案: "猫"``, then the
+  query's definition and ``答案: "``. They come from the data (``--data cloze``, built in for zh and fr):
+  views ``en`` (the English word), T (the answer) and ``T_cloze`` (the definition, ``___`` for the word).
 
 As in the paper, a word counts only where its target form and its English form start with different
 tokens, and each form's probability is the sum over its first-token variants (with and without a
@@ -25,6 +28,8 @@ import numpy as np
 from semhub.contract.result import CurvesResult
 from semhub.errors import ParameterError, SemhubError
 
+ANSWER = {"en": "Answer", "zh": "答案", "fr": "Réponse", "de": "Antwort", "es": "Respuesta", "ja": "答え",
+          "ru": "Ответ", "it": "Risposta", "pt": "Resposta", "ko": "답", "ar": "الجواب"}
 NAMES = {"en": "English", "zh": "中文", "fr": "Français", "de": "Deutsch", "es": "Español", "ja": "日本語",
          "ru": "Русский", "it": "Italiano", "pt": "Português", "ko": "한국어", "ar": "العربية"}
 
@@ -60,16 +65,36 @@ def triples(dictionaries, source: str, target: str) -> list[tuple[str, str, str]
     return [(en, src.get(en, en), tgt.get(en, en)) for en in english]
 
 
+def cloze_rows(dataset, target: str) -> list[tuple[str, str, str]]:
+    """(english, definition, target word) from a dataset with views ``en``, ``target`` and ``target_cloze``."""
+    views = ("en", target, f"{target}_cloze")
+    missing = [v for v in views if v not in dataset.columns]
+    if missing:
+        raise ParameterError("data", f"cloze prompts need the views {', '.join(views)} (missing {', '.join(missing)}; "
+                             f"the built-in ones: --data cloze)")
+    rows = [(str(en).strip(), str(d).strip(), str(t).strip()) for en, t, d in zip(*(dataset.columns[v] for v in views))]
+    bad = [r[0] for r in rows if "___" not in r[1]]
+    if bad:
+        raise ParameterError("data", f"{target}_cloze of {bad[0]!r} has no ___ where the word goes")
+    return rows
+
+
 def build_items(words: list[tuple[str, str, str]], source: str, target: str, task: str, shots: int,
                 seed: int) -> list[Item]:
-    """One few-shot prompt per word; the demonstrations are other words, drawn with ``seed``."""
+    """One few-shot prompt per word; the demonstrations are other words, drawn with ``seed``. For
+    ``cloze`` each word's middle form is its definition."""
     rng = random.Random(seed)
     src_lang = target if task == "repetition" else source
     head_s, head_t = NAMES.get(src_lang, src_lang), NAMES.get(target, target)
+    answer = ANSWER.get(target, "Answer")
     items = []
     for i, (en, s, t) in enumerate(words):
         others = [w for j, w in enumerate(words) if j != i]
         demos = rng.sample(others, min(shots, len(others)))
+        if task == "cloze":
+            lines = [f'{w[1]} {answer}: "{w[2]}"' for w in demos] + [f'{s} {answer}: "']
+            items.append(Item(en, s, t, "\n".join(lines)))
+            continue
         shown = (lambda w: w[2]) if task == "repetition" else (lambda w: w[1])
         lines = [f'{head_s}: "{shown(w)}" - {head_t}: "{w[2]}"' for w in demos]
         query = t if task == "repetition" else s
@@ -115,13 +140,14 @@ def run_latent_language(ctx) -> LatentLanguageResult:
 
     o, bb = ctx.options, ctx.backbone
     dictionaries = [load_dictionary(p) for p in o.dictionary] if o.dictionary else catalog.dictionaries()
-    words = triples(dictionaries, o.source, o.target)
+    words = cloze_rows(ctx.dataset, o.target) if o.task == "cloze" else triples(dictionaries, o.source, o.target)
     tok = bb.tokenizer
     forms = {w: variants(tok, w) for en, _, t in words for w in (en, t)}
     kept = [(en, s, t) for en, s, t in words if forms[t] and forms[en] and not set(forms[t]) & set(forms[en])]
     if len(kept) < 2:
-        raise SemhubError(f"latent language: {len(kept)} {o.source}->{o.target} words whose {o.target} and English "
-                          "forms start with different tokens; give bigger dictionaries (--dictionary)")
+        what = f"{o.target} cloze" if o.task == "cloze" else f"{o.source}->{o.target}"
+        raise SemhubError(f"latent language: {len(kept)} {what} words whose {o.target} and English "
+                          "forms start with different tokens; give bigger dictionaries (--dictionary) or more cloze rows")
     rng = random.Random(ctx.settings.seed)
     if o.max_words and len(kept) > o.max_words:
         kept = rng.sample(kept, o.max_words)

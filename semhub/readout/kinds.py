@@ -65,17 +65,15 @@ class LogitLensKind(LensKind):
 class TunedLensKind(LensKind):
     name = "tuned"
     description = ("one trained affine translator per layer before the final norm (tuned-lens layout: "
-                   "--lens-path DIR, default the model's `semhub train-lens` folder)")
+                   "--lens-path DIR or a published lens id, default the model's `semhub train-lens` folder)")
     needs_path = True
     takes_norm = False
 
     def check(self, path: Path | None) -> None:
         if path is not None:
-            from semhub.readout.tuned import read_config
+            from semhub.readout.tuned import lens_folder, read_config
 
-            if not Path(path).is_dir():
-                raise ParameterError("lens_path", f"{path} is not a folder (a tuned lens is config.json + params.pt)")
-            read_config(Path(path))
+            read_config(lens_folder(path))  # a published lens is fetched here, before the model loads
 
     def build(self, backbone, *, norm: bool, path: Path | None):
         from semhub.readout.tuned import load_tuned_lens

@@ -24,6 +24,8 @@ from semhub.errors import DataError, ParameterError
 from semhub.readout.lens import Lens
 
 CONFIG, PARAMS, MANIFEST = "config.json", "params.pt", "semhub-lens.json"
+LENS_REPO, LENS_REPO_TYPE, LENS_SUBFOLDER = "AlignmentResearch/tuned-lens", "space", "lens"
+"""Where the tuned-lens library publishes its lenses: ``lens/<model id>/`` of a hub space."""
 
 
 class TunedLens(Lens):
@@ -78,8 +80,43 @@ def read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
+def lens_folder(path: str | Path) -> Path:
+    """The folder a tuned lens is read from. A local folder is used as is; anything else (or
+    ``hub:ID``) names a published lens by the tuned-lens library's resource id (``gpt2-large``,
+    ``meta-llama/Llama-2-7b-hf``): its two files are fetched into the hub cache from ``lens/<id>/`` of
+    the AlignmentResearch/tuned-lens space (``TUNED_LENS_REPO_ID`` and ``TUNED_LENS_REPO_TYPE``
+    override it, as in that library), and ``HF_HUB_OFFLINE=1`` reads that cache only."""
+    import os
+
+    text = str(path)
+    local = Path(text)
+    if not text.startswith("hub:") and local.is_dir():
+        return local
+    resource = text.removeprefix("hub:").strip("/")
+    repo = os.environ.get("TUNED_LENS_REPO_ID") or LENS_REPO
+    repo_type = os.environ.get("TUNED_LENS_REPO_TYPE") or LENS_REPO_TYPE
+    if not resource or text.startswith((".", "/", "~")) or local.exists():
+        raise ParameterError("lens_path", f"{text} is not a folder (a tuned lens is {CONFIG} + {PARAMS}, or a "
+                                          f"published lens id of {repo})")
+    from huggingface_hub import hf_hub_download
+
+    where = f"{repo} ({repo_type}) {LENS_SUBFOLDER}/{resource}"
+    files = []
+    for name in (CONFIG, PARAMS):
+        try:
+            files.append(Path(hf_hub_download(repo_id=repo, repo_type=repo_type, filename=name,
+                                              subfolder=f"{LENS_SUBFOLDER}/{resource}")))
+        except Exception as exc:  # noqa: BLE001 - offline, not found, refused: one line naming the lens
+            offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+            why = ("not in the local hub cache and HF_HUB_OFFLINE=1" if offline
+                   else f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}")
+            raise ParameterError("lens_path", f"no folder {text} and no published lens {where}: {why}") from None
+    return files[0].parent
+
+
 def load_tuned_lens(backbone, folder: str | Path) -> TunedLens:
-    folder = Path(folder)
+    """The tuned lens of ``folder`` (a local folder or a published lens id, see ``lens_folder``) for ``backbone``."""
+    folder = lens_folder(folder)
     config = read_config(folder)
     if (config["d_model"], config["num_hidden_layers"]) != (backbone.d_model, backbone.n_layers):
         raise ParameterError("lens_path", f"{folder} is a lens for {config['num_hidden_layers']} layers of width "

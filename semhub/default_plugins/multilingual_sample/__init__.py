@@ -11,11 +11,14 @@ from semhub import hookimpl
 
 SAMPLE = Path(__file__).with_name("multilingual.jsonl")
 DICTIONARIES = Path(__file__).with_name("dictionaries")
+CLOZE = Path(__file__).with_name("cloze.jsonl")
 
 
 @hookimpl
 def semhub_register_datasets(register) -> None:
     register("multilingual", SAMPLE, "120 sentences aligned in en, zh, es, fr, de, ja, ru, ar (written for semhub)")
+    register("cloze", CLOZE, "50 words with one-sentence definitions in zh and fr, a blank for the word "
+             "(views en, zh, zh_cloze, fr, fr_cloze; written for semhub): latent-language --task cloze")
 
 
 @hookimpl
@@ -100,6 +103,9 @@ def semhub_register_experiments(register) -> None:
     register("latent-language", "analyze", {'analysis': 'latent-language', 'views': ['en']},
              "beyond the paper: Wendler et al.'s fr->zh translation prompts, p(zh word) vs p(English word) per layer "
              "(add --lens tuned after `semhub train-lens`)")
+    register("latent-language-cloze", "analyze", {'analysis': 'latent-language', 'task': 'cloze', 'data': 'cloze',
+                                                  'views': ['en'], 'target': 'zh'},
+             "beyond the paper: Wendler et al.'s cloze prompts, zh definitions with a blank, p(zh word) vs p(English word)")
     register("language-trends", "analyze", {'data': 'multilingual', 'analysis': 'language-trends', 'views': ['zh', 'en', 'es']}, "language mass of the lens per layer (paper 1.3)")
     register("language-steering", "steer", {'preset': 'language'}, "English prompts steered to Spanish")
     register("align-two-lms", "analyze", {"analysis": "alignment", "data": "multilingual", "views": ["en", "zh"],
