@@ -142,3 +142,38 @@ def test_float16_overflow_is_refused_not_stored_as_inf(tmp_path):
     with pytest.raises(SemhubError, match="reach 7e\\+04, beyond float16's 65504; use --store-dtype bfloat16"):
         store.write("en", 1, torch.full((2, 3, 8), 70000.0))
     assert [p.name for p in (tmp_path / "store" / "en").iterdir()] == ["shard-00000.safetensors"]
+
+
+def test_resume_refuses_a_swapped_model_or_data_file(setup, cli_run, tmp_path):
+    """Killed after some shards, then the local model folder's weights (or the data file) replaced
+    in place: the resume is refused with one line, never a store mixing two models or two files."""
+    import shutil
+
+    from conftest import tiny_model
+
+    model, data = tmp_path / "swap-model", tmp_path / "pairs.jsonl"
+    shutil.copytree(setup / "tiny", model)
+    shutil.copy(setup / "pairs.jsonl", data)
+
+    def run(*args):
+        return cli_run("analyze", "--model", str(model), "--data", str(data), "--views", "en,es", "--batch-size", "8",
+                       "--shard-rows", "100", "--bootstrap", "0", "--store", str(tmp_path / "store"), *args)
+
+    code, _, err = run("--out", str(tmp_path / "first"))
+    assert code == 0, err
+    for shard in sorted((tmp_path / "store").glob("*/shard-*.safetensors"))[::2]:
+        shard.unlink()  # as a kill part-way leaves it
+    other, _ = tiny_model("llama", seed=1)
+    other.save_pretrained(model)  # another checkpoint, same folder, same config
+    code, _, err = run("--resume", "--out", str(tmp_path / "resumed"))
+    assert code == 2 and err.count("\n") == 1 and "another model (its files' content differs)" in err, err
+    assert not (tmp_path / "resumed").exists()
+    shutil.rmtree(model)
+    shutil.copytree(setup / "tiny", model)  # the original weights back: the resume is accepted again...
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(lines[1:] + lines[:1]) + "\n")  # ...but the data file's rows changed
+    code, _, err = run("--resume", "--out", str(tmp_path / "resumed"))
+    assert code == 2 and err.count("\n") == 1 and "another data file (its content differs)" in err, err
+    data.write_text("\n".join(lines) + "\n")
+    code, _, err = run("--resume", "--out", str(tmp_path / "resumed"))
+    assert code == 0, err

@@ -56,6 +56,38 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def content_digest(path: Path) -> str:
+    """A file's SHA-256, computed once per (path, size, mtime, inode): later loads of an unchanged
+    file read the recorded digest, while a replaced file (new size, mtime or inode) is hashed again."""
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}".encode()).hexdigest()
+    record = cache_root() / "digests" / key
+    try:
+        known = record.read_text().strip()
+        if len(known) == 64:
+            return known
+    except OSError:
+        pass
+    digest = file_sha256(path)
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_name(f".{key}.{os.getpid()}")
+        tmp.write_text(digest)
+        tmp.replace(record)
+    except OSError:
+        pass  # a read-only cache: the digest is still right, only not remembered
+    return digest
+
+
+def folder_digest(folder: Path) -> str:
+    """The identity of a local model folder by content: the SHA-256 over every file's name and digest,
+    so a store, a resume and a manifest can tell two checkpoints in the same folder apart."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{content_digest(path)}\n".encode())
+    return digest.hexdigest()
+
+
 def _torch_dtype(dtype: str) -> Any:
     import torch
 
@@ -259,6 +291,8 @@ def load_backbone(
         torch_dtype = "float32" if dtype == "auto" else torch_dtype
     elif source is not None:
         location = str(source.directory())
+        if source.path is not None and not source.sha256 and not source.extra:
+            fingerprint["content_sha256"] = folder_digest(source.path)  # a user's folder: identified by content
     else:
         location = model
         fingerprint["revision"] = revision or "main"

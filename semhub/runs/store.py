@@ -30,6 +30,15 @@ def shard_rows(n: int, size: int) -> list[list[int]]:
     return [list(range(start, min(start + size, n))) for start in range(0, n, size)]
 
 
+def _content_only(old: dict[str, Any], new: dict[str, Any], key: str) -> bool:
+    """The two specs' ``key`` entries differ only in content digests (same names, other bytes)."""
+    a, b = old.get(key), new.get(key)
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return False
+    digests = {k for k in set(a) | set(b) if k.endswith("sha256")}
+    return {k: v for k, v in a.items() if k not in digests} == {k: v for k, v in b.items() if k not in digests}
+
+
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -101,7 +110,11 @@ class ActivationStore:
             old = self.manifest()
             diff = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
             if diff:
-                raise SemhubError(f"--resume: {self.root} was made with other settings ({', '.join(diff)} differ)")
+                why = {"model": "another model (its files' content differs)" if _content_only(old, spec, "model")
+                       else None, "data_sha256": "another data file (its content differs)"}
+                named = [why.get(k) or k for k in diff if k != "data" or "data_sha256" not in diff]
+                raise SemhubError(f"--resume: {self.root} was made with other settings ({', '.join(named)} differ)"
+                                  "; refusing to mix them in one store")
             return
         if self.root.exists() and any(self.root.iterdir()):
             raise SemhubError(f"--store: {self.root} exists and is not an activation store")
