@@ -111,15 +111,20 @@ def semhub_register_commands(cli) -> None:
     @click.option("--max-answer", type=click.IntRange(1, 9), default=9, show_default=True)
     @click.option("--max-result", type=click.IntRange(1, 99), default=99, show_default=True)
     @click.option("--seed", type=int, default=0, show_default=True)
-    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+    @click.option("--out", type=click.Path(path_type=Path), required=True)
     def make_arithmetic(ops, max_answer, max_result, seed, out):
         """Write an aligned arithmetic dataset (digits, number words, answer prompts) as JSONL."""
-        from semhub import SemhubError
+        from semhub import SemhubError, check_out_file
         from semhub_arithmetic.data import rows, write
 
+        out = check_out_file(out)
+        chosen = [o.strip() for o in ops.split(",") if o.strip()]
+        if not chosen:
+            raise SemhubError(f"--ops: no operator in {ops!r} (choose among +, -, *)")
+        if len(set(chosen)) != len(chosen):
+            raise SemhubError(f"--ops: {ops!r} names an operator twice (rows would repeat their ids)")
         try:
-            data = rows(tuple(o.strip() for o in ops.split(",") if o.strip()), range(1, max_answer + 1),
-                        max_result, seed)
+            data = rows(tuple(chosen), range(1, max_answer + 1), max_result, seed)
         except ValueError as exc:
             raise SemhubError(f"--ops: {exc}") from None
         write(out, data)

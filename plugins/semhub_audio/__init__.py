@@ -115,7 +115,9 @@ def semhub_register_commands(cli) -> None:
     def convert_salmonn_command(ckpt, whisper, llm, out):
         """Assemble a SALMONN checkpoint into a folder semhub loads (audio-prefix LLM)."""
         from semhub_audio.prefix_lm import convert_salmonn
+        from semhub import check_out_dir
 
+        check_out_dir(out)  # before the conversion's work
         convert_salmonn(ckpt, whisper, llm, out)
         click.echo(f"wrote {out}; run: semhub analyze --modality audio --model {out}")
 

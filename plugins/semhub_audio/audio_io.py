@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 MAX_SECONDS = 30.0  # Whisper's window; longer clips would be cut silently by the feature extractor
+MAX_CHANNELS = 8  # decoded size is frames x channels x 4 bytes: bounded before decoding
+MAX_RATE = 384_000  # the highest rate of studio audio; more is a corrupt header
 SILENCE_PEAK = 1e-4  # digital silence (or a file of zeros) carries no speech to analyse
 
 
@@ -20,7 +22,23 @@ def read_audio(path: Path, rate: int = 16_000, max_seconds: float = MAX_SECONDS)
     import soundfile as sf
 
     try:
-        data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        info = sf.info(str(path))  # the header first: a long or many-channel file is refused before decoding
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"cannot read audio {path.name}: {reason}") from None
+    if info.samplerate <= 0 or info.channels <= 0:
+        raise ValueError(f"audio file {path.name} declares {info.samplerate} Hz and {info.channels} channel(s)")
+    if info.frames / info.samplerate > max_seconds:
+        raise ValueError(f"audio file {path.name} lasts {info.frames / info.samplerate:.1f} s, over the "
+                         f"{max_seconds:g} s limit")
+    if info.channels > MAX_CHANNELS:
+        raise ValueError(f"audio file {path.name} has {info.channels} channels, over the {MAX_CHANNELS} limit")
+    if info.samplerate > MAX_RATE:
+        raise ValueError(f"audio file {path.name} is sampled at {info.samplerate} Hz, over the {MAX_RATE} Hz limit")
+    try:
+        # frames bounded too: a header may under-declare the length (a stream without one)
+        data, source_rate = sf.read(str(path), dtype="float32", always_2d=True,
+                                    frames=int(max_seconds * info.samplerate) + 1)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"cannot read audio {path.name}: {reason}") from None

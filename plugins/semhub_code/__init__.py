@@ -168,13 +168,14 @@ def semhub_register_commands(cli) -> None:
 
     @cli.command("make-code-data")
     @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+    @click.option("--out", type=click.Path(path_type=Path), required=True)
     def make_code_data(folder, out):
         """Aligned code data from a folder of .py files: each documented function vs its docstring."""
         import json
 
-        from semhub import SemhubError
+        from semhub import SemhubError, check_out_file
 
+        out = check_out_file(out)
         rows = code_rows(folder)
         if not rows:
             raise SemhubError(f"{folder}: no documented top-level function found in any .py file")

@@ -103,7 +103,9 @@ def semhub_register_commands(cli) -> None:
     def convert_open_clip_command(model_name, pretrained, out):
         """Write an open_clip model as a transformers CLIP folder semhub loads (needs the 'clip' extra)."""
         from semhub_image.open_clip_convert import convert_open_clip
+        from semhub import check_out_dir
 
+        check_out_dir(out)  # before the conversion's work
         convert_open_clip(model_name, pretrained, out)
         click.echo(f"wrote {out}; run: semhub analyze --modality image --model {out} --analysis joint-alignment")
 

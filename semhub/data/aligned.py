@@ -75,6 +75,7 @@ def parse_views(spec: str | None) -> list[str] | None:
     return views
 
 
+MAX_FILE_BYTES = 1 << 30  # 1 GiB of aligned text; bigger corpora belong in a hub dataset or a store
 MAX_LINE_CHARS = 1_000_000  # one aligned row; longer lines are a wrong file, not a long sentence
 
 
@@ -91,8 +92,20 @@ def text_lines(text: str) -> list[str]:
 
 
 def read_text(path: Path) -> str:
+    """A data file's text, read with bounds: a regular file of at most ``MAX_FILE_BYTES`` (never a
+    device or a pipe such as /dev/zero), strict UTF-8, no BOM, no NUL, no line over ``MAX_LINE_CHARS``."""
+    import stat
+
     try:
-        raw = path.read_bytes()
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            raise DataError(path, None, "is not a regular file (a device, pipe or socket); give a .jsonl, .tsv or .txt file")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise DataError(path, None, f"is over the {MAX_FILE_BYTES >> 20:,} MiB limit of a data file")
     except FileNotFoundError:
         raise DataError(path, None, "no such file") from None
     except IsADirectoryError:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from semhub.data.aligned import AlignedDataset
+from semhub.data.aligned import AlignedDataset, read_text
 from semhub.errors import DataError, ParameterError
 
 
@@ -94,9 +94,7 @@ def load_template(spec: str | Path | Template | None) -> Template | None:
     if not path.is_file():
         raise ParameterError("template", f"{spec!r} is neither a built-in template ({', '.join(BUILTIN)}) nor a file")
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise DataError(path, None, "not UTF-8 text") from None
+        table = tomllib.loads(read_text(path))  # bounded, strict UTF-8, errors naming the file
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
         raise DataError(path, int(found.group(1)) if found else None, f"invalid TOML: {exc}") from None

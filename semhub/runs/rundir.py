@@ -46,6 +46,28 @@ def check_out_dir(out: Path) -> None:
         raise SemhubError(f"--out: cannot write in {parent}")
 
 
+def check_out_file(out: Path, *, option: str = "out", suffix: str | None = None) -> Path:
+    """Refuse, before any work, an output file that could not be written: a symbolic link, a folder,
+    a path under a file, or a folder that cannot be written in. Returns the path to write (with
+    ``suffix`` added when it has none, so the message names the file actually written)."""
+    given = Path(out)
+    out = given.with_name(given.name + suffix) if suffix and not given.suffix else given
+    flag = "--" + option.replace("_", "-")
+    for path in {given, out}:
+        if path.is_symlink():
+            raise SemhubError(f"{flag}: {path} is a symbolic link; give a plain file")
+        if path.is_dir():
+            raise SemhubError(f"{flag}: {path} is a folder; give a file name")
+    parent = out.absolute().parent
+    while not parent.exists() and not parent.is_symlink():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SemhubError(f"{flag}: {parent} is a file (or a broken link), not a folder: cannot create {out}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SemhubError(f"{flag}: cannot write in {parent}")
+    return out
+
+
 STAGING = re.compile(r"^\..+\.partial-(\d+)-[^/]+$")
 
 

@@ -100,6 +100,7 @@ def semhub_register_commands(cli) -> None:
         if layers is not None:
             parse_layer_spec(layers)
         semhub.RunSettings(lens=lens_name, lens_norm=lens_norm, lens_path=lens_path).check()  # before the model loads
+        out = semhub.check_out_file(out, suffix=".png")
         bb = semhub.load(model, device=device, dtype=dtype)
         reading_lens = semhub.build_lens(bb, lens_name, norm=lens_norm, path=lens_path)
         L = bb.n_layers
