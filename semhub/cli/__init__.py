@@ -38,9 +38,11 @@ def report(run_dir: Path) -> None:
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows or prompts.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default=None)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
+@click.option("--lens", "lens", default=None, help="For lens experiments: logit, tuned or a plugin's lens.")
+@click.option("--lens-path", default=None, help="With --lens tuned: a tuned-lens folder or a published lens id.")
 @placement_options
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
-def reproduce(name, list_all, model, limit, dtype, device, device_map, offload_folder, out) -> None:
+def reproduce(name, list_all, model, limit, dtype, device, lens, lens_path, device_map, offload_folder, out) -> None:
     """Run one of the paper's experiments end to end (experiments come from plugins)."""
     from semhub.plugins import catalog
     from semhub.plugins.catalog import default_model
@@ -58,8 +60,10 @@ def reproduce(name, list_all, model, limit, dtype, device, device_map, offload_f
     out = out or default_run_dir(model or arguments.get("model") or default_model(arguments.get("modality", "text"))
                                  or "model", name)
     check_out_dir(out)
+    if (lens or lens_path) and function.__name__ != "analyze":
+        raise ParameterError("lens", f"{name} is a steering experiment; it reads no lens")
     overrides = {"model": model, "limit": limit, "dtype": dtype, "device": device, "device_map": device_map,
-                 "offload_folder": offload_folder}
+                 "offload_folder": offload_folder, "lens": lens, "lens_path": lens_path}
     shown = {**arguments, **{k: v for k, v in overrides.items() if v is not None}}
     click.echo(f"semhub.{function.__name__}(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")", err=True)
     from semhub.cli.params import RichProgress, print_summary

@@ -269,7 +269,8 @@ def context_from_store(store: str | Path, views: list[str] | None = None, *, set
     """A run context over a finished activation store, without the model (state analyses only)."""
     from semhub.runs.store import ActivationStore
 
-    spec = ActivationStore(store).manifest()
+    spec = ActivationStore(store).require("views", "data", "rows", "data_sha256", "pooling", "batch_size",
+                                          "final_norm", "layers", "model")
     views = views or spec["views"]
     unknown = [v for v in views if v not in spec["views"]]
     if unknown:

@@ -18,11 +18,33 @@ from typing import Any, Callable
 
 import torch
 
-from semhub.errors import SemhubError
+from semhub.errors import DataError, SemhubError
 
 VERSION = 1
 MANIFEST = "store.json"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1 << 40
+
+
+SPEC_FIELDS = (
+    ("rows", _count, "a count"),
+    ("shard_rows", lambda v: _count(v) and v >= 1, "a positive count"),
+    ("d_model", lambda v: _count(v) and v >= 1, "a positive count"),
+    ("views", lambda v: isinstance(v, list) and all(isinstance(x, str) and x and "/" not in x and not x.startswith(".")
+                                                    for x in v), "a list of view names"),
+    ("layers", lambda v: isinstance(v, list) and all(_count(x) for x in v), "a list of layer indices"),
+    ("store_dtype", lambda v: isinstance(v, str) and v in DTYPES, f"one of {', '.join(DTYPES)}"),
+    ("model", lambda v: isinstance(v, dict) and isinstance(v.get("name"), str), "an object with a name"),
+    ("data", lambda v: isinstance(v, str), "a path"),
+    ("data_sha256", lambda v: isinstance(v, str), "a digest"),
+    ("pooling", lambda v: isinstance(v, str), "a pooling name"),
+    ("batch_size", lambda v: _count(v) and v >= 1, "a positive count"),
+    ("final_norm", lambda v: isinstance(v, bool), "true or false"),
+)
+"""What a store manifest's fields must be, checked on every read: a corrupt store fails naming its file."""
 
 
 def shard_rows(n: int, size: int) -> list[list[int]]:
@@ -37,6 +59,26 @@ def _content_only(old: dict[str, Any], new: dict[str, Any], key: str) -> bool:
         return False
     digests = {k for k in set(a) | set(b) if k.endswith("sha256")}
     return {k: v for k, v in a.items() if k not in digests} == {k: v for k, v in b.items() if k not in digests}
+
+
+def _check_shard(path: Path, shape: tuple[int, int, int]) -> None:
+    from safetensors import safe_open
+
+    if path.is_symlink() or not path.is_file():
+        raise DataError(path, None, "is not a regular file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            if list(fh.keys()) != ["states"]:
+                raise DataError(path, None, f"holds {list(fh.keys())[:4]}, expected one tensor 'states'")
+            part = fh.get_slice("states")
+            got, dtype = tuple(part.get_shape()), part.get_dtype()
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - safetensors' own errors on a corrupt or truncated file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise DataError(path, None, f"not a readable shard ({first})") from None
+    if got != shape or dtype not in ("F32", "F16", "BF16"):
+        raise DataError(path, None, f"holds {dtype} {list(got)}, expected {list(shape)} states of this store")
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
@@ -93,12 +135,33 @@ class ActivationStore:
         return self.root / MANIFEST
 
     def manifest(self) -> dict[str, Any]:
+        if self.manifest_path.is_symlink() or (self.manifest_path.exists() and not self.manifest_path.is_file()):
+            raise DataError(self.manifest_path, None, "is not a regular file")
         try:
-            return json.loads(self.manifest_path.read_text())
+            raw = self.manifest_path.read_bytes()[: 1 << 24]
+            spec = json.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             raise SemhubError(f"--from-store: {self.root} is not an activation store (no {MANIFEST})") from None
+        except UnicodeDecodeError:
+            raise DataError(self.manifest_path, None, "unreadable (not UTF-8)") from None
         except json.JSONDecodeError as exc:
             raise SemhubError(f"{self.manifest_path}: unreadable ({exc.msg}, line {exc.lineno})") from None
+        except RecursionError:
+            raise DataError(self.manifest_path, None, "unreadable (nested too deeply)") from None
+        if not isinstance(spec, dict):
+            raise DataError(self.manifest_path, None, f"expected a JSON object, got {type(spec).__name__}")
+        for key, ok, what in SPEC_FIELDS:
+            if key in spec and not ok(spec[key]):
+                raise DataError(self.manifest_path, None, f"{key!r} must be {what}, got {spec[key]!r:.60}")
+        return spec
+
+    def require(self, *keys: str) -> dict[str, Any]:
+        """The manifest, with ``keys`` present (a store another tool wrote, or truncated, is named)."""
+        spec = self.manifest()
+        missing = [k for k in keys if k not in spec]
+        if missing:
+            raise DataError(self.manifest_path, None, f"lacks {', '.join(missing)}: not a complete store manifest")
+        return spec
 
     def open(self, spec: dict[str, Any], resume: bool) -> None:
         """Create the store for ``spec`` or, with ``resume``, check that it was made with the same one."""
@@ -145,11 +208,15 @@ class ActivationStore:
         _atomic_write(self.shard_path(view, index), lambda tmp: save_file({"states": states}, tmp))
 
     def states(self, view: str) -> StoredStates:
-        spec = self.manifest()
-        n, size = int(spec["rows"]), int(spec["shard_rows"])
+        """A complete view's states; every shard's header is checked first (name, shape, dtype), so a
+        corrupt, truncated or foreign shard fails naming its file before any analysis reads it."""
+        spec = self.require("rows", "shard_rows", "views", "layers", "d_model")
+        n, size = spec["rows"], spec["shard_rows"]
         shards = [self.shard_path(view, i) for i in range(len(shard_rows(n, size)))]
         missing = [s.name for s in shards if not s.exists()]
         if view not in spec["views"] or missing:
             raise SemhubError(f"{self.root}: view {view!r} is not complete in this store "
                               f"({len(missing)} shard(s) missing; rerun with --store {self.root} --resume)")
-        return StoredStates(shards, (n, len(spec["layers"]), int(spec["d_model"])))
+        for shard, rows in zip(shards, shard_rows(n, size)):
+            _check_shard(shard, (len(rows), len(spec["layers"]), spec["d_model"]))
+        return StoredStates(shards, (n, len(spec["layers"]), spec["d_model"]))
