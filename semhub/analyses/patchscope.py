@@ -55,7 +55,7 @@ class PatchscopeResult(CurvesResult):
 
 
 def run_patchscope(ctx) -> PatchscopeResult:
-    from semhub.analyses.latent_language import NAMES, triples, variants
+    from semhub.analyses.latent_language import triples, variants
     from semhub.data.dictionary import load_dictionary
     from semhub.plugins import catalog
     from semhub.readout.patchscope import InspectionPrompt, inspect_states, source_states
@@ -99,11 +99,10 @@ def run_patchscope(ctx) -> PatchscopeResult:
                 continuations[i].append(text)
         if ctx.on_batch:
             ctx.on_batch(1)
-    label = NAMES.get(o.source, o.source)
     desc = {"source": o.source, "n": len(kept), "target_layer": o.target_layer, "target_prompt": o.target_prompt,
             "placeholder": o.placeholder, "template": o.template, "words": [list(w) for w in kept]}
     records = [
-        {"x": layers, **desc, "title": f"{bb.name}: {label} word states decoded by the inspection prompt",
+        {"x": layers, **desc, "title": f"{bb.name}: {o.source} word states decoded by the inspection prompt",
          "xlabel": "source layer", "ylabel": "next-token probability (mean over words)",
          "series": {"English": p_en.mean(0).tolist(), "source": p_src.mean(0).tolist()}},
         {"x": layers, "n": len(kept), "title": f"{bb.name}: top-1 next token", "xlabel": "source layer",

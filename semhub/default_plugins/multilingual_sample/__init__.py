@@ -106,6 +106,8 @@ def semhub_register_experiments(register) -> None:
     register("latent-language-cloze", "analyze", {'analysis': 'latent-language', 'task': 'cloze', 'data': 'cloze',
                                                   'views': ['en'], 'target': 'zh'},
              "beyond the paper: Wendler et al.'s cloze prompts, zh definitions with a blank, p(zh word) vs p(English word)")
+    register("patchscope", "analyze", {'analysis': 'patchscope', 'views': ['en'], 'source': 'zh'},
+             "beyond the paper: each zh word's state per layer decoded by the identity prompt, p(English) vs p(zh)")
     register("language-trends", "analyze", {'data': 'multilingual', 'analysis': 'language-trends', 'views': ['zh', 'en', 'es']}, "language mass of the lens per layer (paper 1.3)")
     register("language-steering", "steer", {'preset': 'language'}, "English prompts steered to Spanish")
     register("align-two-lms", "analyze", {"analysis": "alignment", "data": "multilingual", "views": ["en", "zh"],
