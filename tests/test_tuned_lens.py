@@ -202,7 +202,7 @@ def test_latent_language_prompts_and_curves_on_a_tiny_model(tmp_path):
     run = semhub.analyze("latent-language", backbone=bb, data=data, n_boot=0, source="es", target="fr", shots=2,
                          dictionary=[tmp_path / "en-es.tsv", tmp_path / "en-fr.tsv"])
     curves, ent = run.results["latent_language"]
-    assert curves["n"] == 4 and set(curves["series"]) == {"target (Français)", "English"}
+    assert curves["n"] == 4 and set(curves["series"]) == {"target (fr)", "English"}
     for values in curves["series"].values():
         assert len(values) == bb.n_layers + 1 and all(0 <= v <= 1 for v in values)
     assert all(e >= 0 for e in ent["series"]["entropy"])

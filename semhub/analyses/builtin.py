@@ -180,7 +180,8 @@ class PatchscopeOptions(Options):
                                "(-1: the layer it was read at).")
     target_prompt: str = option(IDENTITY_PROMPT, help="The inspection prompt (default: the few-shot identity prompt).")
     placeholder: str = option("?", help="The string of --target-prompt whose last token receives the state.")
-    template: str = option("{word}", help="The source prompt around each word; the state is read at its last token.")
+    source_template: str = option("{word}", help="The source prompt around each word; the state is read at its "
+                                  "last token.")
     max_words: int = option(64, min=0, help="Words drawn at most (0: every usable word; each costs one "
                             "inspection-prompt forward per layer).")
     examples: int = option(3, min=0, help="Words whose greedy continuation is recorded at every layer.")
@@ -194,8 +195,8 @@ class PatchscopeOptions(Options):
             load_dictionary(path)
         if self.source == "en":
             raise ParameterError("source", "decode a language other than English (the reference)")
-        if "{word}" not in self.template:
-            raise ParameterError("template", f"{self.template!r} has no {{word}}")
+        if "{word}" not in self.source_template:
+            raise ParameterError("source_template", f"{self.source_template!r} has no {{word}}")
         if not self.placeholder or self.placeholder not in self.target_prompt:
             raise ParameterError("placeholder", f"{self.placeholder!r} does not occur in --target-prompt")
 

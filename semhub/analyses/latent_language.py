@@ -169,9 +169,9 @@ def run_latent_language(ctx) -> LatentLanguageResult:
         entropy[i] = reading.entropy[:, 0].numpy()
     desc = {"task": o.task, "source": o.source, "target": o.target, "n": len(items), "lens": ctx.lens.describe(),
             "example_prompt": items[0].prompt, "words": [[it.english, it.source, it.target] for it in items]}
-    label = NAMES.get(o.target, o.target)
+    label = o.target  # the code, not NAMES: CJK names have no glyphs in matplotlib's default font
     records = [
-        {"x": list(ctx.layers), **desc, "title": f"{bb.name}: {o.task} {o.source}->{o.target}", "xlabel": "layer",
+        {"x": list(ctx.layers), **desc, "title": f"{bb.name}: {o.task} " + (o.target if o.task == "cloze" else f"{o.source}->{o.target}"), "xlabel": "layer",
          "ylabel": "lens probability (mean over words)",
          "series": {f"target ({label})": p_target.mean(0).tolist(), "English": p_english.mean(0).tolist()},
          "english_wins": (p_english > p_target).mean(0).tolist()},

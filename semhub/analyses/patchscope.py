@@ -76,7 +76,7 @@ def run_patchscope(ctx) -> PatchscopeResult:
     col = {t: k for k, t in enumerate(ids)}
     cols_en = [[col[t] for t in forms[en]] for en, _ in kept]
     cols_src = [[col[t] for t in forms[s]] for _, s in kept]
-    states = source_states(bb, [o.template.format(word=s) for _, s in kept], ctx.layers,
+    states = source_states(bb, [o.source_template.replace("{word}", s) for _, s in kept], ctx.layers,
                            batch_size=ctx.settings.batch_size)
     n_ex = min(o.examples, len(kept))
     layers = list(ctx.layers)
@@ -100,7 +100,7 @@ def run_patchscope(ctx) -> PatchscopeResult:
         if ctx.on_batch:
             ctx.on_batch(1)
     desc = {"source": o.source, "n": len(kept), "target_layer": o.target_layer, "target_prompt": o.target_prompt,
-            "placeholder": o.placeholder, "template": o.template, "words": [list(w) for w in kept]}
+            "placeholder": o.placeholder, "source_template": o.source_template, "words": [list(w) for w in kept]}
     records = [
         {"x": layers, **desc, "title": f"{bb.name}: {o.source} word states decoded by the inspection prompt",
          "xlabel": "source layer", "ylabel": "next-token probability (mean over words)",

@@ -37,13 +37,18 @@ def check_out_dir(out: Path) -> None:
         raise SemhubError(f"--out: {out} already exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         raise SemhubError(f"--out: {out} already exists and is not empty")
+    _check_parent(out, "--out")
+
+
+def _check_parent(out: Path, flag: str) -> None:
+    """The nearest existing ancestor of ``out`` must be a folder we can write in."""
     parent = out.absolute().parent
     while not parent.exists() and not parent.is_symlink():
         parent = parent.parent
     if not parent.is_dir():
-        raise SemhubError(f"--out: {parent} is a file (or a broken link), not a folder: cannot create {out}")
+        raise SemhubError(f"{flag}: {parent} is a file (or a broken link), not a folder: cannot create {out}")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise SemhubError(f"--out: cannot write in {parent}")
+        raise SemhubError(f"{flag}: cannot write in {parent}")
 
 
 def check_out_file(out: Path, *, option: str = "out", suffix: str | None = None) -> Path:
@@ -58,13 +63,7 @@ def check_out_file(out: Path, *, option: str = "out", suffix: str | None = None)
             raise SemhubError(f"{flag}: {path} is a symbolic link; give a plain file")
         if path.is_dir():
             raise SemhubError(f"{flag}: {path} is a folder; give a file name")
-    parent = out.absolute().parent
-    while not parent.exists() and not parent.is_symlink():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise SemhubError(f"{flag}: {parent} is a file (or a broken link), not a folder: cannot create {out}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise SemhubError(f"{flag}: cannot write in {parent}")
+    _check_parent(out, flag)
     return out
 
 
