@@ -67,6 +67,8 @@ class RunSettings:
             raise ParameterError("limit", f"must be at least 2, got {self.limit}")
         if int(self.n_boot) < 0:
             raise ParameterError("n_boot", f"must be at least 0, got {self.n_boot}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
+            raise ParameterError("seed", f"{self.seed!r}: a seed is an integer from 0 to 2**32 - 1")
         from semhub.readout.kinds import check_lens
 
         check_lens(self.lens, norm=self.lens_norm, path=self.lens_path)

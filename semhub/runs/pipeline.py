@@ -320,6 +320,37 @@ STEER_OVERRIDES = ("layers", "coeffs", "positions", "mode", "prompts", "scorers"
                    "max_new_tokens", "do_sample", "temperature", "top_p", "seeds", "batch_size")
 
 
+def check_steer_values(values: dict[str, Any], *, pair=None, unembed=None, contrast=None) -> None:
+    """Steering values that no model could make sense of, refused before it loads (naming the parameter)."""
+    import math
+
+    def bad(name: str, problem: str) -> None:
+        raise ParameterError(name, problem)
+
+    for c in values.get("coeffs") or []:
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c):
+            bad("coeffs", f"{c!r} is not a finite number")
+    t, p = values.get("temperature"), values.get("top_p")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0):
+        bad("temperature", f"{t!r}: expected a number above 0")
+    if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1):
+        bad("top_p", f"{p!r}: expected a number in (0, 1]")
+    n = values.get("max_new_tokens")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100_000):
+        bad("max_new_tokens", f"{n!r}: expected a count from 1 to 100000")
+    for seed in values.get("seeds") or []:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+            bad("seeds", f"{seed!r}: a seed is an integer from 0 to 2**32 - 1")
+    word = values.get("target_word")
+    if word is not None and (not isinstance(word, str) or not word.strip()):
+        bad("target_word", "is empty")
+    for name, texts in (("pair", pair), ("unembed", unembed)):
+        if texts is not None and (len(texts) != 2 or any(not isinstance(x, str) or not x.strip() for x in texts)):
+            bad(name, "needs two non-empty texts")
+    if contrast is not None and any(not side for side in contrast):
+        bad("contrast", "needs two non-empty sets of texts")
+
+
 def steer(
     preset: str | None = None,
     *,
@@ -363,6 +394,7 @@ def steer(
         catalog.lookup("steering preset", presets, preset)
     for name in spec_overrides.get("scorers") or []:
         catalog.lookup("scorer", catalog.scorers(), name)
+    check_steer_values(spec_overrides, pair=pair, unembed=unembed, contrast=contrast)
     from semhub.backbone.loading import load_backbone, parse_device_map
 
     device_map = parse_device_map(device_map)  # a malformed map fails before the model loads
