@@ -82,6 +82,8 @@ def semhub_register_commands(cli):
     ("semhub_oom", "__import__('torch').OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')", 1,
      "analysis 'failing' ran out of memory (OutOfMemoryError); try a smaller batch_size (was 16)"),
     ("semhub_ctrl_c", "KeyboardInterrupt()", 130, "Aborted."),
+    ("semhub_exits", "SystemExit(0)", 1, "analysis 'failing' (plugin semhub_exits) called sys.exit(0) instead of "
+                                         "returning a result"),
 ])
 def test_failure_mid_analysis_leaves_no_run_directory(module, exc, code, message, fresh_plugins, monkeypatch,
                                                       tmp_path, tiny_dir, cli_run):

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,7 +176,19 @@ def dequantized_copy(source: ModelSource) -> Path:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
 
-    return cached_build(cache_root() / "dequantized" / f"{name.stem}-{key[:16]}", build, str(folder / name))
+    path = folder / name
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"GGUF":
+            from semhub.errors import DataError
+
+            raise DataError(path, None, "not a GGUF file (it does not start with the GGUF magic bytes)")
+    try:
+        return cached_build(cache_root() / "dequantized" / f"{name.stem}-{key[:16]}", build, str(path))
+    except (ValueError, KeyError, OSError, struct.error) as exc:  # struct: a truncated GGUF header
+        from semhub.errors import DataError
+
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DataError(path, None, f"cannot read this GGUF file ({type(exc).__name__}: {first})") from None
 
 
 def resolve_class(spec: str) -> Any:
@@ -211,6 +224,17 @@ def _load_config(location: str, common: dict[str, Any]) -> Any:
 
     from semhub.plugins.catalog import families
 
+    config_file = Path(location) / "config.json"
+    if config_file.is_file():
+        from semhub.data.aligned import read_text
+        from semhub.errors import DataError
+
+        try:
+            parsed = json.loads(read_text(config_file))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise DataError(config_file, getattr(exc, "lineno", None), "not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise DataError(config_file, None, f"expected a JSON object, got {type(parsed).__name__}")
     try:
         return AutoConfig.from_pretrained(location, **common)
     except ValueError:

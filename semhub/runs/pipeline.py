@@ -52,6 +52,8 @@ def run_guarded(analysis: Any, ctx: RunContext) -> Any:
         return analysis.run(ctx)
     except SemhubError:
         raise
+    except SystemExit as exc:  # an analysis calling sys.exit must not end the run as if it had succeeded
+        raise RunError(f"{_producer(analysis)} called sys.exit({exc.code!r}) instead of returning a result") from None
     except (torch.OutOfMemoryError, MemoryError) as exc:
         raise RunError(f"analysis {analysis.name!r} ran out of memory ({type(exc).__name__}); try a smaller "
                        f"batch_size (was {ctx.settings.batch_size}), dtype bfloat16 or device_map auto") from None

@@ -51,8 +51,20 @@ def load_vector(path: str | Path) -> SteeringVector:
         raise
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise SemhubError(f"--vector: {path}: not a readable safetensors file ({exc})") from None
-    provenance = json.loads(meta.get("provenance", "{}"))
-    return SteeringVector(vector, int(meta.get("layer", -1)), provenance)
+    if vector.dim() not in (1, 2) or vector.numel() == 0:
+        raise SemhubError(f"--vector: {path}: 'vector' has shape {list(vector.shape)}; expected (width,) or "
+                          "(positions, width)")
+    if not bool(torch.isfinite(vector).all()):
+        raise SemhubError(f"--vector: {path}: 'vector' holds NaN or infinite values")
+    try:
+        provenance = json.loads(meta.get("provenance", "{}"))
+        layer = meta.get("layer", "-1")
+        if not isinstance(provenance, dict) or not str(layer).lstrip("-").isdigit() or len(str(layer)) > 6:
+            raise ValueError
+    except (ValueError, RecursionError):
+        raise SemhubError(f"--vector: {path}: its metadata is not semhub's ('layer' an integer, 'provenance' a "
+                          "JSON object)") from None
+    return SteeringVector(vector, int(layer), provenance)
 
 
 def _pooled(backbone, values: list[str], view: str, layer: int, pooling: str) -> torch.Tensor:
