@@ -137,6 +137,16 @@ def _check_value(path: Path, line: int, view: str, value: Any) -> None:
         raise DataError(path, line, f"view {view!r} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise DataError(path, line, f"view {view!r} is empty")
+    if not _encodable(value):
+        raise DataError(path, line, f"view {view!r} holds a lone surrogate (an escape like \\ud800 that is no character)")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _load_jsonl(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]], list[int]]:
@@ -150,13 +160,19 @@ def _load_jsonl(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]],
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(path, line_no, f"invalid JSON ({exc.msg}, column {exc.colno})") from None
+        except RecursionError:
+            raise DataError(path, line_no, "JSON nested too deeply") from None
         if not isinstance(obj, dict):
             raise DataError(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
         row_id = obj.pop("id", None)
         if row_id is None:
             row_id = str(len(ids) + 1)
-        if not isinstance(row_id, (str, int)):
+        if isinstance(row_id, bool) or not isinstance(row_id, (str, int)):
             raise DataError(path, line_no, "'id' must be a string or an integer")
+        if isinstance(row_id, int) and not -10 ** 18 < row_id < 10 ** 18:
+            raise DataError(path, line_no, "'id' is an integer of more than 18 digits; write it as a string")
+        if isinstance(row_id, str) and not (row_id.strip() and _encodable(row_id) and len(row_id) <= 1000):
+            raise DataError(path, line_no, "'id' must be a non-empty string of at most 1000 characters")
         row_id = str(row_id)
         if row_id in seen:
             raise DataError(path, line_no, f"duplicate id {row_id!r} (first on line {seen[row_id]})")
