@@ -28,6 +28,11 @@ def transcribe(model, tokenizer, feature_extractor, audio: np.ndarray, language:
     feats = feats.to(model.device, model.dtype)
     encoded = model.model.encoder(feats)
     langs = language_token_ids(tokenizer)
+    if language is not None and language not in langs:
+        from semhub import ParameterError
+
+        raise ParameterError("language", f"{language!r} is not a language of this model (e.g. "
+                                         f"{', '.join(sorted(langs)[:8])}...)")
     if language is None:
         logits = model(encoder_outputs=encoded, decoder_input_ids=torch.tensor([[sot]], device=model.device)).logits[0, -1]
         ids = torch.tensor(list(langs.values()), device=logits.device)

@@ -13,7 +13,7 @@ class Scorer:
     Attributes:
         name: how ``--scorer NAME`` and ``SteerSpec.scorers`` pick it; unique across plugins.
         description: one line for ``semhub plugins``.
-        default: scored when a steering run names no scorer (the built-in ``language`` scorer is).
+        default: scored when a steering run names no scorer (the built-in ``perplexity`` and ``relevance`` are).
     """
 
     name: ClassVar[str] = ""
@@ -23,6 +23,9 @@ class Scorer:
     def score(self, generation: "Generation", backbone: "Backbone", *, target_language: str | None = None) -> list[float]:
         """One value per ``generation.continuations`` entry, in order."""
         raise NotImplementedError
+
+    def check(self, *, target_language: str | None = None) -> None:
+        """Refuse options it cannot score with (raise ``semhub.ParameterError``), before the model loads."""
 
 
 @dataclass(frozen=True)

@@ -248,8 +248,7 @@ def make_context(
     if template is not None:
         ds = template.apply(ds, views)
     check_inputs(backbone, views)
-    if len(ds) < 2:
-        raise SemhubError(f"{ds.path}: similarity needs at least two rows")
+    check_rows(ds)
     layer_list = parse_layers(layers, backbone.n_layers, drop_embeddings)
     if settings.store is not None:
         from semhub.runs.store import DTYPES, ActivationStore
@@ -264,6 +263,12 @@ def make_context(
             "batch_size": settings.batch_size, "store_dtype": settings.store_dtype,
             "shard_rows": settings.shard_rows, "d_model": backbone.d_model}, resume)
     return RunContext(backbone, ds, views, layer_list, settings, options or Options(), on_batch)
+
+
+def check_rows(ds: AlignedDataset) -> None:
+    """Every analysis compares rows (or needs more than one): a one-row dataset is refused early."""
+    if len(ds) < 2:
+        raise SemhubError(f"{ds.path}: has {len(ds)} row(s); an analysis needs at least two")
 
 
 def context_from_store(store: str | Path, views: list[str] | None = None, *, settings: RunSettings | None = None,

@@ -15,7 +15,7 @@ from semhub.contract.analysis import options_class
 from semhub.contract.options import Options
 from semhub.errors import ParameterError, RunError, SemhubError
 from semhub.plugins import catalog
-from semhub.runs.context import RunContext, RunSettings, context_from_store, make_context
+from semhub.runs.context import RunContext, RunSettings, check_rows, context_from_store, make_context
 from semhub.runs.run import Run
 from semhub.runs.rundir import environment
 
@@ -209,6 +209,7 @@ def analyze(
                                           f"(analysis {analysis_obj.name})")
         ds = derive_views(ds, view_list)
         validate_views(ds, view_list)  # bad data fails before the model loads
+        check_rows(ds)
         check_input_kinds(analysis_obj, view_list)
         if two_models and len(view_list) < 2:
             raise ParameterError("views", "two models need two views: the first is read by model, the others "
@@ -394,8 +395,12 @@ def steer(
     presets = catalog.steering_presets()
     if preset:
         catalog.lookup("steering preset", presets, preset)
-    for name in spec_overrides.get("scorers") or []:
-        catalog.lookup("scorer", catalog.scorers(), name)
+    table = catalog.scorers()
+    named = spec_overrides.get("scorers") or ([] if preset else [n for n, s in table.items() if getattr(s, "default", False)])
+    for name in named:
+        scorer = catalog.lookup("scorer", table, name)
+        if callable(getattr(scorer, "check", None)) and (not preset or spec_overrides.get("target_language")):
+            scorer.check(target_language=spec_overrides.get("target_language"))  # before the model loads
     check_steer_values(spec_overrides, pair=pair, unembed=unembed, contrast=contrast)
     from semhub.backbone.loading import load_backbone, parse_device_map
 

@@ -11,7 +11,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from semhub import SemhubError, hookimpl
+from semhub import ParameterError, SemhubError, hookimpl
 
 LEXICONS = Path(__file__).with_name("lexicons")
 # py3langid knows ~100 languages; restricting to common ones avoids rare look-alikes (e.g. "an" for es)
@@ -38,9 +38,15 @@ class LanguageScorer:
     name = "language"
     description = "1 if the continuation is identified as --target-language (py3langid), else 0"
 
-    def score(self, generation, backbone, *, target_language: str | None = None, **_):
+    def check(self, *, target_language: str | None = None, **_):
         if not target_language:
-            raise SemhubError("scorer 'language' needs --target-language (e.g. es)")
+            raise ParameterError("target_language", "scorer 'language' needs it (e.g. es)")
+        if target_language not in LANGUAGES:
+            raise ParameterError("target_language", f"{target_language!r}: the language scorer identifies "
+                                                    f"{', '.join(LANGUAGES)}")
+
+    def score(self, generation, backbone, *, target_language: str | None = None, **_):
+        self.check(target_language=target_language)
         out = []
         for text in generation.continuations:
             lang = identify(text)
@@ -80,12 +86,20 @@ class SentimentScorer:
     name = "sentiment"
     description = "lexicon sentiment in [-1, 1] for --target-language (lexicons: en zh es fr de ja ru ar)"
 
+    def check(self, *, target_language: str | None = None, **_):
+        if target_language is not None:
+            try:
+                lexicon(target_language)
+            except SemhubError as exc:
+                raise ParameterError("target_language", str(exc)) from None
+
     def score(self, generation, backbone, *, target_language: str | None = None, **_):
         lang = target_language or backbone.family.dominant_language
         return [lexicon_sentiment(text, lang) for text in generation.continuations]
 
 
 class PerplexityScorer:
+    default = True  # needs no option: scored when a run names no scorer
     name = "perplexity"
     description = "the model's own perplexity of each continuation given its prompt (token ids, no re-tokenising)"
 
@@ -107,6 +121,7 @@ class PerplexityScorer:
 
 
 class RelevanceScorer:
+    default = True  # needs no option: scored when a run names no scorer
     name = "relevance"
     description = "cosine of prompt and continuation states (mean-pooled, two thirds up the model, centred)"
 
