@@ -12,13 +12,7 @@ imports neither torch nor transformers until something that needs them is used.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-
-try:
-    __version__ = version("semhub")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0"
 
 _EXPORTS: dict[str, str] = {
     # the pipeline
@@ -74,7 +68,20 @@ _RENAMED = {"load": "load_backbone", "steer_hooks": "steer", "patch_hooks": "pat
 __all__ = sorted(["__version__", *_EXPORTS])
 
 
+def _version() -> str:
+    """Read from the installed metadata on first use (not at import: the CLI starts faster)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("semhub")
+    except PackageNotFoundError:  # running from a source tree without install
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'semhub' has no attribute {name!r}")

@@ -134,3 +134,28 @@ def test_staging_folders_of_killed_runs_are_cleaned_and_live_ones_kept(tmp_path,
     assert (tmp_path / "run" / "a.txt").read_text() == "1"
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"semhub: removed 1 staging folder(s) left by killed runs in {tmp_path}"]
+
+
+@pytest.mark.parametrize("delay,second", [(0.3, False), (0.8, True), (2.0, True)],
+                         ids=["start-up", "start-up-twice", "loading-twice"])
+def test_ctrl_c_at_start_up_or_twice_is_one_line(delay, second, tmp_path):
+    """Ctrl-C while the CLI is still importing (or a second one while the first is handled): exit 130
+    and ``Aborted.``, never a KeyboardInterrupt traceback (exit -2)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("semhub")
+    proc = subprocess.Popen([str(exe), "analyze", "--limit", "4", "--out", str(tmp_path / "run")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    if second:
+        time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "Aborted.", err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()

@@ -1,4 +1,4 @@
 """``python -m semhub.cli``: the same as the ``semhub`` command."""
-from semhub.cli import main
+from semhub.entry import run
 
-main()
+run()
