@@ -24,7 +24,24 @@ def scratch(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad-inputs")
     save_tiny_lm(root / "tiny")
     (root / "huge.jsonl").write_text('{"en": "the cat", "zh": "猫"}\n{"en": "' + "x" * 2_000_000 + '", "zh": "y"}\n')
+    import shutil
+
+    import torch
+
+    shutil.copytree(root / "tiny", root / "corrupt-weights")  # a truncated safetensors file
+    weights = root / "corrupt-weights" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
+    shutil.copytree(root / "tiny", root / "pickled-weights")  # a pickle that would run a command
+    (root / "pickled-weights" / "model.safetensors").unlink()
+    torch.save({"x": Exploit()}, root / "pickled-weights" / "pytorch_model.bin")
     return root
+
+
+class Exploit:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo never-run",))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])

@@ -89,6 +89,20 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def load_failure(exc: BaseException) -> str:
+    """One line for why transformers could not load a checkpoint: the refused pickle global, the
+    safetensors complaint, or the first line of the message."""
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    refused = next((line for line in lines if "unsupported GLOBAL" in line), None)
+    if refused:
+        return (f"a pickled weight file was refused ({refused.rstrip('.')}); weights are only read with "
+                "torch.load(weights_only=True): convert them to safetensors")
+    name = type(exc).__name__
+    first = lines[0][:240] if lines else name
+    return first if name in ("OSError", "ValueError") else f"{name}: {first}"
+
+
 def _torch_dtype(dtype: str) -> Any:
     import torch
 
@@ -332,9 +346,12 @@ def load_backbone(
         if offload_folder is not None:
             placement["offload_folder"] = str(offload_folder)
         hf_model = resolve_class(family.loader).from_pretrained(location, dtype=torch_dtype, **placement, **common)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SemhubError(f"--model: cannot load {model!r}: {first}") from None
+    except SemhubError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a corrupt, truncated or refused weight file: one line
+        if os.environ.get("SEMHUB_DEBUG"):
+            raise
+        raise SemhubError(f"--model: cannot load {model!r}: {load_failure(exc)}") from None
     if device and device_map is None:
         try:
             hf_model.to(device)
