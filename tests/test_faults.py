@@ -159,3 +159,22 @@ def test_ctrl_c_at_start_up_or_twice_is_one_line(delay, second, tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "Aborted.", err
     assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_a_spoke_whose_validation_raises_is_named_in_one_line(monkeypatch, tmp_path, cli_run):
+    import semhub
+
+    spoke = semhub.spoke_for_view("en")
+
+    def broken(value, base_dir):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(spoke, "validate", broken)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"en": "the cat", "zh": "猫"}\n{"en": "the dog", "zh": "狗"}\n')
+    code, _, err = cli_run("analyze", "--data", str(data), "--model", str(tmp_path / "never-loaded"),
+                           "--out", str(tmp_path / "run"))
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
+    assert f"spoke {spoke.name!r} (plugin text) raised KeyError while validating {data}:1" \
+        in lines[0], lines[0]
