@@ -45,7 +45,8 @@ def import_graph() -> dict[str, set[str]]:
 def test_no_import_cycle_and_no_library_module_imports_the_cli():
     graph = import_graph()
     for name, deps in graph.items():
-        if not name.startswith("semhub.cli"):
+        # semhub.entry is the executable (it imports the CLI after installing the Ctrl-C handler), not library
+        if not name.startswith("semhub.cli") and name != "semhub.entry":
             assert not {d for d in deps if d.startswith("semhub.cli")}, name
     state: dict[str, int] = {}
 

@@ -354,6 +354,19 @@ def check_steer_values(values: dict[str, Any], *, pair=None, unembed=None, contr
         bad("contrast", "needs two non-empty sets of texts")
 
 
+def check_context(backbone: Any, prompts: list[str], max_new_tokens: int) -> None:
+    """The longest prompt plus ``max_new_tokens`` must fit the model's context window."""
+    config = backbone.model.config
+    config = getattr(config, "text_config", None) or config
+    window = getattr(config, "max_position_embeddings", None)
+    if not isinstance(window, int) or not prompts:
+        return
+    longest = max(len(backbone.tokenizer(p)["input_ids"]) for p in prompts)
+    if longest + max_new_tokens > window:
+        raise ParameterError("max_new_tokens", f"{max_new_tokens} new tokens after a {longest}-token prompt exceed "
+                                               f"the model's context of {window} tokens")
+
+
 def steer(
     preset: str | None = None,
     *,
@@ -438,6 +451,7 @@ def steer(
             setattr(spec, key, list(value) if isinstance(value, tuple) else value)
     if limit:
         spec.prompts = spec.prompts[:limit]
+    check_context(bb, spec.prompts, spec.max_new_tokens)
     progress.start("steer", None)
     result = run_steering(bb, vec, spec, on_setting=lambda l, c: progress.note(f"layer {l} coeff {c:g} done"))
     from semhub.runs.rundir import dumps
