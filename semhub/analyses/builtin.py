@@ -134,6 +134,14 @@ class LensQualityAnalysis(Analysis):
         return run_lens_quality(ctx)
 
 
+def check_dictionaries(paths: list[Path]) -> None:
+    """Read every given dictionary once before the model loads: a bad one fails naming its file:line."""
+    from semhub.data.dictionary import load_dictionary
+
+    for path in paths:
+        load_dictionary(path)
+
+
 class LatentLanguageOptions(Options):
     task: str = option("translation", choices=("translation", "repetition", "cloze"),
                        help="Few-shot prompts: translate SOURCE words into TARGET, repeat TARGET words, or fill "
@@ -145,10 +153,7 @@ class LatentLanguageOptions(Options):
     dictionary: list[Path] = option([], help="Bilingual TSV dictionaries en-X (repeatable; default: the built-in ones).")
 
     def check(self) -> None:
-        from semhub.data.dictionary import load_dictionary
-
-        for path in self.dictionary:
-            load_dictionary(path)
+        check_dictionaries(self.dictionary)
         if self.task == "cloze" and self.target == "en":
             raise ParameterError("target", "cloze answers in English have no English translation to compare")
         if self.task == "translation" and self.source == self.target:
@@ -189,10 +194,7 @@ class PatchscopeOptions(Options):
     dictionary: list[Path] = option([], help="Bilingual TSV dictionaries en-X (repeatable; default: the built-in ones).")
 
     def check(self) -> None:
-        from semhub.data.dictionary import load_dictionary
-
-        for path in self.dictionary:
-            load_dictionary(path)
+        check_dictionaries(self.dictionary)
         if self.source == "en":
             raise ParameterError("source", "decode a language other than English (the reference)")
         if "{word}" not in self.source_template:
