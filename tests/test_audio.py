@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
+import semhub
 from conftest import make_tokenizer, tiny_backbone
 from semhub.readout.capture import capture, pool
 from semhub_audio import AudioSpoke
@@ -184,8 +185,9 @@ def test_salmonn_style_prefix_has_its_fixed_window_count(clips):
     # 50 encoder frames / 5-frame windows x 2 queries = 20 audio vectors per clip, whatever its length
     assert enc.groups["content"].sum(1).tolist() == [20] * 4
     assert bool((enc.inputs["input_ids"][enc.groups["content"]] == 98).all())
-    emb = bb.model.embed(enc.inputs["input_ids"], enc.inputs["input_features"])
-    audio = bb.model.audio_embeddings(enc.inputs["input_features"])
+    waves = enc.inputs["audio_values"], enc.inputs["audio_lengths"]
+    emb = bb.model.embed(enc.inputs["input_ids"], enc.inputs["input_features"], *waves)
+    audio = bb.model.audio_embeddings(enc.inputs["input_features"], *waves)
     torch.testing.assert_close(emb[enc.groups["content"]], audio.reshape(-1, audio.shape[-1]))
 
 
@@ -288,13 +290,11 @@ def test_salmonn_checkpoint_keys_map_onto_the_wrapper():
     torch.testing.assert_close(target.llm.model.layers[0].self_attn.q_proj.weight, q_before + delta)
 
 
-def test_convert_salmonn_writes_a_loadable_model(tmp_path, clips):
-    """convert_salmonn on tiny parts: the saved folder loads through semhub.load and encodes audio."""
-    import semhub
-    from semhub_audio.prefix_lm import convert_salmonn
+def salmonn_parts(tmp_path, source):
+    """SALMONN's pieces as published, made from a tiny model: Whisper, the LLM, BEATs, the trained parts."""
+    from test_beats import published_layout
     from transformers import WhisperModel
 
-    source = audio_llm("audio_prefix").model
     whisper_dir, llm_dir = tmp_path / "whisper", tmp_path / "llm"
     enc_cfg = source.config.encoder_config
     enc_cfg.update({"decoder_layers": 1, "decoder_attention_heads": 4, "decoder_ffn_dim": 8, "vocab_size": 99,
@@ -307,15 +307,82 @@ def test_convert_salmonn_writes_a_loadable_model(tmp_path, clips):
     source.llm.save_pretrained(llm_dir)
     make_tokenizer().save_pretrained(llm_dir)
     torch.save({"model": salmonn_layout(source)}, tmp_path / "salmonn.pth")
-    out = convert_salmonn(tmp_path / "salmonn.pth", str(whisper_dir), str(llm_dir), tmp_path / "salmonn",
-                          window_frames=5, aux_dim=8, qformer_heads=4)
+    torch.save(published_layout(source.beats), tmp_path / "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt")
+    return {"ckpt": tmp_path / "salmonn.pth", "whisper": str(whisper_dir), "llm": str(llm_dir),
+            "beats": tmp_path / "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt"}
+
+
+def test_convert_salmonn_writes_a_complete_model_with_beats(tmp_path, clips):
+    """convert_salmonn on tiny parts: the saved folder loads through semhub.load, and its audio
+    embeddings (Whisper + BEATs -> Q-Former -> projection) equal the model the parts came from."""
+    from semhub_audio.prefix_lm import convert_salmonn
+
+    source = audio_llm("audio_prefix")
+    with torch.no_grad():
+        for p in source.model.beats.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    parts = salmonn_parts(tmp_path, source.model)
+    out = convert_salmonn(parts["ckpt"], parts["whisper"], parts["llm"], tmp_path / "salmonn", beats=parts["beats"],
+                          window_frames=5, qformer_heads=4)
     bb = semhub.load(str(out))
-    assert bb.family.name == "audio_prefix" and bb.n_layers == 3
+    assert bb.family.name == "audio_prefix" and bb.n_layers == 3 and bb.model.beats is not None
     folder, paths = clips
     enc = AudioSpoke().encode(paths[:2], bb, folder)
     assert enc.groups["content"].sum(1).tolist() == [20, 20]  # 50 frames / 5 per window x 2 queries
+    audio_in = {k: enc.inputs[k] for k in ("input_features", "audio_values", "audio_lengths")}
+    with torch.no_grad():
+        torch.testing.assert_close(bb.model.audio_embeddings(*audio_in.values()),
+                                   source.model.audio_embeddings(*audio_in.values()), atol=1e-5, rtol=1e-5)
     got = capture(bb, [enc], [1, 3])
     assert got.shape == (2, 2, 32) and bool(torch.isfinite(got).all())
+
+
+def test_convert_salmonn_without_beats_says_what_is_missing(tmp_path, cli_run, capsys):
+    source = audio_llm("audio_prefix").model
+    parts = salmonn_parts(tmp_path, source)
+    capsys.readouterr()  # the parts' own save progress
+    common = ["convert-salmonn", "--ckpt", str(parts["ckpt"]), "--whisper", parts["whisper"], "--llm", parts["llm"],
+              "--window-frames", "5", "--qformer-heads", "4"]
+    code, _, err = cli_run(*common, "--out", str(tmp_path / "a"))
+    assert code == 2 and err.count("\n") == 1 and "--beats: SALMONN's non-speech encoder is missing" in err
+    assert "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt" in err and not (tmp_path / "a").exists()
+    code, _, err = cli_run(*common, "--beats", str(parts["beats"]), "--speech-only", "--out", str(tmp_path / "b"))
+    assert code == 2 and "--speech-only: contradicts --beats" in err and not (tmp_path / "b").exists()
+    # asked for: a speech-only model whose BEATs channels are zeros (through ln_audio)
+    code, stdout, err = cli_run(*common, "--speech-only", "--out", str(tmp_path / "c"))
+    assert code == 0, err
+    assert "speech only: BEATs' channels are zeros" in stdout
+    bb = semhub.load(str(tmp_path / "c"))
+    assert bb.model.beats is None and bb.model.config.beats_config is None
+    code, stdout, err = cli_run(*common, "--beats", str(parts["beats"]), "--out", str(tmp_path / "d"))
+    assert code == 0 and "(Whisper + BEATs)" in stdout, err
+
+
+def test_salmonn_reads_beats_beside_whisper(clips):
+    """The Q-Former's windows carry BEATs' normalised features next to Whisper's frames, one clip at a
+    time (padded with zeros to Whisper's frames), so the non-speech encoder changes what the LLM reads."""
+    folder, paths = clips
+    bb = audio_llm("audio_prefix")
+    model = bb.model
+    enc = AudioSpoke().encode(paths, bb, folder)
+    waves, lengths = enc.inputs["audio_values"], enc.inputs["audio_lengths"]
+    assert lengths.tolist() == [16_000] * 4  # every clip shorter than SALMONN's 1 s minimum: padded to it
+    with torch.no_grad():
+        speech = model.ln_speech(model.speech_encoder(enc.inputs["input_features"]).last_hidden_state)
+        events = model.audio_events(speech, waves, lengths)
+        for i in range(4):
+            alone = model.ln_audio(model.beats(waves[i : i + 1, : int(lengths[i])]))[0]
+            n = alone.shape[0]
+            assert n == (98 // 8) * (16 // 8)  # 1 s: 98 frames -> 12 x 2 patches
+            torch.testing.assert_close(events[i, :n], alone)
+            assert float(events[i, n:].abs().max()) == 0.0
+        before = model.audio_embeddings(enc.inputs["input_features"], waves, lengths)
+        for p in model.beats.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+        after = model.audio_embeddings(enc.inputs["input_features"], waves, lengths)
+    assert float((after - before).abs().max()) > 1e-3
+    with pytest.raises(semhub.SemhubError, match="lack the waveforms"):
+        model.audio_embeddings(enc.inputs["input_features"])
 
 
 # ---- the paper's audio experiments ------------------------------------------------------------

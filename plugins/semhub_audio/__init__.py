@@ -111,15 +111,28 @@ def semhub_register_commands(cli) -> None:
                   help="SALMONN's trained parts, e.g. salmonn_v1.pth (Q-Former, projection, LoRA).")
     @click.option("--whisper", default="openai/whisper-large-v2", show_default=True, help="Whisper it was trained on.")
     @click.option("--llm", default="lmsys/vicuna-13b-v1.1", show_default=True, help="The base LLM.")
+    @click.option("--beats", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                  help="BEATs checkpoint SALMONN was trained with (BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt): "
+                       "its encoder of non-speech audio.")
+    @click.option("--speech-only", is_flag=True,
+                  help="Without --beats: write a speech-only model (BEATs' channels hold zeros).")
+    @click.option("--window-frames", type=click.IntRange(min=1), default=17, show_default=True,
+                  help="Encoder frames per Q-Former window (17 = SALMONN's 0.33 s).")
+    @click.option("--qformer-heads", type=click.IntRange(min=1), default=12, show_default=True,
+                  help="Attention heads of the Q-Former (not stored in the checkpoint).")
     @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write (then: --model OUT).")
-    def convert_salmonn_command(ckpt, whisper, llm, out):
-        """Assemble a SALMONN checkpoint into a folder semhub loads (audio-prefix LLM)."""
+    def convert_salmonn_command(ckpt, whisper, llm, beats, speech_only, window_frames, qformer_heads, out):
+        """Assemble SALMONN (its trained parts, Whisper, BEATs, the LLM) into a folder semhub loads."""
         from semhub_audio.prefix_lm import convert_salmonn
-        from semhub import check_out_dir
+        from semhub import ParameterError, check_out_dir
 
+        if beats is not None and speech_only:
+            raise ParameterError("--speech-only", "contradicts --beats (give one of them)")
         check_out_dir(out)  # before the conversion's work
-        convert_salmonn(ckpt, whisper, llm, out)
-        click.echo(f"wrote {out}; run: semhub analyze --modality audio --model {out}")
+        convert_salmonn(ckpt, whisper, llm, out, beats=beats, speech_only=speech_only, window_frames=window_frames,
+                        qformer_heads=qformer_heads)
+        kind = "speech only: BEATs' channels are zeros" if beats is None else "Whisper + BEATs"
+        click.echo(f"wrote {out} ({kind}); run: semhub analyze --modality audio --model {out}")
 
 
 @hookimpl

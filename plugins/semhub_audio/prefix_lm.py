@@ -21,7 +21,8 @@ from transformers import (AutoConfig, AutoModelForCausalLM, Blip2QFormerConfig, 
                           PreTrainedModel, WhisperConfig)
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from semhub import SemhubError
+from semhub import ParameterError, SemhubError
+from semhub_audio.beats import BEATs, BEATsConfig, load_beats, load_checkpoint
 
 
 class AudioPrefixConfig(PretrainedConfig):
@@ -30,7 +31,7 @@ class AudioPrefixConfig(PretrainedConfig):
 
     def __init__(self, encoder_config=None, qformer_config=None, text_config=None, projector: str = "qformer",
                  window_frames: int = 17, num_query_tokens: int = 1, aux_dim: int = 0, audio_token_id: int = 0,
-                 **kwargs):
+                 beats_config: dict | None = None, **kwargs):
         as_config = lambda c, cls: cls(**c) if isinstance(c, dict) else (c or cls())  # noqa: E731
         self.encoder_config = as_config(encoder_config, WhisperConfig)
         self.qformer_config = as_config(qformer_config, Blip2QFormerConfig)
@@ -40,7 +41,12 @@ class AudioPrefixConfig(PretrainedConfig):
         self.projector = projector
         self.window_frames = window_frames
         self.num_query_tokens = num_query_tokens
-        self.aux_dim = aux_dim  # SALMONN v1 concatenates BEATs features (768) here; semhub feeds zeros
+        # SALMONN concatenates BEATs' features (768 channels) to Whisper's. ``beats_config`` (BEATs'
+        # cfg, a plain dict) builds that encoder; without it the channels hold zeros (a speech-only model).
+        self.beats_config = dict(beats_config) if beats_config else None
+        if self.beats_config:
+            aux_dim = self.beats_config.get("encoder_embed_dim", 768)
+        self.aux_dim = aux_dim
         self.audio_token_id = audio_token_id
         super().__init__(**kwargs)
 
@@ -59,6 +65,7 @@ class AudioPrefixLM(PreTrainedModel):
     def __init__(self, config: AudioPrefixConfig):
         super().__init__(config)
         self.speech_encoder = WhisperEncoder(config.encoder_config)
+        self.beats = BEATs(BEATsConfig(**config.beats_config)) if config.beats_config else None
         d_audio = config.encoder_config.d_model
         self.ln_speech = nn.LayerNorm(d_audio)
         self.ln_audio = nn.LayerNorm(config.aux_dim) if config.aux_dim else None
@@ -77,12 +84,34 @@ class AudioPrefixLM(PreTrainedModel):
         self.llm = AutoModelForCausalLM.from_config(config.text_config)
         self.post_init()
 
-    def audio_embeddings(self, input_features: torch.Tensor) -> torch.Tensor:
-        """(B, mels, frames) -> (B, audio_tokens, d_llm): windowed, projected into the LLM's input space."""
+    def audio_events(self, speech: torch.Tensor, audio_values: torch.Tensor | None,
+                     audio_lengths: torch.Tensor | None) -> torch.Tensor:
+        """BEATs' channels beside Whisper's frames: (B, T, aux_dim), normalised, zero-padded to T frames.
+
+        Each clip goes through BEATs alone, at its own length (as SALMONN's inference does), so a
+        clip's features never depend on the batch it is in. Features beyond Whisper's T frames are
+        cut (SALMONN pads Whisper instead, which only differs for clips over 30 s, never read here).
+        """
+        B, T, _ = speech.shape
+        if self.beats is None:
+            return self.ln_audio(speech.new_zeros(B, T, self.config.aux_dim))
+        if audio_values is None or audio_lengths is None:
+            raise SemhubError("audio-prefix model with BEATs: the inputs lack the waveforms (audio_values, "
+                              "audio_lengths); encode clips with its processor")
+        out = speech.new_zeros(B, T, self.config.aux_dim)
+        for i in range(B):
+            events = self.ln_audio(self.beats(audio_values[i : i + 1, : int(audio_lengths[i])]))[0]
+            n = min(T, events.shape[0])
+            out[i, :n] = events[:n].to(out.dtype)
+        return out
+
+    def audio_embeddings(self, input_features: torch.Tensor, audio_values: torch.Tensor | None = None,
+                         audio_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, mels, frames) [+ waveforms for BEATs] -> (B, audio_tokens, d_llm): windowed, projected."""
         cfg = self.config
         speech = self.ln_speech(self.speech_encoder(input_features).last_hidden_state)
         if self.ln_audio is not None:
-            speech = torch.cat([speech, self.ln_audio(speech.new_zeros(*speech.shape[:2], cfg.aux_dim))], -1)
+            speech = torch.cat([speech, self.audio_events(speech, audio_values, audio_lengths)], -1)
         B, T, D = speech.shape
         w = cfg.window_frames
         n = T // w
@@ -96,11 +125,12 @@ class AudioPrefixLM(PreTrainedModel):
     def get_input_embeddings(self):
         return self.llm.get_input_embeddings()
 
-    def embed(self, input_ids: torch.Tensor, input_features: torch.Tensor | None) -> torch.Tensor:
+    def embed(self, input_ids: torch.Tensor, input_features: torch.Tensor | None,
+              audio_values: torch.Tensor | None = None, audio_lengths: torch.Tensor | None = None) -> torch.Tensor:
         embeds = self.llm.get_input_embeddings()(input_ids)
         if input_features is None:
             return embeds
-        audio = self.audio_embeddings(input_features).to(embeds.dtype)
+        audio = self.audio_embeddings(input_features, audio_values, audio_lengths).to(embeds.dtype)
         mask = input_ids == self.config.audio_token_id
         if int(mask.sum()) != audio.shape[0] * audio.shape[1]:
             raise SemhubError(f"audio-prefix model: {int(mask.sum())} placeholders in the ids for "
@@ -108,15 +138,19 @@ class AudioPrefixLM(PreTrainedModel):
         return embeds.masked_scatter(mask.unsqueeze(-1), audio.reshape(-1, audio.shape[-1]))
 
     def forward(self, input_ids=None, input_features=None, attention_mask=None, position_ids=None,
-                use_cache=None, **kwargs):
+                use_cache=None, audio_values=None, audio_lengths=None, **kwargs):
         """The LLM's base (no LM head: the lens applies ``llm.lm_head`` itself) on ids whose placeholders carry audio."""
-        embeds = self.embed(input_ids, input_features)
+        embeds = self.embed(input_ids, input_features, audio_values, audio_lengths)
         return self.llm.base_model(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
                                    use_cache=use_cache, **kwargs)
 
 
 class AudioPrefixProcessor:
-    """Log-mel features padded to 30 s (as SALMONN does) and the placeholder expanded to its fixed count."""
+    """Log-mel features padded to 30 s (as SALMONN does) and the placeholder expanded to its fixed count.
+
+    The waveforms come too (``audio_values``, zero-padded, with ``audio_lengths``), each at least
+    one second long as SALMONN pads them: BEATs reads the raw audio.
+    """
 
     def __init__(self, feature_extractor, tokenizer, audio_token: str, audio_tokens: int):
         self.feature_extractor, self.tokenizer = feature_extractor, tokenizer
@@ -140,7 +174,11 @@ class AudioPrefixProcessor:
         feats = self.feature_extractor(audio, sampling_rate=sampling_rate, return_tensors=return_tensors).input_features
         expanded = [t.replace(self.audio_token, self.audio_token * self.audio_tokens) for t in text]
         enc = self.tokenizer(expanded, return_tensors=return_tensors, padding=padding)
-        return {**enc, "input_features": feats}
+        lengths = [max(len(a), sampling_rate) for a in audio]
+        waves = torch.zeros(len(audio), max(lengths))
+        for i, a in enumerate(audio):
+            waves[i, : len(a)] = torch.as_tensor(np.asarray(a, dtype=np.float32))
+        return {**enc, "input_features": feats, "audio_values": waves, "audio_lengths": torch.tensor(lengths)}
 
 
 def register() -> None:
@@ -186,20 +224,29 @@ def salmonn_state_dict(ckpt: dict[str, torch.Tensor], lora_scale: float) -> dict
     return {**out, **{f"delta::{k}": v for k, v in deltas.items()}}
 
 
-def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, lora_alpha: float = 32,
-                    lora_rank: int = 8, window_frames: int = 17, aux_dim: int = 768,
-                    qformer_heads: int = 12) -> Path:
+def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, beats: Path | None = None,
+                    speech_only: bool = False, lora_alpha: float = 32, lora_rank: int = 8, window_frames: int = 17,
+                    aux_dim: int = 768, qformer_heads: int = 12) -> Path:
     """Build a SALMONN ``AudioPrefixLM`` from its parts and save it where ``semhub analyze --model`` reads it.
 
     ``ckpt_path`` is ``salmonn_v1.pth`` (only the trained parts: Q-Former, projection, norms,
     LoRA); ``whisper`` the Whisper it was trained on (openai/whisper-large-v2); ``llm`` the base
-    LLM (lmsys/vicuna-13b-v1.1). BEATs is not ported: its 768 channels get zeros (``aux_dim``),
-    which keeps speech intact and weakens non-speech audio events.
+    LLM (lmsys/vicuna-13b-v1.1); ``beats`` the BEATs checkpoint it was trained with
+    (``BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt``), the encoder of non-speech audio.
+    Without ``beats`` the conversion is refused unless ``speech_only``: then BEATs' ``aux_dim``
+    channels hold zeros, which keeps speech and weakens non-speech audio (the paper's animal sounds).
     """
     from transformers import AutoTokenizer, WhisperFeatureExtractor, WhisperModel
 
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    state = state.get("model", state)
+    if beats is None and not speech_only:
+        raise ParameterError("beats", "SALMONN's non-speech encoder is missing: give the BEATs checkpoint it was "
+                             "trained with (BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt), or ask for a "
+                             "speech-only model")
+    beats_model = load_beats(Path(beats)) if beats is not None else None
+    state = load_checkpoint(Path(ckpt_path), "SALMONN")
+    state = state.get("model", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or "speech_query_tokens" not in state:
+        raise SemhubError(f"{ckpt_path}: not a SALMONN checkpoint (no speech_query_tokens)")
     tok = AutoTokenizer.from_pretrained(llm)
     tok.add_special_tokens({"additional_special_tokens": ["<SpeechHere>"]})
     llm_config = AutoConfig.from_pretrained(llm)
@@ -211,9 +258,12 @@ def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, lora_
         encoder_config=w_config.to_dict(), text_config=llm_config.to_dict(), window_frames=window_frames,
         qformer_config=dict(hidden_size=q_hidden, num_hidden_layers=n_layers, num_attention_heads=qformer_heads,
                             intermediate_size=ffn, cross_attention_frequency=1),
-        num_query_tokens=num_query_tokens, aux_dim=aux_dim, audio_token_id=tok.convert_tokens_to_ids("<SpeechHere>"))
+        num_query_tokens=num_query_tokens, aux_dim=aux_dim, audio_token_id=tok.convert_tokens_to_ids("<SpeechHere>"),
+        beats_config=beats_model.config.architecture() if beats_model is not None else None)
     model = AudioPrefixLM(config)
     model.speech_encoder.load_state_dict(WhisperModel.from_pretrained(whisper).encoder.state_dict())
+    if beats_model is not None:
+        model.beats.load_state_dict(beats_model.state_dict())
     model.llm = AutoModelForCausalLM.from_pretrained(llm)
     model.llm.resize_token_embeddings(len(tok))
     config.text_config = model.llm.config
