@@ -226,15 +226,15 @@ def salmonn_state_dict(ckpt: dict[str, torch.Tensor], lora_scale: float) -> dict
 
 def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, beats: Path | None = None,
                     speech_only: bool = False, lora_alpha: float = 32, lora_rank: int = 8, window_frames: int = 17,
-                    aux_dim: int = 768, qformer_heads: int = 12) -> Path:
+                    qformer_heads: int = 12) -> Path:
     """Build a SALMONN ``AudioPrefixLM`` from its parts and save it where ``semhub analyze --model`` reads it.
 
     ``ckpt_path`` is ``salmonn_v1.pth`` (only the trained parts: Q-Former, projection, norms,
     LoRA); ``whisper`` the Whisper it was trained on (openai/whisper-large-v2); ``llm`` the base
     LLM (lmsys/vicuna-13b-v1.1); ``beats`` the BEATs checkpoint it was trained with
     (``BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt``), the encoder of non-speech audio.
-    Without ``beats`` the conversion is refused unless ``speech_only``: then BEATs' ``aux_dim``
-    channels hold zeros, which keeps speech and weakens non-speech audio (the paper's animal sounds).
+    Without ``beats`` the conversion is refused unless ``speech_only``: then BEATs' channels (as
+    many as the checkpoint's ``ln_audio``) hold zeros, which keeps speech and weakens non-speech audio (the paper's animal sounds).
     """
     from transformers import AutoTokenizer, WhisperFeatureExtractor, WhisperModel
 
@@ -251,6 +251,10 @@ def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, beats
     tok.add_special_tokens({"additional_special_tokens": ["<SpeechHere>"]})
     llm_config = AutoConfig.from_pretrained(llm)
     w_config = WhisperConfig.from_pretrained(whisper)
+    aux_dim = int(state["ln_audio.weight"].shape[0]) if "ln_audio.weight" in state else 0
+    if beats_model is not None and beats_model.config.encoder_embed_dim != aux_dim:
+        raise SemhubError(f"{beats}: BEATs gives {beats_model.config.encoder_embed_dim} channels, {ckpt_path} "
+                          f"was trained on {aux_dim}")
     _, num_query_tokens, q_hidden = state["speech_query_tokens"].shape
     ffn = state["speech_Qformer.bert.encoder.layer.0.intermediate_query.dense.weight"].shape[0]
     n_layers = 1 + max(int(m.group(1)) for k in state if (m := re.search(r"Qformer\.bert\.encoder\.layer\.(\d+)\.", k)))
