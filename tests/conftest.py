@@ -26,9 +26,13 @@ MEDIA_TOKENS = [
 ]
 
 
-def make_tokenizer(media: bool = False, roles: dict[str, str] | None = None):
+SPEECH_TOKENS = ["<|en|>", "<|es|>", "<|fr|>", "<|de|>", "<|transcribe|>", "<|translate|>", "<|notimestamps|>"]
+
+
+def make_tokenizer(media: bool = False, roles: dict[str, str] | None = None, speech: bool = False):
     """A word-level fast tokenizer over ``WORDS`` that prepends <bos>, like Gemma's.
 
+    ``speech`` adds Whisper's language and task tokens right after the words (ids 65-71);
     ``media`` adds the processors' placeholder tokens at the top ids (``<image>`` = 97, ``<|AUDIO|>`` = 98);
     ``roles`` names some of them as the tokenizer attributes a processor reads (Gemma 3's ``boi_token``...).
     """
@@ -37,6 +41,8 @@ def make_tokenizer(media: bool = False, roles: dict[str, str] | None = None):
 
     specials = ["<pad>", "<bos>", "<eos>", "<unk>"]
     vocab = {tok: i for i, tok in enumerate(specials + WORDS)}
+    if speech:
+        vocab.update({tok: len(vocab) + i for i, tok in enumerate(SPEECH_TOKENS)})
     if media:
         vocab.update({tok: 99 - len(MEDIA_TOKENS) + i for i, tok in enumerate(MEDIA_TOKENS)})
     assert len(vocab) <= 99
@@ -49,11 +55,13 @@ def make_tokenizer(media: bool = False, roles: dict[str, str] | None = None):
         tokenizer_object=core, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>", unk_token="<unk>",
         **({"extra_special_tokens": roles} if roles else {}),
     )
-    if media:
+    if media or speech:
         core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split("|>", "merged_with_previous"),
                                                       pre_tokenizers.WhitespaceSplit()])
-        tok.add_special_tokens({"additional_special_tokens": MEDIA_TOKENS})
-        assert tok.convert_tokens_to_ids("<|AUDIO|>") == 98
+        tok.add_special_tokens({"additional_special_tokens": (MEDIA_TOKENS if media else [])
+                                + (SPEECH_TOKENS if speech else [])})
+        assert not media or tok.convert_tokens_to_ids("<|AUDIO|>") == 98
+        assert not speech or tok.convert_tokens_to_ids("<|notimestamps|>") == 71
     return tok
 
 
@@ -91,7 +99,7 @@ def tiny_backbone(family_name: str, seed: int = 0, processor=None):
     from semhub.backbone.adapter import Backbone
 
     model, fam = tiny_model(family_name, seed)
-    tokenizer = getattr(processor, "tokenizer", None) or make_tokenizer()
+    tokenizer = getattr(processor, "tokenizer", None) or make_tokenizer(speech=family_name == "whisper")
     return Backbone(model, tokenizer, fam, f"tiny-{family_name}", processor=processor)
 
 

@@ -45,7 +45,7 @@ def tiny_whisper_dir(tmp_path):
     model_dir = tmp_path / "tiny-whisper"
     bb.model.save_pretrained(model_dir)
     bb.processor.save_pretrained(model_dir)
-    make_tokenizer().save_pretrained(model_dir)
+    make_tokenizer(speech=True).save_pretrained(model_dir)
     return model_dir
 
 
@@ -131,11 +131,88 @@ def test_whisper_capture_matches_hf_encoder_and_decoder_states(clips):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
     dec = bb.using("decoder")
-    enc_d = AudioSpoke().encode(paths, dec, folder)
+    with semhub.encoding(semhub.InputSettings(readout="sot")):
+        enc_d = AudioSpoke().encode(paths, dec, folder)
     assert set(enc_d.inputs) == {"input_features", "decoder_input_ids"}
     got_d = capture(dec, [enc_d], final_norm=True)
     want_d = torch.stack([h[:, 0] for h in ref.decoder_hidden_states], 1)
     torch.testing.assert_close(got_d, want_d, atol=1e-5, rtol=1e-5)
+
+
+def speech_rows(n: int = 4) -> tuple:
+    """The built-in spoken sample's first rows: (folder, audio_es paths, rows with every column)."""
+    ds = semhub.dataset("speech", limit=n)
+    rows = [{name: column[i] for name, column in ds.columns.items()} for i in range(n)]
+    return ds.base_dir, [r["audio_es"] for r in rows], rows
+
+
+@pytest.mark.parametrize("readout", ["transcribe:en:prompt", "translate:detect:prompt", "translate:detect:greedy",
+                                     "transcribe:view:transcript", "translate:view:translation"])
+def test_whisper_decoder_readouts_capture_the_positions_they_name(readout):
+    """Every read-out: the prompt Whisper expects, then the text; captured states are HF's decoder
+    hidden states averaged over exactly the positions named (batched, right-padded)."""
+    folder, paths, rows = speech_rows()
+    dec = tiny_backbone("whisper", processor=whisper_fe()).using("decoder")
+    tok = dec.tokenizer
+    with semhub.encoding(semhub.InputSettings(readout=readout)):
+        enc = AudioSpoke().encode(paths, dec, folder, view="audio_es", rows=rows)
+    ids, read = enc.inputs["decoder_input_ids"], enc.groups["content"]
+    task, lang, position = readout.split(":")
+    assert ids[:, 0].tolist() == [3] * 4 and ids[:, 2].tolist() == [tok.convert_tokens_to_ids(f"<|{task}|>")] * 4
+    assert ids[:, 3].tolist() == [tok.convert_tokens_to_ids("<|notimestamps|>")] * 4
+    with torch.no_grad():
+        ref = dec.model(input_features=enc.inputs["input_features"], decoder_input_ids=ids, output_hidden_states=True)
+    if lang == "detect":  # the tag Whisper predicts at SOT, among its language tokens
+        codes = torch.tensor([tok.convert_tokens_to_ids(t) for t in ("<|en|>", "<|es|>", "<|fr|>", "<|de|>")])
+        assert ids[:, 1].tolist() == codes[ref.logits[:, 0, codes].argmax(-1)].tolist()
+    else:
+        assert ids[:, 1].tolist() == [tok.convert_tokens_to_ids("<|es|>" if lang == "view" else "<|en|>")] * 4
+    if position == "prompt":
+        assert read.sum(1).tolist() == [1] * 4 and bool(read[:, 3].all())
+    elif position == "greedy":  # what the decoder wrote is its own argmax, recomputed without the cache
+        written = read & (torch.arange(ids.shape[1]) >= 4)
+        assert bool(written.any())
+        for b, t in written.nonzero().tolist():
+            assert int(ref.logits[b, t - 1].argmax()) == int(ids[b, t])
+    else:
+        column = "es" if position == "transcript" else "en"
+        for b, row in enumerate(rows):
+            want = tok(row[column], add_special_tokens=False)["input_ids"]
+            assert ids[b, 4 : 4 + len(want)].tolist() == want and int(read[b].sum()) == len(want)
+    got = capture(dec, [enc], final_norm=True)
+    want = torch.stack([pool(h, read, "mean") for h in ref.decoder_hidden_states], 1)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_readout_mistakes_are_one_line_before_the_model_loads(tmp_path, cli_run):
+    from semhub.runs.inputs import check_readout
+
+    for readout, problem in [("bogus", "give 'sot' or TASK:LANGUAGE:POSITION"),
+                             ("translate:view:prompt", "view 'audio' names no language"),
+                             ("transcribe:detect:transcript", "view 'audio' names no language")]:
+        with pytest.raises(semhub.ParameterError, match=problem):
+            check_readout(readout, ["audio", "audio_es"], ["audio", "audio_es", "es"])
+    with pytest.raises(semhub.ParameterError, match="translation reads column 'en' for view 'audio_es'"):
+        check_readout("translate:detect:translation", ["audio_es"], ["audio_es", "es"])
+    with pytest.raises(semhub.ParameterError, match="none of the views' spokes takes a read-out"):
+        check_readout("sot", ["en", "es"], ["en", "es"])
+    code, _, err = cli_run("analyze", "--modality", "audio", "--readout", "translate:detect:nowhere",
+                           "--out", str(tmp_path / "r"))
+    assert code == 2 and err.startswith("Error: --readout: spoke 'audio'") and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_readout_on_the_encoder_or_an_audio_llm_is_refused(clips):
+    folder, paths = clips
+    bb = tiny_backbone("whisper", processor=whisper_fe())
+    with semhub.encoding(semhub.InputSettings(readout="sot")):
+        with pytest.raises(semhub.ParameterError, match="reads Whisper's decoder; add --stack decoder"):
+            AudioSpoke().encode(paths, bb, folder)
+        with pytest.raises(semhub.ParameterError, match="reads audio at its placeholder positions"):
+            AudioSpoke().encode(paths, audio_llm("qwen2_audio"), folder)
+    with semhub.encoding(semhub.InputSettings(readout="transcribe:view:transcript")):
+        with pytest.raises(semhub.ParameterError, match="only a run over a dataset gives the rows' text"):
+            AudioSpoke().encode(paths, bb.using("decoder"), folder, view="audio_es")
 
 
 def test_unknown_stack_is_a_clear_error():

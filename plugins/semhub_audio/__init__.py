@@ -34,12 +34,40 @@ class AudioSpoke(FileSpoke):
 
         return int(audio_seconds(Path(value)) * 100) if isinstance(value, str) else 0
 
-    def encode(self, values: list[Any], backbone: Any, base_dir: Path, question: str = "") -> Encoded:
-        """``question`` fills an audio LLM's prompt slot (the mammal experiment asks one)."""
-        from semhub_audio.encoding import encode_clips, sampling_rate
+    @property
+    def readouts(self) -> dict[str, str]:
+        """Where Whisper's decoder is read (``--readout``; whisper_readout.py)."""
+        from semhub_audio.whisper_readout import readouts
 
+        return readouts()
+
+    reads_rows = True  # a transcript or translation read-out reads the row's text
+
+    def check_readout(self, readout: str, views: list[str], columns: list[str]) -> str | None:
+        from semhub import ParameterError
+        from semhub_audio.whisper_readout import Readout
+
+        try:
+            return Readout.parse(readout).check(views, columns)
+        except ParameterError as exc:
+            return exc.problem
+
+    def encode(self, values: list[Any], backbone: Any, base_dir: Path, question: str = "", view: str = "",
+               rows: list[dict] | None = None) -> Encoded:
+        """``question`` fills an audio LLM's prompt slot (the mammal experiment asks one); the run's
+        ``readout`` picks where Whisper's decoder is read, with ``rows`` giving its reference text."""
+        from semhub import input_settings
+        from semhub_audio.encoding import encode_clips, sampling_rate
+        from semhub_audio.whisper_readout import Readout
+
+        readout = input_settings().readout
+        texts = None
+        if readout and rows is not None:
+            columns = Readout.parse(readout).columns(view)
+            texts = [str(row[columns[0]]) for row in rows] if columns else None
         rate = sampling_rate(backbone)
-        return encode_clips([self.read(self.path(v, base_dir), rate) for v in values], backbone, question)
+        return encode_clips([self.read(self.path(v, base_dir), rate) for v in values], backbone, question,
+                            readout, view, texts)
 
 
 def whisper_base() -> ModelSource:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from semhub import Encoded, SemhubError
+from semhub import Encoded, ParameterError, SemhubError
 
 RATE = 16_000
 
@@ -31,23 +31,28 @@ def _features_dtype(backbone, features: torch.Tensor) -> torch.Tensor:
     return features.to(backbone.dtype) if features.is_floating_point() else features
 
 
-def encode_encoder_decoder(clips: list[np.ndarray], backbone) -> Encoded:
-    """Whisper-style: fixed-length log-mel input; pooled frames are the ones that hold the clip."""
+def encode_encoder_decoder(clips: list[np.ndarray], backbone, readout: str | None = None, view: str = "",
+                           texts: list[str] | None = None) -> Encoded:
+    """Whisper-style: fixed-length log-mel input; the encoder's groups cover the frames that hold the
+    clip, the decoder's the positions ``readout`` names (``whisper_readout.py``)."""
     fe = backbone.processor
     feats = fe(clips, sampling_rate=sampling_rate(backbone), return_tensors="pt").input_features
     feats = _features_dtype(backbone, feats)
     n = len(clips)
     if backbone.stack == backbone.family.main_stack:  # the encoder: one state per 2 mel frames
+        if readout:
+            raise ParameterError("readout", f"{readout!r} reads Whisper's decoder; add --stack decoder "
+                                            "(the encoder needs no read-out)")
         frames = feats.shape[-1] // 2
         lengths = torch.tensor([min(frames, math.ceil(len(c) / fe.hop_length / 2)) for c in clips])
         positions = torch.arange(frames)
         content = positions[None, :] < lengths[:, None]
         return Encoded({"input_features": feats},
                        {"content": content, "all": torch.ones(n, frames, dtype=torch.bool)})
-    start = backbone.model.config.decoder_start_token_id
-    ids = torch.full((n, 1), start, dtype=torch.long)
-    ones = torch.ones(n, 1, dtype=torch.bool)
-    return Encoded({"input_features": feats, "decoder_input_ids": ids}, {"content": ones, "all": ones})
+    from semhub_audio.whisper_readout import DEFAULT_READOUT, decoder_inputs
+
+    ids, content, valid = decoder_inputs(backbone, feats, readout or DEFAULT_READOUT, view, texts)
+    return Encoded({"input_features": feats, "decoder_input_ids": ids}, {"content": content, "all": valid})
 
 
 def encode_audio_prefix(clips: list[np.ndarray], backbone, placeholder: int, prompt: str) -> Encoded:
@@ -68,10 +73,12 @@ def encode_audio_prefix(clips: list[np.ndarray], backbone, placeholder: int, pro
     return Encoded(inputs, {"content": content, "prompt_last": prompt_last, "all": attention})
 
 
-def encode_clips(clips: list[np.ndarray], backbone, question: str = "") -> Encoded:
+def encode_clips(clips: list[np.ndarray], backbone, question: str = "", readout: str | None = None, view: str = "",
+                 texts: list[str] | None = None) -> Encoded:
     """Dispatch on what the backbone is: an audio-prefix LLM (declares an audio placeholder) or a speech encoder-decoder.
 
-    ``question`` fills the ``{question}`` slot of the family's audio prompt (audio LLMs only).
+    ``question`` fills the ``{question}`` slot of the family's audio prompt (audio LLMs only);
+    ``readout``, ``view`` and ``texts`` say where Whisper's decoder is read (``whisper_readout.py``).
     """
     if backbone.processor is None:
         raise SemhubError(
@@ -79,6 +86,9 @@ def encode_clips(clips: list[np.ndarray], backbone, question: str = "") -> Encod
             "whisper-base (default for --modality audio), Qwen/Qwen2-Audio-7B-Instruct or a SALMONN checkpoint"
         )
     placeholder = backbone.placeholder_id("audio")
+    if placeholder is not None and readout:
+        raise ParameterError("readout", f"{readout!r} reads Whisper's decoder; {backbone.name} reads audio at its "
+                                        "placeholder positions (groups content, prompt_last: --pooling)")
     if placeholder is not None:
         token = getattr(backbone.processor, "audio_token", None)
         if not token:
@@ -87,5 +97,5 @@ def encode_clips(clips: list[np.ndarray], backbone, question: str = "") -> Encod
         prompt = template.replace("{audio}", token).replace("{question}", question)
         return encode_audio_prefix(clips, backbone, placeholder, prompt)
     if getattr(backbone.model.config, "is_encoder_decoder", False):
-        return encode_encoder_decoder(clips, backbone)
+        return encode_encoder_decoder(clips, backbone, readout, view, texts)
     raise SemhubError(f"--model: {backbone.name} ({backbone.family.name}) has a processor but no audio placeholder")

@@ -52,7 +52,12 @@ class Spoke(Protocol):
         """A cheap size estimate so batches group similar lengths (less padding)."""
 
     def encode(self, values: list[Any], backbone: Any, base_dir: Path) -> Encoded:
-        """Model inputs and position groups for one batch of values."""
+        """Model inputs and position groups for one batch of values.
+
+        A spoke whose inputs depend on other columns of the same rows (the audio spoke's
+        teacher-forced transcript) sets ``reads_rows = True``: runs then also pass ``view=`` (the
+        view being encoded) and ``rows=`` (one dict per value: every column of its row).
+        """
 
 
 _OUTSIDE_PATHS: ContextVar[bool] = ContextVar("semhub_outside_paths", default=False)
@@ -83,9 +88,14 @@ class InputSettings:
         bos: prepend the tokenizer's special tokens (BOS) to text (default True). The paper's
             dictionary lens tokenizes without them (``add_special_tokens=False``); spokes whose
             inputs are not a tokenizer's text (images, audio prompts) ignore it.
+        readout: where a spoke reads an input, in the spoke's own terms (``--readout``; the audio
+            spoke: which prompt and text Whisper's decoder reads). None: the spoke's default. A
+            spoke that offers read-outs lists them in its ``readouts`` attribute (name -> meaning);
+            a run refuses a read-out none of its views' spokes knows, before the model loads.
     """
 
     bos: bool = True
+    readout: str | None = None
 
 
 _INPUT_SETTINGS: ContextVar[InputSettings] = ContextVar("semhub_input_settings", default=InputSettings())

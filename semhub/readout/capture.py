@@ -72,9 +72,12 @@ def run_layers(
 
     def make_record(layer: int):
         def record(hidden: torch.Tensor) -> None:
+            batch = current.get("batch")
+            if batch is None:  # a forward pass not ours (a spoke running the model while it encodes)
+                return
             if layer == L and final is not None:
                 hidden = final(hidden)
-            on_layer(layer, hidden, current["batch"])
+            on_layer(layer, hidden, batch)
             if layer == stop_at:
                 raise _StopForward
 
@@ -90,6 +93,8 @@ def run_layers(
                     backbone.base(**backbone.forward_kwargs(batch.inputs))
                 except _StopForward:
                     pass
+                finally:
+                    current.pop("batch")
                 if on_batch is not None:
                     on_batch(batch)
 

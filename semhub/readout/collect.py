@@ -74,9 +74,15 @@ def view_batches(backbone, dataset: AlignedDataset, view: str, batch_size: int) 
     spoke = catalog.spoke_for_view(view)
     values = dataset.columns[view]
     order = sorted(range(len(values)), key=lambda i: spoke.length_hint(values[i]))
+    with_rows = bool(getattr(spoke, "reads_rows", False))
     for s in range(0, len(order), batch_size):
         rows = order[s : s + batch_size]
-        yield rows, spoke.encode([values[i] for i in rows], backbone, dataset.base_dir)
+        batch = [values[i] for i in rows]
+        if with_rows:
+            full = [{name: column[i] for name, column in dataset.columns.items()} for i in rows]
+            yield rows, spoke.encode(batch, backbone, dataset.base_dir, view=view, rows=full)
+        else:
+            yield rows, spoke.encode(batch, backbone, dataset.base_dir)
 
 
 def view_states(

@@ -30,6 +30,7 @@ class RunSettings:
         lens: the lens every lens analysis reads through (``logit``, ``tuned``, or a plugin's: ``semhub.LensKind``).
         lens_path: the lens's trained parameters (a tuned-lens folder), or None for its default.
         bos: text is encoded with the tokenizer's special tokens (BOS); False: without (``InputSettings``).
+        readout: where a spoke reads its inputs (``InputSettings.readout``), None: each spoke's default.
         template: a text template's name or TOML file (``semhub.data.templates``) added to text views, or None.
         batch_size: inputs per forward pass.
         limit: use only the first N rows (None: all).
@@ -48,6 +49,7 @@ class RunSettings:
     lens: str = "logit"
     lens_path: str | None = None
     bos: bool = True
+    readout: str | None = None
     template: str | None = None
     batch_size: int = 16
     limit: int | None = None
@@ -75,6 +77,12 @@ class RunSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def input_settings(self):
+        """What spokes read while this run encodes (``semhub.input_settings()``)."""
+        from semhub.contract.spoke import InputSettings
+
+        return InputSettings(bos=self.bos, readout=self.readout)
 
 
 @dataclass
@@ -259,7 +267,7 @@ def make_context(
         ActivationStore(settings.store).open({
             "model": model, "data": str(ds.path), "data_sha256": ds.sha256, "rows": len(ds), "views": views,
             "layers": layer_list, "pooling": settings.pooling, "final_norm": settings.final_norm,
-            "bos": settings.bos, "template": template.describe() if template is not None else None,
+            "bos": settings.bos, "readout": settings.readout, "template": template.describe() if template is not None else None,
             "batch_size": settings.batch_size, "store_dtype": settings.store_dtype,
             "shard_rows": settings.shard_rows, "d_model": backbone.d_model}, resume)
     return RunContext(backbone, ds, views, layer_list, settings, options or Options(), on_batch)

@@ -102,3 +102,20 @@ def check_inputs(backbone, views: list[str]) -> None:
         if kind not in reads:
             raise ParameterError("views", f"view {view!r} needs a model that reads {kind}; "
                                  f"{backbone.name} ({backbone.family.name}) reads {', '.join(reads)}")
+
+
+def check_readout(readout: str | None, views: list[str], columns: list[str]) -> None:
+    """A ``readout`` must mean something to a spoke of the views: one that lists ``readouts`` and,
+    when it has one, accepts it through ``check_readout(readout, views, columns)`` (else: is one of
+    the names it lists). ``columns`` are the data's, for read-outs that read other columns."""
+    if readout is None:
+        return
+    spokes = {s.name: s for s in (catalog.spoke_for_view(v) for v in views) if getattr(s, "readouts", None)}
+    if not spokes:
+        raise ParameterError("readout", f"none of the views' spokes takes a read-out ({', '.join(views)})")
+    for spoke in spokes.values():
+        check = getattr(spoke, "check_readout", None)
+        problem = check(readout, views, columns) if callable(check) else (None if readout in spoke.readouts else
+                                                           f"{readout!r} is not one of {', '.join(spoke.readouts)}")
+        if problem:
+            raise ParameterError("readout", f"spoke {spoke.name!r}: {problem}")

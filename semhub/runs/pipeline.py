@@ -93,6 +93,7 @@ def analyze(
     lens: str | None = None,
     lens_path: str | Path | None = None,
     bos: bool | None = None,
+    readout: str | None = None,
     template: str | Path | Any = None,
     batch_size: int = 16,
     limit: int | None = None,
@@ -130,7 +131,8 @@ def analyze(
     token, raw vectors, layers 1..L, raw lens, float32, the similarity's "This represents" template,
     the lens without BOS and on whole-word sites); the settings it decides (``pooling``, ``center``,
     ``final_norm``, ``lens_norm``, ``dtype``, ``bos``, ``template``) default to None, "not given", and a
-    given value that contradicts it is an error. ``bos=False`` encodes text without BOS;
+    given value that contradicts it is an error. ``bos=False`` encodes text without BOS; ``readout`` is
+    where a spoke reads its inputs (a name from its ``readouts``: ``semhub spokes``);
     ``template`` is a text template (``"paper"`` or a TOML file: ``semhub.data.templates``).
     """
     from semhub.contract.spoke import allow_outside_paths as allowing
@@ -159,7 +161,7 @@ def analyze(
     drop = paper and paper_setting(analysis_obj).drop_embeddings
     settings = RunSettings(modality=modality, pooling=decided["pooling"], center=decided["center"],
                            final_norm=decided["final_norm"], lens_norm=decided["lens_norm"], lens=decided["lens"],
-                           lens_path=None if lens_path is None else str(lens_path), bos=decided["bos"],
+                           lens_path=None if lens_path is None else str(lens_path), bos=decided["bos"], readout=readout,
                            template=None if decided["template"] is None else str(decided["template"]),
                            batch_size=batch_size, limit=limit, n_boot=n_boot, seed=seed,
                            shard_rows=shard_rows, store=str(store) if store is not None else None,
@@ -199,7 +201,7 @@ def analyze(
                                                                ("backbone_b", backbone_b)) if v is not None])
         from semhub.data.aligned import AlignedDataset
         from semhub.readout.collect import derive_views, validate_views
-        from semhub.runs.inputs import dataset, default_views, model_for
+        from semhub.runs.inputs import check_readout, dataset, default_views, model_for
 
         ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit, views, modality)
         needed = int(getattr(analysis_obj, "min_views", 2))
@@ -211,6 +213,7 @@ def analyze(
         validate_views(ds, view_list)  # bad data fails before the model loads
         check_rows(ds)
         check_input_kinds(analysis_obj, view_list)
+        check_readout(settings.readout, view_list, list(ds.columns))
         if two_models and len(view_list) < 2:
             raise ParameterError("views", "two models need two views: the first is read by model, the others "
                                           "by model_b")
@@ -248,7 +251,7 @@ def analyze(
         progress.start(analysis_obj.name, work if work is not None else len(ds) * len(view_list))
         t1 = time.perf_counter()
         try:
-            with encoding(InputSettings(bos=settings.bos)):
+            with encoding(settings.input_settings()):
                 result = run_guarded(analysis_obj, ctx)
         finally:
             ctx.close()
