@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "cache_root": "semhub.backbone.loading", "file_sha256": "semhub.backbone.loading", "cached_build": "semhub.backbone.loading",
     # data
     "AlignedDataset": "semhub.data.aligned", "load_aligned": "semhub.data.aligned",
+    "HubTable": "semhub.data.hub", "HubColumn": "semhub.data.hub", "load_table": "semhub.data.hub",
+    "join_tables": "semhub.data.hub", "hub_columns": "semhub.data.hub",
     # read-out
     "capture": "semhub.readout.capture", "pool": "semhub.readout.capture", "run_layers": "semhub.readout.capture",
     "Lens": "semhub.readout.lens", "read_lens": "semhub.readout.sites", "LensReading": "semhub.readout.sites",

@@ -96,6 +96,11 @@ def semhub_register_datasets(register) -> None:
              "the 120 speech clips one per row (views audio, text_transcript): speech vs text across models")
     register("spoken-animals", HERE / "animals.jsonl",
              "20 animal names (10 mammals) spoken in en, es, fr, de, with class labels")
+    from semhub_audio.fleurs import fleurs
+
+    register("fleurs", description="FLEURS from the hub: FLORES sentences spoken in 102 languages, views audio_en, "
+             "audio_es... and their transcripts en, es... (--data fleurs[@SPLIT]; SEMHUB_FLEURS=a local copy)",
+             loader=fleurs)
 
 
 @hookimpl

@@ -25,17 +25,24 @@ class NamedModel:
 
 @dataclass(frozen=True)
 class NamedDataset:
-    """A built-in dataset (``--data NAME``).
+    """A built-in dataset (``--data NAME``), a file or a recipe.
 
     Attributes:
         name: the short name, unique across plugins.
-        path: an aligned JSONL or TSV file (see the README's data format).
+        path: an aligned JSONL or TSV file (see the README's data format); None for a recipe.
         description: one line for ``semhub plugins``.
+        loader: a recipe: ``loader(views, split, limit)`` returns a ``semhub.AlignedDataset`` (e.g. hub
+            tables joined by ``semhub.join_tables``); ``views`` are the run's (None: the recipe's
+            default), ``split`` what ``--data NAME@SPLIT`` asked for (None: the recipe's default).
     """
 
     name: str
-    path: Path
+    path: Path | None = None
     description: str = ""
+    loader: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
+        if (self.path is None) == (self.loader is None):
+            raise ValueError(f"dataset {self.name!r}: give a path or a loader (one of them)")
+        if self.path is not None:
+            object.__setattr__(self, "path", Path(self.path))

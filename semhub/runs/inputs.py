@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from semhub.data.aligned import AlignedDataset, load_aligned
+from semhub.data.hub import is_hub, load_hub
 from semhub.errors import ParameterError, SemhubError
 from semhub.plugins import catalog
 
@@ -45,14 +46,21 @@ def default_dataset(modality: str = "text") -> str:
 
 def dataset(data: str | Path | None = None, limit: int | None = None, views: list[str] | None = None,
             modality: str = "text") -> AlignedDataset:
-    """A built-in dataset by name (default: the modality's built-in data) or a JSONL/TSV path.
+    """A built-in dataset by name (default: the modality's built-in data; a recipe as ``NAME[@SPLIT]``),
+    a hub dataset (``hf:NAME[:CONFIG][@SPLIT][#VIEW=COLUMN,...]``: ``semhub.data.hub``) or a
+    JSONL/TSV path.
 
-    ``views`` names the two columns of a header-less TSV.
+    ``views`` names the two columns of a header-less TSV, and the views a recipe builds.
     """
     name = str(data) if data is not None else default_dataset(modality)
     builtin = catalog.datasets()
-    if name in builtin:
+    recipe, _, split = name.partition("@")
+    if name in builtin and builtin[name].path is not None:
         ds = load_aligned(builtin[name].path)
+    elif recipe in builtin and builtin[recipe].loader is not None:
+        return builtin[recipe].loader(views, split or None, limit).head(limit)
+    elif is_hub(name):
+        return load_hub(name, limit).head(limit)
     elif data is None:
         raise SemhubError(f"built-in dataset {name!r} is not loaded (is its plugin disabled? see `semhub plugins`)"
                           f"{catalog.failure_note()}")

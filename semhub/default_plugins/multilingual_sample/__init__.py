@@ -19,6 +19,10 @@ def semhub_register_datasets(register) -> None:
     register("multilingual", SAMPLE, "120 sentences aligned in en, zh, es, fr, de, ja, ru, ar (written for semhub)")
     register("cloze", CLOZE, "50 words with one-sentence definitions in zh and fr, a blank for the word "
              "(views en, zh, zh_cloze, fr, fr_cloze; written for semhub): latent-language --task cloze")
+    from semhub.default_plugins.multilingual_sample.flores import flores
+
+    register("flores", description="FLORES+ from the hub: 2,009 sentences per language, views en, zh, sw... "
+             "(--data flores[@dev|@devtest]; gated: accept its terms, or SEMHUB_FLORES=a local copy)", loader=flores)
 
 
 @hookimpl

@@ -1,0 +1,261 @@
+"""Aligned data from Hugging Face datasets: ``--data hf:NAME[:CONFIG][@SPLIT][#VIEW=COLUMN,...]``.
+
+``NAME`` is a hub id (``openlanguagedata/flores_plus``) or a local folder: one written by
+``Dataset.save_to_disk``, one laid out as ``CONFIG/SPLIT/*.parquet`` (the hub's parquet export),
+or a clone of a hub repository (its README's configs). Tables are read through ``datasets``
+(``load_dataset`` / ``load_from_disk``), so the hub cache, ``HF_HUB_OFFLINE`` and revisions behave
+as everywhere else in the field.
+
+Columns become views, renamed by the ``#VIEW=COLUMN`` mapping (``#id=COLUMN`` names the id column).
+Recipes (``semhub.join_tables``) join several tables on a shared id, e.g. FLEURS recordings and
+FLORES+ sentences, one table per language. Media columns (``datasets.Audio``, ``datasets.Image``)
+are read undecoded and written once as files, since spokes read media from paths; the joined rows
+become an aligned JSONL file in semhub's cache (built atomically), so every check of a data file
+(``file:line`` errors, confinement, hashes for ``--resume``) applies unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semhub.errors import ParameterError, SemhubError
+
+PREFIX = "hf:"
+
+
+@dataclass(frozen=True)
+class HubTable:
+    """One table of a hub dataset (or of a local copy).
+
+    Attributes:
+        name: hub id or local folder.
+        config: the configuration (subset), e.g. ``eng_Latn``; None: the dataset's default.
+        split: the split; None: ``test`` if there is one, else the only one.
+        revision: a hub revision (branch, tag, commit), e.g. ``refs/convert/parquet``.
+    """
+
+    name: str
+    config: str | None = None
+    split: str | None = None
+    revision: str | None = None
+
+    def describe(self) -> str:
+        return (f"{PREFIX}{self.name}" + (f":{self.config}" if self.config else "")
+                + (f"@{self.split}" if self.split else ""))
+
+
+@dataclass(frozen=True)
+class HubSpec:
+    """A parsed ``--data hf:...``: the table, and which column each view reads."""
+
+    table: HubTable
+    columns: dict[str, str] = field(default_factory=dict)  # view -> column; empty: every column as itself
+    id_column: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "HubSpec":
+        body = text.removeprefix(PREFIX)
+        body, _, mapping = body.partition("#")
+        body, _, split = body.partition("@")
+        name, config = body, None
+        if not Path(body).exists() and body.count(":") == 1:  # a local path may itself hold a colon
+            name, config = body.split(":")
+        if not name or (split == "" and "@" in text) or (config == ""):
+            raise ParameterError("data", f"{text!r}: write hf:NAME[:CONFIG][@SPLIT][#VIEW=COLUMN,...]")
+        columns: dict[str, str] = {}
+        id_column = None
+        for pair in filter(None, mapping.split(",")):
+            view, eq, column = pair.partition("=")
+            if not eq or not view or not column:
+                raise ParameterError("data", f"{text!r}: the mapping {pair!r} is not VIEW=COLUMN")
+            if view == "id":
+                id_column = column
+            else:
+                columns[view] = column
+        return cls(HubTable(name, config, split or None), columns, id_column)
+
+
+def is_hub(data: Any) -> bool:
+    return isinstance(data, str) and data.startswith(PREFIX)
+
+
+def offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _local_parquet(folder: Path, table: HubTable):
+    """``CONFIG/SPLIT/*.parquet`` (the hub's parquet export) -> a DatasetDict of that config's splits."""
+    import datasets
+
+    root = folder / table.config if table.config else folder
+    files = {d.name: sorted(str(p) for p in d.glob("*.parquet")) for d in sorted(root.iterdir()) if d.is_dir()}
+    files = {k: v for k, v in files.items() if v}
+    if not files:
+        return None
+    return datasets.load_dataset("parquet", data_files=files)
+
+
+def _pick_split(tables, table: HubTable):
+    """A DatasetDict's split: the one asked for, else ``test``, else the only one."""
+    import datasets
+
+    if isinstance(tables, datasets.Dataset):
+        return tables
+    splits = list(tables)
+    split = table.split or ("test" if "test" in splits else splits[0] if len(splits) == 1 else None)
+    if split not in tables:
+        raise ParameterError("data", f"{table.describe()}: no split {split!r}; it has {', '.join(splits)} "
+                                     "(choose with @SPLIT)")
+    return tables[split]
+
+
+def load_table(table: HubTable):
+    """The ``datasets.Dataset`` of ``table``; one line naming the dataset when it cannot be had."""
+    import datasets
+
+    folder = Path(table.name).expanduser()
+    try:
+        if folder.is_dir():
+            if (folder / "dataset_dict.json").exists() or (folder / "state.json").exists():
+                loaded = datasets.load_from_disk(str(folder))
+            elif (folder / (table.config or "")).is_dir() and (loaded := _local_parquet(folder, table)) is not None:
+                pass
+            else:
+                loaded = datasets.load_dataset(str(folder), table.config)
+            return _pick_split(loaded, table)
+        if folder.exists() or table.name.startswith(("/", "./", "../", "~")):
+            raise ParameterError("data", f"{table.describe()}: {folder} is not a dataset folder")
+        loaded = datasets.load_dataset(table.name, table.config, revision=table.revision)
+        return _pick_split(loaded, table)
+    except (ParameterError, SemhubError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the datasets library's many failures, as one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:240]
+        if offline() and not folder.exists():
+            raise ParameterError("data", f"{table.describe()}: not in the local cache and the hub is offline "
+                                         f"(HF_HUB_OFFLINE=1); download it once with hub access, or give a "
+                                         f"local copy (hf:/path/to/folder)") from None
+        raise ParameterError("data", f"{table.describe()}: {type(exc).__name__}: {first}") from None
+
+
+def _media_kind(feature) -> str | None:
+    import datasets
+
+    if isinstance(feature, datasets.Audio):
+        return "audio"
+    if isinstance(feature, datasets.Image):
+        return "image"
+    return None
+
+
+def undecoded(ds):
+    """The table with media columns undecoded (bytes and path): no decoder library needed."""
+    import datasets
+
+    for name, feature in ds.features.items():
+        kind = _media_kind(feature)
+        if kind == "audio":
+            ds = ds.cast_column(name, datasets.Audio(decode=False))
+        elif kind == "image":
+            ds = ds.cast_column(name, datasets.Image(decode=False))
+    return ds
+
+
+@dataclass
+class HubColumn:
+    """One view's source in a join: a table and its column (media written as files)."""
+
+    table: Any
+    column: str
+    id_column: str
+
+
+def hub_columns(name: str, picks: dict[str, tuple[str | None, str]], *, split: str | None = None,
+                revision: str | None = None, id_column: str = "id") -> dict[str, HubColumn]:
+    """``{view: (config, column)}`` of one dataset -> ``{view: HubColumn}``, each config loaded once
+    (a recipe's FLEURS ``audio_es`` and ``es`` both read config ``es_419``)."""
+    tables: dict[str | None, Any] = {}
+    out = {}
+    for view, (config, column) in picks.items():
+        if config not in tables:
+            tables[config] = load_table(HubTable(name, config, split, revision))
+        out[view] = HubColumn(tables[config], column, id_column)
+    return out
+
+
+def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: int | None = None):
+    """Rows of every table that share an id, one per id (the first occurrence), in id order, as an
+    ``AlignedDataset`` built once in semhub's cache (``key`` names the build)."""
+    from semhub.backbone.loading import cache_root, cached_build
+    from semhub.data.aligned import load_aligned
+
+    sources = {view: (undecoded(c.table), c) for view, c in views.items()}
+    for view, (table, c) in sources.items():
+        for col in (c.column, c.id_column):
+            if col not in table.column_names:
+                raise ParameterError("data", f"{describe}: view {view!r} reads column {col!r}, which is not there "
+                                             f"(columns: {', '.join(table.column_names)})")
+    fingerprints = [getattr(t, "_fingerprint", "") for t, _ in sources.values()]
+    digest = hashlib.sha256(json.dumps([key, sorted(views), fingerprints, limit]).encode()).hexdigest()[:20]
+    target = cache_root() / "hub-data" / digest
+
+    def build(folder: Path) -> None:
+        first: dict[str, dict[Any, int]] = {}
+        for view, (table, c) in sources.items():
+            seen: dict[Any, int] = {}
+            for i, value in enumerate(table[c.id_column]):
+                seen.setdefault(value, i)
+            first[view] = seen
+        shared = set.intersection(*(set(s) for s in first.values()))
+        if not shared:
+            raise ParameterError("data", f"{describe}: the tables share no id")
+        ids = sorted(shared, key=lambda v: (str(type(v)), v))[:limit] if limit else sorted(shared, key=lambda v: (str(type(v)), v))
+        with (folder / "data.jsonl").open("w", encoding="utf-8") as out:
+            for ident in ids:
+                row: dict[str, Any] = {"id": str(ident)}
+                for view, (table, c) in sources.items():
+                    i = first[view][ident]
+                    value = table[i][c.column]
+                    kind = _media_kind(table.features[c.column])
+                    row[view] = _write_media(folder, view, ident, value) if kind else value
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        (folder / "source.json").write_text(json.dumps({"data": describe, "views": sorted(views)}) + "\n")
+
+    return load_aligned(cached_build(target, build, describe) / "data.jsonl")
+
+
+def _write_media(folder: Path, view: str, ident: Any, value: dict) -> str:
+    """An undecoded media cell ({bytes, path}) -> a file under the build folder; its relative path."""
+    data, original = value.get("bytes"), value.get("path")
+    if data is None and original and os.path.isfile(original):
+        data = Path(original).read_bytes()
+    if data is None:
+        raise SemhubError(f"view {view!r}, id {ident}: the media cell holds neither bytes nor a readable path")
+    suffix = Path(original or "").suffix.lower() or ".bin"
+    safe = hashlib.sha256(str(ident).encode()).hexdigest()[:16]
+    rel = Path("media") / view / f"{safe}{suffix}"
+    (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+    (folder / rel).write_bytes(data)
+    return rel.as_posix()
+
+
+def load_hub(text: str, limit: int | None = None):
+    """``--data hf:...``: one table, its columns (renamed by the mapping) as views."""
+    spec = HubSpec.parse(text)
+    table = load_table(spec.table)
+    id_column = spec.id_column or ("id" if "id" in table.column_names else None)
+    columns = spec.columns or {c: c for c in table.column_names if c != id_column}
+    if id_column is None:
+        table = table.add_column("__row", list(range(len(table))))
+        id_column = "__row"
+    views = {view: HubColumn(table, column, id_column) for view, column in columns.items()}
+    return join_tables(views, key=text, describe=spec.table.describe(), limit=limit)
+
+
+__all__ = ["HubColumn", "HubSpec", "HubTable", "hub_columns", "is_hub", "join_tables", "load_hub", "load_table"]
