@@ -414,6 +414,24 @@ def test_convert_salmonn_writes_a_complete_model_with_beats(tmp_path, clips):
     assert got.shape == (2, 2, 32) and bool(torch.isfinite(got).all())
 
 
+def test_paper_audio_experiments_run_on_a_converted_salmonn_with_beats(tmp_path, cli_run):
+    """Paper 6.2 and 6.3 through the CLI on the complete (tiny) SALMONN that convert-salmonn wrote."""
+    source = audio_llm("audio_prefix")
+    parts = salmonn_parts(tmp_path, source.model)
+    model = tmp_path / "salmonn"
+    code, _, err = cli_run("convert-salmonn", "--ckpt", str(parts["ckpt"]), "--whisper", parts["whisper"],
+                           "--llm", parts["llm"], "--beats", str(parts["beats"]), "--window-frames", "5",
+                           "--qformer-heads", "4", "--out", str(model))
+    assert code == 0, err
+    for experiment, key, limit in (("audio-logit-lens", "audio_lens", "4"),  # 10 mammals, then 10 others
+                                   ("audio-mammal-steering", "mammal_steering", "20")):
+        out = tmp_path / experiment
+        code, _, err = cli_run("reproduce", experiment, "--model", str(model), "--limit", limit, "--out", str(out))
+        assert code == 0, err
+        records = json.loads((out / "results.json").read_text())[key]
+        assert records and all(np.isfinite(v).all() for r in records for v in r["series"].values())
+
+
 def test_convert_salmonn_without_beats_says_what_is_missing(tmp_path, cli_run, capsys):
     source = audio_llm("audio_prefix").model
     parts = salmonn_parts(tmp_path, source)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,8 +116,31 @@ def _pick_split(tables, table: HubTable):
     return tables[split]
 
 
+@contextmanager
+def quiet():
+    """No ``datasets`` progress bars while semhub reads (its own progress is shown; errors stay one line)."""
+    import datasets
+    from datasets.utils import logging as ds_logging
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    level = ds_logging.get_verbosity()
+    datasets.disable_progress_bars()
+    ds_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        ds_logging.set_verbosity(level)
+        if not was_disabled:
+            datasets.enable_progress_bars()
+
+
 def load_table(table: HubTable):
     """The ``datasets.Dataset`` of ``table``; one line naming the dataset when it cannot be had."""
+    with quiet():
+        return _load_table(table)
+
+
+def _load_table(table: HubTable):
     import datasets
 
     folder = Path(table.name).expanduser()
@@ -137,6 +161,9 @@ def load_table(table: HubTable):
         raise
     except Exception as exc:  # noqa: BLE001 - the datasets library's many failures, as one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:240]
+        if folder.is_dir():
+            raise ParameterError("data", f"{table.describe()}: {folder} is not a dataset folder `datasets` can "
+                                         f"read ({type(exc).__name__}: {first})") from None
         if offline() and not folder.exists():
             raise ParameterError("data", f"{table.describe()}: not in the local cache and the hub is offline "
                                          f"(HF_HUB_OFFLINE=1); download it once with hub access, or give a "
@@ -195,7 +222,8 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
     from semhub.backbone.loading import cache_root, cached_build
     from semhub.data.aligned import load_aligned
 
-    sources = {view: (undecoded(c.table), c) for view, c in views.items()}
+    with quiet():
+        sources = {view: (undecoded(c.table), c) for view, c in views.items()}
     for view, (table, c) in sources.items():
         for col in (c.column, c.id_column):
             if col not in table.column_names:
@@ -227,7 +255,9 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         (folder / "source.json").write_text(json.dumps({"data": describe, "views": sorted(views)}) + "\n")
 
-    return load_aligned(cached_build(target, build, describe) / "data.jsonl")
+    with quiet():
+        folder = cached_build(target, build, describe)
+    return load_aligned(folder / "data.jsonl")
 
 
 def _write_media(folder: Path, view: str, ident: Any, value: dict) -> str:
