@@ -109,7 +109,7 @@ def test_missing_file_is_reported(tmp_path):
 
 def test_whisper_encoder_groups_cover_the_clip_only(clips):
     folder, paths = clips
-    bb = tiny_backbone("whisper", processor=whisper_fe())
+    bb = tiny_backbone("whisper", processor=whisper_fe()).using("encoder")
     enc = AudioSpoke().encode(paths, bb, folder)
     assert enc.inputs["input_features"].shape == (4, 16, 100)
     frames = enc.groups["content"].sum(1).tolist()
@@ -120,7 +120,9 @@ def test_whisper_encoder_groups_cover_the_clip_only(clips):
 
 def test_whisper_capture_matches_hf_encoder_and_decoder_states(clips):
     folder, paths = clips
-    bb = tiny_backbone("whisper", processor=whisper_fe())
+    whisper = tiny_backbone("whisper", processor=whisper_fe())
+    assert whisper.stack == "decoder"  # the default: the decoder's read-out
+    bb = whisper.using("encoder")
     enc = AudioSpoke().encode(paths, bb, folder)
     with torch.no_grad():
         ref = bb.model(input_features=enc.inputs["input_features"],
@@ -206,20 +208,20 @@ def test_readout_on_the_encoder_or_an_audio_llm_is_refused(clips):
     folder, paths = clips
     bb = tiny_backbone("whisper", processor=whisper_fe())
     with semhub.encoding(semhub.InputSettings(readout="sot")):
-        with pytest.raises(semhub.ParameterError, match="reads Whisper's decoder; add --stack decoder"):
-            AudioSpoke().encode(paths, bb, folder)
+        with pytest.raises(semhub.ParameterError, match="reads Whisper's decoder, not the encoder"):
+            AudioSpoke().encode(paths, bb.using("encoder"), folder)
         with pytest.raises(semhub.ParameterError, match="reads audio at its placeholder positions"):
             AudioSpoke().encode(paths, audio_llm("qwen2_audio"), folder)
     with semhub.encoding(semhub.InputSettings(readout="transcribe:view:transcript")):
         with pytest.raises(semhub.ParameterError, match="only a run over a dataset gives the rows' text"):
-            AudioSpoke().encode(paths, bb.using("decoder"), folder, view="audio_es")
+            AudioSpoke().encode(paths, bb, folder, view="audio_es")
 
 
 def test_unknown_stack_is_a_clear_error():
     from semhub.errors import SemhubError
 
     bb = tiny_backbone("whisper", processor=whisper_fe())
-    with pytest.raises(SemhubError, match="has no stack 'middle'.*encoder, decoder"):
+    with pytest.raises(SemhubError, match="has no stack 'middle'.*decoder, encoder"):
         bb.using("middle")
 
 

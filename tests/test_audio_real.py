@@ -70,7 +70,7 @@ def test_analyze_modality_audio_out_of_the_box(tmp_path, cli_run):
                                 "--bootstrap", "50", "--out", str(out))
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["model"]["family"] == "whisper" and manifest["model"]["stack"] == "encoder"
+    assert manifest["model"]["family"] == "whisper" and manifest["model"]["stack"] == "decoder"
     assert manifest["model"]["n_layers"] == 6
     assert (out / "similarity.png").stat().st_size > 10_000
     rows = json.loads((out / "results.json").read_text())["similarity"]

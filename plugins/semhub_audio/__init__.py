@@ -179,13 +179,16 @@ def semhub_register_analyses(register) -> None:
 @hookimpl
 def semhub_register_experiments(register) -> None:
     register("audio-similarity", "analyze", {'modality': 'audio'},
-             "spoken sentences in en/es/fr/de: where do they meet? (Whisper encoder by default)")
+             "spoken sentences in en/es/fr/de: where do they meet? (Whisper's decoder over its own English translation)")
+    register("audio-similarity-encoder", "analyze", {'modality': 'audio', 'stack': 'encoder'},
+             "the same on Whisper's encoder (the audio alone, before any text)")
     register("audio-text-similarity", "analyze", {'modality': 'audio', 'data': 'spoken-animals', 'views': ['audio_en', 'en'], 'pooling': 'last', 'center': False},
              "paper 6.1: audio vs its label text in one LLM (needs --model: an audio LLM)")
     register("audio-logit-lens", "analyze", {'modality': 'audio', 'data': 'spoken-animals', 'views': ['audio_en', 'audio_es'], 'analysis': 'audio-lens'},
              "paper 6.2: label words at the audio positions vs a random label's")
     register("align-speech-text", "analyze", {"analysis": "alignment", "model": "gemma3-270m",
-             "model_b": "whisper-base", "data": "speech-pairs", "views": ["text_transcript", "audio"],
+             "model_b": "whisper-base", "stack_b": "encoder", "data": "speech-pairs",
+             "views": ["text_transcript", "audio"],
              "permutations": 20},
              "beyond the paper: Gemma 3 (the transcript) x the Whisper base encoder (the speech), all layer pairs")
     register("audio-mammal-steering", "analyze", {'modality': 'audio', 'data': 'spoken-animals', 'views': ['audio_en', 'audio_es'], 'analysis': 'mammal-steering'},

@@ -3,7 +3,8 @@
 Two kinds, told apart by the loaded model, never by its name:
 - **encoder-decoder speech models** (Whisper): log-mel features; on the encoder stack the
   groups cover encoder frames (``content`` = frames holding speech, not the padding to 30 s),
-  on the decoder stack the decoder reads the fixed prompt ``<|startoftranscript|>``;
+  on the decoder stack (the default) the positions the run's ``--readout`` names
+  (``whisper_readout.py``: by default the mean over Whisper's own greedy English translation);
 - **audio-prefix LLMs** (Qwen2-Audio, SALMONN-style): the family's prompt with an audio
   placeholder that the processor expands; ``content`` = the audio positions the processor
   put there (found from the ids), ``prompt_last`` = the last prompt token (the paper's read-out).
@@ -39,10 +40,10 @@ def encode_encoder_decoder(clips: list[np.ndarray], backbone, readout: str | Non
     feats = fe(clips, sampling_rate=sampling_rate(backbone), return_tensors="pt").input_features
     feats = _features_dtype(backbone, feats)
     n = len(clips)
-    if backbone.stack == backbone.family.main_stack:  # the encoder: one state per 2 mel frames
+    if backbone.family.input_part(backbone.stack) == "position_embedding":  # fed features: the encoder, 1 state / 2 frames
         if readout:
-            raise ParameterError("readout", f"{readout!r} reads Whisper's decoder; add --stack decoder "
-                                            "(the encoder needs no read-out)")
+            raise ParameterError("readout", f"{readout!r} reads Whisper's decoder, not the encoder (drop "
+                                            "--stack encoder: the decoder is the default)")
         frames = feats.shape[-1] // 2
         lengths = torch.tensor([min(frames, math.ceil(len(c) / fe.hop_length / 2)) for c in clips])
         positions = torch.arange(frames)

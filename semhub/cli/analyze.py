@@ -49,6 +49,7 @@ class AnalyzeCommand(click.Command):
               help="A second model (same forms as --model) that reads every view after the first: alignment "
                    "then compares every layer of --model with every layer of --model-b.")
 @click.option("--layers-b", default=None, help="--model-b's layers to capture (default: all).")
+@click.option("--stack-b", default=None, help="--model-b's block stack, as --stack (Whisper: decoder, encoder).")
 @click.option("--data", default=None,
               help="Aligned JSONL/TSV file or built-in dataset name (default: the --modality's built-in data).")
 @click.option("--views", default=None, help="Comma list; the first view is compared with each other one.")

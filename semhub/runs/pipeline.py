@@ -81,6 +81,7 @@ def analyze(
     model_b: str | None = None,
     backbone_b: Any = None,
     layers_b: str | list[int] | None = None,
+    stack_b: str | None = None,
     data: Any = None,
     views: list[str] | None = None,
     modality: str = "text",
@@ -124,7 +125,7 @@ def analyze(
     ``analysis`` is a registered name (``semhub plugins``). The analysis's own options are given as
     keywords (``max_positions=100``) or as ``options={...}`` / an ``Options`` instance. ``backbone``
     reuses a loaded model instead of ``model``. ``model_b`` (or a loaded ``backbone_b``) reads every view
-    after the first with a second model, at its ``layers_b`` (default: all), for analyses that compare
+    after the first with a second model, at its ``layers_b`` (default: all) of its ``stack_b``, for analyses that compare
     models (``alignment``); the first view is read by ``model``. Errors name the parameter.
 
     ``paper=True`` takes the paper's code's choices for this analysis (its ``PaperSetting``: last
@@ -183,9 +184,10 @@ def analyze(
         crossing = [a.name for a in catalog.analyses().values() if getattr(a, "cross_model", False)]
         raise ParameterError("model_b", f"analysis {analysis_obj.name!r} reads one model; to compare two models "
                                         f"run {', '.join(crossing) or 'an analysis that compares models'}")
-    if layers_b is not None and not two_models:
-        raise ParameterError("layers_b", "needs model_b (the second model whose layers these are)")
-    given = {"analysis": analysis_obj.name, "model": model, "model_b": model_b, "layers_b": layers_b, "data": None if data is None else str(getattr(data, "path", data)),
+    for name, value in (("layers_b", layers_b), ("stack_b", stack_b)):
+        if value is not None and not two_models:
+            raise ParameterError(name, "needs model_b (the second model this is about)")
+    given = {"analysis": analysis_obj.name, "model": model, "model_b": model_b, "layers_b": layers_b, "stack_b": stack_b, "data": None if data is None else str(getattr(data, "path", data)),
              "views": views, "layers": layers, "paper": paper, "device": device, "dtype": dtype,
              "device_map": device_map, "offload_folder": str(offload_folder) if offload_folder else None,
              "revision": revision, "trust_remote_code": trust_remote_code, "stack": stack, "resume": resume,
@@ -229,7 +231,9 @@ def analyze(
             model = model_for(modality, model)
             backbone = _load(model, placement, stack)
         if two_models and backbone_b is None:
-            backbone_b = _load(model_b, placement, None)  # each model loaded once
+            backbone_b = _load(model_b, placement, stack_b)  # each model loaded once
+        elif backbone_b is not None and stack_b is not None:
+            backbone_b = backbone_b.using(stack_b)
         load_s = time.perf_counter() - t0
         views_a = view_list[:1] if two_models else view_list
         ctx = make_context(backbone, ds, views_a, settings=settings, options=opts, layers=layers,
@@ -244,7 +248,7 @@ def analyze(
                                            layers=layers_b, drop_embeddings=drop,
                                            on_batch=progress.advance, resume=resume)
         if engine == "ray":
-            for side, name, side_stack in ((ctx, model, stack), (ctx.partner, model_b, None)):
+            for side, name, side_stack in ((ctx, model, stack), (ctx.partner, model_b, stack_b)):
                 if side is not None:
                     _use_ray(side, {**placement, "model": name, "stack": side_stack}, workers, address, device)
         work = analysis_obj.work(ctx) if hasattr(analysis_obj, "work") else None
