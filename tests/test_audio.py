@@ -217,6 +217,14 @@ def test_readout_on_the_encoder_or_an_audio_llm_is_refused(clips):
             AudioSpoke().encode(paths, bb, folder, view="audio_es")
 
 
+def test_transcribe_refuses_an_unknown_language_before_loading(tmp_path, cli_run):
+    clip = tmp_path / "a.wav"
+    sf.write(clip, tone(0.5), RATE)
+    code, _, err = cli_run("transcribe", "--language", "xx", "--model", str(tmp_path / "no-model"), str(clip))
+    assert code == 2 and err.count("\n") == 1
+    assert "--language: 'xx' is not one of Whisper's language codes" in err  # not a failed load of no-model
+
+
 def test_unknown_stack_is_a_clear_error():
     from semhub.errors import SemhubError
 

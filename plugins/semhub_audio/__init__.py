@@ -116,7 +116,11 @@ def semhub_register_commands(cli) -> None:
         import semhub
         from semhub_audio.audio_io import read_audio
         from semhub_audio.transcribe import transcribe as run
+        from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
+        if language is not None and language not in LANGUAGES:  # Whisper's languages, before the model loads
+            raise semhub.ParameterError("--language", f"{language!r} is not one of Whisper's language codes "
+                                                      f"(e.g. {', '.join(list(LANGUAGES)[:8])}...)")
         clips = []
         for f in files:
             try:
