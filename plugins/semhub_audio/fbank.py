@@ -15,7 +15,6 @@ spectrum, apply triangular filters equally spaced on the mel scale (1127 ln(1 + 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

@@ -45,6 +45,13 @@ class ModelSource:
         return Path(self.fetch())
 
 
+def hub_offline() -> bool:
+    """huggingface_hub's own verdict (HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE), as transformers and datasets see it."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("SEMHUB_CACHE_DIR") or platformdirs.user_cache_dir("semhub"))
 

@@ -84,12 +84,6 @@ def is_hub(data: Any) -> bool:
     return isinstance(data, str) and data.startswith(PREFIX)
 
 
-def offline() -> bool:
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE)
-
-
 def _local_parquet(folder: Path, table: HubTable):
     """``CONFIG/SPLIT/*.parquet`` (the hub's parquet export) -> a DatasetDict of that config's splits."""
     import datasets
@@ -143,6 +137,8 @@ def load_table(table: HubTable):
 def _load_table(table: HubTable):
     import datasets
 
+    from semhub.backbone.loading import hub_offline
+
     folder = Path(table.name).expanduser()
     try:
         if folder.is_dir():
@@ -164,7 +160,7 @@ def _load_table(table: HubTable):
         if folder.is_dir():
             raise ParameterError("data", f"{table.describe()}: {folder} is not a dataset folder `datasets` can "
                                          f"read ({type(exc).__name__}: {first})") from None
-        if offline() and not folder.exists():
+        if hub_offline() and not folder.exists():
             raise ParameterError("data", f"{table.describe()}: not in the local cache and the hub is offline "
                                          f"(HF_HUB_OFFLINE=1); download it once with hub access, or give a "
                                          f"local copy (hf:/path/to/folder)") from None
@@ -243,7 +239,7 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
         shared = set.intersection(*(set(s) for s in first.values()))
         if not shared:
             raise ParameterError("data", f"{describe}: the tables share no id")
-        ids = sorted(shared, key=lambda v: (str(type(v)), v))[:limit] if limit else sorted(shared, key=lambda v: (str(type(v)), v))
+        ids = sorted(shared, key=lambda v: (str(type(v)), v))[:limit]  # [:None] keeps all
         with (folder / "data.jsonl").open("w", encoding="utf-8") as out:
             for ident in ids:
                 row: dict[str, Any] = {"id": str(ident)}

@@ -100,6 +100,8 @@ def lens_folder(path: str | Path) -> Path:
                                           f"published lens id of {repo})")
     from huggingface_hub import hf_hub_download
 
+    from semhub.backbone.loading import hub_offline
+
     where = f"{repo} ({repo_type}) {LENS_SUBFOLDER}/{resource}"
     files = []
     for name in (CONFIG, PARAMS):
@@ -107,8 +109,7 @@ def lens_folder(path: str | Path) -> Path:
             files.append(Path(hf_hub_download(repo_id=repo, repo_type=repo_type, filename=name,
                                               subfolder=f"{LENS_SUBFOLDER}/{resource}")))
         except Exception as exc:  # noqa: BLE001 - offline, not found, refused: one line naming the lens
-            offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-            why = ("not in the local hub cache and HF_HUB_OFFLINE=1" if offline
+            why = ("not in the local hub cache and HF_HUB_OFFLINE=1" if hub_offline()
                    else f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}")
             raise ParameterError("lens_path", f"no folder {text} and no published lens {where}: {why}") from None
     return files[0].parent

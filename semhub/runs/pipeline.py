@@ -138,7 +138,7 @@ def analyze(
     """
     from semhub.contract.spoke import allow_outside_paths as allowing
     from semhub.data.templates import load_template
-    from semhub.contract.spoke import InputSettings, encoding
+    from semhub.contract.spoke import encoding
     from semhub.runs.paper import paper_options, paper_setting, resolve
 
     started = time.perf_counter()
