@@ -149,7 +149,8 @@ def speech_rows(n: int = 4) -> tuple:
 
 
 @pytest.mark.parametrize("readout", ["transcribe:en:prompt", "translate:detect:prompt", "translate:detect:greedy",
-                                     "transcribe:view:transcript", "translate:view:translation"])
+                                     "translate:auto:greedy", "transcribe:view:transcript",
+                                     "translate:view:translation"])
 def test_whisper_decoder_readouts_capture_the_positions_they_name(readout):
     """Every read-out: the prompt Whisper expects, then the text; captured states are HF's decoder
     hidden states averaged over exactly the positions named (batched, right-padded)."""
@@ -164,11 +165,16 @@ def test_whisper_decoder_readouts_capture_the_positions_they_name(readout):
     assert ids[:, 3].tolist() == [tok.convert_tokens_to_ids("<|notimestamps|>")] * 4
     with torch.no_grad():
         ref = dec.model(input_features=enc.inputs["input_features"], decoder_input_ids=ids, output_hidden_states=True)
-    if lang == "detect":  # the tag Whisper predicts at SOT, among its language tokens
-        codes = torch.tensor([tok.convert_tokens_to_ids(t) for t in ("<|en|>", "<|es|>", "<|fr|>", "<|de|>")])
-        assert ids[:, 1].tolist() == codes[ref.logits[:, 0, codes].argmax(-1)].tolist()
+    codes = torch.tensor([tok.convert_tokens_to_ids(t) for t in ("<|en|>", "<|es|>", "<|fr|>", "<|de|>")])
+    detected = codes[ref.logits[:, 0, codes].argmax(-1)].tolist()  # the tag Whisper predicts at SOT
+    if lang == "detect":
+        assert ids[:, 1].tolist() == detected
     else:
-        assert ids[:, 1].tolist() == [tok.convert_tokens_to_ids("<|es|>" if lang == "view" else "<|en|>")] * 4
+        assert ids[:, 1].tolist() == [tok.convert_tokens_to_ids("<|en|>" if lang == "en" else "<|es|>")] * 4
+    if lang == "auto":  # a view naming no language: detected
+        with semhub.encoding(semhub.InputSettings(readout=readout)):
+            plain = AudioSpoke().encode(paths, dec, folder, view="audio", rows=rows)
+        assert plain.inputs["decoder_input_ids"][:, 1].tolist() == detected
     if position == "prompt":
         assert read.sum(1).tolist() == [1] * 4 and bool(read[:, 3].all())
     elif position == "greedy":  # what the decoder wrote is its own argmax, recomputed without the cache

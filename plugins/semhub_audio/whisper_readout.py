@@ -5,8 +5,9 @@ Whisper's decoder starts from ``<|startoftranscript|>`` (SOT), then a language t
 
 - ``sot``: SOT alone (the state that predicts the language tag), or
 - ``TASK:LANGUAGE:POSITION``: TASK ``transcribe`` or ``translate``; LANGUAGE ``detect`` (the tag
-  Whisper predicts at SOT, per clip), ``view`` (the view's own language: ``audio_es`` -> ``es``)
-  or a code (``en``: forced for every clip); POSITION ``prompt`` (the last prompt token, before any
+  Whisper predicts at SOT, per clip), ``view`` (the view's own language: ``audio_es`` -> ``es``),
+  ``auto`` (the view's language when it names one Whisper knows, else detected) or a code (``en``:
+  forced for every clip); POSITION ``prompt`` (the last prompt token, before any
   text), or the mean over a text teacher-forced after the prompt: ``greedy`` (what Whisper itself
   writes, greedily), ``transcript`` (the row's text in the view's language: column ``es`` for
   ``audio_es``) or ``translation`` (the row's English text, column ``en``).
@@ -26,7 +27,7 @@ from semhub import ParameterError
 TASKS = ("transcribe", "translate")
 POSITIONS = ("prompt", "greedy", "transcript", "translation")
 REFERENCE_TEXT = ("transcript", "translation")
-DEFAULT_READOUT = "translate:detect:greedy"  # the best audio-only read-out on the built-in sample (docs/findings.md)
+DEFAULT_READOUT = "translate:auto:greedy"  # the best audio-only read-out on the built-in sample (docs/findings.md)
 MAX_NEW_TOKENS = 96
 
 
@@ -45,7 +46,7 @@ class Readout:
         parts = text.split(":")
         if len(parts) != 3 or parts[0] not in TASKS or parts[2] not in POSITIONS or not parts[1]:
             raise ParameterError("readout", f"{text!r}: give 'sot' or TASK:LANGUAGE:POSITION, TASK one of "
-                                            f"{', '.join(TASKS)}, LANGUAGE detect, view or a code (en, es...), "
+                                            f"{', '.join(TASKS)}, LANGUAGE detect, view, auto or a code (en, es...), "
                                             f"POSITION one of {', '.join(POSITIONS)}")
         return cls(parts[0], parts[1], parts[2])
 
@@ -77,8 +78,10 @@ def view_language(view: str) -> str:
 
 
 def readouts() -> dict[str, str]:
-    """The read-outs to list (a language code or ``view`` may stand where ``detect`` is)."""
-    out = {"sot": "<|startoftranscript|> alone: the state that predicts the language tag"}
+    """The read-outs to list (``view``, ``auto`` or a language code may stand where ``detect`` is)."""
+    out = {"sot": "<|startoftranscript|> alone: the state that predicts the language tag",
+           DEFAULT_READOUT: "the default: the mean over Whisper's own greedy English translation, the language "
+                            "tag the view's (audio_es: es) or, when it names none, detected"}
     for task in TASKS:
         out[f"{task}:detect:prompt"] = f"the end of the {task} prompt, the detected language's tag"
         out[f"{task}:detect:greedy"] = f"the mean over Whisper's own greedy {task} output, teacher-forced"
@@ -118,6 +121,8 @@ def decoder_inputs(backbone, feats: torch.Tensor, readout: str, view: str = "",
         return torch.full((n, 1), sot, dtype=torch.long), ones, ones
     langs = language_ids(tok)
     code = view_language(view) if spec.language == "view" else spec.language
+    if code == "auto":
+        code = view_language(view) if view_language(view) in langs else "detect"
     if code != "detect" and code not in langs:
         raise ParameterError("readout", f"{code!r} is not a language of this model (e.g. "
                                         f"{', '.join(sorted(langs)[:8])}...)")
