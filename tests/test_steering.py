@@ -194,3 +194,13 @@ def test_sweep_runs_every_setting_with_a_baseline(tmp_path):
     assert all(r["n"] == 3 and r["scores"]["perplexity"] > 1 for r in res.records)
     assert res.summary_columns == ("layer", "coeff", "perplexity", "target log p shift")
     assert res.plot(tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_contrast_vectors_that_are_zero_or_not_finite_are_refused():
+    bb = tiny_backbone("llama")
+    with pytest.raises(semhub.ParameterError, match="contrast: the steering vector is zero"):
+        from_contrast(bb, ["the cat"], ["the cat"], layer=2)
+    with torch.no_grad():  # states that overflow: NaN from block 1 on
+        bb.model.model.layers[0].mlp.down_proj.weight.fill_(float("nan"))
+    with pytest.raises(semhub.ParameterError, match="contrast: the steering vector is not finite"):
+        from_contrast(bb, ["the cat"], ["the dog"], layer=2)

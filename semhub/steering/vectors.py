@@ -91,10 +91,13 @@ def from_contrast(backbone, positive: list[str], negative: list[str], *, layer: 
 
 
 def refuse_zero(vec: torch.Tensor, parameter: str, why: str) -> None:
-    """A zero vector would silently reproduce the baseline: refuse it."""
-    if not bool(vec.abs().sum() > 0):
-        from semhub.errors import ParameterError
+    """A zero vector would silently reproduce the baseline, a NaN one would poison every state: refuse both."""
+    from semhub.errors import ParameterError
 
+    if not bool(torch.isfinite(vec).all()):
+        raise ParameterError(parameter, "the steering vector is not finite (NaN or inf: the model's states "
+                                        "overflow at that layer; try --dtype float32)")
+    if not bool(vec.abs().sum() > 0):
         raise ParameterError(parameter, f"the steering vector is zero ({why})")
 
 
