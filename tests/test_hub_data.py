@@ -173,6 +173,12 @@ def test_hf_data_reads_a_saved_dataset_with_a_column_mapping(tmp_path, cli_run):
     saved = tmp_path / "pairs"
     datasets.Dataset.from_dict({"sid": ["a", "b", "c"], "src": ["the cat", "the dog", "red house"],
                                 "tgt": ["el gato", "el perro", "casa roja"]}).save_to_disk(str(saved))
+    two = tmp_path / "two-splits"
+    table = datasets.Dataset.from_dict({"en": ["a b", "c d"], "es": ["e f", "g h"]})
+    datasets.DatasetDict({"train": table, "validation": table}).save_to_disk(str(two))
+    with pytest.raises(semhub.ParameterError, match=r"several splits \(train, validation\); choose one with @SPLIT"):
+        semhub.dataset(f"hf:{two}")
+    assert semhub.dataset(f"hf:{two}@validation").ids == ["0", "1"]  # no id column: row numbers
     ds = semhub.dataset(f"hf:{saved}#en=src,es=tgt,id=sid")
     assert ds.views == ["en", "es"] and ds.ids == ["a", "b", "c"] and ds.columns["es"][2] == "casa roja"
     model = tmp_path / "tiny"

@@ -26,7 +26,6 @@ from semhub import ParameterError
 
 TASKS = ("transcribe", "translate")
 POSITIONS = ("prompt", "greedy", "transcript", "translation")
-REFERENCE_TEXT = ("transcript", "translation")
 DEFAULT_READOUT = "translate:auto:greedy"  # the best audio-only read-out on the built-in sample (docs/findings.md)
 MAX_NEW_TOKENS = 96
 

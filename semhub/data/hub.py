@@ -104,6 +104,8 @@ def _pick_split(tables, table: HubTable):
         return tables
     splits = list(tables)
     split = table.split or ("test" if "test" in splits else splits[0] if len(splits) == 1 else None)
+    if split is None:
+        raise ParameterError("data", f"{table.describe()}: several splits ({', '.join(splits)}); choose one with @SPLIT")
     if split not in tables:
         raise ParameterError("data", f"{table.describe()}: no split {split!r}; it has {', '.join(splits)} "
                                      "(choose with @SPLIT)")
