@@ -582,3 +582,15 @@ def test_audio_lens_reads_the_audio_positions_of_audio_llms(name):
     for rec in result.records:
         for values in rec["series"].values():
             assert len(values) == bb.n_layers + 1 and all(0.0 < v <= 1.0 for v in values)
+
+
+@pytest.mark.parametrize("command", ["make-speech", "make-images", "make-clipart"])
+def test_make_commands_refuse_a_folder_they_cannot_fill_before_any_work(command, tmp_path, cli_run):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "kept.txt").write_text("mine")
+    for target, problem in (("file", "already exists and is not a folder"), ("file/sub", "is a file"),
+                            ("full", "already exists and is not empty")):
+        code, _, err = cli_run(command, str(tmp_path / target))
+        assert code == 2 and err.startswith("Error: FOLDER: ") and problem in err and err.count("\n") == 1, err
+    assert (tmp_path / "full" / "kept.txt").read_text() == "mine"

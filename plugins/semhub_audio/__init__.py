@@ -138,8 +138,10 @@ def semhub_register_commands(cli) -> None:
     @click.argument("folder", type=click.Path(path_type=Path))
     def make_speech(folder):
         """Regenerate the built-in spoken sample with espeak-ng into FOLDER."""
+        from semhub import check_out_dir
         from semhub_audio.make_speech import build
 
+        check_out_dir(folder, flag="FOLDER")  # a new folder, checked before any clip is spoken
         build(folder)
         click.echo(f"wrote {folder}/speech.jsonl and {folder}/animals.jsonl")
 

@@ -76,6 +76,9 @@ def semhub_register_commands(cli) -> None:
     @click.argument("folder", type=click.Path(path_type=Path))
     def make_images(folder):
         """Regenerate the built-in images (needs scikit-image: pip install 'semhub[image-data]')."""
+        from semhub import check_out_dir
+
+        check_out_dir(folder, flag="FOLDER")  # a new folder, before any work
         try:
             import skimage  # noqa: F401
         except ImportError:
@@ -92,8 +95,10 @@ def semhub_register_commands(cli) -> None:
     @click.option("--limit", type=click.IntRange(min=2), default=400, show_default=True, help="Drawings to keep.")
     def make_clipart(folder, limit):
         """Rebuild the clipart dataset (needs: apt-get install openclipart-png openclipart-svg wamerican)."""
+        from semhub import check_out_dir
         from semhub_image.make_clipart import build
 
+        check_out_dir(folder, flag="FOLDER")
         click.echo(f"wrote {build(folder, limit=limit)} drawings to {folder}/clipart.jsonl and {folder}/clipart/")
 
     @cli.command("convert-open-clip")

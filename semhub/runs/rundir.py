@@ -26,18 +26,18 @@ def default_run_dir(model: str, analysis: str) -> Path:
     return Path("runs") / f"{stamp}-{safe}-{analysis}"
 
 
-def check_out_dir(out: Path) -> None:
+def check_out_dir(out: Path, flag: str = "--out") -> None:
     """Refuse, before any work, a run directory that could not be written or would mix runs: a
     symbolic link (dangling or not), an existing file, a non-empty folder, a path under a file, or
-    a folder that cannot be written in."""
+    a folder that cannot be written in. ``flag`` is how the message names it (a command's argument)."""
     out = Path(out)
     if out.is_symlink():
-        raise SemhubError(f"--out: {out} is a symbolic link; give a plain folder")
+        raise SemhubError(f"{flag}: {out} is a symbolic link; give a plain folder")
     if out.exists() and not out.is_dir():
-        raise SemhubError(f"--out: {out} already exists and is not a folder")
+        raise SemhubError(f"{flag}: {out} already exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
-        raise SemhubError(f"--out: {out} already exists and is not empty")
-    _check_parent(out, "--out")
+        raise SemhubError(f"{flag}: {out} already exists and is not empty")
+    _check_parent(out, flag)
 
 
 def _check_parent(out: Path, flag: str) -> None:
