@@ -200,3 +200,20 @@ def test_offline_hub_dataset_is_one_line_naming_it(tmp_path, cli_run, monkeypatc
     assert not (tmp_path / "r").exists()
     code, _, err = cli_run("analyze", "--data", f"hf:{tmp_path}/missing-folder/", "--out", str(tmp_path / "r"))
     assert code == 2 and "is not a dataset folder" in err
+
+
+def test_fleurs_on_the_hub_reads_its_parquet_export(monkeypatch):
+    """google/fleurs is a loading script, which datasets no longer runs: the recipe reads the hub's
+    parquet export of each language through datasets' hf:// file system."""
+    calls = []
+
+    def fake_load(path, config=None, data_files=None, **kwargs):
+        calls.append((path, config, data_files))
+        raise ConnectionError("offline")
+
+    monkeypatch.delenv("SEMHUB_FLEURS", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    with pytest.raises(semhub.ParameterError, match="hf:google/fleurs:es_419@test: not in the local cache"):
+        semhub.dataset("fleurs", views=["audio_es", "audio_en"])
+    assert calls[0] == ("parquet", None,
+                        {"test": "hf://datasets/google/fleurs@refs%2Fconvert%2Fparquet/es_419/test/*.parquet"})

@@ -14,7 +14,7 @@ import os
 from semhub import ParameterError, hub_columns, join_tables
 
 REPO = "google/fleurs"
-REVISION = "refs/convert/parquet"
+REVISION = "refs/convert/parquet"  # read as hf://datasets/google/fleurs@refs%2Fconvert%2Fparquet/CONFIG/SPLIT/*.parquet
 DEFAULT_SPLIT = "test"
 DEFAULT_VIEWS = ["audio_en", "audio_es", "audio_fr", "audio_de"]
 CONFIGS = {

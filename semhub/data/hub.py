@@ -26,6 +26,7 @@ from typing import Any
 from semhub.errors import ParameterError, SemhubError
 
 PREFIX = "hf:"
+PARQUET_EXPORT = "refs/convert/parquet"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,14 @@ class HubSpec:
 
 def is_hub(data: Any) -> bool:
     return isinstance(data, str) and data.startswith(PREFIX)
+
+
+def parquet_export_files(table: HubTable, split: str) -> str:
+    """The hub's parquet export of one configuration and split, as an ``hf://`` pattern ``datasets`` reads
+    (the export is laid out CONFIG/SPLIT/NNNN.parquet on the ``refs/convert/parquet`` branch)."""
+    from urllib.parse import quote
+
+    return f"hf://datasets/{table.name}@{quote(PARQUET_EXPORT, safe='')}/{table.config or 'default'}/{split}/*.parquet"
 
 
 def _local_parquet(folder: Path, table: HubTable):
@@ -153,7 +162,11 @@ def _load_table(table: HubTable):
             return _pick_split(loaded, table)
         if folder.exists() or table.name.startswith(("/", "./", "../", "~")):
             raise ParameterError("data", f"{table.describe()}: {folder} is not a dataset folder")
-        loaded = datasets.load_dataset(table.name, table.config, revision=table.revision)
+        if table.revision == PARQUET_EXPORT:  # a script dataset's parquet export (datasets runs no scripts)
+            split = table.split or "test"
+            loaded = datasets.load_dataset("parquet", data_files={split: parquet_export_files(table, split)})
+        else:
+            loaded = datasets.load_dataset(table.name, table.config, revision=table.revision)
         return _pick_split(loaded, table)
     except (ParameterError, SemhubError):
         raise
