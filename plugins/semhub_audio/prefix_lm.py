@@ -234,7 +234,8 @@ def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, beats
     LLM (lmsys/vicuna-13b-v1.1); ``beats`` the BEATs checkpoint it was trained with
     (``BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt``), the encoder of non-speech audio.
     Without ``beats`` the conversion is refused unless ``speech_only``: then BEATs' channels (as
-    many as the checkpoint's ``ln_audio``) hold zeros, which keeps speech and weakens non-speech audio (the paper's animal sounds).
+    many as the checkpoint's ``ln_audio``) hold zeros, which keeps speech and weakens non-speech
+    audio (the paper's animal sounds).
     """
     from transformers import AutoTokenizer, WhisperFeatureExtractor, WhisperModel
 
