@@ -148,6 +148,14 @@ def test_published_checkpoint_loads_with_weights_only(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(wave), source(wave), atol=1e-5, rtol=1e-5)
     assert "predictor.weight" not in beats_state_dict(published_layout(source)["model"])
+    # the same weights saved by a BEATs built with torch's newer weight-norm parametrization
+    layout = published_layout(source)
+    sd = layout["model"]
+    sd["encoder.pos_conv.0.parametrizations.weight.original0"] = sd.pop("encoder.pos_conv.0.weight_g")
+    sd["encoder.pos_conv.0.parametrizations.weight.original1"] = sd.pop("encoder.pos_conv.0.weight_v")
+    torch.save(layout, path)
+    with torch.no_grad():
+        torch.testing.assert_close(load_beats(path)(wave), source(wave), atol=1e-5, rtol=1e-5)
 
 
 def test_bad_beats_checkpoints_are_one_line_naming_the_file(tmp_path):

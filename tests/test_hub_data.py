@@ -128,6 +128,14 @@ def test_fleurs_recipe_joins_languages_on_the_sentence_id(tmp_path, monkeypatch)
         semhub.dataset("fleurs", views=["audio_en", "audio_xx"])
 
 
+def test_hf_spec_joins_configurations_named_in_its_mapping(tmp_path):
+    """Without the recipe: one configuration per view, joined on the id column."""
+    recordings = fleurs_copy(tmp_path / "fleurs")
+    ds = semhub.dataset(f"hf:{tmp_path / 'fleurs'}@test#audio_en=en_us/audio,audio_es=es_419/audio,es=es_419/transcription")
+    assert ds.ids == ["3", "7", "12"] and ds.columns["es"][1] == "el perro"
+    assert (ds.base_dir / ds.columns["audio_es"][0]).read_bytes() == recordings[("es", 3)]
+
+
 def test_fleurs_through_the_cli_on_a_tiny_whisper(tmp_path, monkeypatch, cli_run):
     from conftest import make_tokenizer, tiny_backbone
     from test_audio import whisper_fe

@@ -206,20 +206,27 @@ def _fold_weight_norm(g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return g * v / v.norm(dim=(0, 1), keepdim=True)
 
 
+WEIGHT_NORM_KEYS = (  # (g, v): torch's old weight_norm, as published, and its parametrization
+    ("encoder.pos_conv.0.weight_g", "encoder.pos_conv.0.weight_v"),
+    ("encoder.pos_conv.0.parametrizations.weight.original0", "encoder.pos_conv.0.parametrizations.weight.original1"),
+)
+
+
 def beats_state_dict(published: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Published BEATs keys -> ``BEATs`` keys (weight norm folded, the shared bias table once, no classifier)."""
     out: dict[str, torch.Tensor] = {}
+    normed = {k for pair in WEIGHT_NORM_KEYS for k in pair}
     for key, value in published.items():
-        if key.startswith("predictor.") or key.startswith("encoder.pos_conv.0.weight_"):
+        if key.startswith("predictor.") or key in normed:
             continue
         if key.endswith("self_attn.relative_attention_bias.weight"):
             if key.startswith("encoder.layers.0."):
                 out["encoder.relative_attention_bias.weight"] = value
             continue
         out[key.replace("encoder.pos_conv.0.", "encoder.pos_conv.")] = value
-    if "encoder.pos_conv.0.weight_g" in published:
-        out["encoder.pos_conv.weight"] = _fold_weight_norm(published["encoder.pos_conv.0.weight_g"],
-                                                           published["encoder.pos_conv.0.weight_v"])
+    for g, v in WEIGHT_NORM_KEYS:
+        if g in published and v in published:
+            out["encoder.pos_conv.weight"] = _fold_weight_norm(published[g], published[v])
     return out
 
 

@@ -6,7 +6,8 @@ or a clone of a hub repository (its README's configs). Tables are read through `
 (``load_dataset`` / ``load_from_disk``), so the hub cache, ``HF_HUB_OFFLINE`` and revisions behave
 as everywhere else in the field.
 
-Columns become views, renamed by the ``#VIEW=COLUMN`` mapping (``#id=COLUMN`` names the id column).
+Columns become views, renamed by the ``#VIEW=COLUMN`` mapping (``#id=COLUMN`` names the id column;
+``VIEW=CONFIG/COLUMN`` reads another configuration, joined on the id).
 Recipes (``semhub.join_tables``) join several tables on a shared id, e.g. FLEURS recordings and
 FLORES+ sentences, one table per language. Media columns (``datasets.Audio``, ``datasets.Image``)
 are read undecoded and written once as files, since spokes read media from paths; the joined rows
@@ -287,8 +288,17 @@ def _write_media(folder: Path, view: str, ident: Any, value: dict) -> str:
 
 
 def load_hub(text: str, limit: int | None = None):
-    """``--data hf:...``: one table, its columns (renamed by the mapping) as views."""
+    """``--data hf:...``: one table's columns (renamed by the mapping) as views; a mapping
+    ``VIEW=CONFIG/COLUMN`` reads that column of another configuration, joined on the id column
+    (``#audio_en=en_us/audio,audio_es=es_419/audio``: one configuration per language)."""
     spec = HubSpec.parse(text)
+    picks = {view: (column.split("/", 1) if "/" in column else (spec.table.config, column))
+             for view, column in spec.columns.items()}
+    if any(config != spec.table.config for config, _ in picks.values()):
+        id_column = spec.id_column or "id"
+        columns = hub_columns(spec.table.name, {v: (c, col) for v, (c, col) in picks.items()},
+                              split=spec.table.split, revision=spec.table.revision, id_column=id_column)
+        return join_tables(columns, key=text, describe=spec.table.describe(), limit=limit)
     table = load_table(spec.table)
     id_column = spec.id_column or ("id" if "id" in table.column_names else None)
     columns = spec.columns or {c: c for c in table.column_names if c != id_column}
