@@ -457,6 +457,8 @@ def test_convert_salmonn_without_beats_says_what_is_missing(tmp_path, cli_run, c
     code, _, err = cli_run(*common, "--out", str(tmp_path / "a"))
     assert code == 2 and err.count("\n") == 1 and "--beats: SALMONN's non-speech encoder is missing" in err
     assert "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt" in err and not (tmp_path / "a").exists()
+    code, _, err = cli_run(*common[:-2], "--qformer-heads", "5", "--speech-only", "--out", str(tmp_path / "h"))
+    assert code == 2 and "--qformer-heads: 5 heads do not divide the checkpoint's Q-Former width 32" in err
     code, _, err = cli_run(*common, "--beats", str(parts["beats"]), "--speech-only", "--out", str(tmp_path / "b"))
     assert code == 2 and "--speech-only: contradicts --beats" in err and not (tmp_path / "b").exists()
     # asked for: a speech-only model whose BEATs channels are zeros (through ln_audio)

@@ -257,6 +257,9 @@ def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, beats
         raise SemhubError(f"{beats}: BEATs gives {beats_model.config.encoder_embed_dim} channels, {ckpt_path} "
                           f"was trained on {aux_dim}")
     _, num_query_tokens, q_hidden = state["speech_query_tokens"].shape
+    if q_hidden % qformer_heads:
+        raise ParameterError("qformer_heads", f"{qformer_heads} heads do not divide the checkpoint's Q-Former width "
+                                              f"{q_hidden} (SALMONN's is 768 with 12 heads)")
     ffn = state["speech_Qformer.bert.encoder.layer.0.intermediate_query.dense.weight"].shape[0]
     n_layers = 1 + max(int(m.group(1)) for k in state if (m := re.search(r"Qformer\.bert\.encoder\.layer\.(\d+)\.", k)))
     config = AudioPrefixConfig(
