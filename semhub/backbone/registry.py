@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semhub.errors import SemhubError
+from semhub.errors import ParameterError, SemhubError
 
 MODULE_KEYS = ("base", "blocks", "final_norm")
 """Parts every stack names. Each means one thing: ``base`` the model without its output head (what a
@@ -62,7 +62,7 @@ class ModelFamily:
         if stack in ("main", self.main_stack):
             return self.modules
         if stack not in self.stacks:
-            raise SemhubError(f"--stack: {self.name} has no stack {stack!r} (have: {', '.join(self.stack_names)})")
+            raise ParameterError("stack", f"{self.name} has no stack {stack!r} (have: {', '.join(self.stack_names)})")
         return self.stacks[stack]
 
     def stack_for(self, kind: str) -> str:

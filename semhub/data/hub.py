@@ -67,7 +67,7 @@ class HubSpec:
         name, config = body, None
         if not Path(body).exists() and body.count(":") == 1:  # a local path may itself hold a colon
             name, config = body.split(":")
-        if not name or (split == "" and "@" in text) or (config == ""):
+        if not name or (split == "" and "@" in text) or (config == "") or (":" in name and not Path(name).exists()):
             raise ParameterError("data", f"{text!r}: write hf:NAME[:CONFIG][@SPLIT][#VIEW=COLUMN,...]")
         columns: dict[str, str] = {}
         id_column = None

@@ -231,9 +231,11 @@ def analyze(
             model = model_for(modality, model)
             backbone = _load(model, placement, stack)
         if two_models and backbone_b is None:
-            backbone_b = _load(model_b, placement, stack_b)  # each model loaded once
+            with _naming("stack", "stack_b"):
+                backbone_b = _load(model_b, placement, stack_b)  # each model loaded once
         elif backbone_b is not None and stack_b is not None:
-            backbone_b = backbone_b.using(stack_b)
+            with _naming("stack", "stack_b"):
+                backbone_b = backbone_b.using(stack_b)
         load_s = time.perf_counter() - t0
         views_a = view_list[:1] if two_models else view_list
         ctx = make_context(backbone, ds, views_a, settings=settings, options=opts, layers=layers,
