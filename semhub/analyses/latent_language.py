@@ -132,18 +132,30 @@ class LatentLanguageResult(CurvesResult):
         return plot_curves(self, Path(path))
 
 
-def run_latent_language(ctx) -> LatentLanguageResult:
+def dictionaries_option(paths) -> list:
+    """``--dictionary`` files, else every registered dictionary."""
     from semhub.data.dictionary import load_dictionary
     from semhub.plugins import catalog
+
+    return [load_dictionary(p) for p in paths] if paths else catalog.dictionaries()
+
+
+def distinct_first_tokens(tokenizer, words: list[tuple], i: int, j: int) -> tuple[list[tuple], dict[str, list[int]]]:
+    """The word tuples whose forms ``i`` and ``j`` both tokenize and start with different tokens (so
+    their probabilities are told apart), and each form's first-token variants."""
+    forms = {w[k]: variants(tokenizer, w[k]) for w in words for k in (i, j)}
+    kept = [w for w in words if forms[w[i]] and forms[w[j]] and not set(forms[w[i]]) & set(forms[w[j]])]
+    return kept, forms
+
+
+def run_latent_language(ctx) -> LatentLanguageResult:
     from semhub.readout.collect import encode_values
     from semhub.readout.sites import last_site, read_lens
 
     o, bb = ctx.options, ctx.backbone
-    dictionaries = [load_dictionary(p) for p in o.dictionary] if o.dictionary else catalog.dictionaries()
-    words = cloze_rows(ctx.dataset, o.target) if o.task == "cloze" else triples(dictionaries, o.source, o.target)
-    tok = bb.tokenizer
-    forms = {w: variants(tok, w) for en, _, t in words for w in (en, t)}
-    kept = [(en, s, t) for en, s, t in words if forms[t] and forms[en] and not set(forms[t]) & set(forms[en])]
+    words = (cloze_rows(ctx.dataset, o.target) if o.task == "cloze"
+             else triples(dictionaries_option(o.dictionary), o.source, o.target))
+    kept, forms = distinct_first_tokens(bb.tokenizer, words, 2, 0)
     if len(kept) < 2:
         what = f"{o.target} cloze" if o.task == "cloze" else f"{o.source}->{o.target}"
         raise SemhubError(f"latent language: {len(kept)} {what} words whose {o.target} and English "

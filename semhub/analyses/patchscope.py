@@ -55,16 +55,12 @@ class PatchscopeResult(CurvesResult):
 
 
 def run_patchscope(ctx) -> PatchscopeResult:
-    from semhub.analyses.latent_language import triples, variants
-    from semhub.data.dictionary import load_dictionary
-    from semhub.plugins import catalog
+    from semhub.analyses.latent_language import dictionaries_option, distinct_first_tokens, triples
     from semhub.readout.patchscope import InspectionPrompt, inspect_states, source_states
 
     o, bb = ctx.options, ctx.backbone
-    dictionaries = [load_dictionary(p) for p in o.dictionary] if o.dictionary else catalog.dictionaries()
-    words = [(en, s) for en, s, _ in triples(dictionaries, o.source, "en")]
-    forms = {w: variants(bb.tokenizer, w) for pair in words for w in pair}
-    kept = [(en, s) for en, s in words if forms[en] and forms[s] and not set(forms[en]) & set(forms[s])]
+    words = [(en, s) for en, s, _ in triples(dictionaries_option(o.dictionary), o.source, "en")]
+    kept, forms = distinct_first_tokens(bb.tokenizer, words, 0, 1)
     if not kept:
         raise SemhubError(f"patchscope: no {o.source} word whose form and English translation start with different "
                           "tokens; give bigger dictionaries (--dictionary)")
