@@ -165,6 +165,9 @@ def test_flores_recipe_and_its_splits(tmp_path, monkeypatch, cli_run):
     ds = semhub.dataset("flores", views=["en", "zh", "sw"])
     assert ds.ids == ["3", "7", "12"] and ds.columns["zh"][0] == "猫坐着 (devtest)"
     assert semhub.dataset("flores@dev", views=["en", "zh"]).columns["en"][-1] == "blue river (dev)"
+    # the clone read directly: its README's configurations, not every parquet file under dev/
+    one = semhub.dataset(f"hf:{tmp_path / 'flores'}:swh_Latn@dev#sw=text")
+    assert one.ids == ["3", "7", "12"] and one.columns["sw"][0] == "paka aliketi (dev)"
     model = tmp_path / "tiny"
     save_tiny_lm(model)
     out = tmp_path / "run"

@@ -99,6 +99,8 @@ def _local_parquet(folder: Path, table: HubTable):
     import datasets
 
     root = folder / table.config if table.config else folder
+    if not root.is_dir():
+        return None
     files = {d.name: sorted(str(p) for p in d.glob("*.parquet")) for d in sorted(root.iterdir()) if d.is_dir()}
     files = {k: v for k, v in files.items() if v}
     if not files:
@@ -156,10 +158,8 @@ def _load_table(table: HubTable):
         if folder.is_dir():
             if (folder / "dataset_dict.json").exists() or (folder / "state.json").exists():
                 loaded = datasets.load_from_disk(str(folder))
-            elif (folder / (table.config or "")).is_dir() and (loaded := _local_parquet(folder, table)) is not None:
-                pass
-            else:
-                loaded = datasets.load_dataset(str(folder), table.config)
+            elif (folder / "README.md").exists() or (loaded := _local_parquet(folder, table)) is None:
+                loaded = datasets.load_dataset(str(folder), table.config)  # a clone: its README's configs
             return _pick_split(loaded, table)
         if folder.exists() or table.name.startswith(("/", "./", "../", "~")):
             raise ParameterError("data", f"{table.describe()}: {folder} is not a dataset folder")
