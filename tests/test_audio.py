@@ -210,6 +210,14 @@ def test_readout_mistakes_are_one_line_before_the_model_loads(tmp_path, cli_run)
     assert not (tmp_path / "r").exists()
 
 
+def test_plugins_lists_the_audio_readouts(cli_run):
+    code, out, _ = cli_run("plugins")
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.startswith("readout (audio): ")]
+    assert lines[0].split()[2] == "sot" and lines[1].split()[2] == "translate:auto:greedy"
+    assert len(lines) == len(AudioSpoke().readouts)
+
+
 def test_readout_on_the_encoder_or_an_audio_llm_is_refused(clips):
     folder, paths = clips
     bb = tiny_backbone("whisper", processor=whisper_fe())

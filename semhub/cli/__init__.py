@@ -102,6 +102,9 @@ def plugins(as_json: bool) -> None:
     click.echo(f"experiments: {', '.join(catalog.experiments()) or 'none'}")
     click.echo(f"dictionaries: {', '.join('-'.join(d.languages) for d in catalog.dictionaries()) or 'none'}")
     click.echo(f"named models: {', '.join(catalog.models()) or 'none'}")
+    for spoke in catalog.spokes().values():  # what --readout means for each spoke that takes one
+        for name, meaning in (getattr(spoke, "readouts", None) or {}).items():
+            click.echo(f"readout ({spoke.name}): {name:<28} {meaning}")
 
 
 @cli.command()

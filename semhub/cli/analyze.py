@@ -79,8 +79,8 @@ class AnalyzeCommand(click.Command):
 @click.option("--bos/--no-bos", default=None,
               help="Encode text with the tokenizer's BOS (--no-bos: add_special_tokens=False) [default: bos].")
 @click.option("--readout", default=None,
-              help="Where a spoke reads its inputs, in its own terms (`semhub spokes` lists them), e.g. on "
-                   "Whisper's decoder translate:detect:greedy [default: each spoke's].")
+              help="Where a spoke reads its inputs, in its own terms (`semhub plugins` lists them), e.g. on "
+                   "Whisper's decoder transcribe:view:prompt [default: each spoke's; Whisper: translate:auto:greedy].")
 @click.option("--template", default=None,
               help="Text template: 'paper' (the similarity's suffixes) or a TOML file of per-language prefix/suffix.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)

@@ -133,7 +133,7 @@ def analyze(
     the lens without BOS and on whole-word sites); the settings it decides (``pooling``, ``center``,
     ``final_norm``, ``lens_norm``, ``dtype``, ``bos``, ``template``) default to None, "not given", and a
     given value that contradicts it is an error. ``bos=False`` encodes text without BOS; ``readout`` is
-    where a spoke reads its inputs (a name from its ``readouts``: ``semhub spokes``);
+    where a spoke reads its inputs (a name from its ``readouts``: ``semhub plugins`` lists them);
     ``template`` is a text template (``"paper"`` or a TOML file: ``semhub.data.templates``).
     """
     from semhub.contract.spoke import allow_outside_paths as allowing
