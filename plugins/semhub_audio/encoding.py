@@ -50,7 +50,8 @@ def encode_encoder_decoder(clips: list[np.ndarray], backbone, readout: str | Non
         content = positions[None, :] < lengths[:, None]
         return Encoded({"input_features": feats},
                        {"content": content, "all": torch.ones(n, frames, dtype=torch.bool)})
-    from semhub_audio.whisper_readout import DEFAULT_READOUT, decoder_inputs
+    from semhub_audio.whisper_decoder import decoder_inputs
+    from semhub_audio.whisper_readout import DEFAULT_READOUT
 
     ids, content, valid = decoder_inputs(backbone, feats, readout or DEFAULT_READOUT, view, texts)
     return Encoded({"input_features": feats, "decoder_input_ids": ids}, {"content": content, "all": valid})
