@@ -36,7 +36,7 @@ _EXPORTS: dict[str, str] = {
     "profile": "semhub.cards.profile", "compare": "semhub.cards.compare", "Card": "semhub.cards.card",
     "Comparison": "semhub.cards.compare",
     "load": "semhub.backbone.loading", "Backbone": "semhub.backbone.adapter", "ModelSource": "semhub.backbone.loading",
-    "check_out_dir": "semhub.runs.rundir", "check_out_file": "semhub.runs.rundir",
+    "check_out_dir": "semhub.places", "check_out_file": "semhub.places",
     "cache_root": "semhub.backbone.loading", "file_sha256": "semhub.backbone.loading", "cached_build": "semhub.backbone.loading",
     # data
     "AlignedDataset": "semhub.data.aligned", "load_aligned": "semhub.data.aligned",

@@ -28,6 +28,8 @@ def scratch(tmp_path_factory):
 
     import torch
 
+    (root / "dangling").symlink_to(root / "nowhere")
+    (root / "zero.json").symlink_to("/dev/zero")
     shutil.copytree(root / "tiny", root / "corrupt-weights")  # a truncated safetensors file
     weights = root / "corrupt-weights" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:200])

@@ -110,7 +110,7 @@ def semhub_register_commands(cli) -> None:
     @click.option("--ops", default="+,*", show_default=True, help="Operators among +, -, *.")
     @click.option("--max-answer", type=click.IntRange(1, 9), default=9, show_default=True)
     @click.option("--max-result", type=click.IntRange(1, 99), default=99, show_default=True)
-    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
     @click.option("--out", type=click.Path(path_type=Path), required=True)
     def make_arithmetic(ops, max_answer, max_result, seed, out):
         """Write an aligned arithmetic dataset (digits, number words, answer prompts) as JSONL."""

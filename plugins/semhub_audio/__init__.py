@@ -119,7 +119,7 @@ def semhub_register_commands(cli) -> None:
         from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
         if language is not None and language not in LANGUAGES:  # Whisper's languages, before the model loads
-            raise semhub.ParameterError("--language", f"{language!r} is not one of Whisper's language codes "
+            raise semhub.ParameterError("language", f"{language!r} is not one of Whisper's language codes "
                                                       f"(e.g. {', '.join(list(LANGUAGES)[:8])}...)")
         clips = []
         for f in files:
@@ -166,7 +166,7 @@ def semhub_register_commands(cli) -> None:
         from semhub import ParameterError, check_out_dir
 
         if beats is not None and speech_only:
-            raise ParameterError("--speech-only", "contradicts --beats (give one of them)")
+            raise ParameterError("speech_only", "contradicts --beats (give one of them)")
         check_out_dir(out)  # before the conversion's work
         convert_salmonn(ckpt, whisper, llm, out, beats=beats, speech_only=speech_only, window_frames=window_frames,
                         qformer_heads=qformer_heads)

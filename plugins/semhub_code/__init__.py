@@ -97,10 +97,15 @@ class CodeSpoke:
         return enc
 
 
+MAX_SOURCE_BYTES = 1 << 20  # 1 MiB: larger .py files are generated tables, not documented functions
+
+
 def code_rows(folder: Path) -> list[dict[str, str]]:
     """One row per documented top-level function: ``code`` (without its docstring) and ``en`` (its first line)."""
     rows = []
     for path in sorted(folder.rglob("*.py")):
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_SOURCE_BYTES:
+            continue  # links, devices and giant generated files are not the code to learn from
         source = path.read_text(encoding="utf-8", errors="replace")
         try:
             tree = ast.parse(source)

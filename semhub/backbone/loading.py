@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import platformdirs
 
-from semhub.errors import SemhubError
+from semhub.errors import ParameterError, SemhubError
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -134,10 +134,9 @@ def parse_device_map(spec: str | dict | None) -> str | dict | None:
         return text
     source = "--device-map"
     if not text.startswith("{") and Path(text).suffix == ".json":
-        try:
-            text, source = Path(text).read_text(encoding="utf-8"), f"--device-map: {spec}"
-        except OSError as exc:
-            raise SemhubError(f"--device-map: cannot read {spec}: {exc.strerror}") from None
+        from semhub.data.aligned import read_text
+
+        text, source = read_text(Path(text), "a JSON file of module -> device"), f"--device-map: {spec}"
     if text.lstrip().startswith("{"):
         try:
             placement = json.loads(text)
@@ -245,13 +244,14 @@ def _load_config(location: str, common: dict[str, Any]) -> Any:
 
     from semhub.plugins.catalog import families
 
+    from semhub.data.aligned import read_text
+
     config_file = Path(location) / "config.json"
     if config_file.is_file():
-        from semhub.data.aligned import read_text
         from semhub.errors import DataError
 
         try:
-            parsed = json.loads(read_text(config_file))
+            parsed = json.loads(read_text(config_file, "a JSON config"))
         except (json.JSONDecodeError, RecursionError) as exc:
             raise DataError(config_file, getattr(exc, "lineno", None), "not valid JSON") from None
         if not isinstance(parsed, dict):
@@ -262,7 +262,7 @@ def _load_config(location: str, common: dict[str, Any]) -> Any:
         config_file = Path(location) / "config.json"
         if not config_file.is_file():
             raise
-        model_type = json.loads(config_file.read_text()).get("model_type")
+        model_type = json.loads(read_text(config_file, "a JSON config")).get("model_type")
         fam = next((f for f in families().values() if model_type in f.model_types and ":" in f.loader), None)
         if fam is None:
             raise
@@ -287,6 +287,30 @@ def resolve_source(model: str) -> tuple[ModelSource | None, str]:
     return None, model
 
 
+def check_placed_modules(model: Any, device_map: Any) -> None:
+    """A device map's keys must name this model's modules: one that names none is a typo that would
+    otherwise be ignored, leaving the model somewhere the user did not ask for."""
+    if not isinstance(device_map, dict):
+        return
+    names = [name for name, _ in model.named_modules() if name]
+    unknown = [key for key in device_map if key and key not in set(names)]
+    if unknown:
+        examples = ", ".join(names[:3])
+        raise ParameterError("device_map", f"no module {unknown[0]!r} in this model (its modules are named like "
+                                           f"{examples})")
+
+
+def check_offload_folder(folder: str | Path | None, device_map: Any) -> None:
+    """An offload folder is used only with a device map, and must be a folder accelerate can create."""
+    if folder is None:
+        return
+    if device_map is None:
+        raise SemhubError("--offload-folder: only used with --device-map")
+    from semhub.places import check_folder
+
+    check_folder(folder, "offload_folder")
+
+
 def load_backbone(
     model: str | None = None,
     *,
@@ -308,6 +332,8 @@ def load_backbone(
     from semhub.backbone.adapter import Backbone
     from semhub.plugins.catalog import family_for
 
+    if model is not None and not str(model).strip():
+        raise ParameterError("model", "is empty: give a registered name, a local folder or a hub id")
     if model is None:
         from semhub.plugins.catalog import default_model
 
@@ -318,12 +344,13 @@ def load_backbone(
         import torch
 
         try:
-            torch.device(device)
+            kind = torch.device(device).type
         except (RuntimeError, ValueError):
             raise SemhubError(f"--device: {device!r} is not a device (e.g. cpu, cuda, cuda:1, mps)") from None
+        if kind == "meta":
+            raise ParameterError("device", "'meta' holds no weights, only shapes: give cpu, cuda, cuda:1, mps...")
     device_map = parse_device_map(device_map)
-    if offload_folder is not None and device_map is None:
-        raise SemhubError("--offload-folder: only used with --device-map")
+    check_offload_folder(offload_folder, device_map)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # semhub shows its own progress; keep stderr for errors
@@ -359,6 +386,7 @@ def load_backbone(
         if os.environ.get("SEMHUB_DEBUG"):
             raise
         raise SemhubError(f"--model: cannot load {model!r}: {load_failure(exc)}") from None
+    check_placed_modules(hf_model, device_map)
     if device and device_map is None:
         try:
             hf_model.to(device)

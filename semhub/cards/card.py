@@ -191,15 +191,19 @@ class Card:
         """A ``card.json``, or a profile run directory holding one."""
         from semhub.errors import SemhubError
 
+        from semhub.data.aligned import read_text
+
         path = Path(path)
         path = path / "card.json" if path.is_dir() else path
+        if not path.exists():
+            raise SemhubError(f"{path}: no such card (a semhub profile run directory holds card.json)")
         try:
-            return cls.from_json(json.loads(path.read_text()))
-        except FileNotFoundError:
-            raise SemhubError(f"{path}: no such card (a semhub profile run directory holds card.json)") from None
+            return cls.from_json(json.loads(read_text(path, "a card.json or a profile run directory")))
         except json.JSONDecodeError as exc:
             raise SemhubError(f"{path}:{exc.lineno}: not a card ({exc.msg})") from None
-        except (KeyError, TypeError) as exc:
+        except RecursionError:
+            raise SemhubError(f"{path}: not a card (nested too deeply)") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SemhubError(f"{path}: not a {SCHEMA} card ({type(exc).__name__}: {exc})") from None
 
     def to_pandas(self):

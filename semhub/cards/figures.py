@@ -9,14 +9,20 @@ import numpy as np
 FORMATS = ("png", "pdf", "svg")
 
 
-def static_figures(card, folder: Path, formats: tuple[str, ...]) -> list[Path]:
-    from semhub.cards.page import DEPTHS, primary
+def check_formats(formats: tuple[str, ...]) -> None:
+    """Refuse an unknown figure format before a card is computed, not after."""
     from semhub.errors import ParameterError
-    from semhub.runs.plots import pyplot
 
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ParameterError("figure_format", f"{', '.join(bad)} (choose from {', '.join(FORMATS)})")
+
+
+def static_figures(card, folder: Path, formats: tuple[str, ...]) -> list[Path]:
+    from semhub.cards.page import DEPTHS, primary
+    from semhub.runs.plots import pyplot
+
+    check_formats(formats)
     plt = pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

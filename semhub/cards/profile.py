@@ -136,6 +136,18 @@ class Parts:
         return json.loads(run.results_text)
 
 
+def check_data(data: dict[str, str]) -> None:
+    """Each given dataset names a loaded spoke and reads cleanly: checked before the model loads."""
+    from semhub.plugins import catalog
+    from semhub.runs.inputs import dataset
+
+    for modality, name in data.items():
+        if catalog.spoke_of(modality) is None:
+            known = ", ".join(sorted({s.modality for s in catalog.spokes().values()}))
+            raise ParameterError("data", f"{modality}={name}: no spoke reads {modality!r} (loaded: {known})")
+        dataset(name, None, None, modality)
+
+
 def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any]) -> list[tuple[str, str | None, list[str]]]:
     """(modality, data, views) for every spoke the model reads, its views as ``semhub analyze`` picks them."""
     from semhub.plugins import catalog
@@ -152,6 +164,8 @@ def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any]) -> list[t
             ds = dataset(name, None, None, spoke.modality)
             views = default_views(ds, spoke.modality, backbone.family.dominant_language)
         except SemhubError:
+            if name is not None:
+                raise  # the user's data is never dropped silently
             continue  # a spoke with no built-in data (and none given) is not on the card
         plan.append((spoke.modality, name, views[:sizes["views"]] if sizes["views"] else views))
     unknown = sorted(set(data) - seen)
@@ -173,17 +187,21 @@ def profile(model: str | None = None, *, backbone: Any = None, data: dict[str, s
     import tempfile
 
     from semhub.backbone.loading import load_backbone
+    from semhub.places import check_folder
     from semhub.runs.inputs import model_for
     from semhub.runs.pipeline import Progress, analyze, steer
 
     progress = progress or Progress()
     sizes = QUICK if quick else FULL
     started = time.perf_counter()
+    if work is not None:
+        check_folder(work, "work")
+        if resume and not Path(work).exists():
+            raise ParameterError("resume", f"{work} holds no earlier profile to continue")
+    check_data(data or {})
     if backbone is None:
         backbone = load_backbone(model_for("text", model), **load)
     work = Path(work) if work is not None else Path(tempfile.mkdtemp(prefix="semhub-profile-"))
-    if resume and not work.exists():
-        raise ParameterError("resume", f"{work} holds no earlier profile to continue")
     work.mkdir(parents=True, exist_ok=True)
     parts = Parts(work, resume, progress)
     n_layers = backbone.n_layers

@@ -47,7 +47,8 @@ def reproduce(name, list_all, model, limit, dtype, device, lens, lens_path, devi
     from semhub.plugins import catalog
     from semhub.plugins.catalog import default_model
     from semhub.runs.pipeline import experiment_call, reproduce as run_reproduce
-    from semhub.runs.rundir import check_out_dir, default_run_dir
+    from semhub.places import check_out_dir
+    from semhub.runs.rundir import default_run_dir
 
     table = catalog.experiments()
     if list_all or not name:
@@ -65,7 +66,7 @@ def reproduce(name, list_all, model, limit, dtype, device, lens, lens_path, devi
     overrides = {"model": model, "limit": limit, "dtype": dtype, "device": device, "device_map": device_map,
                  "offload_folder": offload_folder, "lens": lens, "lens_path": lens_path}
     shown = {**arguments, **{k: v for k, v in overrides.items() if v is not None}}
-    click.echo(f"semhub.{function.__name__}(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")", err=True)
+    click.echo(f"semhub.{function.__name__}(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")")
     from semhub.cli.params import RichProgress, print_summary
 
     with RichProgress(name) as progress:

@@ -85,7 +85,7 @@ class AnalyzeCommand(click.Command):
               help="Text template: 'paper' (the similarity's suffixes) or a TOML file of per-language prefix/suffix.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows.")
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0, max=100_000), default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default=None,
               help="Weights' precision [default: auto, the checkpoint's; --paper: float32].")
@@ -118,7 +118,8 @@ def analyze(ctx: click.Context, option_pairs, views, out, **kwargs) -> None:
     from semhub.plugins import catalog
     from semhub.plugins.catalog import default_model
     from semhub.runs.pipeline import analyze as run_analysis
-    from semhub.runs.rundir import check_out_dir, default_run_dir
+    from semhub.places import check_out_dir
+    from semhub.runs.rundir import default_run_dir
 
     analysis = catalog.lookup("analysis", catalog.analyses(), kwargs["analysis"])
     own = parse_analysis_flags(list(ctx.args), option_pairs, options_class(analysis).specs())

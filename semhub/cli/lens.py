@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from semhub.cli.params import FiniteFloat
+
 
 @click.command("train-lens")
 @click.option("--model", default=None, help="Registered name (default: the text model), local dir, .gguf file or hub id.")
@@ -18,15 +20,15 @@ import click
               help="Training positions (each costs (layers + 1) x width floats).")
 @click.option("--steps", type=click.IntRange(min=0), default=300, show_default=True,
               help="Adam steps on the KL objective after the least-squares start (0: least squares only).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=1e-3, show_default=True)
 @click.option("--batch", type=click.IntRange(min=1), default=256, show_default=True, help="Positions per step.")
 @click.option("--top-k", type=click.IntRange(min=1), default=16, show_default=True,
               help="Each position's final top tokens scored exactly in the KL (their union per step).")
 @click.option("--tail", type=click.IntRange(min=1), default=2048, show_default=True,
               help="Sampled other tokens per step, standing for the rest of the vocabulary.")
-@click.option("--held-out", type=click.FloatRange(0, 0.9, min_open=True), default=0.1, show_default=True,
+@click.option("--held-out", type=FiniteFloat(0, 0.9, min_open=True), default=0.1, show_default=True,
               help="Share of the texts never trained on, on which both lenses are judged.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--device", default=None)
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
 def train_lens(model, data, views, out, held_out, **settings) -> None:

@@ -13,6 +13,18 @@ FLAGS = {"n_boot": "--bootstrap", "coeffs": "--coeff", "scorers": "--scorer", "d
          "sources": "--source", "candidates": "--candidate"}
 
 
+class FiniteFloat(click.FloatRange):
+    """click's FloatRange, without NaN and infinities (which compare false and slip through its bounds)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 def flag(parameter: str) -> str:
     return FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
 

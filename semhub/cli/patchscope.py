@@ -34,7 +34,8 @@ def patchscope(sources, model, out, **settings) -> None:
     """Decode each source prompt's hidden states by patching them into an inspection prompt."""
     from semhub.plugins.catalog import default_model
     from semhub.runs.patching import patchscope as run_patchscope
-    from semhub.runs.rundir import check_out_dir, default_run_dir
+    from semhub.places import check_out_dir
+    from semhub.runs.rundir import default_run_dir
 
     out = out or default_run_dir(model or default_model("text") or "model", "patchscope")
     check_out_dir(out)  # before the model loads

@@ -28,11 +28,13 @@ def profile(model, data_pairs, quick, no_steering, work, resume, figure_format, 
     """A model's hub card: every spoke it reads, the state metrics, the lens and the steering test."""
     import shutil
 
+    from semhub.cards.figures import check_formats
     from semhub.cards.profile import profile as run_profile
     from semhub.cli.params import RichProgress
     from semhub.errors import ParameterError
+    from semhub.places import check_folder, check_out_dir
     from semhub.plugins.catalog import default_model
-    from semhub.runs.rundir import check_out_dir, default_run_dir
+    from semhub.runs.rundir import default_run_dir
 
     data = {}
     for pair in data_pairs:
@@ -41,9 +43,10 @@ def profile(model, data_pairs, quick, no_steering, work, resume, figure_format, 
             raise ParameterError("data", f"{pair!r} is not MODALITY=DATA")
         data[modality] = value
     formats = tuple(f.strip() for f in figure_format.split(",") if f.strip())
+    check_formats(formats)
     out = out or default_run_dir(model or default_model("text") or "model", "profile")
     check_out_dir(out)
-    work = work or out.with_name(out.name + ".work")
+    work = check_folder(work or out.with_name(out.name + ".work"), "work")
     with RichProgress("profile") as progress:
         card = run_profile(model, data=data, quick=quick, steering=not no_steering, work=work, resume=resume,
                            progress=progress, **{k: v for k, v in load.items() if v is not None})
@@ -58,7 +61,7 @@ def profile(model, data_pairs, quick, no_steering, work, resume, figure_format, 
 def compare(cards, out) -> None:
     """Overlay hub cards (card.json files or profile run directories) of models, revisions or dtypes."""
     from semhub.cards.compare import compare as run_compare
-    from semhub.runs.rundir import check_out_dir
+    from semhub.places import check_out_dir
 
     check_out_dir(out)
     comparison = run_compare(*cards)

@@ -9,26 +9,34 @@ from semhub.cli.params import RichProgress, placement_options, print_summary
 from semhub.errors import ParameterError
 
 
-def _floats(spec: str | None, option: str) -> list[float] | None:
+def _items(spec: str | None, option: str, convert, what: str) -> list | None:
+    """A comma list of ``what``: no empty item, none twice."""
     if spec is None:
         return None
+    parts = [x.strip() for x in spec.split(",")]
     try:
-        return [float(x) for x in spec.split(",") if x.strip()]
+        if any(not x for x in parts):
+            raise ValueError
+        values = [convert(x) for x in parts]
     except ValueError:
-        raise ParameterError(option, f"expected comma-separated numbers, got {spec!r}") from None
+        raise ParameterError(option, f"expected comma-separated {what}, got {spec!r}") from None
+    if len(set(values)) != len(values):
+        raise ParameterError(option, f"{spec!r} names a value twice")
+    return values
+
+
+def _floats(spec: str | None, option: str) -> list[float] | None:
+    return _items(spec, option, float, "numbers")
 
 
 def _ints(spec: str | None, option: str) -> list[int] | None:
-    values = _floats(spec, option)
-    if values is not None and any(v != int(v) for v in values):
-        raise ParameterError(option, f"expected integers, got {spec!r}")
-    return None if values is None else [int(v) for v in values]
+    return _items(spec, option, int, "integers")
 
 
 def _lines(path: Path, option: str) -> list[str]:
-    from semhub.data.aligned import read_text
+    from semhub.data.aligned import read_text, text_lines
 
-    lines = [line.strip() for line in read_text(path).splitlines() if line.strip()]
+    lines = [line.strip() for line in text_lines(read_text(path)) if line.strip()]
     if not lines:
         raise ParameterError(option, f"{path} has no non-empty line")
     return lines
@@ -71,7 +79,8 @@ def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, rea
     from semhub.plugins import catalog
     from semhub.plugins.catalog import default_model
     from semhub.runs.pipeline import steer as run_steer
-    from semhub.runs.rundir import check_out_dir, default_run_dir
+    from semhub.places import check_out_dir
+    from semhub.runs.rundir import default_run_dir
 
     if list_presets:
         for name, p in catalog.steering_presets().items():

@@ -91,9 +91,10 @@ def text_lines(text: str) -> list[str]:
     return lines
 
 
-def read_text(path: Path) -> str:
-    """A data file's text, read with bounds: a regular file of at most ``MAX_FILE_BYTES`` (never a
-    device or a pipe such as /dev/zero), strict UTF-8, no BOM, no NUL, no line over ``MAX_LINE_CHARS``."""
+def read_text(path: Path, expect: str = "a .jsonl, .tsv or .txt file") -> str:
+    """A user file's text, read with bounds: a regular file of at most ``MAX_FILE_BYTES`` (never a
+    device or a pipe such as /dev/zero), strict UTF-8, no BOM, no NUL, no line over ``MAX_LINE_CHARS``.
+    ``expect`` says what the file should have been, in the messages."""
     import stat
 
     try:
@@ -101,7 +102,7 @@ def read_text(path: Path) -> str:
         if stat.S_ISDIR(mode):
             raise IsADirectoryError
         if not stat.S_ISREG(mode):
-            raise DataError(path, None, "is not a regular file (a device, pipe or socket); give a .jsonl, .tsv or .txt file")
+            raise DataError(path, None, f"is not a regular file (a device, pipe or socket); give {expect}")
         with open(path, "rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:
@@ -109,7 +110,7 @@ def read_text(path: Path) -> str:
     except FileNotFoundError:
         raise DataError(path, None, "no such file") from None
     except IsADirectoryError:
-        raise DataError(path, None, "is a directory, expected a .jsonl or .tsv file") from None
+        raise DataError(path, None, f"is a directory; give {expect}") from None
     except OSError as exc:
         raise DataError(path, None, f"cannot read ({exc.strerror})") from None
     if raw.startswith(b"\xef\xbb\xbf"):

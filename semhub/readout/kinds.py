@@ -54,11 +54,14 @@ class LogitLensKind(LensKind):
     name = "logit"
     description = "the unembedding read at every layer (--lens-norm: after the final norm; --no-lens-norm: raw)"
 
+    def check(self, path: Path | None) -> None:
+        if path is not None:
+            raise ParameterError("lens_path", "the logit lens has no parameters to load (use --lens tuned)")
+
     def build(self, backbone, *, norm: bool, path: Path | None):
         from semhub.readout.lens import Lens
 
-        if path is not None:
-            raise ParameterError("lens_path", "the logit lens has no parameters to load (use --lens tuned)")
+        self.check(path)
         return Lens(backbone, norm=norm)
 
 

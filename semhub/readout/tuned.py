@@ -65,12 +65,14 @@ class TunedLens(Lens):
 
 def read_config(folder: Path) -> dict[str, Any]:
     """The tuned-lens ``config.json`` of ``folder`` (errors name the file)."""
+    from semhub.data.aligned import read_text
+
     path = folder / CONFIG
     if not path.is_file():
         raise ParameterError("lens_path", f"{folder} has no {CONFIG} (a tuned lens folder holds {CONFIG} and {PARAMS})")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        config = json.loads(read_text(path, "a tuned lens's JSON config"))
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise DataError(path, getattr(exc, "lineno", None), f"not a JSON config: {exc}") from None
     if not isinstance(config, dict) or not isinstance(config.get("d_model"), int) \
             or not isinstance(config.get("num_hidden_layers"), int):

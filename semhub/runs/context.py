@@ -16,6 +16,8 @@ from semhub.readout.collect import derive_views, validate_views
 from semhub.readout.layers import parse_layers
 from semhub.runs.inputs import check_inputs, dataset, default_views
 
+MAX_BOOTSTRAP = 100_000  # resamples: more adds nothing to a 95% interval and only costs memory
+
 
 @dataclass
 class RunSettings:
@@ -67,8 +69,8 @@ class RunSettings:
                 raise ParameterError(name, f"must be at least 1, got {getattr(self, name)}")
         if self.limit is not None and int(self.limit) < 2:
             raise ParameterError("limit", f"must be at least 2, got {self.limit}")
-        if int(self.n_boot) < 0:
-            raise ParameterError("n_boot", f"must be at least 0, got {self.n_boot}")
+        if not 0 <= int(self.n_boot) <= MAX_BOOTSTRAP:
+            raise ParameterError("n_boot", f"must be from 0 to {MAX_BOOTSTRAP}, got {self.n_boot}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
             raise ParameterError("seed", f"{self.seed!r}: a seed is an integer from 0 to 2**32 - 1")
         from semhub.readout.kinds import check_lens

@@ -19,6 +19,8 @@ def model_for(modality: str, model: str | None) -> str:
     if spoke is None:
         known = ", ".join(sorted({s.modality for s in catalog.spokes().values()}))
         raise ParameterError("modality", f"no spoke reads {modality!r} (loaded: {known}){catalog.failure_note()}")
+    if model is not None and not str(model).strip():
+        raise ParameterError("model", "is empty: give a registered name, a local folder or a hub id")
     model = model or catalog.default_model(modality)
     if model is not None:
         return model

@@ -3,6 +3,8 @@
 top-1 agreement of the logit lens and the tuned lens per layer)."""
 from __future__ import annotations
 
+import math
+
 import hashlib
 import random
 import time
@@ -98,13 +100,19 @@ def train_lens(
                              ("top_k", top_k, 1), ("tail", tail, 1), ("batch_size", batch_size, 1)):
         if int(value) < low:
             raise ParameterError(name, f"must be at least {low}, got {value}")
-    if not 0 < held_out < 0.9:
-        raise ParameterError("held_out", f"a fraction between 0 and 0.9, got {held_out}")
-    if steps < 0 or lr <= 0:
-        raise ParameterError("steps" if steps < 0 else "lr", "must be positive")
+    if not 0 < held_out <= 0.9:
+        raise ParameterError("held_out", f"a fraction above 0 and at most 0.9, got {held_out}")
+    if steps < 0:
+        raise ParameterError("steps", f"must be at least 0, got {steps}")
+    if not math.isfinite(lr) or lr <= 0:
+        raise ParameterError("lr", f"a finite number above 0, got {lr}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        raise ParameterError("seed", f"{seed!r}: a seed is an integer from 0 to 2**32 - 1")
     config = TrainConfig(steps=steps, lr=lr, batch=batch, top_k=top_k, tail=tail, seed=seed)
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise ParameterError("out", f"{out} exists and is not a folder")
+    if out is not None:
+        from semhub.places import check_folder
+
+        check_folder(out, "out")
     texts, sources = training_texts(data, views, seed=seed)
     n_judge = max(1, int(len(texts) * held_out))
     judge, fit = texts[:n_judge], texts[n_judge:]

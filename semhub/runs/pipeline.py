@@ -179,6 +179,12 @@ def analyze(
         raise ParameterError("resume", "needs store (the activation store to continue)")
     if engine not in ("local", "ray"):
         raise ParameterError("engine", f"{engine!r} (choose from local, ray)")
+    if address is not None and engine != "ray":
+        raise ParameterError("address", "needs engine ray (the cluster the Ray engine joins)")
+    if store is not None:  # the second model's store lives inside this one
+        from semhub.runs.store import ActivationStore
+
+        ActivationStore(store).check_place(resume)
     two_models = model_b is not None or backbone_b is not None
     if two_models and not getattr(analysis_obj, "cross_model", False):
         crossing = [a.name for a in catalog.analyses().values() if getattr(a, "cross_model", False)]

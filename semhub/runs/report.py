@@ -147,21 +147,53 @@ def run_figures(run_dir: Path, manifest: dict[str, Any]) -> list[Path]:
     return out
 
 
+MAX_RUN_FILE = 1 << 28  # 256 MiB: far above any run's JSON, far below what would exhaust memory
+
+
+def _run_file(run_dir: Path, name: str) -> dict[str, Any]:
+    """A run's JSON file as an object: a regular file inside the run (never through a link), bounded,
+    UTF-8; anything else is one line naming the file."""
+    path = run_dir / name
+    if not path.exists() and not path.is_symlink():
+        raise SemhubError(f"{run_dir}: not a run directory (no {name})")
+    if path.is_symlink() or not path.is_file():
+        raise SemhubError(f"{path}: not a regular file (a run's files are never links)")
+    if path.stat().st_size > MAX_RUN_FILE:
+        raise SemhubError(f"{path}: over {MAX_RUN_FILE >> 20} MiB, not a run file")
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SemhubError(f"{path}: unreadable (not UTF-8)") from None
+    except json.JSONDecodeError as exc:
+        raise SemhubError(f"{path}: unreadable ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise SemhubError(f"{path}: unreadable (nested too deeply)") from None
+    if not isinstance(value, dict):
+        raise SemhubError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 def render(run_dir: Path) -> str:
     """The report's HTML for a run directory holding ``manifest.json`` and ``results.json``."""
+    manifest, results = _run_file(run_dir, "manifest.json"), _run_file(run_dir, "results.json")
     try:
-        manifest = json.loads((run_dir / "manifest.json").read_text())
-        results = json.loads((run_dir / "results.json").read_text())
-    except FileNotFoundError as exc:
-        raise SemhubError(f"{run_dir}: not a run directory (no {Path(exc.filename).name})") from None
-    except json.JSONDecodeError as exc:
-        raise SemhubError(f"{run_dir}: unreadable run file ({exc.msg}, line {exc.lineno})") from None
-    model = manifest.get("model", {})
+        return _page(run_dir, manifest, results)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:  # a hand-edited or foreign run file
+        raise SemhubError(f"{run_dir}: manifest.json or results.json has an unexpected shape "
+                          f"({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _page(run_dir: Path, manifest: dict[str, Any], results: dict[str, Any]) -> str:
+    model = _obj(manifest.get("model"))
     title = f"semhub report: {model.get('name', run_dir.name)}"
     body = [f"<h1>{esc(title)}</h1>",
             f"<p>{esc(model.get('family', ''))} &middot; {esc(model.get('n_layers', '?'))} layers &middot; "
-            f"data {esc(manifest.get('data', {}).get('path', manifest.get('preset') or ''))} &middot; "
-            f"seed {esc(manifest.get('seed', manifest.get('options', {}).get('seeds', '')))}</p>"]
+            f"data {esc(_obj(manifest.get('data')).get('path', manifest.get('preset') or ''))} &middot; "
+            f"seed {esc(manifest.get('seed', _obj(manifest.get('options')).get('seeds', '')))}</p>"]
     plots = run_figures(run_dir, manifest)
     if plots:
         body.append("<h2>Plots</h2>" + "".join(_plot_html(p) for p in plots))

@@ -13,7 +13,8 @@ from typing import Any
 
 from semhub.contract.result import Result, Summary
 from semhub.errors import PluginError, RunError, SemhubError
-from semhub.runs.rundir import check_out_dir, dumps, staged_run_dir
+from semhub.places import check_out_dir
+from semhub.runs.rundir import dumps, staged_run_dir
 
 
 @dataclass

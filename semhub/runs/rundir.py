@@ -18,53 +18,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from semhub.errors import SemhubError
+from semhub.places import check_out_dir
 
 
 def default_run_dir(model: str, analysis: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe = "".join(c if c.isalnum() or c in "-." else "-" for c in model.split("/")[-1])
     return Path("runs") / f"{stamp}-{safe}-{analysis}"
-
-
-def check_out_dir(out: Path, flag: str = "--out") -> None:
-    """Refuse, before any work, a run directory that could not be written or would mix runs: a
-    symbolic link (dangling or not), an existing file, a non-empty folder, a path under a file, or
-    a folder that cannot be written in. ``flag`` is how the message names it (a command's argument)."""
-    out = Path(out)
-    if out.is_symlink():
-        raise SemhubError(f"{flag}: {out} is a symbolic link; give a plain folder")
-    if out.exists() and not out.is_dir():
-        raise SemhubError(f"{flag}: {out} already exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        raise SemhubError(f"{flag}: {out} already exists and is not empty")
-    _check_parent(out, flag)
-
-
-def _check_parent(out: Path, flag: str) -> None:
-    """The nearest existing ancestor of ``out`` must be a folder we can write in."""
-    parent = out.absolute().parent
-    while not parent.exists() and not parent.is_symlink():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise SemhubError(f"{flag}: {parent} is a file (or a broken link), not a folder: cannot create {out}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise SemhubError(f"{flag}: cannot write in {parent}")
-
-
-def check_out_file(out: Path, *, option: str = "out", suffix: str | None = None) -> Path:
-    """Refuse, before any work, an output file that could not be written: a symbolic link, a folder,
-    a path under a file, or a folder that cannot be written in. Returns the path to write (with
-    ``suffix`` added when it has none, so the message names the file actually written)."""
-    given = Path(out)
-    out = given.with_name(given.name + suffix) if suffix and not given.suffix else given
-    flag = "--" + option.replace("_", "-")
-    for path in {given, out}:
-        if path.is_symlink():
-            raise SemhubError(f"{flag}: {path} is a symbolic link; give a plain file")
-        if path.is_dir():
-            raise SemhubError(f"{flag}: {path} is a folder; give a file name")
-    _check_parent(out, flag)
-    return out
 
 
 STAGING = re.compile(r"^\..+\.partial-(\d+)-[^/]+$")

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from semhub.errors import DataError, SemhubError
+from semhub.errors import DataError, ParameterError, SemhubError
 
 VERSION = 1
 MANIFEST = "store.json"
@@ -81,6 +82,9 @@ def _check_shard(path: Path, shape: tuple[int, int, int]) -> None:
         raise DataError(path, None, f"holds {dtype} {list(got)}, expected {list(shape)} states of this store")
 
 
+IMPORTED = time.time()  # before this process wrote any shard: older temporary files are another run's
+
+
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -138,9 +142,10 @@ class ActivationStore:
         if self.manifest_path.is_symlink() or (self.manifest_path.exists() and not self.manifest_path.is_file()):
             raise DataError(self.manifest_path, None, "is not a regular file")
         try:
-            raw = self.manifest_path.read_bytes()[: 1 << 24]
+            with open(self.manifest_path, "rb") as fh:
+                raw = fh.read(1 << 24)  # a store manifest is a few kB: never read a giant file whole
             spec = json.loads(raw.decode("utf-8"))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise SemhubError(f"--from-store: {self.root} is not an activation store (no {MANIFEST})") from None
         except UnicodeDecodeError:
             raise DataError(self.manifest_path, None, "unreadable (not UTF-8)") from None
@@ -163,13 +168,37 @@ class ActivationStore:
             raise DataError(self.manifest_path, None, f"lacks {', '.join(missing)}: not a complete store manifest")
         return spec
 
+    def check_place(self, resume: bool) -> None:
+        """Whether a store can be made (or, with ``resume``, continued) here: run before the model loads."""
+        from semhub.places import check_folder
+
+        root = check_folder(self.root, "store")
+        if self.manifest_path.exists():
+            if not resume:
+                raise ParameterError("store", f"{root} already holds a store; pass --resume to continue it "
+                                              "or choose another folder")
+            self.manifest()
+        elif root.exists() and any(root.iterdir()):
+            raise ParameterError("store", f"{root} exists and is not an activation store")
+
+    def clean_stale(self) -> list[Path]:
+        """Remove the half-written shards (``.shard-*.tmp``) of killed runs: those older than this
+        process, so a live writer's file is never touched; one line says so."""
+        stale = [p for p in self.root.glob("*/.shard-*.tmp") if p.is_file() and p.stat().st_mtime < IMPORTED]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            import sys
+
+            sys.stderr.write(f"semhub: removed {len(stale)} half-written shard(s) left by killed runs in {self.root}\n")
+        return stale
+
     def open(self, spec: dict[str, Any], resume: bool) -> None:
         """Create the store for ``spec`` or, with ``resume``, check that it was made with the same one."""
         spec = {"version": VERSION, **spec}
+        self.check_place(resume)
         if self.manifest_path.exists():
-            if not resume:
-                raise SemhubError(f"--store: {self.root} already holds a store; pass --resume to continue it "
-                                  "or choose another folder")
+            self.clean_stale()
             old = self.manifest()
             diff = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
             if diff:
@@ -179,8 +208,6 @@ class ActivationStore:
                 raise SemhubError(f"--resume: {self.root} was made with other settings ({', '.join(named)} differ)"
                                   "; refusing to mix them in one store")
             return
-        if self.root.exists() and any(self.root.iterdir()):
-            raise SemhubError(f"--store: {self.root} exists and is not an activation store")
         self.root.mkdir(parents=True, exist_ok=True)
         _atomic_write(self.manifest_path, lambda tmp: Path(tmp).write_text(json.dumps(spec, indent=1) + "\n"))
 

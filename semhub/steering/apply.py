@@ -37,7 +37,8 @@ def steer(backbone, vector, *, layers: int | Sequence[int], coeff: float = 1.0,
     if isinstance(positions, str) and positions not in POSITIONS:
         raise SemhubError(f"--positions: unknown {positions!r} (choose from {', '.join(POSITIONS)})")
     if vec.shape[-1] != backbone.d_model:
-        raise SemhubError(f"steering vector has size {vec.shape[-1]}, the model's residual stream {backbone.d_model}")
+        raise SemhubError(f"--vector: the steering vector has size {vec.shape[-1]}, the model's residual stream "
+                          f"{backbone.d_model} (it was made for another model)")
     layers = check_layers([layers] if isinstance(layers, int) else list(layers), backbone.n_layers)
     state: dict = {"calls": 0}
     per_position = vec.dim() == 2

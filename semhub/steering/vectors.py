@@ -39,8 +39,10 @@ def load_vector(path: str | Path) -> SteeringVector:
     from safetensors import safe_open
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise SemhubError(f"--vector: {path}: no such file")
+    if not path.is_file():
+        raise SemhubError(f"--vector: {path}: not a regular file (a folder or a device); give a .safetensors file")
     try:
         with safe_open(str(path), framework="pt") as fh:
             if "vector" not in fh.keys():

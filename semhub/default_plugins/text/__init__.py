@@ -97,6 +97,8 @@ def semhub_register_commands(cli) -> None:
 
         if not text.strip():
             raise semhub.SemhubError("TEXT is empty")
+        if any(not w.strip() for w in words):
+            raise semhub.SemhubError("--word: is empty")
         if layers is not None:
             parse_layer_spec(layers)
         semhub.RunSettings(lens=lens_name, lens_norm=lens_norm, lens_path=lens_path).check()  # before the model loads
@@ -106,11 +108,11 @@ def semhub_register_commands(cli) -> None:
         L = bb.n_layers
         chosen = parse_layers(layers, L) if layers else sorted(set(range(0, L + 1, every)) | {L})
         view = lens_view(bb, TextSpoke().encode([text], bb, Path(".")), layers=chosen, k=k, norm=lens_norm, lens=reading_lens)
-        view.plot(out)
         scores = None
         if words:
             sets = {w: semhub.word_token_ids(bb, [w]) for w in words}
             scores = semhub.score_token_sets(bb, [text], sets, view="text_input", layers=chosen, norm=lens_norm, lens=reading_lens)
+        view.plot(out)  # written once everything it reports has been computed
         if as_json:
             payload = view.to_json()
             if scores is not None:
