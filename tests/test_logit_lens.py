@@ -113,6 +113,14 @@ def test_lens_command_rejects_empty_text(cli_run):
     assert code == 2 and err.strip() == "Error: TEXT is empty"
 
 
+def test_lens_command_rejects_an_empty_word_before_the_model_loads(cli_run, tmp_path):
+    out = tmp_path / "heat.png"
+    code, _, err = cli_run("lens", "the cat", "--word", "Paris", "--word", " ", "--model", str(tmp_path / "absent"),
+                           "--out", str(out))
+    assert code == 2 and err.strip() == "Error: --word: is empty"  # not the missing model: nothing loaded
+    assert not out.exists()
+
+
 def test_token_set_scores_match_the_models_last_layer_logprobs():
     from semhub.analyses.token_sets import score_token_sets, word_token_ids
 

@@ -115,3 +115,36 @@ def test_report_embeds_only_the_run_figures_never_through_a_link(run_dir, tmp_pa
     (copy / manifest["figures"][0]).unlink()
     (copy / manifest["figures"][0]).symlink_to(secret)  # a recorded name replaced by a link
     assert leaked not in render(copy)
+
+
+@pytest.mark.parametrize("name,content,expect", [
+    ("manifest.json", "[1]", "manifest.json: expected a JSON object, got list"),
+    ("results.json", "[]", "results.json: expected a JSON object, got list"),
+    ("results.json", b"\xff\xfe{}", "results.json: unreadable (not UTF-8)"),
+    ("manifest.json", "[" * 100_000, "manifest.json: unreadable (nested too deeply)"),
+    ("manifest.json", "link", "manifest.json: not a regular file (a run's files are never links)"),
+    ("manifest.json", '{"model": "x", "data": 3, "options": []}', None),  # odd shapes still render
+], ids=["manifest-list", "results-list", "not-utf8", "deep", "linked-manifest", "odd-shapes"])
+def test_report_reads_only_sound_run_files(name, content, expect, run_dir, tmp_path, cli_run):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    target = copy / name
+    target.unlink()
+    if content == "link":
+        secret = tmp_path / "secret.json"
+        secret.write_text('{"password": "TOP-SECRET"}')
+        target.symlink_to(secret)  # a link dressed as the manifest: never read, never embedded
+    elif isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content)
+    (copy / "report.html").unlink(missing_ok=True)
+    code, _, err = cli_run("report", str(copy))
+    if expect is None:
+        assert code == 0 and (copy / "report.html").exists(), err
+        return
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and expect in lines[0], err
+    assert not (copy / "report.html").exists()

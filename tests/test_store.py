@@ -98,6 +98,25 @@ def test_interrupt_then_resume_gives_identical_results(sig, kill_after, setup, r
     assert not list(store.glob("*/.*.tmp"))  # a shard cut mid-write was never renamed into place
 
 
+def test_resume_removes_half_written_shards_of_killed_runs(setup, reference, cli_run, tmp_path, capsys):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(setup / "ref-store", store)
+    view = next(p for p in store.iterdir() if p.is_dir())
+    shards = sorted(view.glob("shard-*.safetensors"))
+    left = view / f".{shards[-1].name}.abc123.tmp"  # what a SIGKILL inside a shard write leaves
+    left.write_bytes(shards[-1].read_bytes()[:100])
+    shards[-1].unlink()
+    old = time.time() - 3600
+    os.utime(left, (old, old))
+    code, _, err = cli_run(*analyze(setup, "--store", str(store), "--resume", "--out", str(tmp_path / "resumed")))
+    assert code == 0, err
+    assert "removed 1 half-written shard(s) left by killed runs" in err
+    assert not left.exists() and shards[-1].exists()
+    assert json.loads((tmp_path / "resumed" / "results.json").read_text()) == reference
+
+
 def test_store_misuse_is_one_line(setup, cli_run, tmp_path):
     code, _, err = cli_run(*analyze(setup, "--store", str(setup / "ref-store"), "--resume", "--layers", "1,2",
                                     "--out", str(tmp_path / "a")))
