@@ -355,6 +355,8 @@ def load_backbone(
 
     hf_logging.disable_progress_bar()  # semhub shows its own progress; keep stderr for errors
     source, display = resolve_source(model)
+    if revision is not None and source is not None:
+        raise ParameterError("revision", f"only a hub id has revisions; {display} is a local or built-in model")
     torch_dtype = _torch_dtype(dtype)
     fingerprint: dict[str, Any] = {"model": display}
     if source is not None and source.gguf_file:

@@ -151,6 +151,18 @@ def _attach_commands() -> None:
     catalog.call_isolated("semhub_register_commands", cli=cli)
 
 
+def one_line(text: str) -> str:
+    """``text`` with every character a terminal would not print as one (a newline inside a file name or
+    an option value, a NUL, a lone surrogate) written as its escape, so an error stays one line."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for ch in text)
+
+
+def _error(message: str, status: int) -> None:
+    click.echo(f"Error: {one_line(message)}", err=True)
+    sys.exit(status)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors (naming the flag) with exit status 2 for every user mistake."""
     try:
@@ -159,14 +171,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
-        sys.exit(2)
+        _error(exc.format_message(), 2)
     except ParameterError as exc:
-        click.echo(f"Error: {flag(exc.parameter)}: {exc.problem}", err=True)
-        sys.exit(2)
+        _error(f"{flag(exc.parameter)}: {exc.problem}", 2)
     except SemhubError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(getattr(exc, "exit_code", 2))
+        _error(str(exc), getattr(exc, "exit_code", 2))
     except (click.Abort, KeyboardInterrupt):
         click.echo("Aborted.", err=True)
         sys.exit(130)
