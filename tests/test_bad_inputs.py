@@ -93,3 +93,16 @@ def test_a_bad_out_is_refused_before_any_work(kind, command, scratch, tmp_path, 
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("Error: --out: "), stderr
     assert "Traceback" not in stderr + stdout
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_unusable_cache_folder_is_one_line_naming_the_variable(where, scratch, tmp_path, cli_run, monkeypatch):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    monkeypatch.setenv("SEMHUB_CACHE_DIR", str(blocker if where == "a file" else blocker / "cache"))
+    out = tmp_path / "run"
+    code, _, err = cli_run("analyze", "--model", str(scratch / "tiny"), "--data", str(HERE / "files" / "pairs.jsonl"),
+                           "--out", str(out))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("Error: SEMHUB_CACHE_DIR: "), err
+    assert not out.exists()

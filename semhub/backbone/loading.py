@@ -53,7 +53,16 @@ def hub_offline() -> bool:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("SEMHUB_CACHE_DIR") or platformdirs.user_cache_dir("semhub"))
+    """semhub's cache folder (``SEMHUB_CACHE_DIR``, else the platform's): converted models, digests,
+    hub data. One that cannot be used is one line naming where it came from, never a later traceback."""
+    from semhub.places import check_folder
+
+    given = os.environ.get("SEMHUB_CACHE_DIR")
+    root = Path(given or platformdirs.user_cache_dir("semhub"))
+    try:
+        return check_folder(root, "cache")
+    except ParameterError as exc:
+        raise SemhubError(f"{'SEMHUB_CACHE_DIR' if given else 'the cache folder'}: {exc.problem}") from None
 
 
 def file_sha256(path: Path) -> str:
