@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     "check_out_dir": "semhub.places", "check_out_file": "semhub.places",
     "cache_root": "semhub.backbone.loading", "file_sha256": "semhub.backbone.loading", "cached_build": "semhub.backbone.loading",
     # data
-    "AlignedDataset": "semhub.data.aligned", "load_aligned": "semhub.data.aligned",
+    "AlignedDataset": "semhub.data.aligned", "load_aligned": "semhub.data.aligned", "write_aligned": "semhub.data.aligned",
     "HubTable": "semhub.data.hub", "HubColumn": "semhub.data.hub", "load_table": "semhub.data.hub",
     "join_tables": "semhub.data.hub", "hub_columns": "semhub.data.hub",
     # read-out

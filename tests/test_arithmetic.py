@@ -40,7 +40,9 @@ def test_shipped_dataset_is_the_deterministic_generation():
     ds = semhub.dataset("arithmetic")
     assert ds.ids == [r["id"] for r in rows()]
     assert ds.columns["es"] == [r["es"] for r in rows()]
-    assert semhub.runs.context.default_views(ds, "arithmetic") == ["en", "arithmetic"]
+    from semhub.runs.inputs import default_views
+
+    assert default_views(ds, "arithmetic") == ["en", "arithmetic"]
 
 
 def test_spoke_rejects_non_expressions(cli_run, tmp_path):

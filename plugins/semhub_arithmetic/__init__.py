@@ -127,6 +127,9 @@ def semhub_register_commands(cli) -> None:
             data = rows(tuple(chosen), range(1, max_answer + 1), max_result, seed)
         except ValueError as exc:
             raise SemhubError(f"--ops: {exc}") from None
+        if len(data) < 2:  # an analysis compares rows: fewer than two is no dataset
+            raise SemhubError(f"--max-result: {max_result} with --max-answer {max_answer} and --ops {ops} leaves "
+                              f"{len(data)} expression(s); a dataset needs at least two")
         write(out, data)
         click.echo(f"{len(data)} rows written to {out}")
 

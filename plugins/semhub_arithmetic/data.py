@@ -9,7 +9,6 @@ fair mix.
 """
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -39,8 +38,6 @@ def rows(ops: tuple[str, ...] = ("+", "*"), targets: range = range(1, 10), max_r
 
 
 def write(path: str | Path, data: list[dict[str, str]]) -> Path:
-    path = Path(path)
-    with open(path, "w", encoding="utf-8") as fh:
-        for row in data:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
+    from semhub import write_aligned
+
+    return write_aligned(path, data)

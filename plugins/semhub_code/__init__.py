@@ -176,15 +176,11 @@ def semhub_register_commands(cli) -> None:
     @click.option("--out", type=click.Path(path_type=Path), required=True)
     def make_code_data(folder, out):
         """Aligned code data from a folder of .py files: each documented function vs its docstring."""
-        import json
-
-        from semhub import SemhubError, check_out_file
+        from semhub import SemhubError, check_out_file, write_aligned
 
         out = check_out_file(out)
         rows = code_rows(folder)
         if not rows:
             raise SemhubError(f"{folder}: no documented top-level function found in any .py file")
-        with open(out, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        write_aligned(out, rows)
         click.echo(f"{len(rows)} functions written to {out}")

@@ -240,6 +240,23 @@ def _load_txt(path: Path, text: str, views: list[str] | None) -> tuple[list[str]
     return ids, {view: values}, line_nos
 
 
+def write_aligned(path: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """Write aligned rows as JSONL (one object a line, UTF-8 as written), renamed into place whole, so a
+    killed write never leaves a file that looks complete. For plugins' ``make-*`` commands."""
+    import json
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def load_aligned(path: str | Path, views: list[str] | None = None) -> AlignedDataset:
     """Load a ``.jsonl`` or ``.tsv`` aligned dataset, or a ``.txt`` file (one text per line, one view:
     held-out text for a lens); any problem raises ``DataError``.
