@@ -35,3 +35,12 @@ def test_ray_engine_is_identical_to_the_local_engine(ray_instance, tmp_path, cli
     assert code == 0, err
     assert json.loads((tmp_path / "rs" / "results.json").read_text()) == local
     assert len(list((tmp_path / "store" / "es").glob("shard-*.safetensors"))) == 8  # 60 rows / 8 per shard
+
+
+def test_more_workers_than_the_cluster_has_cpus_is_one_line_not_a_hang(ray_instance, tmp_path, cli_run):
+    model = save_tiny_lm(tmp_path / "tiny")
+    code, _, err = cli_run("analyze", "--model", str(model), "--views", "en,es", "--limit", "8", "--engine", "ray",
+                           "--workers", "3", "--out", str(tmp_path / "ray"))
+    lines = err.strip().splitlines()
+    assert code == 2 and lines == ["Error: --workers: 3 actors need 3 CPUs; the Ray cluster has 2"], err
+    assert not (tmp_path / "ray").exists()

@@ -112,6 +112,15 @@ def test_options_convert_validate_and_name_the_parameter():
         assert err.value.parameter == name and str(err.value).startswith(f"{name}: ")
 
 
+def test_float_options_refuse_values_that_are_not_finite():
+    """NaN compares false with every bound, so it is refused before the bounds are checked."""
+    for bad in ("nan", "inf", "-inf", float("nan")):
+        with pytest.raises(ParameterError) as err:
+            NormAnalysis.Options.build({"factor": bad})
+        assert err.value.parameter == "factor" and "not a finite number" in str(err.value)
+    assert NormAnalysis.Options.build({"factor": "2.5"}).factor == 2.5
+
+
 class NormAnalysis(semhub.Analysis):
     name = "toy-norms"
     description = "mean state norm per layer, times a factor"

@@ -226,11 +226,11 @@ class PatchscopeAnalysis(Analysis):
 class AlignmentOptions(Options):
     k: int = option(10, min=1, help="Neighbours for mutual k-NN (capped at N - 1).")
     retrieval_k: list[int] = option([1, 5, 10], min=1, help="Cut-offs of retrieval@k (repeatable).")
-    permutations: int = option(0, min=0, help="Row shuffles per layer for a null baseline of CKA, "
+    permutations: int = option(0, min=0, max=100_000, help="Row shuffles per layer for a null baseline of CKA, "
                                "debiased CKA, mutual k-NN and RSA, with its 95% band (0: none).")
     pool_sizes: list[int] = option([], min=2, help="Candidate-pool sizes of the pool-size curve (repeatable; "
                                    "default 16, 64, 256... and N).")
-    pool_draws: int = option(5, min=1, help="Random pools drawn per pool size.")
+    pool_draws: int = option(5, min=1, max=10_000, help="Random pools drawn per pool size.")
     rsa_items: int = option(2000, min=3, help="Items RSA ranks the pairwise dissimilarities of (a random "
                             "subset when N is larger: RSA's memory grows as its square).")
 

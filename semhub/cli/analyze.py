@@ -85,7 +85,8 @@ class AnalyzeCommand(click.Command):
               help="Text template: 'paper' (the similarity's suffixes) or a TOML file of per-language prefix/suffix.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows.")
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0, max=100_000), default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0, max=100_000),  # = context.MAX_BOOTSTRAP
+              default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default=None,
               help="Weights' precision [default: auto, the checkpoint's; --paper: float32].")

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from semhub.cli.params import FiniteFloat
+from semhub.runs.lens_training import MAX_STEPS, MAX_TAIL
 
 
 @click.command("train-lens")
@@ -18,13 +19,13 @@ from semhub.cli.params import FiniteFloat
               help="Lens folder [default: the model's folder in the cache, which --lens tuned finds by itself].")
 @click.option("--max-tokens", type=click.IntRange(min=100), default=30000, show_default=True,
               help="Training positions (each costs (layers + 1) x width floats).")
-@click.option("--steps", type=click.IntRange(min=0), default=300, show_default=True,
+@click.option("--steps", type=click.IntRange(min=0, max=MAX_STEPS), default=300, show_default=True,
               help="Adam steps on the KL objective after the least-squares start (0: least squares only).")
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=1e-3, show_default=True)
 @click.option("--batch", type=click.IntRange(min=1), default=256, show_default=True, help="Positions per step.")
 @click.option("--top-k", type=click.IntRange(min=1), default=16, show_default=True,
               help="Each position's final top tokens scored exactly in the KL (their union per step).")
-@click.option("--tail", type=click.IntRange(min=1), default=2048, show_default=True,
+@click.option("--tail", type=click.IntRange(min=1, max=MAX_TAIL), default=2048, show_default=True,
               help="Sampled other tokens per step, standing for the rest of the vocabulary.")
 @click.option("--held-out", type=FiniteFloat(0, 0.9, min_open=True), default=0.1, show_default=True,
               help="Share of the texts never trained on, on which both lenses are judged.")

@@ -8,6 +8,7 @@ same names are keywords of ``semhub.analyze(...)`` and flags of ``semhub analyze
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ class OptionSpec:
                 if isinstance(value, bool):
                     raise ValueError
                 out = float(value)
+                if not math.isfinite(out):  # NaN would pass every bound below (it compares false)
+                    raise ParameterError(self.name, f"{value!r} is not a finite number")
             elif kind is Path:
                 out = Path(value)
             else:

@@ -3,9 +3,8 @@
 top-1 agreement of the logit lens and the tuned lens per layer)."""
 from __future__ import annotations
 
-import math
-
 import hashlib
+import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -13,6 +12,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from semhub.errors import ParameterError
+
+MAX_STEPS = 1_000_000  # Adam steps: beyond this a typo, not a schedule
+MAX_TAIL = 1_000_000  # sampled tokens per step: more than any vocabulary
 
 DEFAULT_PROSE = 1500  # standard-library docstring paragraphs added to the built-in sentences
 
@@ -100,10 +102,12 @@ def train_lens(
                              ("top_k", top_k, 1), ("tail", tail, 1), ("batch_size", batch_size, 1)):
         if int(value) < low:
             raise ParameterError(name, f"must be at least {low}, got {value}")
+    if tail > MAX_TAIL:  # sampled afresh every step: a bigger tail only allocates
+        raise ParameterError("tail", f"must be at most {MAX_TAIL}, got {tail}")
     if not 0 < held_out <= 0.9:
         raise ParameterError("held_out", f"a fraction above 0 and at most 0.9, got {held_out}")
-    if steps < 0:
-        raise ParameterError("steps", f"must be at least 0, got {steps}")
+    if not 0 <= steps <= MAX_STEPS:
+        raise ParameterError("steps", f"must be from 0 to {MAX_STEPS}, got {steps}")
     if not math.isfinite(lr) or lr <= 0:
         raise ParameterError("lr", f"a finite number above 0, got {lr}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:

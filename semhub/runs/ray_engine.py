@@ -15,7 +15,7 @@ import torch
 
 from semhub.data.aligned import AlignedDataset
 from semhub.runs.engine import CaptureSpec, capture_rows
-from semhub.errors import SemhubError
+from semhub.errors import ParameterError, SemhubError
 
 
 class CaptureWorker:
@@ -47,11 +47,17 @@ class RayEngine:
             from ray.util import ActorPool
         except ImportError:
             raise SemhubError("--engine ray: Ray is not installed (pip install 'semhub[ray]')") from None
-        if not ray.is_initialized():
+        started = not ray.is_initialized()
+        if started:
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise SemhubError(f"--address: cannot join Ray at {address!r}: {str(exc).splitlines()[0]}") from None
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        if workers > cpus:  # an actor holds one CPU: the rest would wait for one forever
+            if started:
+                ray.shutdown()
+            raise ParameterError("workers", f"{workers} actors need {workers} CPUs; the Ray cluster has {cpus}")
         self.dataset, self.spec = dataset, spec
         actor = ray.remote(num_cpus=1, num_gpus=gpus_per_worker)(CaptureWorker)
         self.actors = [actor.remote(load_kwargs, torch.get_num_threads()) for _ in range(workers)]
