@@ -150,6 +150,22 @@ def _encodable(text: str) -> bool:
     return True
 
 
+class RepeatedKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: ``{"en": "a", "en": "b"}`` would silently drop "a"."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise RepeatedKey(key)
+        out[key] = value
+    return out
+
+
 def _load_jsonl(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]], list[int]]:
     ids: list[str] = []
     rows: list[tuple[int, dict]] = []
@@ -158,11 +174,13 @@ def _load_jsonl(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]],
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise DataError(path, line_no, f"invalid JSON ({exc.msg}, column {exc.colno})") from None
         except RecursionError:
             raise DataError(path, line_no, "JSON nested too deeply") from None
+        except RepeatedKey as exc:
+            raise DataError(path, line_no, f"key {exc.key!r} appears twice in one object (JSON keeps only the last)") from None
         if not isinstance(obj, dict):
             raise DataError(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
         row_id = obj.pop("id", None)
@@ -174,6 +192,8 @@ def _load_jsonl(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]],
             raise DataError(path, line_no, "'id' is an integer of more than 18 digits; write it as a string")
         if isinstance(row_id, str) and not (row_id.strip() and _encodable(row_id) and len(row_id) <= 1000):
             raise DataError(path, line_no, "'id' must be a non-empty string of at most 1000 characters")
+        if isinstance(row_id, str) and not row_id.isprintable():
+            raise DataError(path, line_no, f"'id' {row_id!r} holds a control character (a newline, tab or NUL)")
         row_id = str(row_id)
         if row_id in seen:
             raise DataError(path, line_no, f"duplicate id {row_id!r} (first on line {seen[row_id]})")
@@ -201,6 +221,9 @@ def _tsv_columns(path: Path, first: str, views: list[str] | None) -> tuple[str, 
     looks_like_header = len(fields) == 2 and all(VIEW_NAME.match(f) for f in fields)
     if views is not None and len(views) == 2 and not (looks_like_header and set(fields) & set(views)):
         return views[0], views[1], False
+    if len(fields) != 2:
+        raise DataError(path, 1, f"expected 2 tab-separated fields (a header naming two views, e.g. 'en<TAB>zh'), "
+                                 f"got {len(fields)}")
     if not looks_like_header:
         raise DataError(path, 1, "expected a header line naming two views, e.g. 'en<TAB>zh' (or pass --views en,zh)")
     if fields[0] == fields[1]:
