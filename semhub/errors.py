@@ -39,3 +39,8 @@ class PluginError(SemhubError):
     """A plugin broke its contract (a scorer's length, a result's type): one line naming the plugin, exit 1."""
 
     exit_code = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM, as ``timeout`` and job schedulers send): the same clean
+    abort as Ctrl-C (staged run folders removed, stores left resumable), exit status 143."""

@@ -161,6 +161,26 @@ def test_ctrl_c_at_start_up_or_twice_is_one_line(delay, second, tmp_path):
     assert "Traceback" not in err and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("delay", [0.3, 2.0], ids=["start-up", "loading"])
+def test_sigterm_is_the_same_clean_abort(delay, tmp_path):
+    """SIGTERM (``timeout``, a job scheduler) ends like Ctrl-C: ``Terminated.``, exit 143, nothing left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("semhub")
+    proc = subprocess.Popen([str(exe), "analyze", "--limit", "4", "--out", str(tmp_path / "run")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    time.sleep(delay)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "Terminated.", err
+    assert "Traceback" not in err and not (tmp_path / "run").exists() and not list(tmp_path.glob(".run*"))
+
+
 def test_a_spoke_whose_validation_raises_is_named_in_one_line(monkeypatch, tmp_path, cli_run):
     import semhub
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from semhub.cli.params import flag, placement_options
-from semhub.errors import ParameterError, SemhubError
+from semhub.errors import ParameterError, SemhubError, Terminated
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> None:
         _error(f"{flag(exc.parameter)}: {exc.problem}", 2)
     except SemhubError as exc:
         _error(str(exc), getattr(exc, "exit_code", 2))
-    except (click.Abort, KeyboardInterrupt):
+    except (click.Abort, KeyboardInterrupt) as exc:  # click turns KeyboardInterrupt into Abort, from it
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
+            click.echo("Terminated.", err=True)
+            sys.exit(143)
         click.echo("Aborted.", err=True)
         sys.exit(130)
 
