@@ -2,6 +2,7 @@
 exit status 2 and one clear line, with no traceback and no run directory left behind."""
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -30,6 +31,15 @@ def scratch(tmp_path_factory):
 
     (root / "dangling").symlink_to(root / "nowhere")
     (root / "zero.json").symlink_to("/dev/zero")
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(root / "tiny", root / "missing-weight")  # one tensor short: transformers would fill it randomly
+    state = load_file(root / "missing-weight" / "model.safetensors")
+    del state["model.layers.1.mlp.up_proj.weight"]
+    save_file(state, root / "missing-weight" / "model.safetensors", metadata={"format": "pt"})
+    shutil.copytree(root / "tiny", root / "resized-config")  # config.json of another width than the weights
+    config = json.loads((root / "resized-config" / "config.json").read_text())
+    (root / "resized-config" / "config.json").write_text(json.dumps({**config, "hidden_size": 2 * config["hidden_size"]}))
     shutil.copytree(root / "tiny", root / "corrupt-weights")  # a truncated safetensors file
     weights = root / "corrupt-weights" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:200])

@@ -11,9 +11,10 @@ import os
 import shutil
 import struct
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import platformdirs
 
@@ -296,6 +297,31 @@ def resolve_source(model: str) -> tuple[ModelSource | None, str]:
     return None, model
 
 
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def check_loaded_weights(info: dict[str, Any], model: str) -> None:
+    """transformers fills weights a checkpoint lacks, or holds in another shape, with random values and
+    only warns; semhub refuses: a partly random model would be measured as if it were the real one."""
+    missing, mismatched = sorted(info.get("missing_keys") or ()), sorted(info.get("mismatched_keys") or ())
+    if mismatched:
+        key, stored, wanted = mismatched[0]
+        raise SemhubError(f"--model: {model}: {len(mismatched)} weight(s) of the checkpoint do not have the shape its "
+                          f"config.json describes (e.g. {key}: {tuple(stored)} stored, {tuple(wanted)} expected)")
+    if missing:
+        raise SemhubError(f"--model: {model}: the checkpoint lacks {len(missing)} weight(s) the model needs "
+                          f"(e.g. {missing[0]}); they would be random")
+
+
 def check_placed_modules(model: Any, device_map: Any) -> None:
     """A device map's keys must name this model's modules: one that names none is a typo that would
     otherwise be ignored, leaving the model somewhere the user did not ask for."""
@@ -390,13 +416,17 @@ def load_backbone(
         placement = {"device_map": device_map}
         if offload_folder is not None:
             placement["offload_folder"] = str(offload_folder)
-        hf_model = resolve_class(family.loader).from_pretrained(location, dtype=torch_dtype, **placement, **common)
+        with _quiet_transformers():  # semhub's one line replaces its load report
+            hf_model, info = resolve_class(family.loader).from_pretrained(
+                location, dtype=torch_dtype, output_loading_info=True, ignore_mismatched_sizes=True,
+                **placement, **common)
     except SemhubError:
         raise
     except Exception as exc:  # noqa: BLE001 - a corrupt, truncated or refused weight file: one line
         if os.environ.get("SEMHUB_DEBUG"):
             raise
         raise SemhubError(f"--model: cannot load {model!r}: {load_failure(exc)}") from None
+    check_loaded_weights(info, display)
     check_placed_modules(hf_model, device_map)
     if device and device_map is None:
         try:
