@@ -31,6 +31,8 @@ def scratch(tmp_path_factory):
 
     (root / "dangling").symlink_to(root / "nowhere")
     (root / "zero.json").symlink_to("/dev/zero")
+    (root / "zero.wav").symlink_to("/dev/zero")  # a clip that is a device
+    (root / "device-clip.jsonl").write_text('{"audio_en": "zero.wav", "audio_es": "zero.wav"}\n' * 2)
     from safetensors.torch import load_file, save_file
 
     shutil.copytree(root / "tiny", root / "missing-weight")  # one tensor short: transformers would fill it randomly

@@ -157,8 +157,10 @@ class FileSpoke:
         path = self.path(value, base_dir)
         if outside_data_folder(path, base_dir):
             return f"{value} is outside the data file's folder (pass --allow-outside-paths to read it)"
-        if not path.is_file():
+        if not path.exists():
             return f"no such {self.file_kind}: {value}"
+        if not path.is_file():
+            return f"{value} is a folder, a device or a pipe, not a regular {self.file_kind}"
         try:
             self.read(path)
         except ValueError as exc:
