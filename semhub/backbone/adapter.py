@@ -105,6 +105,15 @@ class Backbone:
         return len(self.blocks)
 
     @property
+    def context_window(self) -> int | None:
+        """The most token positions the model reads (its text config's ``max_position_embeddings``), or
+        None when it declares none: longer inputs are refused, not run into memory the size of their square."""
+        config = self.model.config
+        config = getattr(config, "text_config", None) or config
+        window = getattr(config, "max_position_embeddings", None)
+        return window if isinstance(window, int) and not isinstance(window, bool) and window > 0 else None
+
+    @property
     def input_table(self) -> torch.nn.Module | torch.Tensor:
         """The stack's token embedding, or its position embedding when it reads features: its weight
         (``input_weight``) sets the residual width, the dtype and where inputs go."""

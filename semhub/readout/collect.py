@@ -58,12 +58,29 @@ def reader(backbone, view: str):
     return backbone.for_input(getattr(catalog.spoke_for_view(view), "input_kind", "text"))
 
 
+def check_fits(backbone, enc: Encoded, where: Callable[[int], str]) -> Encoded:
+    """Every row of a token batch fits the model's context window; ``where(i)`` names row i of the batch
+    in the error (a file and line). A longer text is refused before the forward, which would need
+    memory of its length squared (a 750 kB line reaches 24 GB on a small model)."""
+    window = backbone.context_window
+    ids = enc.inputs.get("input_ids")
+    if window is None or not isinstance(ids, torch.Tensor) or ids.ndim != 2 or ids.shape[1] <= window:
+        return enc
+    mask = enc.inputs.get("attention_mask")
+    lengths = mask.sum(dim=1) if isinstance(mask, torch.Tensor) else torch.full((ids.shape[0],), ids.shape[1])
+    i = int(lengths.argmax())
+    if int(lengths[i]) > window:
+        raise SemhubError(f"{where(i)}: {int(lengths[i]):,} tokens, over this model's context of {window:,}")
+    return enc
+
+
 def encode_values(backbone, values: list[Any], view: str, batch_size: int = 16,
                   base_dir: Path | None = None) -> Iterator[Encoded]:
     """Encoded batches of raw values through the spoke of ``view``, in order."""
     spoke = catalog.spoke_for_view(view)
     for start in range(0, len(values), batch_size):
-        yield spoke.encode(values[start : start + batch_size], backbone, base_dir)
+        enc = spoke.encode(values[start : start + batch_size], backbone, base_dir)
+        yield check_fits(backbone, enc, lambda i, s=start: f"view {view!r}, text {s + i + 1}")
 
 
 def view_batches(backbone, dataset: AlignedDataset, view: str, batch_size: int) -> Iterator[tuple[list[int], Encoded]]:
@@ -80,9 +97,16 @@ def view_batches(backbone, dataset: AlignedDataset, view: str, batch_size: int) 
         batch = [values[i] for i in rows]
         if with_rows:
             full = [{name: column[i] for name, column in dataset.columns.items()} for i in rows]
-            yield rows, spoke.encode(batch, backbone, dataset.base_dir, view=view, rows=full)
+            enc = spoke.encode(batch, backbone, dataset.base_dir, view=view, rows=full)
         else:
-            yield rows, spoke.encode(batch, backbone, dataset.base_dir)
+            enc = spoke.encode(batch, backbone, dataset.base_dir)
+        yield rows, check_fits(backbone, enc, lambda i, rows=rows: row_place(dataset, rows[i], view))
+
+
+def row_place(dataset: AlignedDataset, row: int, view: str) -> str:
+    """``file:line: view 'en'`` for a row, as data errors name it."""
+    line = dataset.lines[row] if dataset.lines else None
+    return f"{dataset.path}{f':{line}' if line is not None else ''}: view {view!r}"
 
 
 def view_states(

@@ -371,10 +371,8 @@ def check_steer_values(values: dict[str, Any], *, pair=None, unembed=None, contr
 
 def check_context(backbone: Any, prompts: list[str], max_new_tokens: int) -> None:
     """The longest prompt plus ``max_new_tokens`` must fit the model's context window."""
-    config = backbone.model.config
-    config = getattr(config, "text_config", None) or config
-    window = getattr(config, "max_position_embeddings", None)
-    if not isinstance(window, int) or not prompts:
+    window = backbone.context_window
+    if window is None or not prompts:
         return
     longest = max(len(backbone.tokenizer(p)["input_ids"]) for p in prompts)
     if longest + max_new_tokens > window:

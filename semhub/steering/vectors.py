@@ -110,11 +110,11 @@ def from_prompt_pair(backbone, positive: str, negative: str, *, layer: int, view
     have (counted from the end, special tokens excluded) are kept, so the result is (T, D).
     """
     from semhub.readout.capture import run_layers
-    from semhub.plugins.catalog import spoke_for_view
+    from semhub.readout.collect import encode_values
 
     rows = []
     for text in (positive, negative):
-        enc = spoke_for_view(view or backbone.family.dominant_language).encode([text], backbone, None)
+        enc = next(encode_values(backbone, [text], view or backbone.family.dominant_language))
         got: list[torch.Tensor] = []
         run_layers(backbone, [enc], [layer], lambda _l, h, b: got.append(h[0][b.groups["content"][0]].float().cpu()))
         rows.append(got[0])

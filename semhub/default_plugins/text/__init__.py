@@ -107,7 +107,8 @@ def semhub_register_commands(cli) -> None:
         reading_lens = semhub.build_lens(bb, lens_name, norm=lens_norm, path=lens_path)
         L = bb.n_layers
         chosen = parse_layers(layers, L) if layers else sorted(set(range(0, L + 1, every)) | {L})
-        view = lens_view(bb, TextSpoke().encode([text], bb, Path(".")), layers=chosen, k=k, norm=lens_norm, lens=reading_lens)
+        enc = next(semhub.encode_values(bb, [text], "text", base_dir=Path(".")))  # refuses text beyond the context
+        view = lens_view(bb, enc, layers=chosen, k=k, norm=lens_norm, lens=reading_lens)
         scores = None
         if words:
             sets = {w: semhub.word_token_ids(bb, [w]) for w in words}
