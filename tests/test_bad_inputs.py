@@ -68,7 +68,8 @@ def test_bad_input_gives_exit_2_and_one_line(case, scratch, tmp_path, cli_run):
             arg = arg.replace(key, value)
         return arg
 
-    code, stdout, stderr = cli_run(*[expand(a) for a in case["args"]], "--out", str(out))
+    extra = ["--out", str(out)] if case.get("out", True) else []  # out = false: a command without --out
+    code, stdout, stderr = cli_run(*[expand(a) for a in case["args"]], *extra)
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert code == 2, (code, stderr)
     assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
