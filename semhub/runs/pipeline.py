@@ -375,6 +375,8 @@ def check_context(backbone: Any, prompts: list[str], max_new_tokens: int) -> Non
     if window is None or not prompts:
         return
     longest = max(len(backbone.tokenizer(p)["input_ids"]) for p in prompts)
+    if longest > window:
+        raise ParameterError("prompts", f"a prompt of {longest:,} tokens exceeds the model's context of {window:,}")
     if longest + max_new_tokens > window:
         raise ParameterError("max_new_tokens", f"{max_new_tokens} new tokens after a {longest}-token prompt exceed "
                                                f"the model's context of {window} tokens")
