@@ -86,6 +86,21 @@ def test_resume_recomputes_only_what_is_missing(tiny, profiled, tmp_path):
     assert strip(again) == strip(card)
 
 
+def test_resume_refuses_a_work_folder_of_another_model(tiny, profiled, tmp_path):
+    """A killed profile's parts are never reused for other weights: the card would mix two models."""
+    from conftest import save_tiny_lm
+
+    _, work, _ = profiled
+    copy = tmp_path / "work"
+    shutil.copytree(work, copy)
+    other = save_tiny_lm(tmp_path / "other", "qwen3")
+    with pytest.raises(semhub.ParameterError) as err:
+        semhub.profile(str(other), quick=True, work=copy, resume=True, progress=Notes())
+    assert err.value.parameter == "resume" and "holds a profile of another model" in str(err.value)
+    with pytest.raises(semhub.ParameterError, match="another quick"):
+        semhub.profile(str(tiny), quick=False, work=copy, resume=True, progress=Notes())
+
+
 def test_headline_peak_depth_span_and_interval():
     c = Curve("m", [0, 1, 2, 3, 4], [0, .25, .5, .75, 1], [0.1, 0.5, 0.95, 1.0, 0.3],
               ci95=[[0, .2], [.4, .6], [.9, 1], [.95, 1.05], [.2, .4]])

@@ -98,6 +98,24 @@ class Parts:
     def store(self, name: str) -> Path:
         return self.work / "stores" / name
 
+    def claim(self, identity: dict[str, Any]) -> None:
+        """Record what this work folder profiles (model with its content digest, sizes, data); on resume,
+        refuse a folder made for anything else, so a card never mixes two models' parts."""
+        from semhub.runs.rundir import dumps
+
+        path = self.work / "profile.json"
+        if self.resume and path.exists():
+            try:
+                before = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                raise SemhubError(f"{path}: unreadable; remove {self.work} to start the profile afresh") from None
+            differ = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k)) \
+                if isinstance(before, dict) else ["everything"]
+            if differ:
+                raise ParameterError("resume", f"{self.work} holds a profile of another {', '.join(differ)}; "
+                                               "refusing to mix them in one card")
+        path.write_text(dumps(identity), encoding="utf-8")
+
     def run(self, name: str, function, optional: bool = False, record: dict[str, Any] | None = None,
             **call: Any) -> dict[str, Any] | None:
         """``function(**call)`` written to ``runs/<name>``, or, on resume, that run's results. An
@@ -110,8 +128,13 @@ class Parts:
         folder = self.work / "runs" / name
         step = f"[{len(self.calls)}/{self.total}] {name}"
         if self.resume and (folder / "results.json").exists():
-            self.progress.note(f"{step}: done before, reused")
-            return json.loads((folder / "results.json").read_text())
+            try:
+                done = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                done = None  # cut or damaged: run the part again
+            if isinstance(done, dict):
+                self.progress.note(f"{step}: done before, reused")
+                return done
         if self.resume and optional and (folder / "skipped.txt").exists():
             self.calls[name]["skipped"] = (folder / "skipped.txt").read_text().strip()
             self.progress.note(f"{step}: skipped before, {self.calls[name]['skipped']}")
@@ -204,6 +227,7 @@ def profile(model: str | None = None, *, backbone: Any = None, data: dict[str, s
     work = Path(work) if work is not None else Path(tempfile.mkdtemp(prefix="semhub-profile-"))
     work.mkdir(parents=True, exist_ok=True)
     parts = Parts(work, resume, progress)
+    parts.claim({"model": backbone.describe(), "quick": quick, "steering": steering, "data": dict(data or {})})
     n_layers = backbone.n_layers
     plan = plan_spokes(backbone, dict(data or {}), sizes)
     card = Card(backbone.describe(), n_layers, quick=quick)
