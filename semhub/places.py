@@ -22,30 +22,30 @@ def check_out_dir(out: Path, flag: str = "--out") -> None:
     _check_parent(out, flag)
 
 
-def check_folder(path: str | Path, parameter: str) -> Path:
+def check_folder(path: str | Path, parameter: str, *, writable: bool = True) -> Path:
     """Refuse, before any work, a folder semhub keeps or continues work in (a store, a profile's parts,
     offloaded weights) that it could not use: a dangling link, an existing file, a path under a file,
-    or a place it cannot write in. An existing folder is fine (it may be resumed)."""
+    or (``writable``) a place it cannot write in. An existing folder is fine (it may be resumed)."""
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise ParameterError(parameter, f"{path} is a dangling link")
     if path.exists() and not path.is_dir():
         raise ParameterError(parameter, f"{path} exists and is not a folder")
     try:
-        _check_parent(path / "x" if path.is_dir() else path, "")
+        _check_parent(path / "x" if path.is_dir() else path, "", writable=writable)
     except SemhubError as exc:
         raise ParameterError(parameter, str(exc).removeprefix(": ")) from None
     return path
 
 
-def _check_parent(out: Path, flag: str) -> None:
-    """The nearest existing ancestor of ``out`` must be a folder we can write in."""
+def _check_parent(out: Path, flag: str, *, writable: bool = True) -> None:
+    """The nearest existing ancestor of ``out`` must be a folder (``writable``: one we can write in)."""
     parent = out.absolute().parent
     while not parent.exists() and not parent.is_symlink():
         parent = parent.parent
     if not parent.is_dir():
         raise SemhubError(f"{flag}: {parent} is a file (or a broken link), not a folder: cannot create {out}")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if writable and not os.access(parent, os.W_OK | os.X_OK):
         raise SemhubError(f"{flag}: cannot write in {parent}")
 
 

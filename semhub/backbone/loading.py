@@ -61,7 +61,7 @@ def cache_root() -> Path:
     given = os.environ.get("SEMHUB_CACHE_DIR")
     root = Path(given or platformdirs.user_cache_dir("semhub"))
     try:
-        return check_folder(root, "cache")
+        return check_folder(root, "cache", writable=False)  # a read-only cache still serves what it holds
     except ParameterError as exc:
         raise SemhubError(f"{'SEMHUB_CACHE_DIR' if given else 'the cache folder'}: {exc.problem}") from None
 
