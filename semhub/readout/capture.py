@@ -46,7 +46,8 @@ def last_index(mask: torch.Tensor) -> torch.Tensor:
 def check_layers(layers: Sequence[int], n_layers: int) -> list[int]:
     bad = [i for i in layers if not 0 <= i <= n_layers]
     if bad:
-        raise ParameterError("layers", f"{bad} out of range 0..{n_layers} for this model")
+        shown = f"{bad}" if len(bad) <= 6 else f"[{', '.join(map(str, bad[:3]))}, ..., {bad[-1]}] ({len(bad)} layers)"
+        raise ParameterError("layers", f"{shown} out of range 0..{n_layers} for this model")
     return sorted(set(layers))
 
 
