@@ -51,7 +51,7 @@ def test_a_language_model_and_dinov2_align_from_one_command(tmp_path, cli_run):
 def test_lenses_refuse_a_model_without_an_unembedding():
     from image_models import vision_backbone
 
-    with pytest.raises(SemhubError, match=r"^--model: a dinov2 model \(stack 'main'\) has no unembedding"):
+    with pytest.raises(SemhubError, match=r"^model: a dinov2 model \(stack 'main'\) has no unembedding"):
         semhub.Lens(vision_backbone("dinov2"))
 
 

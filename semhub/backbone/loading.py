@@ -293,7 +293,7 @@ def resolve_source(model: str) -> tuple[ModelSource | None, str]:
     if path.is_dir():
         return ModelSource(path), str(path)
     if path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1:
-        raise SemhubError(f"--model: {model!r} is not a model directory, a .gguf file, a known name or a hub id")
+        raise ParameterError("model", f"{model!r} is not a model directory, a .gguf file, a known name or a hub id")
     return None, model
 
 
@@ -315,10 +315,10 @@ def check_loaded_weights(info: dict[str, Any], model: str) -> None:
     missing, mismatched = sorted(info.get("missing_keys") or ()), sorted(info.get("mismatched_keys") or ())
     if mismatched:
         key, stored, wanted = mismatched[0]
-        raise SemhubError(f"--model: {model}: {len(mismatched)} weight(s) of the checkpoint do not have the shape its "
+        raise ParameterError("model", f"{model}: {len(mismatched)} weight(s) of the checkpoint do not have the shape its "
                           f"config.json describes (e.g. {key}: {tuple(stored)} stored, {tuple(wanted)} expected)")
     if missing:
-        raise SemhubError(f"--model: {model}: the checkpoint lacks {len(missing)} weight(s) the model needs "
+        raise ParameterError("model", f"{model}: the checkpoint lacks {len(missing)} weight(s) the model needs "
                           f"(e.g. {missing[0]}); they would be random")
 
 
@@ -374,7 +374,7 @@ def load_backbone(
 
         model = default_model("text")
         if model is None:
-            raise SemhubError("--model: no default model is registered (is the embedded-models plugin loaded?)")
+            raise ParameterError("model", "no default model is registered (is the embedded-models plugin loaded?)")
     if device:
         import torch
 
@@ -425,7 +425,7 @@ def load_backbone(
     except Exception as exc:  # noqa: BLE001 - a corrupt, truncated or refused weight file: one line
         if os.environ.get("SEMHUB_DEBUG"):
             raise
-        raise SemhubError(f"--model: cannot load {model!r}: {load_failure(exc)}") from None
+        raise ParameterError("model", f"cannot load {model!r}: {load_failure(exc)}") from None
     check_loaded_weights(info, display)
     check_placed_modules(hf_model, device_map)
     if device and device_map is None:

@@ -82,7 +82,7 @@ class ModelFamily:
         paths = self.paths(stack)
         if part not in paths:
             if part in OPTIONAL_KEYS:
-                raise SemhubError(f"--model: a {self.name} model (stack {stack!r}) has no {part}: this needs a model with one "
+                raise ParameterError("model", f"a {self.name} model (stack {stack!r}) has no {part}: this needs a model with one "
                                   f"(a language model or a dual encoder; see `semhub models`)")
             raise SemhubError(f"registry entry {self.name!r} ({self.source}): no part {part!r} in stack {stack!r}")
         spec = paths[part]

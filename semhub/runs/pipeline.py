@@ -186,6 +186,8 @@ def analyze(
 
         ActivationStore(store).check_place(resume)
     two_models = model_b is not None or backbone_b is not None
+    if model_b is not None and not str(model_b).strip():
+        raise ParameterError("model_b", "is empty: give a registered name, a local folder or a hub id")
     if two_models and not getattr(analysis_obj, "cross_model", False):
         crossing = [a.name for a in catalog.analyses().values() if getattr(a, "cross_model", False)]
         raise ParameterError("model_b", f"analysis {analysis_obj.name!r} reads one model; to compare two models "
@@ -228,7 +230,7 @@ def analyze(
         if isinstance(layers_b, str):
             from semhub.readout.layers import parse_layer_spec
 
-            with _naming("layers", "layers_b"):
+            with _naming(layers="layers_b"):
                 parse_layer_spec(layers_b)
         t0 = time.perf_counter()
         placement = {"device": device, "dtype": dtype, "device_map": device_map, "offload_folder": offload_folder,
@@ -237,10 +239,10 @@ def analyze(
             model = model_for(modality, model)
             backbone = _load(model, placement, stack)
         if two_models and backbone_b is None:
-            with _naming("stack", "stack_b"):
+            with _naming(stack="stack_b", model="model_b"):
                 backbone_b = _load(model_b, placement, stack_b)  # each model loaded once
         elif backbone_b is not None and stack_b is not None:
-            with _naming("stack", "stack_b"):
+            with _naming(stack="stack_b"):
                 backbone_b = backbone_b.using(stack_b)
         load_s = time.perf_counter() - t0
         views_a = view_list[:1] if two_models else view_list
@@ -251,7 +253,7 @@ def analyze(
             from semhub.runs.context import partner_store
 
             settings_b = RunSettings(**{**settings.to_dict(), "store": str(partner_store(store)) if store else None})
-            with _naming("layers", "layers_b"):
+            with _naming(layers="layers_b"):
                 ctx.partner = make_context(backbone_b, ds, view_list[1:], settings=settings_b, options=opts,
                                            layers=layers_b, drop_embeddings=drop,
                                            on_batch=progress.advance, resume=resume)
@@ -273,14 +275,15 @@ def analyze(
 
 
 @contextmanager
-def _naming(parameter: str, instead: str) -> Iterator[None]:
-    """Errors about ``parameter`` name ``instead`` (model B's layers are checked by model A's code)."""
+def _naming(**instead: str) -> Iterator[None]:
+    """Errors about a parameter name its stand-in (``layers="layers_b"``): model B is loaded and checked
+    by model A's code, and its errors must name model B's flags."""
     try:
         yield
     except ParameterError as exc:
-        if exc.parameter != parameter:
+        if exc.parameter not in instead:
             raise
-        raise ParameterError(instead, exc.problem) from None
+        raise ParameterError(instead[exc.parameter], exc.problem) from None
 
 
 def _load(model: str, placement: dict[str, Any], stack: str | None) -> Any:
