@@ -19,7 +19,7 @@ _EXPORTS: dict[str, str] = {
     "analyze": "semhub.runs.pipeline", "patchscope": "semhub.runs.patching", "steer": "semhub.runs.pipeline", "reproduce": "semhub.runs.pipeline",
     "Progress": "semhub.runs.pipeline", "Run": "semhub.runs.run",
     "RunContext": "semhub.runs.context", "RunSettings": "semhub.runs.context", "make_context": "semhub.runs.context",
-    "dataset": "semhub.runs.inputs",
+    "dataset": "semhub.runs.inputs", "require_text": "semhub.runs.inputs",
     # the contracts
     "Analysis": "semhub.contract.analysis", "Options": "semhub.contract.options", "option": "semhub.contract.options",
     "Result": "semhub.contract.result", "RecordsResult": "semhub.contract.result", "CurvesResult": "semhub.contract.result",

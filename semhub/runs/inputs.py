@@ -114,6 +114,15 @@ def check_inputs(backbone, views: list[str]) -> None:
                                  f"{backbone.name} ({backbone.family.name}) reads {', '.join(reads)}")
 
 
+def require_text(backbone, parameter: str = "model") -> None:
+    """Commands that tokenize and write text (steer, patchscope, train-lens, lens) need a family that
+    reads text; a vision or speech encoder is refused by name, not met by a traceback inside it."""
+    reads = backbone.family.modalities
+    if "text" not in reads or backbone.tokenizer is None:
+        raise ParameterError(parameter, f"{backbone.name} ({backbone.family.name}) reads {', '.join(reads)}; "
+                                        "this needs a model that reads text (a language model)")
+
+
 def check_readout(readout: str | None, views: list[str], columns: list[str]) -> None:
     """A ``readout`` must mean something to a spoke of the views: one that lists ``readouts`` and,
     when it has one, accepts it through ``check_readout(readout, views, columns)`` (else: is one of

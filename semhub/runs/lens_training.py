@@ -125,6 +125,9 @@ def train_lens(
         from semhub.backbone.loading import load_backbone
 
         backbone = load_backbone(model, device=device, dtype=dtype)
+    from semhub.runs.inputs import require_text
+
+    require_text(backbone)
     folder = Path(out) if out is not None else default_lens_folder(backbone)
     L = backbone.n_layers
     say(f"reading {len(fit)} texts ({max_tokens} positions at most) at {L + 1} layers")

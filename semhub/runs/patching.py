@@ -36,6 +36,7 @@ def patchscope(
     each of ``candidates``. Errors name the parameter, before the model loads where they can."""
     from semhub.analyses.patchscope import patch_prompts
     from semhub.backbone.loading import load_backbone, parse_device_map
+    from semhub.runs.inputs import require_text
     from semhub.readout.inspection import IDENTITY_PROMPT, InspectionPrompt
     from semhub.readout.layers import parse_layer_spec, parse_layers
 
@@ -58,6 +59,7 @@ def patchscope(
     t0 = time.perf_counter()
     bb = backbone or load_backbone(model, device=device, dtype=dtype, device_map=device_map,
                                    offload_folder=offload_folder)
+    require_text(bb)
     load_s = time.perf_counter() - t0
     chosen = parse_layers(layers, bb.n_layers)
     if target_layer is not None and target_layer > bb.n_layers:

@@ -16,6 +16,7 @@ from semhub.contract.options import Options
 from semhub.errors import ParameterError, RunError, SemhubError
 from semhub.plugins import catalog
 from semhub.runs.context import RunContext, RunSettings, check_rows, context_from_store, make_context
+from semhub.runs.inputs import require_text
 from semhub.runs.run import Run
 from semhub.runs.rundir import environment
 
@@ -446,6 +447,7 @@ def steer(
     t0 = time.perf_counter()
     bb = backbone or load_backbone(model, device=device, dtype=dtype, device_map=device_map,
                                    offload_folder=offload_folder)
+    require_text(bb)
     load_s = time.perf_counter() - t0
     if preset:
         vec, spec = presets[preset].build(bb)

@@ -104,6 +104,7 @@ def semhub_register_commands(cli) -> None:
         semhub.RunSettings(lens=lens_name, lens_norm=lens_norm, lens_path=lens_path).check()  # before the model loads
         out = semhub.check_out_file(out, suffix=".png")
         bb = semhub.load(model, device=device, dtype=dtype)
+        semhub.require_text(bb)
         reading_lens = semhub.build_lens(bb, lens_name, norm=lens_norm, path=lens_path)
         L = bb.n_layers
         chosen = parse_layers(layers, L) if layers else sorted(set(range(0, L + 1, every)) | {L})
