@@ -75,6 +75,8 @@ class HubSpec:
             view, eq, column = pair.partition("=")
             if not eq or not view or not column:
                 raise ParameterError("data", f"{text!r}: the mapping {pair!r} is not VIEW=COLUMN")
+            if view in columns or (view == "id" and id_column is not None):
+                raise ParameterError("data", f"{text!r}: the mapping names view {view!r} twice")
             if view == "id":
                 id_column = column
             else:
@@ -133,7 +135,7 @@ def quiet():
     was_disabled = datasets.are_progress_bars_disabled()
     level = ds_logging.get_verbosity()
     datasets.disable_progress_bars()
-    ds_logging.set_verbosity_error()
+    ds_logging.set_verbosity(ds_logging.CRITICAL)  # its "failed to read" logs: semhub's one line says why
     try:
         yield
     finally:
