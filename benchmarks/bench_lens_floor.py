@@ -52,7 +52,7 @@ def plan(views: list[str], batch_size: int, limit: int | None = None) -> list[di
     if limit:
         ds = ds.head(limit)
     dominant = bb.family.dominant_language
-    dicts = {frozenset(d.languages): d for d in semhub.plugins.catalog.dictionaries()}
+    dicts = {frozenset(d.languages): d for d in semhub.data.dictionary.dictionaries()}
     from semhub.default_plugins.text import TextSpoke
 
     out = []

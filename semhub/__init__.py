@@ -16,10 +16,10 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     # the pipeline
-    "analyze": "semhub.runs.pipeline", "patchscope": "semhub.runs.patching", "steer": "semhub.runs.pipeline", "reproduce": "semhub.runs.pipeline",
+    "analyze": "semhub.runs.pipeline", "patchscope": "semhub.patchscope.run", "steer": "semhub.runs.pipeline", "reproduce": "semhub.runs.pipeline",
     "Progress": "semhub.runs.pipeline", "Run": "semhub.runs.run",
     "RunContext": "semhub.runs.context", "RunSettings": "semhub.runs.context", "make_context": "semhub.runs.context",
-    "dataset": "semhub.runs.inputs", "require_text": "semhub.runs.inputs",
+    "dataset": "semhub.specs.inputs", "require_text": "semhub.specs.inputs",
     # the contracts
     "Analysis": "semhub.contract.analysis", "Options": "semhub.contract.options", "option": "semhub.contract.options",
     "Result": "semhub.contract.result", "RecordsResult": "semhub.contract.result", "CurvesResult": "semhub.contract.result",
@@ -28,8 +28,8 @@ _EXPORTS: dict[str, str] = {
     "Spoke": "semhub.contract.spoke", "Encoded": "semhub.contract.spoke", "FileSpoke": "semhub.contract.spoke",
     "allow_outside_paths": "semhub.contract.spoke", "InputSettings": "semhub.contract.spoke",
     "encoding": "semhub.contract.spoke", "input_settings": "semhub.contract.spoke", "PaperSetting": "semhub.contract.analysis",
-    "LensKind": "semhub.contract.lens", "build_lens": "semhub.readout.kinds",
-    "train_lens": "semhub.runs.lens_training", "TrainedLens": "semhub.runs.lens_training", "TunedLens": "semhub.readout.tuned", "load_tuned_lens": "semhub.readout.tuned",
+    "LensKind": "semhub.contract.lens", "build_lens": "semhub.lens.kinds",
+    "train_lens": "semhub.lens.training", "TrainedLens": "semhub.lens.training", "TunedLens": "semhub.lens.tuned", "load_tuned_lens": "semhub.lens.tuned",
     "Template": "semhub.data.templates", "load_template": "semhub.data.templates", "hookimpl": "semhub.plugins.hookspecs",
     "SemhubError": "semhub.errors", "DataError": "semhub.errors", "ParameterError": "semhub.errors",
     # models
@@ -37,17 +37,17 @@ _EXPORTS: dict[str, str] = {
     "Comparison": "semhub.cards.compare",
     "load": "semhub.backbone.loading", "Backbone": "semhub.backbone.adapter", "ModelSource": "semhub.backbone.loading",
     "check_out_dir": "semhub.places", "check_out_file": "semhub.places",
-    "cache_root": "semhub.backbone.loading", "file_sha256": "semhub.backbone.loading", "cached_build": "semhub.backbone.loading",
+    "cache_root": "semhub.cache", "file_sha256": "semhub.cache", "cached_build": "semhub.cache",
     # data
     "AlignedDataset": "semhub.data.aligned", "load_aligned": "semhub.data.aligned", "write_aligned": "semhub.data.aligned",
     "HubTable": "semhub.data.hub", "HubColumn": "semhub.data.hub", "load_table": "semhub.data.hub",
     "join_tables": "semhub.data.hub", "hub_columns": "semhub.data.hub",
     # read-out
-    "capture": "semhub.readout.capture", "pool": "semhub.readout.capture", "run_layers": "semhub.readout.capture",
-    "Lens": "semhub.readout.lens", "read_lens": "semhub.readout.sites", "LensReading": "semhub.readout.sites",
-    "last_site": "semhub.readout.sites", "InspectionPrompt": "semhub.readout.inspection",
-    "inspect_states": "semhub.readout.patchscope", "source_states": "semhub.readout.patchscope",
-    "PatchReadout": "semhub.readout.patchscope", "patch_hooks": "semhub.steering.apply",
+    "capture": "semhub.readout.capture", "pool": "semhub.readout.capture", "run_layers": "semhub.backbone.convention",
+    "Lens": "semhub.lens.logit", "read_lens": "semhub.lens.sites", "LensReading": "semhub.lens.sites",
+    "last_site": "semhub.lens.sites", "InspectionPrompt": "semhub.patchscope.inspection",
+    "inspect_states": "semhub.patchscope.states", "source_states": "semhub.patchscope.states",
+    "PatchReadout": "semhub.patchscope.states", "patch_hooks": "semhub.steering.apply",
     "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
     "view_states": "semhub.readout.collect",
     "parse_layer_spec": "semhub.readout.layers", "parse_layers": "semhub.readout.layers",
@@ -56,33 +56,25 @@ _EXPORTS: dict[str, str] = {
     "similarity": "semhub.analyses.similarity", "lens_view": "semhub.analyses.lens_view",
     "LogitLensResult": "semhub.analyses.logit_lens", "mean_ci": "semhub.analyses.stats", "item_statistics": "semhub.analyses.stats",
     "summarise": "semhub.analyses.stats", "upper_peak": "semhub.analyses.stats",
-    "score_token_sets": "semhub.analyses.token_sets", "word_token_ids": "semhub.analyses.token_sets",
+    "score_token_sets": "semhub.lens.token_sets", "word_token_ids": "semhub.lens.token_sets",
     # steering
     "SteerSpec": "semhub.steering.run", "SteeringVector": "semhub.steering.vectors",
     "from_contrast": "semhub.steering.vectors", "from_prompt_pair": "semhub.steering.vectors",
     "from_unembedding": "semhub.steering.vectors", "generate": "semhub.steering.generate", "Generation": "semhub.steering.generate",
     "steer_hooks": "semhub.steering.apply",
     # figures
-    "pyplot": "semhub.runs.plots", "save_figure": "semhub.runs.plots",
+    "pyplot": "semhub.plots", "save_figure": "semhub.plots",
 }
 _RENAMED = {"load": "load_backbone", "steer_hooks": "steer", "patch_hooks": "patch"}
 
 __all__ = sorted(["__version__", *_EXPORTS])
 
 
-def _version() -> str:
-    """Read from the installed metadata on first use (not at import: the CLI starts faster)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("semhub")
-    except PackageNotFoundError:  # running from a source tree without install
-        return "0.0.0"
-
-
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        globals()[name] = value = _version()
+        from semhub.about import version
+
+        globals()[name] = value = version()
         return value
     module = _EXPORTS.get(name)
     if module is None:

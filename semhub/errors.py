@@ -44,3 +44,13 @@ class PluginError(SemhubError):
 class Terminated(KeyboardInterrupt):
     """The process was asked to stop (SIGTERM, as ``timeout`` and job schedulers send): the same clean
     abort as Ctrl-C (staged run folders removed, stores left resumable), exit status 143."""
+
+
+def first_line(exc: BaseException, limit: int = 240, default: str | None = None) -> str:
+    """The first non-blank line of an exception's text, at most ``limit`` characters: the one helper
+    for quoting a library's error inside semhub's own one-line message. An empty text gives
+    ``default`` (the exception's class name when None)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__ if default is None else default
+    return lines[0][:limit]

@@ -67,14 +67,14 @@ def make_tokenizer(media: bool = False, roles: dict[str, str] | None = None, spe
 
 def text_families() -> list[str]:
     """Registry families that are causal text LMs (multimodal ones have their own tests)."""
-    from semhub.plugins.catalog import families
+    from semhub.backbone.registry import families
 
     return sorted(name for name, fam in families().items() if fam.loader == "AutoModelForCausalLM")
 
 
 def tiny_model(family_name: str, seed: int = 0):
     """(random model of the family's architecture from its registry ``[tiny]`` config, family)."""
-    from semhub.plugins.catalog import families
+    from semhub.backbone.registry import families
 
     from semhub.backbone.loading import resolve_class
 

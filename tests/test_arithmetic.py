@@ -40,7 +40,7 @@ def test_shipped_dataset_is_the_deterministic_generation():
     ds = semhub.dataset("arithmetic")
     assert ds.ids == [r["id"] for r in rows()]
     assert ds.columns["es"] == [r["es"] for r in rows()]
-    from semhub.runs.inputs import default_views
+    from semhub.specs.inputs import default_views
 
     assert default_views(ds, "arithmetic") == ["en", "arithmetic"]
 

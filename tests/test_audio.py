@@ -193,7 +193,7 @@ def test_whisper_decoder_readouts_capture_the_positions_they_name(readout):
 
 
 def test_readout_mistakes_are_one_line_before_the_model_loads(tmp_path, cli_run):
-    from semhub.runs.inputs import check_readout
+    from semhub.specs.inputs import check_readout
 
     for readout, problem in [("bogus", "give 'sot' or TASK:LANGUAGE:POSITION"),
                              ("translate:view:prompt", "view 'audio' names no language"),
@@ -322,7 +322,7 @@ def test_steering_audio_positions_changes_only_those_residuals(clips, name):
             states[key] = hidden.clone()
         return on_layer
 
-    from semhub.readout.capture import run_layers
+    from semhub.backbone.convention import run_layers
 
     run_layers(bb, [enc], [layer], grab("plain"))
     vec = torch.randn(bb.d_model)

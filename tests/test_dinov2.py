@@ -85,7 +85,7 @@ def onnx_states(images) -> list:
 def test_converted_dinov2_equals_onnxruntime_at_every_layer():
     import numpy as np
 
-    from semhub.readout.capture import run_layers
+    from semhub.backbone.convention import run_layers
 
     bb = semhub.load("dinov2-small")
     assert (bb.n_layers, bb.d_model, bb.family.name) == (12, 384, "dinov2")

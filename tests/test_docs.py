@@ -9,7 +9,6 @@ import re
 import shlex
 import subprocess
 import sys
-import typing
 from pathlib import Path
 
 import click
@@ -43,7 +42,7 @@ def console_commands() -> list[list[str]]:
 
 
 def semhub_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "semhub.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "semhub", *args], capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
 
 

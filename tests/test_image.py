@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from image_models import VISION_LLMS, save_tiny, vision_backbone
-from semhub.readout.capture import capture, pool, run_layers
+from semhub.readout.capture import capture, pool
+from semhub.backbone.convention import run_layers
 from semhub_image import DATA, ImageSpoke
 from semhub_image.image_io import read_image
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from conftest import text_families, tiny_backbone
-from semhub.readout.capture import run_layers
-from semhub.readout.lens import Lens
+from semhub.backbone.convention import run_layers
+from semhub.lens.logit import Lens
 from semhub.default_plugins.text import TextSpoke
 
 

@@ -36,7 +36,7 @@ def test_dictionary_translations_and_errors(tmp_path):
 
 
 def test_builtin_dictionaries_cover_four_pairs():
-    pairs = {frozenset(d.languages) for d in semhub.plugins.catalog.dictionaries()}
+    pairs = {frozenset(d.languages) for d in semhub.data.dictionary.dictionaries()}
     assert {frozenset({"en", lang}) for lang in ("zh", "es", "fr", "de")} <= pairs
 
 
@@ -122,7 +122,7 @@ def test_lens_command_rejects_an_empty_word_before_the_model_loads(cli_run, tmp_
 
 
 def test_token_set_scores_match_the_models_last_layer_logprobs():
-    from semhub.analyses.token_sets import score_token_sets, word_token_ids
+    from semhub.lens.token_sets import score_token_sets, word_token_ids
 
     bb = tiny_backbone("qwen3")
     texts = ["the cat sat on the", "one two three"]

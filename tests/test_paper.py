@@ -259,12 +259,11 @@ def test_paper_eq1_on_the_default_model(gemma):
 @pytest.mark.real_model
 def test_paper_dictionary_lens_on_the_default_model(gemma):
     from semhub.data.segmentation import segment
-    from semhub.plugins import catalog
 
     ds = semhub.dataset("multilingual", limit=60)
     run = semhub.analyze("logit-lens", backbone=gemma, data=ds, views=["en", "zh"], paper=True, n_boot=0)
     rec = run.results["logit_lens"][0]
-    dictionary = next(d for d in catalog.dictionaries() if set(d.languages) == {"en", "zh"})
+    dictionary = next(d for d in semhub.data.dictionary.dictionaries() if set(d.languages) == {"en", "zh"})
     tok = gemma.tokenizer
     native, dominant, n = paper_lens(gemma, ds.columns["zh"], dictionary.translations("zh", "en"),
                                      lambda t: segment(t, "zh"),

@@ -97,7 +97,9 @@ def test_in_process_plugin_registers_model_family(fresh_plugins):
     fresh_plugins.load_plugins()
     fresh_plugins.pm.register(Family(), name="toy-family")
     catalog.clear_cache()
-    assert catalog.families()["toy"].modules["blocks"] == "m.b"
+    from semhub.backbone.registry import families
+
+    assert families()["toy"].modules["blocks"] == "m.b"
 
 
 def test_every_hook_is_documented_with_its_signature_and_an_example():
@@ -131,7 +133,7 @@ def example_plugin(tmp_path_factory):
 
 
 def semhub_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "semhub.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "semhub", *args], capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 

@@ -8,7 +8,7 @@ import torch
 from conftest import text_families, tiny_backbone
 from semhub.readout.capture import capture, pool
 from semhub.backbone.registry import MODULE_KEYS, parse_family
-from semhub.plugins.catalog import family_for
+from semhub.backbone.registry import family_for
 from semhub.errors import SemhubError
 from semhub.default_plugins.text import TextSpoke
 

@@ -7,7 +7,7 @@ import torch
 import semhub
 from conftest import tiny_backbone
 from semhub.default_plugins.text import TextSpoke
-from semhub.readout.lens import Lens
+from semhub.lens.logit import Lens
 
 
 def reference(bb, enc, layer: int, norm: bool = True) -> torch.Tensor:

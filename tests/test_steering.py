@@ -8,7 +8,7 @@ import torch
 
 import semhub
 from conftest import tiny_backbone
-from semhub.readout.capture import run_layers
+from semhub.backbone.convention import run_layers
 from semhub.steering.vectors import from_contrast, from_prompt_pair, from_unembedding, load_vector
 from semhub.steering.generate import generate
 from semhub.steering.apply import steer

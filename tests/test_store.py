@@ -69,7 +69,7 @@ def test_store_matches_the_in_memory_run(setup, reference, cli_run, tmp_path):
 def test_interrupt_then_resume_gives_identical_results(sig, kill_after, setup, reference, cli_run, tmp_path):
     """SIGKILL (a crash, the OOM killer) or SIGINT (Ctrl-C) mid-capture, then --resume."""
     store = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, "-m", "semhub.cli", *analyze(setup, "--store", str(store),
+    proc = subprocess.Popen([sys.executable, "-m", "semhub", *analyze(setup, "--store", str(store),
                                                                           "--out", str(tmp_path / "killed"))],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"},

@@ -12,10 +12,10 @@ import torch
 import semhub
 from conftest import WORDS, tiny_backbone, tiny_model
 from semhub.errors import DataError, ParameterError
-from semhub.readout.lens import Lens
-from semhub.readout.quality import content_states, kl_and_agreement
-from semhub.readout.train_lens import TrainConfig, final_targets, sampled_kl, train
-from semhub.readout.tuned import TunedLens, load_tuned_lens, save_tuned_lens
+from semhub.lens.logit import Lens
+from semhub.lens.quality import content_states, kl_and_agreement
+from semhub.lens.fit import TrainConfig, final_targets, sampled_kl, train
+from semhub.lens.tuned import TunedLens, load_tuned_lens, save_tuned_lens
 
 SENTENCES = [" ".join(WORDS[(i * 7 + j * 3) % 60] for j in range(6 + i % 5)) for i in range(120)]
 

@@ -6,14 +6,7 @@ and are imported by ``run``: listing analyses never imports torch.
 from __future__ import annotations
 
 import semhub
-from semhub import SemhubError
-
-
-def audio_views(ctx) -> list[str]:
-    views = [v for v in ctx.views if semhub.spoke_for_view(v).modality == "audio"]
-    if not views:
-        raise SemhubError("--views: this analysis needs an audio view (e.g. audio_en)")
-    return views
+from semhub_audio.views import audio_views
 
 
 class AudioOptions(semhub.Options):

@@ -12,7 +12,7 @@ import numpy as np
 
 import semhub
 from semhub import CurvesResult, SemhubError
-from semhub_audio.analyses import audio_views
+from semhub_audio.views import audio_views
 
 
 class AudioLensResult(CurvesResult):

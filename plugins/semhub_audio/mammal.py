@@ -8,7 +8,7 @@ import torch
 
 import semhub
 from semhub import CurvesResult, SemhubError
-from semhub_audio.analyses import audio_views
+from semhub_audio.views import audio_views
 from semhub_audio.lens import labels_of
 
 

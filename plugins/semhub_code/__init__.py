@@ -16,15 +16,9 @@ from typing import Any
 
 
 from semhub import hookimpl, spoke_for_view
+from semhub_code.chars import char_index
 
 DATA = Path(__file__).with_name("snippets.jsonl")
-
-
-def _char_index(source: str, line: int, col: int) -> int:
-    """AST (1-based line, UTF-8 byte column) -> character index into ``source``."""
-    lines = source.splitlines(keepends=True)
-    head = sum(len(x) for x in lines[: line - 1])
-    return head + len(lines[line - 1].encode("utf-8")[:col].decode("utf-8", errors="ignore"))
 
 
 def list_comma_chars(source: str) -> list[int]:
@@ -33,7 +27,7 @@ def list_comma_chars(source: str) -> list[int]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.List) and len(node.elts) > 1:
             for elt in node.elts[:-1]:
-                i = _char_index(source, elt.end_lineno, elt.end_col_offset)
+                i = char_index(source, elt.end_lineno, elt.end_col_offset)
                 while i < len(source) and source[i] in " \t\n)":
                     i += 1
                 if i < len(source) and source[i] == ",":
@@ -47,7 +41,7 @@ def call_arg_chars(source: str) -> list[int]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             for arg in node.args:
-                i = _char_index(source, arg.lineno, arg.col_offset) - 1
+                i = char_index(source, arg.lineno, arg.col_offset) - 1
                 while i >= 0 and source[i] in " \t\n":
                     i -= 1
                 if i >= 0 and source[i] in "(,":

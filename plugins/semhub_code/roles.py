@@ -23,7 +23,7 @@ import torch
 
 import semhub
 from semhub import RecordsResult
-from semhub_code import _char_index
+from semhub_code.chars import char_index
 
 OVERLOADED = {"range", "max", "min", "dict", "zip", "type"}
 UNINSPECTABLE = {  # builtins.pyi, where inspect.signature raises ValueError
@@ -71,7 +71,7 @@ def arguments(source: str) -> list[Argument]:
             continue
         for i, arg in enumerate(call.args):
             before = call.args[i - 1] if i else call.func
-            key = _char_index(source, before.end_lineno, before.end_col_offset)
+            key = char_index(source, before.end_lineno, before.end_col_offset)
             while key < len(source) and source[key] in " )":
                 key += 1
             if key >= len(source) or source[key] not in "(,":

@@ -1,2 +1,2 @@
-"""Analyses: builtin.py registers the built-in ones (similarity, logit-lens, language-trends); stats.py holds
-the statistics they share; lens_view.py and token_sets.py are lens read-outs for commands and plugins."""
+"""Analyses: one module per analysis (its declaration and its computation); stats.py and
+alignment_metrics.py hold what they share."""

@@ -54,7 +54,7 @@ class CrossAlignmentResult(RecordsResult):
     def plot(self, path) -> Any:
         from pathlib import Path
 
-        from semhub.runs.plots import plot_layer_pairs
+        from semhub.plots import plot_layer_pairs
 
         return plot_layer_pairs(self, Path(path))
 

@@ -18,8 +18,8 @@ from semhub.contract.result import RecordsResult
 from semhub.readout.collect import view_batches
 from semhub.data.corpus import read_corpus
 from semhub.errors import SemhubError
-from semhub.readout.lens import Lens
-from semhub.readout.sites import read_lens
+from semhub.lens.logit import Lens
+from semhub.lens.sites import read_lens
 
 SITES = "trend_positions"  # the content positions read, capped at max_positions over the view
 
@@ -78,7 +78,7 @@ class LanguageTrendsResult(RecordsResult):
     key: ClassVar[str] = "language_trends"
 
     def plot(self, path):
-        from semhub.runs.plots import plot_language_trends
+        from semhub.plots import plot_language_trends
 
         return plot_language_trends(self, Path(path))
 

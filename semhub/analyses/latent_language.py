@@ -127,17 +127,16 @@ class LatentLanguageResult(CurvesResult):
                  f"{entropy[k]:.2f}") for k in sorted({0, L // 4, L // 2, (2 * L) // 3, (5 * L) // 6, L - 1})]
 
     def plot(self, path):
-        from semhub.runs.plots import plot_curves
+        from semhub.plots import plot_curves
 
         return plot_curves(self, Path(path))
 
 
 def dictionaries_option(paths) -> list:
     """``--dictionary`` files, else every registered dictionary."""
-    from semhub.data.dictionary import load_dictionary
-    from semhub.plugins import catalog
+    from semhub.data.dictionary import dictionaries as registered, load_dictionary
 
-    return [load_dictionary(p) for p in paths] if paths else catalog.dictionaries()
+    return [load_dictionary(p) for p in paths] if paths else registered()
 
 
 def distinct_first_tokens(tokenizer, words: list[tuple], i: int, j: int) -> tuple[list[tuple], dict[str, list[int]]]:
@@ -150,7 +149,7 @@ def distinct_first_tokens(tokenizer, words: list[tuple], i: int, j: int) -> tupl
 
 def run_latent_language(ctx) -> LatentLanguageResult:
     from semhub.readout.collect import encode_values
-    from semhub.readout.sites import last_site, read_lens
+    from semhub.lens.sites import last_site, read_lens
 
     o, bb = ctx.options, ctx.backbone
     words = (cloze_rows(ctx.dataset, o.target) if o.task == "cloze"

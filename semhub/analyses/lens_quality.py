@@ -31,14 +31,14 @@ class LensQualityResult(CurvesResult):
         return rows
 
     def plot(self, path):
-        from semhub.runs.plots import plot_curves
+        from semhub.plots import plot_curves
 
         return plot_curves(self, Path(path))
 
 
 def lenses_to_judge(ctx) -> dict[str, object]:
     """{label: lens}: the logit lens, the run's lens, and the model's trained tuned lens if there is one."""
-    from semhub.readout.kinds import build_lens, default_lens_folder
+    from semhub.lens.kinds import build_lens, default_lens_folder
 
     standard = ctx.settings.lens == "logit" and ctx.settings.lens_norm
     out = {"logit": ctx.lens if standard else build_lens(ctx.backbone, "logit", norm=True)}
@@ -52,7 +52,7 @@ def lenses_to_judge(ctx) -> dict[str, object]:
 
 def run_lens_quality(ctx) -> LensQualityResult:
     from semhub.readout.collect import view_batches
-    from semhub.readout.quality import content_states, judge_lenses
+    from semhub.lens.quality import content_states, judge_lenses
 
     bb, L = ctx.backbone, ctx.backbone.n_layers
     layers = [layer for layer in ctx.layers if layer < L]

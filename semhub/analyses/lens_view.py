@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from semhub.contract.spoke import Encoded
-from semhub.readout.sites import read_lens
+from semhub.lens.sites import read_lens
 
 
 @dataclass
@@ -27,7 +27,7 @@ class LensView:
                 "top_probs": self.top_probs.tolist(), "lens_norm": self.norm, "model": self.model}
 
     def plot(self, path: str | Path) -> Path:
-        from semhub.runs.plots import plot_lens_view
+        from semhub.plots import plot_lens_view
 
         return plot_lens_view(self, Path(path))
 

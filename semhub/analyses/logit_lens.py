@@ -4,7 +4,7 @@ For text in language X, at each dictionary word w (one token in context), read t
 the position *before* w and compare, per layer, log p(w's token) with the best log p of
 w's translations into the model's dominant language (single-token translations, with the
 tokenizer's prefix-space rule). Only those positions are projected, one vocabulary chunk
-at a time (``semhub.readout.lens``).
+at a time (``semhub.lens.logit``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from semhub.analyses.stats import mean_ci, upper_peak
 from semhub.contract.result import RecordsResult
 from semhub.readout.collect import view_batches
 from semhub.errors import SemhubError
-from semhub.readout.sites import read_lens
+from semhub.lens.sites import read_lens
 from semhub.backbone.tokenization import word_start_ids
 from semhub.data.segmentation import is_chinese, segment
 
@@ -175,7 +175,7 @@ class LogitLensResult(RecordsResult):
     key: ClassVar[str] = "logit_lens"
 
     def plot(self, path):
-        from semhub.runs.plots import plot_logit_lens
+        from semhub.plots import plot_logit_lens
 
         return plot_logit_lens(self, Path(path))
 
@@ -199,12 +199,11 @@ class LogitLensResult(RecordsResult):
 
 
 def run_logit_lens(ctx) -> LogitLensResult:
-    from semhub.plugins import catalog
-    from semhub.data.dictionary import load_dictionary
+    from semhub.data.dictionary import dictionaries as registered, load_dictionary
 
     dominant = ctx.backbone.family.dominant_language
     user = ctx.options.dictionary
-    dictionaries = [load_dictionary(user)] if user else catalog.dictionaries()
+    dictionaries = [load_dictionary(user)] if user else registered()
     records = []
     for view in ctx.views:
         if view == dominant:

@@ -21,7 +21,7 @@ class SimilarityResult(RecordsResult):
     key: ClassVar[str] = "similarity"
 
     def plot(self, path):
-        from semhub.runs.plots import plot_similarity
+        from semhub.plots import plot_similarity
 
         return plot_similarity(self, Path(path))
 

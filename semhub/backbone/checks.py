@@ -57,7 +57,7 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
 def check_forward(backbone) -> None:
     """One token through the stack being read: shapes, block count and the layer convention."""
     from semhub.contract.spoke import Encoded
-    from semhub.readout.capture import run_layers
+    from semhub.backbone.convention import run_layers
 
     if backbone.family.input_part(backbone.stack) != "embedding":
         return  # fed features (audio frames, pixels): the parity tests cover these stacks

@@ -5,19 +5,16 @@ cache dir, so the embedded default loads in seconds after the first run.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import struct
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import platformdirs
 
+from semhub.cache import cache_root, cached_build, file_sha256, folder_digest
 from semhub.errors import ParameterError, SemhubError
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -44,66 +41,6 @@ class ModelSource:
         if self.fetch is None:
             raise SemhubError("model source has neither a path nor a fetch function")
         return Path(self.fetch())
-
-
-def hub_offline() -> bool:
-    """huggingface_hub's own verdict (HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE), as transformers and datasets see it."""
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE)
-
-
-def cache_root() -> Path:
-    """semhub's cache folder (``SEMHUB_CACHE_DIR``, else the platform's): converted models, digests,
-    hub data. One that cannot be used is one line naming where it came from, never a later traceback."""
-    from semhub.places import check_folder
-
-    given = os.environ.get("SEMHUB_CACHE_DIR")
-    root = Path(given or platformdirs.user_cache_dir("semhub"))
-    try:
-        return check_folder(root, "cache", writable=False)  # a read-only cache still serves what it holds
-    except ParameterError as exc:
-        raise SemhubError(f"{'SEMHUB_CACHE_DIR' if given else 'the cache folder'}: {exc.problem}") from None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def content_digest(path: Path) -> str:
-    """A file's SHA-256, computed once per (path, size, mtime, inode): later loads of an unchanged
-    file read the recorded digest, while a replaced file (new size, mtime or inode) is hashed again."""
-    st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}".encode()).hexdigest()
-    record = cache_root() / "digests" / key
-    try:
-        known = record.read_text().strip()
-        if len(known) == 64:
-            return known
-    except OSError:
-        pass
-    digest = file_sha256(path)
-    try:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        tmp = record.with_name(f".{key}.{os.getpid()}")
-        tmp.write_text(digest)
-        tmp.replace(record)
-    except OSError:
-        pass  # a read-only cache: the digest is still right, only not remembered
-    return digest
-
-
-def folder_digest(folder: Path) -> str:
-    """The identity of a local model folder by content: the SHA-256 over every file's name and digest,
-    so a store, a resume and a manifest can tell two checkpoints in the same folder apart."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith(".")):
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{content_digest(path)}\n".encode())
-    return digest.hexdigest()
 
 
 def load_failure(exc: BaseException) -> str:
@@ -144,7 +81,7 @@ def parse_device_map(spec: str | dict | None) -> str | dict | None:
         return text
     source = "--device-map"
     if not text.startswith("{") and Path(text).suffix == ".json":
-        from semhub.data.aligned import read_text
+        from semhub.files import read_text
 
         text, source = read_text(Path(text), "a JSON file of module -> device"), f"--device-map: {spec}"
     if text.lstrip().startswith("{"):
@@ -164,23 +101,6 @@ def parse_device_map(spec: str | dict | None) -> str | dict | None:
         raise SemhubError(f"--device-map: {spec!r} is not {', '.join(DEVICE_MAP_STRATEGIES)}, a device, "
                           "or a JSON object of module -> device") from None
     return text
-
-
-def cached_build(target: Path, build: Callable[[Path], None], stamp: str) -> Path:
-    """``target`` built once by ``build(folder)``: into a temporary sibling, marked complete, then renamed,
-    so a killed conversion never leaves a folder that looks finished. Later calls return at once."""
-    if (target / "semhub-complete").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-    try:
-        build(tmp)
-        (tmp / "semhub-complete").write_text(stamp + "\n")
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def dequantized_copy(source: ModelSource) -> Path:
@@ -252,9 +172,9 @@ def _load_config(location: str, common: dict[str, Any]) -> Any:
 
     from transformers import AutoConfig
 
-    from semhub.plugins.catalog import families
+    from semhub.backbone.registry import families
 
-    from semhub.data.aligned import read_text
+    from semhub.files import read_text
 
     config_file = Path(location) / "config.json"
     if config_file.is_file():
@@ -365,7 +285,7 @@ def load_backbone(
     ``device_map`` (accelerate) spreads a model over GPUs, CPU and ``offload_folder``.
     """
     from semhub.backbone.adapter import Backbone
-    from semhub.plugins.catalog import family_for
+    from semhub.backbone.registry import family_for
 
     if model is not None and not str(model).strip():
         raise ParameterError("model", "is empty: give a registered name, a local folder or a hub id")

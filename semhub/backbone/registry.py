@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from semhub.errors import ParameterError, SemhubError
+from semhub.plugins import catalog
 
 MODULE_KEYS = ("base", "blocks", "final_norm")
 """Parts every stack names. Each means one thing: ``base`` the model without its output head (what a
@@ -183,3 +184,32 @@ def match_family(config: Any, families: dict[str, ModelFamily]) -> ModelFamily:
         f"no registry entry for architecture {archs or model_type!r}; "
         "add a registry/*.toml entry (see docs/registry.md) or a plugin"
     )
+
+
+@catalog.table
+def families() -> dict[str, ModelFamily]:
+    """Every model family: the TOML files shipped in ``semhub_registry``, then plugin entries. A plugin
+    entry that is malformed or reuses a family name is that plugin's failure (it is dropped whole)."""
+    from importlib.resources import files
+
+    out: dict[str, ModelFamily] = {}
+    for path in sorted(p for p in files("semhub_registry").iterdir() if p.name.endswith(".toml")):
+        fam = load_family(Path(str(path)))
+        out[fam.name] = fam
+    for plugin_name, plugin, src in catalog.sources("semhub_register_model_families"):
+        try:
+            fam = load_family(src)
+            if fam.name in out:
+                raise SemhubError(f"model family {fam.name!r} is already registered ({out[fam.name].source}); "
+                                  f"plugin {plugin_name}'s is refused")
+        except SemhubError as exc:
+            catalog.drop(plugin_name, plugin, exc, "semhub_register_model_families")
+            continue
+        out[fam.name] = fam
+        catalog.OWNERS[("semhub_register_model_families", fam.name)] = plugin_name
+    return out
+
+
+def family_for(config: Any) -> ModelFamily:
+    """The family matching a transformers config (by architecture class, then model_type)."""
+    return match_family(config, families())

@@ -191,7 +191,7 @@ class Card:
         """A ``card.json``, or a profile run directory holding one."""
         from semhub.errors import SemhubError
 
-        from semhub.data.aligned import read_text
+        from semhub.files import read_text
 
         path = Path(path)
         path = path / "card.json" if path.is_dir() else path

@@ -20,7 +20,7 @@ def check_formats(formats: tuple[str, ...]) -> None:
 
 def static_figures(card, folder: Path, formats: tuple[str, ...]) -> list[Path]:
     from semhub.cards.page import DEPTHS, primary
-    from semhub.runs.plots import pyplot
+    from semhub.plots import pyplot
 
     check_formats(formats)
     plt = pyplot()

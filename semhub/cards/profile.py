@@ -162,7 +162,7 @@ class Parts:
 def check_data(data: dict[str, str]) -> None:
     """Each given dataset names a loaded spoke and reads cleanly: checked before the model loads."""
     from semhub.plugins import catalog
-    from semhub.runs.inputs import dataset
+    from semhub.specs.inputs import dataset
 
     for modality, name in data.items():
         if catalog.spoke_of(modality) is None:
@@ -174,7 +174,7 @@ def check_data(data: dict[str, str]) -> None:
 def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any]) -> list[tuple[str, str | None, list[str]]]:
     """(modality, data, views) for every spoke the model reads, its views as ``semhub analyze`` picks them."""
     from semhub.plugins import catalog
-    from semhub.runs.inputs import dataset, default_views
+    from semhub.specs.inputs import dataset, default_views
 
     plan, seen = [], set()
     for spoke in catalog.spokes().values():
@@ -211,7 +211,7 @@ def profile(model: str | None = None, *, backbone: Any = None, data: dict[str, s
 
     from semhub.backbone.loading import load_backbone
     from semhub.places import check_folder
-    from semhub.runs.inputs import model_for
+    from semhub.specs.inputs import model_for
     from semhub.runs.pipeline import Progress, analyze, steer
 
     progress = progress or Progress()

@@ -75,15 +75,29 @@ def reproduce(name, list_all, model, limit, dtype, device, lens, lens_path, devi
     print_summary(run, out)
 
 
+REGISTERED_AS = {"semhub_register_spokes": "spokes", "semhub_register_analyses": "analyses",
+                 "semhub_register_datasets": "datasets", "semhub_register_scorers": "scorers",
+                 "semhub_register_lenses": "lenses", "semhub_register_models": "models",
+                 "semhub_register_steering_presets": "steering_presets", "semhub_register_experiments": "experiments",
+                 "semhub_register_model_families": "model_families", "semhub_register_dictionaries": "dictionaries",
+                 "semhub_register_commands": "commands"}
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List loaded plugins, the hooks they implement, and plugins that failed to load."""
+    from semhub.backbone.registry import families
+    from semhub.data.dictionary import dictionaries as registered_dictionaries
     from semhub.plugins import catalog
     from semhub.plugins.manager import failures, plugin_summaries
 
+    families  # noqa: B018 (imported for its table: load_all builds the model families too)
+    catalog.load_all()  # every table built: registration failures are known (and their plugins dropped)
     rows = plugin_summaries()
-    catalog.load_all()  # every table built: registration failures are known before they are listed
+    owned = catalog.registered()
+    for row in rows:  # what each plugin registered, by kind: a tool can check a registration
+        row["registered"] = {REGISTERED_AS.get(hook, hook): names for hook, names in owned.get(row["name"], {}).items()}
     broken = [f.to_dict() for f in failures]
     if as_json:
         click.echo(json.dumps({"plugins": rows, "failed": broken}, indent=1))
@@ -101,7 +115,7 @@ def plugins(as_json: bool) -> None:
     click.echo(f"scorers: {', '.join(catalog.scorers()) or 'none'}")
     click.echo(f"steering presets: {', '.join(catalog.steering_presets()) or 'none'}")
     click.echo(f"experiments: {', '.join(catalog.experiments()) or 'none'}")
-    click.echo(f"dictionaries: {', '.join('-'.join(d.languages) for d in catalog.dictionaries()) or 'none'}")
+    click.echo(f"dictionaries: {', '.join('-'.join(d.languages) for d in registered_dictionaries()) or 'none'}")
     click.echo(f"named models: {', '.join(catalog.models()) or 'none'}")
     for spoke in catalog.spokes().values():  # what --readout means for each spoke that takes one
         for name, meaning in (getattr(spoke, "readouts", None) or {}).items():
@@ -114,7 +128,9 @@ def models(as_json: bool) -> None:
     """List registry families (module paths, dominant language) and named offline models."""
     from semhub.plugins import catalog
 
-    fams = catalog.families()
+    from semhub.backbone.registry import families
+
+    fams = families()
     if as_json:
         click.echo(json.dumps({n: {k: v for k, v in f.__dict__.items() if k != "tiny"} for n, f in fams.items()}, indent=1))
         return
@@ -148,7 +164,7 @@ def _attach_commands() -> None:
     cli.add_command(compare)
     cli.add_command(train_lens)
     cli.add_command(patchscope)
-    catalog.call_isolated("semhub_register_commands", cli=cli)
+    catalog.call_isolated("semhub_register_commands", observe=lambda: set(cli.commands), cli=cli)
 
 
 def one_line(text: str) -> str:

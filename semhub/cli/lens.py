@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from semhub.cli.params import FiniteFloat
-from semhub.runs.lens_training import MAX_STEPS, MAX_TAIL
+from semhub.lens.training import MAX_STEPS, MAX_TAIL
 
 
 @click.command("train-lens")
@@ -38,7 +38,7 @@ def train_lens(model, data, views, out, held_out, **settings) -> None:
     from rich.table import Table
 
     from semhub.data.aligned import parse_views
-    from semhub.runs.lens_training import train_lens as run
+    from semhub.lens.training import train_lens as run
 
     console = Console(stderr=True)
     trained = run(model, data=data, views=parse_views(views), out=out, held_out=held_out,

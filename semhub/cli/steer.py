@@ -34,7 +34,7 @@ def _ints(spec: str | None, option: str) -> list[int] | None:
 
 
 def _lines(path: Path, option: str) -> list[str]:
-    from semhub.data.aligned import read_text, text_lines
+    from semhub.files import read_text, text_lines
 
     lines = [line.strip() for line in text_lines(read_text(path)) if line.strip()]
     if not lines:

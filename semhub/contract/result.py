@@ -109,6 +109,6 @@ class CurvesResult(RecordsResult):
         return rows
 
     def plot(self, path: str | Path) -> Path:
-        from semhub.runs.plots import plot_curves
+        from semhub.plots import plot_curves
 
         return plot_curves(self, Path(path))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from semhub.errors import DataError, SemhubError
+from semhub.files import atomic_write, read_text, text_lines
 
 VIEW_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)*$")
 
@@ -73,62 +74,6 @@ def parse_views(spec: str | None) -> list[str] | None:
     if len(set(views)) != len(views):
         raise SemhubError(f"--views: {spec!r} names a view twice")
     return views
-
-
-MAX_FILE_BYTES = 1 << 30  # 1 GiB of aligned text; bigger corpora belong in a hub dataset or a store
-MAX_LINE_CHARS = 1_000_000  # one aligned row; longer lines are a wrong file, not a long sentence
-
-
-LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def text_lines(text: str) -> list[str]:
-    """Lines split at LF, CRLF or CR only. ``str.splitlines`` also splits at U+2028, U+0085 and
-    other separators, which JSON strings may hold raw (``json.dumps(..., ensure_ascii=False)``)."""
-    lines = LINE_BREAK.split(text)
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-def read_text(path: Path, expect: str = "a .jsonl, .tsv or .txt file") -> str:
-    """A user file's text, read with bounds: a regular file of at most ``MAX_FILE_BYTES`` (never a
-    device or a pipe such as /dev/zero), strict UTF-8, no BOM, no NUL, no line over ``MAX_LINE_CHARS``.
-    ``expect`` says what the file should have been, in the messages."""
-    import stat
-
-    try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError
-        if not stat.S_ISREG(mode):
-            raise DataError(path, None, f"is not a regular file (a device, pipe or socket); give {expect}")
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            raise DataError(path, None, f"is over the {MAX_FILE_BYTES >> 20:,} MiB limit of a data file")
-    except FileNotFoundError:
-        raise DataError(path, None, "no such file") from None
-    except IsADirectoryError:
-        raise DataError(path, None, f"is a directory; give {expect}") from None
-    except OSError as exc:
-        raise DataError(path, None, f"cannot read ({exc.strerror})") from None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise DataError(path, 1, "starts with a byte-order mark (BOM); save it as UTF-8 without BOM")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataError(path, 1, "is UTF-16; save it as UTF-8")
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise DataError(path, raw[:nul].count(b"\n") + 1, "contains a NUL byte (binary data, not text)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(path, line, "not valid UTF-8") from None
-    for n, line_text in enumerate(text_lines(text), 1):
-        if len(line_text) > MAX_LINE_CHARS:
-            raise DataError(path, n, f"line is {len(line_text):,} characters, over the {MAX_LINE_CHARS:,} limit")
-    return text
 
 
 def _check_value(path: Path, line: int, view: str, value: Any) -> None:
@@ -266,18 +211,7 @@ def _load_txt(path: Path, text: str, views: list[str] | None) -> tuple[list[str]
 def write_aligned(path: str | Path, rows: list[dict[str, Any]]) -> Path:
     """Write aligned rows as JSONL (one object a line, UTF-8 as written), renamed into place whole, so a
     killed write never leaves a file that looks complete. For plugins' ``make-*`` commands."""
-    import json
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(Path(path), "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def load_aligned(path: str | Path, views: list[str] | None = None) -> AlignedDataset:

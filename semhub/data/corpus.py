@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semhub.data.aligned import read_text, text_lines
+from semhub.files import read_text, text_lines
 from semhub.errors import DataError, ParameterError
 
 

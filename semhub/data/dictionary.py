@@ -17,8 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from semhub.data.aligned import VIEW_NAME, read_text, text_lines
+from semhub.data.aligned import VIEW_NAME
+from semhub.files import read_text, text_lines
 from semhub.errors import DataError
+from semhub.plugins import catalog
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,14 @@ def load_dictionary(path: str | Path) -> Dictionary:
     if not pairs:
         raise DataError(path, None, "no entries")
     return Dictionary(path, (header[0], header[1]), tuple(pairs))
+
+
+@catalog.table
+def dictionaries() -> list[Dictionary]:
+    """Every registered dictionary (``semhub_register_dictionaries``: paths), parsed here."""
+    out = []
+    for plugin_name, _plugin, value in catalog.sources("semhub_register_dictionaries"):
+        found = load_dictionary(value)
+        out.append(found)
+        catalog.OWNERS[("semhub_register_dictionaries", "-".join(found.languages))] = plugin_name
+    return out

@@ -153,7 +153,7 @@ def load_table(table: HubTable):
 def _load_table(table: HubTable):
     import datasets
 
-    from semhub.backbone.loading import hub_offline
+    from semhub.cache import hub_offline
 
     folder = Path(table.name).expanduser()
     try:
@@ -233,7 +233,7 @@ def hub_columns(name: str, picks: dict[str, tuple[str | None, str]], *, split: s
 def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: int | None = None):
     """Rows of every table that share an id, one per id (the first occurrence), in id order, as an
     ``AlignedDataset`` built once in semhub's cache (``key`` names the build)."""
-    from semhub.backbone.loading import cache_root, cached_build
+    from semhub.cache import cache_root, cached_build
     from semhub.data.aligned import load_aligned
 
     with quiet():

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from semhub.data.aligned import AlignedDataset, read_text
+from semhub.data.aligned import AlignedDataset
+from semhub.files import read_text
 from semhub.errors import DataError, ParameterError
 
 

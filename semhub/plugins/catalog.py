@@ -2,20 +2,19 @@
 dictionaries, scorers, steering presets and experiments.
 
 Each table is built once from its hook and cached (``reset()`` forgets them). Each plugin's
-implementation is called on its own: one that raises, registers something of the wrong shape,
-or reuses a name another plugin registered is recorded as a failure naming both (``semhub plugins``
-lists it) and contributes nothing of that; the other plugins are unaffected. Lookups raise one
+implementation is called on its own: one that raises or registers something of the wrong shape is
+dropped whole (recorded once as failed, unregistered, every table rebuilt without it); a name another
+plugin registered first is refused, naming both; the other plugins are unaffected. Model families and
+dictionaries are parsed by the layers that own them (backbone/registry.py, data/dictionary.py) from
+``sources``. Lookups raise one
 line listing the known names, and say when a plugin failed to load.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from semhub.backbone.registry import ModelFamily, load_family, match_family
 from semhub.contract.analysis import Analysis
 from semhub.contract.named import NamedDataset, NamedModel
 from semhub.contract.spoke import Spoke
@@ -86,16 +85,43 @@ EXPERIMENTS = Kind("semhub_register_experiments", "experiment", _build(Experimen
 
 OWNERS: dict[tuple[str, str], str] = {}  # (hook, registered name) -> the plugin that registered it
 
+TABLES: list[Any] = []  # every cached lookup table, cleared together; a layer above adds its own with ``table``
 
-def call_isolated(hook_name: str, **kwargs: Any) -> None:
-    """Call each plugin's implementation of a hook on its own, in load order; one that raises is
-    recorded as a failure naming the plugin and the hook; the others are unaffected."""
+
+def table(fn: Callable[[], Any]) -> Any:
+    """Cache a lookup table built from registrations and clear it with the others (``reset``, a dropped
+    plugin). Used here and by the layers that own a kind of registration (model families, dictionaries)."""
+    cached = cache(fn)
+    TABLES.append(cached)
+    return cached
+
+
+def call_isolated(hook_name: str, observe: Callable[[], set[str]] | None = None, **kwargs: Any) -> None:
+    """Call each plugin's implementation of ``hook_name`` on its own: one that raises is dropped whole
+    (``drop``), the others still run. ``observe()`` names what exists (e.g. the CLI's commands): what a
+    plugin's call added is recorded as registered by it."""
     load_plugins()
-    for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order: the default plugins first
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        before = observe() if observe else set()
         try:
             impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
         except Exception as exc:  # a broken plugin must not break the others
-            record_failure(impl.plugin_name, impl.plugin, exc, hook_name)
+            drop(impl.plugin_name, impl.plugin, exc, hook_name)
+            continue
+        for name in (observe() - before) if observe else ():
+            OWNERS[(hook_name, name)] = impl.plugin_name
+
+
+def drop(plugin_name: str, plugin: Any, exc: BaseException, hook: str) -> None:
+    """A plugin whose hook failed: recorded once as failed (the hook, the file:line), unregistered whole,
+    and every table rebuilt without it, so nothing it registered through another hook stays behind."""
+    record_failure(plugin_name, plugin, exc, hook)
+    if pm.get_plugin(plugin_name) is not None:
+        pm.unregister(name=plugin_name)
+    for key in [k for k, owner in OWNERS.items() if owner == plugin_name]:
+        del OWNERS[key]
+    for fn in TABLES:
+        fn.cache_clear()
 
 
 def _registrations(hook: str, build: Callable[..., Any] = _one, check: Callable[[Any], str | None] = lambda e: None,
@@ -113,7 +139,7 @@ def _registrations(hook: str, build: Callable[..., Any] = _one, check: Callable[
                 if problem:
                     raise TypeError(f"registered {label}: {problem}")
         except Exception as exc:  # a broken plugin must not break the others
-            record_failure(impl.plugin_name, impl.plugin, exc, hook)
+            drop(impl.plugin_name, impl.plugin, exc, hook)
             continue
         yield impl, mine
 
@@ -140,94 +166,72 @@ def owner(hook_name: str, name: str) -> str:
     return OWNERS.get((hook_name, name), "unknown plugin")
 
 
-@cache
+@table
 def spokes() -> dict[str, Any]:
     return _collect(SPOKES)
 
 
-@cache
+@table
 def analyses() -> dict[str, Any]:
     return _collect(ANALYSES)
 
 
-@cache
+@table
 def scorers() -> dict[str, Any]:
     return _collect(SCORERS)
 
 
-@cache
+@table
 def lenses() -> dict[str, Any]:
     return _collect(LENSES)
 
 
-@cache
+@table
 def steering_presets() -> dict[str, SteeringPreset]:
     return _collect(PRESETS)
 
 
-@cache
+@table
 def experiments() -> dict[str, Experiment]:
     return _collect(EXPERIMENTS)
 
 
-@cache
+@table
 def models() -> dict[str, NamedModel]:
     return _collect(MODELS)
 
 
-@cache
+@table
 def datasets() -> dict[str, NamedDataset]:
     return _collect(DATASETS)
 
 
-def _sources(hook: str) -> list[tuple[str, Any, Any]]:
-    """(plugin name, plugin, value) for plain values (paths, dicts) registered through ``hook``."""
+def sources(hook: str) -> list[tuple[str, Any, Any]]:
+    """(plugin name, plugin, value) for plain values (paths, dicts) registered through ``hook``; the layer
+    that owns such values (backbone/registry.py: families; data/dictionary.py: dictionaries) parses them."""
     return [(impl.plugin_name, impl.plugin, value) for impl, mine in _registrations(hook) for value in mine]
 
 
-@cache
-def dictionaries() -> list[Any]:
-    from semhub.data.dictionary import load_dictionary
-
-    return [load_dictionary(value) for _, _, value in _sources("semhub_register_dictionaries")]
-
-
-@cache
-def families() -> dict[str, ModelFamily]:
-    """Every model family: the TOML files shipped in ``semhub_registry``, then plugin entries. A plugin
-    entry that is malformed or reuses a family name is recorded as that plugin's failure."""
-    out: dict[str, ModelFamily] = {}
-    for path in sorted(p for p in files("semhub_registry").iterdir() if p.name.endswith(".toml")):
-        fam = load_family(Path(str(path)))
-        out[fam.name] = fam
-    for plugin_name, plugin, src in _sources("semhub_register_model_families"):
-        try:
-            fam = load_family(src)
-            if fam.name in out:
-                raise SemhubError(f"model family {fam.name!r} is already registered ({out[fam.name].source}); "
-                                  f"plugin {plugin_name}'s is refused")
-        except SemhubError as exc:
-            record_failure(plugin_name, plugin, exc, "semhub_register_model_families")
-            continue
-        out[fam.name] = fam
-    return out
-
-
-def family_for(config: Any) -> ModelFamily:
-    """The family matching a transformers config (by architecture class, then model_type)."""
-    return match_family(config, families())
-
-
-TABLES = (spokes, analyses, lenses, models, datasets, dictionaries, scorers, steering_presets, experiments, families)
-
-
 def load_all() -> None:
-    """Build every table, so that every registration failure is known (``semhub plugins``)."""
-    for table in TABLES:
-        try:
-            table()
-        except SemhubError as exc:  # e.g. a plugin's malformed dictionary file
-            manager.failures.append(manager.PluginFailure("?", "?", str(exc), table.__name__))
+    """Build every table, so that every registration failure is known (``semhub plugins``). A table built
+    later may drop a plugin (clearing the tables built before it): repeat until none is dropped."""
+    while True:
+        dropped = len(manager.failures)
+        for built in list(TABLES):
+            try:
+                built()
+            except SemhubError as exc:  # e.g. a plugin's malformed dictionary file
+                manager.failures.append(manager.PluginFailure("?", "?", str(exc), built.__name__))
+        if len(manager.failures) == dropped:
+            return
+
+
+def registered() -> dict[str, dict[str, list[str]]]:
+    """plugin -> hook -> the names it registered (``semhub plugins --json``), after ``load_all``."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for (hook, name), plugin in sorted(OWNERS.items()):
+        out.setdefault(plugin, {}).setdefault(hook, []).append(name)
+    return out
 
 
 def clear_cache() -> None:

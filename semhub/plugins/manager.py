@@ -20,7 +20,7 @@ from semhub.plugins import hookspecs
 ENTRY_POINT_GROUP = "semhub"
 LOAD_ENV = "SEMHUB_LOAD_PLUGINS"
 # The core's own analyses: always loaded, whatever SEMHUB_LOAD_PLUGINS says.
-CORE_PLUGINS = {"semhub.analyses": "semhub.analyses.builtin", "semhub.lenses": "semhub.readout.kinds"}
+CORE_PLUGINS = {"semhub.analyses": "semhub.default_plugins.analyses", "semhub.lenses": "semhub.default_plugins.lenses"}
 # Plugins inside the library (as simonw/llm's DEFAULT_PLUGINS), loaded first, by these names;
 # SEMHUB_LOAD_PLUGINS filters them like entry points.
 DEFAULT_PLUGINS = {

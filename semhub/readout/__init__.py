@@ -1,1 +1,2 @@
-"""The read-out layer: capture (layers -> hooks), the logit lens, batching views through spokes, lens sites."""
+"""The read-out layer: capture (pooled states through the layer convention), batching views through
+spokes (collect.py), layer selections (layers.py)."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from semhub.errors import ParameterError
-from semhub.readout.capture import check_layers
+from semhub.backbone.convention import check_layers
 
 MAX_SPEC_LAYERS = 100_000  # no model has more; a bigger range is a typo, refused before it is built
 

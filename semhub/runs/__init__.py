@@ -1,2 +1,2 @@
 """Runs: the pipeline (analyze, steer, reproduce -> Run), the run context, engines, the activation store,
-run directories, plots and the report."""
+run directories and the report."""

@@ -14,7 +14,7 @@ from semhub.errors import ParameterError, SemhubError
 from semhub.readout.capture import POOLINGS
 from semhub.readout.collect import derive_views, validate_views
 from semhub.readout.layers import parse_layers
-from semhub.runs.inputs import check_inputs, dataset, default_views
+from semhub.specs.inputs import check_inputs, dataset, default_views
 
 MAX_BOOTSTRAP = 100_000  # resamples: more adds nothing to a 95% interval and only costs memory
 
@@ -73,7 +73,7 @@ class RunSettings:
             raise ParameterError("n_boot", f"must be from 0 to {MAX_BOOTSTRAP}, got {self.n_boot}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
             raise ParameterError("seed", f"{self.seed!r}: a seed is an integer from 0 to 2**32 - 1")
-        from semhub.readout.kinds import check_lens
+        from semhub.lens.kinds import check_lens
 
         check_lens(self.lens, norm=self.lens_norm, path=self.lens_path)
 
@@ -128,7 +128,7 @@ class RunContext:
         if "lens" not in self._cache:
             if self.backbone is None:
                 raise SemhubError("this run has no model (it reads a store): no lens can be read")
-            from semhub.readout.kinds import build_lens
+            from semhub.lens.kinds import build_lens
 
             s = self.settings
             self._cache["lens"] = build_lens(self.backbone, s.lens, norm=s.lens_norm, path=s.lens_path)

@@ -16,7 +16,7 @@ from semhub.contract.options import Options
 from semhub.errors import ParameterError, RunError, SemhubError
 from semhub.plugins import catalog
 from semhub.runs.context import RunContext, RunSettings, check_rows, context_from_store, make_context
-from semhub.runs.inputs import require_text
+from semhub.specs.inputs import require_text
 from semhub.runs.run import Run
 from semhub.runs.rundir import environment
 
@@ -212,7 +212,7 @@ def analyze(
                                                                ("backbone_b", backbone_b)) if v is not None])
         from semhub.data.aligned import AlignedDataset
         from semhub.readout.collect import derive_views, validate_views
-        from semhub.runs.inputs import check_readout, dataset, default_views, model_for
+        from semhub.specs.inputs import check_readout, dataset, default_views, model_for
 
         ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit, views, modality)
         needed = int(getattr(analysis_obj, "min_views", 2))

@@ -22,10 +22,10 @@ class CaptureWorker:
     """One Ray actor: loads the backbone once, captures shards on request."""
 
     def __init__(self, load_kwargs: dict[str, Any], threads: int):
-        import semhub
+        from semhub.backbone.loading import load_backbone
 
         torch.set_num_threads(threads)
-        self.backbone = semhub.load(**load_kwargs)
+        self.backbone = load_backbone(**load_kwargs)
 
     def capture(self, view: str, values: list[Any], base_dir: str, spec: CaptureSpec, outside: bool,
                 inputs: Any = None) -> np.ndarray:

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
-import re
-import shutil
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from semhub.errors import SemhubError
+from semhub.files import atomic_folder
 from semhub.places import check_out_dir
 
 
@@ -27,61 +23,23 @@ def default_run_dir(model: str, analysis: str) -> Path:
     return Path("runs") / f"{stamp}-{safe}-{analysis}"
 
 
-STAGING = re.compile(r"^\..+\.partial-(\d+)-[^/]+$")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
-def clean_stale_staging(parent: Path) -> list[Path]:
-    """Remove the staging folders that killed runs left in ``parent`` (``.<name>.partial-<pid>-*``
-    whose process no longer exists), with a one-line notice; a live run's folder is never touched."""
-    removed = []
-    for path in parent.glob(".*.partial-*"):
-        m = STAGING.match(path.name)
-        if not m or path.is_symlink() or not path.is_dir():
-            continue
-        pid = int(m.group(1))
-        if pid == os.getpid() or _alive(pid):
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    if removed:
-        sys.stderr.write(f"semhub: removed {len(removed)} staging folder(s) left by killed runs in {parent}\n")
-    return removed
-
-
 @contextmanager
 def staged_run_dir(out: Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success it becomes ``out``, on failure it vanishes."""
+    """Yield a temporary folder; on success it becomes ``out``, on failure it vanishes (``files.atomic_folder``
+    after the checks of a run directory's place)."""
     check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_staging(out.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         yield tmp
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def environment() -> dict[str, Any]:
     import torch
     import transformers
 
-    from semhub import __version__
+    from semhub.about import version
 
     return {
-        "semhub": __version__,
+        "semhub": version(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "transformers": transformers.__version__,

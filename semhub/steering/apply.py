@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from semhub.readout.capture import check_layers, hook_layer
+from semhub.backbone.convention import check_layers, hook_layer
 from semhub.errors import SemhubError
 
 POSITIONS = ("all", "prompt", "last")

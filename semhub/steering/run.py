@@ -48,7 +48,7 @@ def _nanmean(values: list[float]) -> float | None:
 
 def target_logprob(backbone, prompts: list[str], word: str) -> np.ndarray:
     """log p(first token of ``word``) at the last prompt position, under whatever steering is active."""
-    from semhub.analyses.token_sets import score_token_sets, word_token_ids
+    from semhub.lens.token_sets import score_token_sets, word_token_ids
 
     ids = word_token_ids(backbone, [word])
     if not ids:
@@ -125,7 +125,7 @@ class SteeringResult(RecordsResult):
     key: ClassVar[str] = "steering"
 
     def plot(self, path):
-        from semhub.runs.plots import plot_steering
+        from semhub.plots import plot_steering
 
         return plot_steering(self, Path(path))
     summary_title = "steering: mean score per setting"

@@ -109,7 +109,7 @@ def from_prompt_pair(backbone, positive: str, negative: str, *, layer: int, view
     The shorter prompt is left-padded in the comparison; only the positions both prompts
     have (counted from the end, special tokens excluded) are kept, so the result is (T, D).
     """
-    from semhub.readout.capture import run_layers
+    from semhub.backbone.convention import run_layers
     from semhub.readout.collect import encode_values
 
     rows = []
@@ -127,7 +127,7 @@ def from_prompt_pair(backbone, positive: str, negative: str, *, layer: int, view
 
 def from_unembedding(backbone, positive: str, negative: str) -> SteeringVector:
     """W_U[first token of positive] - W_U[first token of negative] (prefix-space rule applied)."""
-    from semhub.analyses.token_sets import word_token_ids
+    from semhub.lens.token_sets import word_token_ids
 
     weight = backbone.part("unembedding").weight.detach()
     ids = []

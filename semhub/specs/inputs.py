@@ -25,7 +25,9 @@ def model_for(modality: str, model: str | None) -> str:
     if model is not None:
         return model
     kind = getattr(spoke, "input_kind", "text")
-    fams = catalog.families()
+    from semhub.backbone.registry import families
+
+    fams = families()
     readers = [f for f in fams.values() if kind in f.modalities]
     names = [f"{f.name} ({f.examples[0]})" if f.examples else f.name for f in readers]
     suggested = getattr(spoke, "suggested_model", None) or next((f.examples[0] for f in readers if f.examples), "MODEL")

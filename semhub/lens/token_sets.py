@@ -15,7 +15,7 @@ import torch
 
 from semhub.readout.collect import encode_values, reader
 from semhub.errors import SemhubError
-from semhub.readout.sites import last_site, read_lens
+from semhub.lens.sites import last_site, read_lens
 from semhub.backbone.tokenization import word_start_ids
 
 AGGREGATES = ("max", "logsumexp")

@@ -49,14 +49,14 @@ class PatchscopeResult(CurvesResult):
         return {"curves": self.records, "examples": self.examples}
 
     def plot(self, path):
-        from semhub.runs.plots import plot_curves
+        from semhub.plots import plot_curves
 
         return plot_curves(self, Path(path))
 
 
 def run_patchscope(ctx) -> PatchscopeResult:
     from semhub.analyses.latent_language import dictionaries_option, distinct_first_tokens, triples
-    from semhub.readout.patchscope import InspectionPrompt, inspect_states, source_states
+    from semhub.patchscope.states import InspectionPrompt, inspect_states, source_states
 
     o, bb = ctx.options, ctx.backbone
     words = [(en, s) for en, s, _ in triples(dictionaries_option(o.dictionary), o.source, "en")]
@@ -146,8 +146,8 @@ def patch_prompts(backbone, sources: list[str], layers: list[int], *, target_lay
     """Each source prompt's last-token state at each of ``layers``, patched into ``prompt`` at the same
     layer (or ``target_layer``): the greedy continuation, the top next tokens and the candidates' probability."""
     from semhub.analyses.latent_language import variants
-    from semhub.readout.inspection import InspectionPrompt
-    from semhub.readout.patchscope import inspect_states, source_states
+    from semhub.patchscope.inspection import InspectionPrompt
+    from semhub.patchscope.states import inspect_states, source_states
 
     prompt = prompt or InspectionPrompt()
     prompt.locate(backbone)

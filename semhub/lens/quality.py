@@ -12,8 +12,8 @@ from typing import Iterable, Sequence
 import torch
 
 from semhub.contract.spoke import Encoded
-from semhub.readout.capture import run_layers
-from semhub.readout.lens import Lens
+from semhub.backbone.convention import run_layers
+from semhub.lens.logit import Lens
 
 
 def content_states(backbone, batches: Iterable[Encoded], layers: Sequence[int], *, max_tokens: int | None = None,

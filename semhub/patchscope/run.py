@@ -34,10 +34,10 @@ def patchscope(
     last token of ``placeholder``) at the same layer or at ``target_layer``, and return what the model
     says there: its greedy continuation (``max_new_tokens``), top next tokens and the probability of
     each of ``candidates``. Errors name the parameter, before the model loads where they can."""
-    from semhub.analyses.patchscope import patch_prompts
+    from semhub.patchscope.analysis import patch_prompts
     from semhub.backbone.loading import load_backbone, parse_device_map
-    from semhub.runs.inputs import require_text
-    from semhub.readout.inspection import IDENTITY_PROMPT, InspectionPrompt
+    from semhub.specs.inputs import require_text
+    from semhub.patchscope.inspection import IDENTITY_PROMPT, InspectionPrompt
     from semhub.readout.layers import parse_layer_spec, parse_layers
 
     started = time.perf_counter()

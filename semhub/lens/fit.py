@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from semhub.readout.lens import Lens
+from semhub.lens.logit import Lens
 
 
 @dataclass
@@ -156,7 +156,7 @@ def final_targets(final: Lens, final_states: torch.Tensor, top_k: int) -> FinalT
 def sampled_kl(lens: Lens, states: torch.Tensor, layer: int, target: FinalTargets, *, tail: int,
                generator: torch.Generator, rows: int = 256) -> float:
     """The mean training objective of ``lens`` at ``layer`` on these states: set beside the exact KL
-    (``semhub.readout.quality.kl_and_agreement``) it says how close the approximation comes."""
+    (``semhub.lens.quality.kl_and_agreement``) it says how close the approximation comes."""
     total, n = 0.0, 0
     with torch.no_grad():
         for s in range(0, states.shape[0], rows):

@@ -4,7 +4,7 @@ Every lens analysis (the dictionary probe, language trends, token sets, the lens
 the plugins' code, audio and image lenses) asks the same thing: run each batch once, take the
 states at some positions of some layers, push them through the lens, and keep a few numbers
 per site. ``read_lens`` does that once: only the sites are projected, the vocabulary is
-streamed (``semhub.readout.lens``), and at most ``Lens.max_rows`` states wait for their
+streamed (``semhub.lens.logit``), and at most ``Lens.max_rows`` states wait for their
 projection, so memory does not grow with the number of layers or positions.
 """
 from __future__ import annotations
@@ -16,8 +16,9 @@ import torch
 
 from semhub.contract.spoke import Encoded
 from semhub.errors import ParameterError
-from semhub.readout.capture import check_layers, last_index, run_layers
-from semhub.readout.lens import Lens
+from semhub.readout.capture import last_index
+from semhub.backbone.convention import check_layers, run_layers
+from semhub.lens.logit import Lens
 
 Where = Union[str, Callable[[Encoded], torch.Tensor]]
 """A position group's name, or a function of the batch returning a (B, T) bool mask of sites."""

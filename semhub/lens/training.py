@@ -39,7 +39,7 @@ def training_texts(data: Any = None, views: list[str] | None = None, prose: int 
     """(texts, where they came from): the text views of ``data`` (a dataset name, a JSONL/TSV/TXT file, or
     a list of strings), else the built-in multilingual sentences and ``prose`` standard-library paragraphs."""
     from semhub.data.prose import docstring_paragraphs
-    from semhub.runs.inputs import dataset, modality_of
+    from semhub.specs.inputs import dataset, modality_of
 
     if isinstance(data, (list, tuple)):
         texts, sources = [str(t) for t in data if str(t).strip()], ["given texts"]
@@ -90,12 +90,12 @@ def train_lens(
     """
     import torch
 
-    from semhub.readout.kinds import default_lens_folder, lens_key
-    from semhub.readout.lens import Lens
+    from semhub.lens.kinds import default_lens_folder, lens_key
+    from semhub.lens.logit import Lens
     from semhub.readout.collect import encode_values
-    from semhub.readout.quality import content_states, judge_lenses
-    from semhub.readout.train_lens import TrainConfig, final_targets, sampled_kl, train
-    from semhub.readout.tuned import TunedLens, load_tuned_lens, save_tuned_lens
+    from semhub.lens.quality import content_states, judge_lenses
+    from semhub.lens.fit import TrainConfig, final_targets, sampled_kl, train
+    from semhub.lens.tuned import TunedLens, load_tuned_lens, save_tuned_lens
 
     say = progress or (lambda message: None)
     for name, value, low in (("max_tokens", max_tokens, 100), ("judge_tokens", judge_tokens, 10), ("batch", batch, 1),
@@ -125,7 +125,7 @@ def train_lens(
         from semhub.backbone.loading import load_backbone
 
         backbone = load_backbone(model, device=device, dtype=dtype)
-    from semhub.runs.inputs import require_text
+    from semhub.specs.inputs import require_text
 
     require_text(backbone)
     folder = Path(out) if out is not None else default_lens_folder(backbone)

@@ -1,4 +1,5 @@
-"""The built-in analyses, registered through the same hook a plugin uses (a default plugin).
+"""The built-in analyses, registered through the same hook a plugin uses (a core plugin: always loaded,
+whatever SEMHUB_LOAD_PLUGINS says).
 
 The classes here are declarations (names, options, what they need); each ``run`` imports its
 computation, so listing analyses (``semhub plugins``, ``--help``) never imports torch.
@@ -11,7 +12,7 @@ from semhub.contract.analysis import Analysis, PaperSetting
 from semhub.contract.options import Options, option
 from semhub.errors import ParameterError, SemhubError
 from semhub.plugins.hookspecs import hookimpl
-from semhub.readout.inspection import IDENTITY_PROMPT
+from semhub.patchscope.inspection import IDENTITY_PROMPT
 
 
 class SimilarityAnalysis(Analysis):
@@ -218,7 +219,7 @@ class PatchscopeAnalysis(Analysis):
         return len(ctx.layers)
 
     def run(self, ctx):
-        from semhub.analyses.patchscope import run_patchscope
+        from semhub.patchscope.analysis import run_patchscope
 
         return run_patchscope(ctx)
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from semhub.errors import DataError, ParameterError
-from semhub.readout.lens import Lens
+from semhub.lens.logit import Lens
 
 CONFIG, PARAMS, MANIFEST = "config.json", "params.pt", "semhub-lens.json"
 LENS_REPO, LENS_REPO_TYPE, LENS_SUBFOLDER = "AlignmentResearch/tuned-lens", "space", "lens"
@@ -65,7 +65,7 @@ class TunedLens(Lens):
 
 def read_config(folder: Path) -> dict[str, Any]:
     """The tuned-lens ``config.json`` of ``folder`` (errors name the file)."""
-    from semhub.data.aligned import read_text
+    from semhub.files import read_text
 
     path = folder / CONFIG
     if not path.is_file():
@@ -102,7 +102,7 @@ def lens_folder(path: str | Path) -> Path:
                                           f"published lens id of {repo})")
     from huggingface_hub import hf_hub_download
 
-    from semhub.backbone.loading import hub_offline
+    from semhub.cache import hub_offline
 
     where = f"{repo} ({repo_type}) {LENS_SUBFOLDER}/{resource}"
     files = []

@@ -1,5 +1,5 @@
-"""The built-in lenses, registered through ``semhub_register_lenses`` like a plugin's: ``logit``
-(the logit lens, normed or raw) and ``tuned`` (trained translators, ``semhub.readout.tuned``)."""
+"""The built-in lens kinds, ``logit`` (the logit lens, normed or raw) and ``tuned`` (trained translators,
+``semhub.lens.tuned``), registered by ``default_plugins/lenses.py``; ``build_lens``: what --lens picks."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,6 @@ from typing import Any
 
 from semhub.contract.lens import LensKind
 from semhub.errors import ParameterError
-from semhub.plugins.hookspecs import hookimpl
 
 
 def lens_key(backbone: Any) -> str:
@@ -20,7 +19,7 @@ def lens_key(backbone: Any) -> str:
 
 def default_lens_folder(backbone: Any) -> Path:
     """Where ``semhub train-lens`` puts a model's tuned lens unless told otherwise."""
-    from semhub.backbone.loading import cache_root
+    from semhub.cache import cache_root
 
     return cache_root() / "lenses" / f"{backbone.name.replace('/', '--')}-{lens_key(backbone)}"
 
@@ -59,7 +58,7 @@ class LogitLensKind(LensKind):
             raise ParameterError("lens_path", "the logit lens has no parameters to load (use --lens tuned)")
 
     def build(self, backbone, *, norm: bool, path: Path | None):
-        from semhub.readout.lens import Lens
+        from semhub.lens.logit import Lens
 
         self.check(path)
         return Lens(backbone, norm=norm)
@@ -74,21 +73,15 @@ class TunedLensKind(LensKind):
 
     def check(self, path: Path | None) -> None:
         if path is not None:
-            from semhub.readout.tuned import lens_folder, read_config
+            from semhub.lens.tuned import lens_folder, read_config
 
             read_config(lens_folder(path))  # a published lens is fetched here, before the model loads
 
     def build(self, backbone, *, norm: bool, path: Path | None):
-        from semhub.readout.tuned import load_tuned_lens
+        from semhub.lens.tuned import load_tuned_lens
 
         folder = Path(path) if path is not None else default_lens_folder(backbone)
         if path is None and not folder.is_dir():
             raise ParameterError("lens", f"no tuned lens for {backbone.name} yet: train one with `semhub train-lens "
                                          f"--model {backbone.name}` or pass --lens-path DIR")
         return load_tuned_lens(backbone, folder)
-
-
-@hookimpl
-def semhub_register_lenses(register) -> None:
-    register(LogitLensKind())
-    register(TunedLensKind())

@@ -32,7 +32,7 @@ class Scan:
 class Lens:
     """Final norm + unembedding (+ bias, + soft-capping) of one backbone: the logit lens.
 
-    Other lenses (``semhub.readout.tuned.TunedLens``, a plugin's) subclass it and override
+    Other lenses (``semhub.lens.tuned.TunedLens``, a plugin's) subclass it and override
     ``prepare`` (what happens to a state before the unembedding) and ``describe``.
     """
 

@@ -1,0 +1,4 @@
+"""``python -m semhub``: the same as the ``semhub`` command."""
+from semhub.entry import run
+
+run()

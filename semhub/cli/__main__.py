@@ -1,4 +1,0 @@
-"""``python -m semhub.cli``: the same as the ``semhub`` command."""
-from semhub.entry import run
-
-run()
