@@ -83,5 +83,5 @@ def test_first_view_is_compared_with_each_other():
 def test_plot_writes_png(tmp_path):
     rng = np.random.default_rng(5)
     states = {v: as_states(rng.normal(size=(6, 4)), rng.normal(size=(6, 4))) for v in ("en", "zh")}
-    out = similarity(states, [0, 1], ["en", "zh"], n_boot=50).plot(tmp_path / "s.png")
+    out = similarity(states, [0, 1], ["en", "zh"], n_boot=50).plot(tmp_path)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -193,7 +193,7 @@ def test_sweep_runs_every_setting_with_a_baseline(tmp_path):
     assert res.records[-1]["target_logprob_shift"] > 0  # W_U[cat] - W_U[dog] at the top raises log p(cat)
     assert all(r["n"] == 3 and r["scores"]["perplexity"] > 1 for r in res.records)
     assert res.summary_columns == ("layer", "coeff", "perplexity", "target log p shift")
-    assert res.plot(tmp_path / "s.png").stat().st_size > 1000
+    assert res.plot(tmp_path).stat().st_size > 1000
 
 
 def test_contrast_vectors_that_are_zero_or_not_finite_are_refused():

@@ -82,8 +82,8 @@ class ArithmeticPCAResult(RecordsResult):
     summary_title = "arithmetic PCA: prompts nearer their answer's word anchor than its digit anchor"
     summary_columns = ("layer", "prompts", "nearer the word", "mean x", "mean y")
 
-    def plot(self, path):
-        return plot_pca(self, Path(path))
+    def plot(self, folder):
+        return plot_pca(self, self.figure_path(folder))
 
     def summary_rows(self):
         rec = self.records[0]

@@ -37,8 +37,8 @@ def plot_code_lens(result: Any, path: Path) -> Path:
 class CodeLensResult(RecordsResult):
     key: ClassVar[str] = "code_lens"
 
-    def plot(self, path):
-        return plot_code_lens(self, Path(path))
+    def plot(self, folder):
+        return plot_code_lens(self, self.figure_path(folder))
     summary_title = "code logit lens at list commas: mean log p"
 
     @property

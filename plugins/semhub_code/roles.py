@@ -112,8 +112,8 @@ class CodeRolesResult(RecordsResult):
     summary_title = "semantic-role lens: arguments whose role beats their own text"
     summary_columns = ("layer", "arguments", "closer to role", "mean log p role - argument")
 
-    def plot(self, path):
-        return plot_roles(self, Path(path))
+    def plot(self, folder):
+        return plot_roles(self, self.figure_path(folder))
 
     def summary_rows(self):
         rec = self.records[0]

@@ -51,12 +51,11 @@ class CrossAlignmentResult(RecordsResult):
                              fmt(best["value"]), band))
         return rows
 
-    def plot(self, path) -> Any:
-        from pathlib import Path
+    def plot(self, folder) -> Any:
 
         from semhub.plots import plot_layer_pairs
 
-        return plot_layer_pairs(self, Path(path))
+        return plot_layer_pairs(self, self.figure_path(folder))
 
 
 def summaries(states, k: int) -> list[am.LayerSummary]:

@@ -8,7 +8,6 @@ vocabulary chunks, and averaged over the content positions of each view's texts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -77,10 +76,10 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
 class LanguageTrendsResult(RecordsResult):
     key: ClassVar[str] = "language_trends"
 
-    def plot(self, path):
+    def plot(self, folder):
         from semhub.plots import plot_language_trends
 
-        return plot_language_trends(self, Path(path))
+        return plot_language_trends(self, self.figure_path(folder))
 
     summary_title = "language trends: lens mass about two thirds up the network"
     summary_columns = ("text", "positions", "layer", "top language", "its mass", "dominant mass", "known mass")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -126,10 +125,10 @@ class LatentLanguageResult(CurvesResult):
         return [(str(layers[k]), str(rec["n"]), f"{rec['series'][names[0]][k]:.3f}", f"{rec['series'][names[1]][k]:.3f}",
                  f"{entropy[k]:.2f}") for k in sorted({0, L // 4, L // 2, (2 * L) // 3, (5 * L) // 6, L - 1})]
 
-    def plot(self, path):
+    def plot(self, folder):
         from semhub.plots import plot_curves
 
-        return plot_curves(self, Path(path))
+        return plot_curves(self, self.figure_path(folder))
 
 
 def dictionaries_option(paths) -> list:

@@ -4,7 +4,6 @@ logit lens and the run's lens (``--lens``; with ``--lens logit``, also the model
 when ``semhub train-lens`` left one). The tuned lens paper's Figure 3, for any model."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -30,10 +29,10 @@ class LensQualityResult(CurvesResult):
                 rows.append((name, str(rec["n"]), *(f"{values[i]:.2f}" for i in at), f"{top1['series'][name][at[1]]:.2f}"))
         return rows
 
-    def plot(self, path):
+    def plot(self, folder):
         from semhub.plots import plot_curves
 
-        return plot_curves(self, Path(path))
+        return plot_curves(self, self.figure_path(folder))
 
 
 def lenses_to_judge(ctx) -> dict[str, object]:

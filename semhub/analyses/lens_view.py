@@ -27,6 +27,7 @@ class LensView:
                 "top_probs": self.top_probs.tolist(), "lens_norm": self.norm, "model": self.model}
 
     def plot(self, path: str | Path) -> Path:
+        """Write the figure to the file ``path`` (a view is not a run's result: the caller names the file)."""
         from semhub.plots import plot_lens_view
 
         return plot_lens_view(self, Path(path))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -174,10 +173,10 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
 class LogitLensResult(RecordsResult):
     key: ClassVar[str] = "logit_lens"
 
-    def plot(self, path):
+    def plot(self, folder):
         from semhub.plots import plot_logit_lens
 
-        return plot_logit_lens(self, Path(path))
+        return plot_logit_lens(self, self.figure_path(folder))
 
     summary_title = "logit lens: dominant-language translation vs the next token"
     summary_columns = ("probe", "positions", "peak layer (>= L/3)", "translation wins there",

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,10 +19,10 @@ class SimilarityResult(RecordsResult):
 
     key: ClassVar[str] = "similarity"
 
-    def plot(self, path):
+    def plot(self, folder):
         from semhub.plots import plot_similarity
 
-        return plot_similarity(self, Path(path))
+        return plot_similarity(self, self.figure_path(folder))
 
     def record(self, a: str, b: str) -> dict[str, Any]:
         for rec in self.records:

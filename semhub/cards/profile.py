@@ -173,12 +173,13 @@ def check_data(data: dict[str, str]) -> None:
 
 def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any]) -> list[tuple[str, str | None, list[str]]]:
     """(modality, data, views) for every spoke the model reads, its views as ``semhub analyze`` picks them."""
+    from semhub.contract.spoke import optional
     from semhub.plugins import catalog
     from semhub.specs.inputs import dataset, default_views
 
     plan, seen = [], set()
     for spoke in catalog.spokes().values():
-        kind = getattr(spoke, "input_kind", "text")
+        kind = optional(spoke, "input_kind")
         if spoke.modality in seen or kind not in backbone.family.modalities:
             continue
         seen.add(spoke.modality)

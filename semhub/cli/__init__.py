@@ -88,6 +88,7 @@ REGISTERED_AS = {"semhub_register_spokes": "spokes", "semhub_register_analyses":
 def plugins(as_json: bool) -> None:
     """List loaded plugins, the hooks they implement, and plugins that failed to load."""
     from semhub.backbone.registry import families
+    from semhub.contract.spoke import optional
     from semhub.data.dictionary import dictionaries as registered_dictionaries
     from semhub.plugins import catalog
     from semhub.plugins.manager import failures, plugin_summaries
@@ -118,7 +119,7 @@ def plugins(as_json: bool) -> None:
     click.echo(f"dictionaries: {', '.join('-'.join(d.languages) for d in registered_dictionaries()) or 'none'}")
     click.echo(f"named models: {', '.join(catalog.models()) or 'none'}")
     for spoke in catalog.spokes().values():  # what --readout means for each spoke that takes one
-        for name, meaning in (getattr(spoke, "readouts", None) or {}).items():
+        for name, meaning in (optional(spoke, "readouts") or {}).items():
             click.echo(f"readout ({spoke.name}): {name:<28} {meaning}")
 
 

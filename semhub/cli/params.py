@@ -149,15 +149,8 @@ class RichProgress:
 def print_summary(run: Any, out: Path) -> None:
     """The run's summary table, then where it was written."""
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
-    summary = run.summary
-    if summary is not None:
-        table = Table(title=summary.title)
-        for col in summary.columns:
-            table.add_column(col, justify="right")
-        for row in summary.rows:
-            table.add_row(*row)
-        console.print(table)
+    if run.summary is not None:
+        console.print(run.summary)  # Summary.__rich__: the one rendering of the table
     console.print(f"run written to [bold]{out}[/bold]")

@@ -74,6 +74,11 @@ class Analysis:
     paper: ClassVar[PaperSetting] = PaperSetting()
     min_views: ClassVar[int] = 2
 
+    def check(self, settings: "RunSettings", options: Options) -> None:
+        """Refuse a run before the model loads: ``settings`` are the run's shared settings (``RunSettings``:
+        pooling, center, lens, limit, seed...), ``options`` this analysis's own. Raise
+        ``semhub.ParameterError(name, problem)`` naming the setting; the default accepts every run."""
+
     def work(self, ctx: "RunContext") -> int | None:
         """Units of work for the progress bar (each ``ctx.on_batch(n)`` advances it by n); None: rows x views."""
         return None
@@ -83,6 +88,16 @@ class Analysis:
         raise NotImplementedError
 
 
+def declared(analysis: object, name: str) -> Any:
+    """``analysis.<name>``, or the default ``Analysis`` declares for it: the one reading of an optional
+    attribute, so an analysis registered without subclassing ``Analysis`` gets the same defaults (methods
+    such as ``check`` and ``work`` come bound to it)."""
+    if hasattr(analysis, name):
+        return getattr(analysis, name)
+    default = getattr(Analysis, name)
+    return default.__get__(analysis) if callable(default) and not isinstance(default, type) else default
+
+
 def options_class(analysis: object) -> type[Options]:
     """An analysis's ``Options`` class (the empty ``Options`` for one that declares none)."""
-    return getattr(analysis, "Options", Options)
+    return declared(analysis, "Options")

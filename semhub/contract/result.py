@@ -15,11 +15,35 @@ from typing import Any, ClassVar, Sequence
 
 @dataclass(frozen=True)
 class Summary:
-    """A table for the terminal (and the report): ``title``, ``columns`` and rows of strings."""
+    """A table for the terminal (and the report): ``title``, ``columns`` and rows of strings.
+
+    ``print(summary)`` prints the table as the CLI shows it (``str`` renders it as plain text); rich
+    consoles and notebooks get the same table through ``__rich__``.
+    """
 
     title: str
     columns: tuple[str, ...]
     rows: list[tuple[str, ...]]
+
+    def __rich__(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title)
+        for col in self.columns:
+            table.add_column(col, justify="right")
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def __str__(self) -> str:
+        from io import StringIO
+
+        from rich.console import Console
+
+        buffer = StringIO()
+        Console(file=buffer, width=max(80, sum(len(c) + 3 for c in self.columns)), color_system=None,
+                force_terminal=False).print(self)
+        return buffer.getvalue().rstrip("\n")
 
 
 class Result:
@@ -37,9 +61,14 @@ class Result:
         """JSON-serialisable content (lists, dicts, numbers, strings); NaN is written as null."""
         raise NotImplementedError
 
-    def plot(self, path: str | Path) -> Path | None:
-        """Write a figure to ``path`` (PNG) and return it, or return None for no figure."""
+    def plot(self, folder: str | Path) -> Path | None:
+        """Write the figure into ``folder`` (a PNG named ``figure_name``) and return the file written,
+        or return None for no figure. The run keeps the file under the analysis's ``plot_name``."""
         return None
+
+    def figure_path(self, folder: str | Path) -> Path:
+        """Where ``plot(folder)`` writes: ``folder / figure_name``."""
+        return Path(folder) / self.figure_name
 
     def summary(self) -> Summary | None:
         """The terminal table; None for none."""
@@ -108,7 +137,7 @@ class CurvesResult(RecordsResult):
                 rows.append((name, *peak, fmt(values[-1], ".4g") if values else "-"))
         return rows
 
-    def plot(self, path: str | Path) -> Path:
+    def plot(self, folder: str | Path) -> Path:
         from semhub.plots import plot_curves
 
-        return plot_curves(self, Path(path))
+        return plot_curves(self, self.figure_path(folder))

@@ -60,6 +60,25 @@ class Spoke(Protocol):
         """
 
 
+OPTIONAL: dict[str, Any] = {
+    "input_kind": "text",        # what the model must read (text, audio, image); checked before loading
+    "source_view": None,         # a derived view's source: source_view(view) -> the column it derives from
+    "reads_rows": False,         # encode() also takes view= and rows= (every column of each value's row)
+    "readouts": None,            # --readout names this spoke knows: name -> meaning
+    "check_readout": None,       # check_readout(name, columns): refuse a read-out before the model loads
+    "default_model": None,       # the model this modality runs on by default
+    "suggested_model": None,     # a model to name in "needs a model that reads ..." errors
+    "default_dataset": None,     # the built-in dataset this modality reads by default
+}
+"""A spoke's optional attributes and their defaults (docs/plugins.md: spokes). ``Spoke`` is a protocol
+(any object with the required members), so these are read through ``optional``, never guessed twice."""
+
+
+def optional(spoke: Any, name: str) -> Any:
+    """A spoke's optional attribute ``name``, or its default from ``OPTIONAL``."""
+    return getattr(spoke, name, OPTIONAL[name])
+
+
 _OUTSIDE_PATHS: ContextVar[bool] = ContextVar("semhub_outside_paths", default=False)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -48,10 +47,10 @@ class PatchscopeResult(CurvesResult):
     def to_json(self) -> dict[str, Any]:
         return {"curves": self.records, "examples": self.examples}
 
-    def plot(self, path):
+    def plot(self, folder):
         from semhub.plots import plot_curves
 
-        return plot_curves(self, Path(path))
+        return plot_curves(self, self.figure_path(folder))
 
 
 def run_patchscope(ctx) -> PatchscopeResult:
@@ -136,8 +135,8 @@ class PromptPatchscopeResult(CurvesResult):
     def to_json(self) -> dict[str, Any]:
         return {"readings": self.readings, "curves": self.records, **self.options}
 
-    def plot(self, path):
-        return super().plot(path) if self.records else None
+    def plot(self, folder):
+        return super().plot(folder) if self.records else None
 
 
 def patch_prompts(backbone, sources: list[str], layers: list[int], *, target_layer: int | None = None,

@@ -10,7 +10,7 @@ from semhub.plugins import catalog
 from semhub.readout.capture import capture
 from semhub.data.aligned import AlignedDataset
 from semhub.errors import DataError, PluginError, SemhubError
-from semhub.contract.spoke import Encoded
+from semhub.contract.spoke import Encoded, optional
 
 
 def derive_views(dataset: AlignedDataset, views: list[str]) -> AlignedDataset:
@@ -25,7 +25,7 @@ def derive_views(dataset: AlignedDataset, views: list[str]) -> AlignedDataset:
             spoke = catalog.spoke_for_view(view)
         except SemhubError:
             continue  # reported by validate_views as a missing view
-        source_view = getattr(spoke, "source_view", None)
+        source_view = optional(spoke, "source_view")
         source = source_view(view) if callable(source_view) else None
         if source is not None and source in dataset.columns:
             extra[view] = list(dataset.columns[source])
@@ -91,7 +91,7 @@ def view_batches(backbone, dataset: AlignedDataset, view: str, batch_size: int) 
     spoke = catalog.spoke_for_view(view)
     values = dataset.columns[view]
     order = sorted(range(len(values)), key=lambda i: spoke.length_hint(values[i]))
-    with_rows = bool(getattr(spoke, "reads_rows", False))
+    with_rows = bool(optional(spoke, "reads_rows"))
     for s in range(0, len(order), batch_size):
         rows = order[s : s + batch_size]
         batch = [values[i] for i in rows]

@@ -98,6 +98,10 @@ class RunContext:
         layers: the captured layer indices (``semhub.capture`` convention: 0 = embeddings).
         settings: the shared ``RunSettings``.
         options: this analysis's own options (an instance of its ``Options`` class).
+
+    States: ``states(view)`` are the raw pooled states, the same under ``--center`` and ``--no-center``;
+    ``centred(view)`` applies the run's ``center`` setting. Built-in analyses read ``states`` and centre
+    as ``centred`` does where their statistic calls for it (cosines, retrieval; CKA centres by itself).
         on_batch: call with a number of units done, to advance the progress bar.
         timings: seconds per phase, recorded in the manifest.
         model_name: the model's display name (also without a backbone).
@@ -188,8 +192,21 @@ class RunContext:
             self.timings[f"capture_{view}_s"] = round(time.perf_counter() - start, 3)
         return store.states(view)
 
+    def centred(self, view: str):
+        """``states(view)`` as the run's ``--center``/``--no-center`` says: with ``settings.center`` each
+        layer's mean over the rows (computed in float64) is subtracted, without it the raw states are
+        returned. The built-in similarity and retrieval centre exactly so; a plugin analysis that compares
+        states across views reads this to honour the flag."""
+        import torch
+
+        states = self.states(view)
+        if not self.settings.center:
+            return states
+        return states - states.sum(0, dtype=torch.float64).div(states.shape[0]).to(states.dtype)
+
     def states(self, view: str):
-        """Pooled (N, len(layers), D) states of one view, captured once (shard by shard) and reused."""
+        """Pooled (N, len(layers), D) states of one view, captured once (shard by shard) and reused.
+        Never centred, whatever ``--center`` says (``centred(view)`` applies it)."""
         if view in self._cache:
             return self._cache[view]
         if self.store is not None:

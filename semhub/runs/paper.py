@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from semhub.contract.analysis import PaperSetting
+from semhub.contract.analysis import PaperSetting, declared
 from semhub.contract.options import Options
 from semhub.errors import ParameterError
 
@@ -18,7 +18,7 @@ DEFAULTS: dict[str, Any] = {"pooling": "mean", "center": True, "final_norm": Fal
 
 
 def paper_setting(analysis: Any) -> PaperSetting:
-    return getattr(analysis, "paper", None) or PaperSetting()
+    return declared(analysis, "paper") or PaperSetting()
 
 
 def resolve(analysis: Any, paper: bool, given: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from semhub.contract.analysis import options_class
+from semhub.contract.analysis import declared, options_class
 from semhub.contract.options import Options
 from semhub.errors import ParameterError, RunError, SemhubError
 from semhub.plugins import catalog
@@ -68,7 +68,7 @@ def run_guarded(analysis: Any, ctx: RunContext) -> Any:
 
 def check_input_kinds(analysis: Any, views: list[str]) -> None:
     """An analysis that declares ``input_kinds`` needs at least one view its spoke reads as one of them."""
-    kinds = tuple(getattr(analysis, "input_kinds", ()) or ())
+    kinds = tuple(declared(analysis, "input_kinds") or ())
     if kinds and not any(getattr(catalog.spoke_for_view(v), "input_kind", "text") in kinds for v in views):
         raise ParameterError("views", f"analysis {analysis.name!r} reads {' or '.join(kinds)} views; "
                                       f"none of {', '.join(views)} is one")
@@ -169,6 +169,7 @@ def analyze(
                            shard_rows=shard_rows, store=str(store) if store is not None else None,
                            store_dtype=store_dtype)
     settings.check()
+    declared(analysis_obj, "check")(settings, opts)  # the analysis's own refusal of these settings, before the model loads
     if isinstance(layers, str):
         from semhub.readout.layers import parse_layer_spec
 
@@ -189,8 +190,8 @@ def analyze(
     two_models = model_b is not None or backbone_b is not None
     if model_b is not None and not str(model_b).strip():
         raise ParameterError("model_b", "is empty: give a registered name, a local folder or a hub id")
-    if two_models and not getattr(analysis_obj, "cross_model", False):
-        crossing = [a.name for a in catalog.analyses().values() if getattr(a, "cross_model", False)]
+    if two_models and not declared(analysis_obj, "cross_model"):
+        crossing = [a.name for a in catalog.analyses().values() if declared(a, "cross_model")]
         raise ParameterError("model_b", f"analysis {analysis_obj.name!r} reads one model; to compare two models "
                                         f"run {', '.join(crossing) or 'an analysis that compares models'}")
     for name, value in (("layers_b", layers_b), ("stack_b", stack_b)):
@@ -215,7 +216,7 @@ def analyze(
         from semhub.specs.inputs import check_readout, dataset, default_views, model_for
 
         ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit, views, modality)
-        needed = int(getattr(analysis_obj, "min_views", 2))
+        needed = int(declared(analysis_obj, "min_views"))
         view_list = list(views) if views else default_views(ds, modality, minimum=needed)
         if len(view_list) < needed:
             raise ParameterError("views", f"{','.join(view_list)!r} needs at least {'two' if needed == 2 else needed} views to compare "
@@ -262,7 +263,7 @@ def analyze(
             for side, name, side_stack in ((ctx, model, stack), (ctx.partner, model_b, stack_b)):
                 if side is not None:
                     _use_ray(side, {**placement, "model": name, "stack": side_stack}, workers, address, device)
-        work = analysis_obj.work(ctx) if hasattr(analysis_obj, "work") else None
+        work = declared(analysis_obj, "work")(ctx)
         progress.start(analysis_obj.name, work if work is not None else len(ds) * len(view_list))
         t1 = time.perf_counter()
         try:
@@ -318,7 +319,7 @@ def _run(result: Any, analysis_obj: Any, model: dict, ctx: RunContext, given: di
         "environment": environment(),
     }
     return Run.build(result, manifest, producer=_producer(analysis_obj),
-                     figure_name=getattr(analysis_obj, "plot_name", "") or None)
+                     figure_name=declared(analysis_obj, "plot_name") or None)
 
 
 def _analyze_stored(analysis_obj: Any, store: Path, views, settings: RunSettings, opts: Options, given: dict,
@@ -326,8 +327,8 @@ def _analyze_stored(analysis_obj: Any, store: Path, views, settings: RunSettings
     """An analysis over a finished activation store: no model is loaded."""
     if conflicting:
         raise ParameterError("from_store", f"the store fixes the model and data; drop {', '.join(conflicting)}")
-    if getattr(analysis_obj, "needs_model", True):
-        state_only = [a.name for a in catalog.analyses().values() if not getattr(a, "needs_model", True)]
+    if declared(analysis_obj, "needs_model"):
+        state_only = [a.name for a in catalog.analyses().values() if not declared(a, "needs_model")]
         raise ParameterError("from_store", f"analysis {analysis_obj.name!r} needs the model; from a store run "
                              f"{', '.join(state_only)}")
     ctx = context_from_store(store, views, settings=settings, options=opts)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from semhub.contract.result import Result, Summary
-from semhub.errors import PluginError, RunError, SemhubError
+from semhub.errors import PluginError, RunError, SemhubError, first_line
 from semhub.places import check_out_dir
 from semhub.runs.rundir import dumps, staged_run_dir
 
@@ -52,14 +52,13 @@ class Run:
             figures = {}
             name = figure_name or getattr(result, "figure_name", None) or f"{result.key}.png"
             with tempfile.TemporaryDirectory(prefix="semhub-figure-") as tmp:
-                path = result.plot(Path(tmp) / name)
+                path = result.plot(Path(tmp))  # a folder; the result returns the file it wrote
                 if path is not None and Path(path).is_file():
                     figures[name] = Path(path).read_bytes()
         except SemhubError:
             raise
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise RunError(f"{producer}: its result could not be written ({type(exc).__name__}: {first}); "
+            raise RunError(f"{producer}: its result could not be written ({type(exc).__name__}: {first_line(exc, default='')}); "
                            "nothing was written (SEMHUB_DEBUG=1 shows the traceback)") from exc
         manifest = {**manifest, "figures": sorted(figures)}  # the report embeds these and nothing else
         return cls(result, manifest, summary, figures, dict(files or {}), results_text)

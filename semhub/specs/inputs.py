@@ -8,6 +8,7 @@ from pathlib import Path
 
 from semhub.data.aligned import AlignedDataset, load_aligned
 from semhub.data.hub import is_hub, load_hub
+from semhub.contract.spoke import optional
 from semhub.errors import ParameterError, SemhubError
 from semhub.plugins import catalog
 
@@ -24,13 +25,13 @@ def model_for(modality: str, model: str | None) -> str:
     model = model or catalog.default_model(modality)
     if model is not None:
         return model
-    kind = getattr(spoke, "input_kind", "text")
+    kind = optional(spoke, "input_kind")
     from semhub.backbone.registry import families
 
     fams = families()
     readers = [f for f in fams.values() if kind in f.modalities]
     names = [f"{f.name} ({f.examples[0]})" if f.examples else f.name for f in readers]
-    suggested = getattr(spoke, "suggested_model", None) or next((f.examples[0] for f in readers if f.examples), "MODEL")
+    suggested = optional(spoke, "suggested_model") or next((f.examples[0] for f in readers if f.examples), "MODEL")
     raise ParameterError("modality", f"{modality}: no built-in model compares {modality} with text in one network (a {modality}-only one "
                          "pairs with a language model through --model-b: see `semhub models`); "
                          f"supported families: {', '.join(names) or 'none'}; on a machine that has one, run: "
@@ -131,11 +132,11 @@ def check_readout(readout: str | None, views: list[str], columns: list[str]) -> 
     the names it lists). ``columns`` are the data's, for read-outs that read other columns."""
     if readout is None:
         return
-    spokes = {s.name: s for s in (catalog.spoke_for_view(v) for v in views) if getattr(s, "readouts", None)}
+    spokes = {s.name: s for s in (catalog.spoke_for_view(v) for v in views) if optional(s, "readouts")}
     if not spokes:
         raise ParameterError("readout", f"none of the views' spokes takes a read-out ({', '.join(views)})")
     for spoke in spokes.values():
-        check = getattr(spoke, "check_readout", None)
+        check = optional(spoke, "check_readout")
         problem = check(readout, views, columns) if callable(check) else (None if readout in spoke.readouts else
                                                            f"{readout!r} is not one of {', '.join(spoke.readouts)}")
         if problem:

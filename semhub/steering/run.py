@@ -7,7 +7,6 @@ or bars (one layer).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
@@ -124,10 +123,10 @@ class SteeringResult(RecordsResult):
     examples: list[dict[str, Any]] = field(default_factory=list)
     key: ClassVar[str] = "steering"
 
-    def plot(self, path):
+    def plot(self, folder):
         from semhub.plots import plot_steering
 
-        return plot_steering(self, Path(path))
+        return plot_steering(self, self.figure_path(folder))
     summary_title = "steering: mean score per setting"
 
     @property
