@@ -166,6 +166,15 @@ def _attach_commands() -> None:
     cli.add_command(train_lens)
     cli.add_command(patchscope)
     catalog.call_isolated("semhub_register_commands", observe=lambda: set(cli.commands), cli=cli)
+    if _drop_commands not in catalog.ON_DROP:
+        catalog.ON_DROP.append(_drop_commands)
+
+
+def _drop_commands(owned: list[tuple[str, str]]) -> None:
+    """A plugin dropped after its commands were added (another of its hooks failed): remove them too."""
+    for hook, name in owned:
+        if hook == "semhub_register_commands":
+            cli.commands.pop(name, None)
 
 
 def one_line(text: str) -> str:

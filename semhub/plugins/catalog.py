@@ -112,13 +112,21 @@ def call_isolated(hook_name: str, observe: Callable[[], set[str]] | None = None,
             OWNERS[(hook_name, name)] = impl.plugin_name
 
 
+ON_DROP: list[Callable[[list[tuple[str, str]]], None]] = []
+"""Called with the (hook, name) pairs a dropped plugin had registered: a layer above that holds some of
+them outside the tables (the CLI's commands) removes them."""
+
+
 def drop(plugin_name: str, plugin: Any, exc: BaseException, hook: str) -> None:
     """A plugin whose hook failed: recorded once as failed (the hook, the file:line), unregistered whole,
     and every table rebuilt without it, so nothing it registered through another hook stays behind."""
     record_failure(plugin_name, plugin, exc, hook)
     if pm.get_plugin(plugin_name) is not None:
         pm.unregister(name=plugin_name)
-    for key in [k for k, owner in OWNERS.items() if owner == plugin_name]:
+    owned = [k for k, owner in OWNERS.items() if owner == plugin_name]
+    for listener in ON_DROP:
+        listener(owned)
+    for key in owned:
         del OWNERS[key]
     for fn in TABLES:
         fn.cache_clear()
