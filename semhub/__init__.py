@@ -31,7 +31,7 @@ _EXPORTS: dict[str, str] = {
     "LensKind": "semhub.contract.lens", "build_lens": "semhub.lens.kinds",
     "train_lens": "semhub.lens.training", "TrainedLens": "semhub.lens.training", "TunedLens": "semhub.lens.tuned", "load_tuned_lens": "semhub.lens.tuned",
     "Template": "semhub.data.templates", "load_template": "semhub.data.templates", "hookimpl": "semhub.plugins.hookspecs",
-    "SemhubError": "semhub.errors", "DataError": "semhub.errors", "ParameterError": "semhub.errors",
+    "SemhubError": "semhub.errors", "first_line": "semhub.errors", "DataError": "semhub.errors", "ParameterError": "semhub.errors",
     # models
     "profile": "semhub.cards.profile", "compare": "semhub.cards.compare", "Card": "semhub.cards.card",
     "Comparison": "semhub.cards.compare",

@@ -35,10 +35,10 @@ def text_lines(text: str) -> list[str]:
     return lines
 
 
-def read_text(path: Path, expect: str = "a .jsonl, .tsv or .txt file") -> str:
-    """A user file's text, read with bounds: a regular file of at most ``MAX_FILE_BYTES`` (never a
-    device or a pipe such as /dev/zero), strict UTF-8, no BOM, no NUL, no line over ``MAX_LINE_CHARS``.
-    ``expect`` says what the file should have been, in the messages."""
+def read_bytes(path: Path, expect: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A user file's bytes, read with bounds: a regular file (never a device or a pipe such as /dev/zero)
+    of at most ``limit`` bytes. ``expect`` says what the file should have been, in the messages."""
+    path = Path(path)
     try:
         mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
@@ -46,15 +46,22 @@ def read_text(path: Path, expect: str = "a .jsonl, .tsv or .txt file") -> str:
         if not stat.S_ISREG(mode):
             raise DataError(path, None, f"is not a regular file (a device, pipe or socket); give {expect}")
         with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            raise DataError(path, None, f"is over the {MAX_FILE_BYTES >> 20:,} MiB limit of a data file")
+            raw = fh.read(limit + 1)
+        if len(raw) > limit:
+            raise DataError(path, None, f"is over the {limit >> 20:,} MiB limit of {expect}")
     except FileNotFoundError:
         raise DataError(path, None, "no such file") from None
     except IsADirectoryError:
         raise DataError(path, None, f"is a directory; give {expect}") from None
     except OSError as exc:
         raise DataError(path, None, f"cannot read ({exc.strerror})") from None
+    return raw
+
+
+def read_text(path: Path, expect: str = "a .jsonl, .tsv or .txt file") -> str:
+    """A user file's text, read with bounds (``read_bytes``): strict UTF-8, no BOM, no NUL, no line over
+    ``MAX_LINE_CHARS``. ``expect`` says what the file should have been, in the messages."""
+    raw = read_bytes(path, expect)
     if raw.startswith(b"\xef\xbb\xbf"):
         raise DataError(path, 1, "starts with a byte-order mark (BOM); save it as UTF-8 without BOM")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -73,24 +80,22 @@ def read_text(path: Path, expect: str = "a .jsonl, .tsv or .txt file") -> str:
     return text
 
 
-
-def read_json_object(path: Path, expect: str = "a JSON object", *, links: bool = True,
-                     limit: int = MAX_FILE_BYTES) -> dict[str, Any]:
-    """A JSON file that must hold an object: read through ``read_text`` (bounded, regular file, UTF-8),
-    decoded, and refused in one ``DataError`` line naming the file when it is not JSON, nests too deep
-    or is not an object. ``links=False`` refuses a symbolic link (a run folder's own files)."""
-    path = Path(path)
-    if not links and path.is_symlink():
-        raise DataError(path, None, "is a symbolic link; semhub reads only the regular files it wrote")
-    text = read_text(path, expect)
+def read_json_object(path: Path, expect: str = "a JSON object", *, limit: int = MAX_FILE_BYTES) -> dict[str, Any]:
+    """A JSON file that must hold an object, the one reader of semhub's JSON files (run files, cards,
+    store manifests, configs, tuned lenses): bounded (``read_bytes``), UTF-8, decoded, and refused in one
+    ``DataError`` line naming the file when it is not JSON (``not <expect>``, with the line), nests too
+    deeply or is not an object."""
+    raw = read_bytes(path, expect, limit)
     try:
-        value = json.loads(text)
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(path, None, "unreadable (not UTF-8)") from None
     except json.JSONDecodeError as exc:
-        raise DataError(path, exc.lineno, f"not valid JSON ({exc.msg})") from None
+        raise DataError(path, exc.lineno, f"not {expect} (invalid JSON: {exc.msg})") from None
     except RecursionError:
-        raise DataError(path, None, "nests too deeply to be read") from None
+        raise DataError(path, None, "unreadable (nested too deeply)") from None
     if not isinstance(value, dict):
-        raise DataError(path, None, f"holds a JSON {type(value).__name__}, not an object; give {expect}")
+        raise DataError(path, None, f"expected a JSON object, got {type(value).__name__}")
     return value
 
 
@@ -99,7 +104,9 @@ def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` to write; on success it replaces ``path`` whole, on failure it
     vanishes. Readers see the old file or the new one, never half of it."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # ``.<name>.*.tmp``
+    os.close(fd)
+    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, path)

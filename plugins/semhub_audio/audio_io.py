@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from semhub import first_line
+
 MAX_SECONDS = 30.0  # Whisper's window; longer clips would be cut silently by the feature extractor
 MAX_CHANNELS = 8  # decoded size is frames x channels x 4 bytes: bounded before decoding
 MAX_RATE = 384_000  # the highest rate of studio audio; more is a corrupt header
@@ -24,7 +26,7 @@ def read_audio(path: Path, rate: int = 16_000, max_seconds: float = MAX_SECONDS)
     try:
         info = sf.info(str(path))  # the header first: a long or many-channel file is refused before decoding
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         raise ValueError(f"cannot read audio {path.name}: {reason}") from None
     if info.samplerate <= 0 or info.channels <= 0:
         raise ValueError(f"audio file {path.name} declares {info.samplerate} Hz and {info.channels} channel(s)")
@@ -40,7 +42,7 @@ def read_audio(path: Path, rate: int = 16_000, max_seconds: float = MAX_SECONDS)
         data, source_rate = sf.read(str(path), dtype="float32", always_2d=True,
                                     frames=int(max_seconds * info.samplerate) + 1)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         raise ValueError(f"cannot read audio {path.name}: {reason}") from None
     if data.shape[0] == 0:
         raise ValueError(f"audio file {path.name} is empty (0 samples)")

@@ -235,13 +235,13 @@ def load_checkpoint(path: Path, what: str):
 
     A refused pickle, a truncated file or not a torch file is one line naming the file.
     """
-    from semhub import SemhubError
+    from semhub import SemhubError, first_line
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        why = next((line for line in lines if "GLOBAL" in line), lines[0] if lines else type(exc).__name__)
+        why = next((line for line in lines if "GLOBAL" in line), first_line(exc))
         raise SemhubError(f"{path}: not a loadable {what} checkpoint ({why})") from None
 
 

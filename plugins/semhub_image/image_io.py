@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from semhub import first_line
+
 MAX_PIXELS = 64_000_000  # larger files are refused (Pillow's decompression-bomb guard, made an error)
 
 
@@ -22,9 +24,9 @@ def read_image(path: Path) -> Image.Image:
                 img.load()
                 return _rgb(img)
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ValueError(f"cannot read image {path.name}: {str(exc).splitlines()[0] if str(exc) else 'not an image'}") from None
+        raise ValueError(f"cannot read image {path.name}: {first_line(exc, default='not an image')}") from None
     except (OSError, SyntaxError) as exc:  # truncated or corrupt data
-        raise ValueError(f"cannot read image {path.name}: {str(exc).splitlines()[0] or type(exc).__name__}") from None
+        raise ValueError(f"cannot read image {path.name}: {first_line(exc)}") from None
 
 
 def _rgb(img: Image.Image) -> Image.Image:
@@ -52,7 +54,7 @@ def read_mask(path: Path, size: tuple[int, int]) -> "np.ndarray":  # noqa: F821
         with Image.open(path) as img:
             mask = np.asarray(img.convert("L") if img.mode not in ("L", "P", "I", "I;16") else img)
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"cannot read mask {path.name}: {str(exc).splitlines()[0] if str(exc) else 'not an image'}") from None
+        raise ValueError(f"cannot read mask {path.name}: {first_line(exc, default='not an image')}") from None
     if mask.shape[::-1] != tuple(size):
         raise ValueError(f"mask {path.name} is {mask.shape[1]}x{mask.shape[0]}, its image {size[0]}x{size[1]}")
     return mask.astype(np.int64)

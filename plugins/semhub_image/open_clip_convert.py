@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from semhub import SemhubError
+from semhub import SemhubError, first_line
 
 
 def _block(src: str, dst: str, sd: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> None:
@@ -78,7 +78,7 @@ def convert_open_clip(model_name: str, pretrained: str | None, out: Path) -> Pat
         import open_clip
     except Exception as exc:  # ImportError, or torchvision failing to load its CUDA libraries
         raise SemhubError(f"convert-open-clip needs the optional extra 'clip' (pip install 'semhub[clip]'): "
-                          f"{str(exc).splitlines()[0]}") from None
+                          f"{first_line(exc)}") from None
     from transformers import CLIPImageProcessor, CLIPProcessor
 
     model, _, _ = open_clip.create_model_and_transforms(model_name, pretrained=pretrained)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 
 
 from semhub.cache import cache_root, cached_build, file_sha256, folder_digest
-from semhub.errors import ParameterError, SemhubError
+from semhub.errors import ParameterError, SemhubError, first_line
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -53,7 +53,7 @@ def load_failure(exc: BaseException) -> str:
         return (f"a pickled weight file was refused ({refused.rstrip('.')}); weights are only read with "
                 "torch.load(weights_only=True): convert them to safetensors")
     name = type(exc).__name__
-    first = lines[0][:240] if lines else name
+    first = first_line(exc)
     return first if name in ("OSError", "ValueError") else f"{name}: {first}"
 
 
@@ -137,8 +137,7 @@ def dequantized_copy(source: ModelSource) -> Path:
     except (ValueError, KeyError, OSError, struct.error) as exc:  # struct: a truncated GGUF header
         from semhub.errors import DataError
 
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise DataError(path, None, f"cannot read this GGUF file ({type(exc).__name__}: {first})") from None
+        raise DataError(path, None, f"cannot read this GGUF file ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def resolve_class(spec: str) -> Any:
@@ -168,31 +167,23 @@ def _tokenizer(location: str, common: dict[str, Any], family) -> Any:
 
 def _load_config(location: str, common: dict[str, Any]) -> Any:
     """AutoConfig, first importing a plugin's model module when the model type is one it defines."""
-    import json
 
     from transformers import AutoConfig
 
     from semhub.backbone.registry import families
 
-    from semhub.files import read_text
+    from semhub.files import read_json_object
 
     config_file = Path(location) / "config.json"
     if config_file.is_file():
-        from semhub.errors import DataError
-
-        try:
-            parsed = json.loads(read_text(config_file, "a JSON config"))
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise DataError(config_file, getattr(exc, "lineno", None), "not valid JSON") from None
-        if not isinstance(parsed, dict):
-            raise DataError(config_file, None, f"expected a JSON object, got {type(parsed).__name__}")
+        read_json_object(config_file, "a model's JSON config")  # bounded, an object: before transformers reads it
     try:
         return AutoConfig.from_pretrained(location, **common)
     except ValueError:
         config_file = Path(location) / "config.json"
         if not config_file.is_file():
             raise
-        model_type = json.loads(read_text(config_file, "a JSON config")).get("model_type")
+        model_type = read_json_object(config_file, "a model's JSON config").get("model_type")
         fam = next((f for f in families().values() if model_type in f.model_types and ":" in f.loader), None)
         if fam is None:
             raise
@@ -352,7 +343,7 @@ def load_backbone(
         try:
             hf_model.to(device)
         except (RuntimeError, AssertionError, ValueError) as exc:
-            raise SemhubError(f"--device: cannot use {device!r}: {str(exc).strip().splitlines()[0]}") from None
+            raise SemhubError(f"--device: cannot use {device!r}: {first_line(exc)}") from None
     hf_model.eval()
     if tokenizer is not None and tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token

@@ -9,7 +9,6 @@ keywords of every part, so each number can be reproduced alone) and ``timings``.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -191,18 +190,15 @@ class Card:
         """A ``card.json``, or a profile run directory holding one."""
         from semhub.errors import SemhubError
 
-        from semhub.files import read_text
+        from semhub.files import read_json_object
 
         path = Path(path)
         path = path / "card.json" if path.is_dir() else path
         if not path.exists():
             raise SemhubError(f"{path}: no such card (a semhub profile run directory holds card.json)")
+        data = read_json_object(path, "a card")
         try:
-            return cls.from_json(json.loads(read_text(path, "a card.json or a profile run directory")))
-        except json.JSONDecodeError as exc:
-            raise SemhubError(f"{path}:{exc.lineno}: not a card ({exc.msg})") from None
-        except RecursionError:
-            raise SemhubError(f"{path}: not a card (nested too deeply)") from None
+            return cls.from_json(data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SemhubError(f"{path}: not a {SCHEMA} card ({type(exc).__name__}: {exc})") from None
 

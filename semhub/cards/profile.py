@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from semhub.cards.card import Card, Curve, LensProfile, SpokeProfile, SteeringProfile
-from semhub.errors import ParameterError, SemhubError
+from semhub.errors import DataError, ParameterError, SemhubError
+from semhub.files import read_json_object
 
 QUICK = {"limit": 40, "n_boot": 200, "views": 3, "permutations": 10, "prompts": 8, "trend_positions": 100}
 FULL = {"limit": None, "n_boot": 1000, "views": None, "permutations": 20, "prompts": None, "trend_positions": None}
@@ -106,11 +107,10 @@ class Parts:
         path = self.work / "profile.json"
         if self.resume and path.exists():
             try:
-                before = json.loads(path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                raise SemhubError(f"{path}: unreadable; remove {self.work} to start the profile afresh") from None
-            differ = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k)) \
-                if isinstance(before, dict) else ["everything"]
+                before = read_json_object(path, "a profile's record")
+            except DataError as exc:
+                raise SemhubError(f"{exc}; remove {self.work} to start the profile afresh") from None
+            differ = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k))
             if differ:
                 raise ParameterError("resume", f"{self.work} holds a profile of another {', '.join(differ)}; "
                                                "refusing to mix them in one card")
@@ -129,10 +129,10 @@ class Parts:
         step = f"[{len(self.calls)}/{self.total}] {name}"
         if self.resume and (folder / "results.json").exists():
             try:
-                done = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError, RecursionError):
+                done = read_json_object(folder / "results.json", "a run's results")
+            except DataError:
                 done = None  # cut or damaged: run the part again
-            if isinstance(done, dict):
+            if done is not None:
                 self.progress.note(f"{step}: done before, reused")
                 return done
         if self.resume and optional and (folder / "skipped.txt").exists():

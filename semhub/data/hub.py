@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semhub.errors import ParameterError, SemhubError
+from semhub.errors import ParameterError, SemhubError, first_line
 
 PREFIX = "hf:"
 PARQUET_EXPORT = "refs/convert/parquet"
@@ -174,7 +174,7 @@ def _load_table(table: HubTable):
     except (ParameterError, SemhubError):
         raise
     except Exception as exc:  # noqa: BLE001 - the datasets library's many failures, as one line
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:240]
+        first = first_line(exc)
         if folder.is_dir():
             raise ParameterError("data", f"{table.describe()}: {folder} is not a dataset folder `datasets` can "
                                          f"read ({type(exc).__name__}: {first})") from None

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from semhub.errors import DataError, ParameterError
+from semhub.errors import DataError, ParameterError, first_line
 from semhub.lens.logit import Lens
 
 CONFIG, PARAMS, MANIFEST = "config.json", "params.pt", "semhub-lens.json"
@@ -65,16 +65,13 @@ class TunedLens(Lens):
 
 def read_config(folder: Path) -> dict[str, Any]:
     """The tuned-lens ``config.json`` of ``folder`` (errors name the file)."""
-    from semhub.files import read_text
+    from semhub.files import read_json_object
 
     path = folder / CONFIG
     if not path.is_file():
         raise ParameterError("lens_path", f"{folder} has no {CONFIG} (a tuned lens folder holds {CONFIG} and {PARAMS})")
-    try:
-        config = json.loads(read_text(path, "a tuned lens's JSON config"))
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise DataError(path, getattr(exc, "lineno", None), f"not a JSON config: {exc}") from None
-    if not isinstance(config, dict) or not isinstance(config.get("d_model"), int) \
+    config = read_json_object(path, "a tuned lens's JSON config")
+    if not isinstance(config.get("d_model"), int) \
             or not isinstance(config.get("num_hidden_layers"), int):
         raise DataError(path, None, "expected an object with integer d_model and num_hidden_layers")
     if not (folder / PARAMS).is_file():
@@ -112,7 +109,7 @@ def lens_folder(path: str | Path) -> Path:
                                               subfolder=f"{LENS_SUBFOLDER}/{resource}")))
         except Exception as exc:  # noqa: BLE001 - offline, not found, refused: one line naming the lens
             why = ("not in the local hub cache and HF_HUB_OFFLINE=1" if hub_offline()
-                   else f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}")
+                   else f"{type(exc).__name__}: {first_line(exc, default='')}")
             raise ParameterError("lens_path", f"no folder {text} and no published lens {where}: {why}") from None
     return files[0].parent
 
@@ -129,8 +126,7 @@ def load_tuned_lens(backbone, folder: str | Path) -> TunedLens:
     try:
         state = torch.load(folder / PARAMS, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a refused pickle or a corrupt file: one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(folder / PARAMS, None, f"cannot read the translators: {first[:200]}") from None
+        raise DataError(folder / PARAMS, None, f"cannot read the translators: {first_line(exc)}") from None
     L = backbone.n_layers
     try:
         weight = torch.stack([state[f"{i}.weight"] for i in range(L)])
@@ -152,10 +148,10 @@ def save_tuned_lens(folder: str | Path, weight: torch.Tensor, bias: torch.Tensor
         state[f"{i}.bias"] = bias[i].detach().float().contiguous().clone()
     config = {"base_model_name_or_path": base_model, "d_model": int(d), "num_hidden_layers": int(L), "bias": True,
               "base_model_revision": None, "unembed_hash": None, "lens_type": "linear_tuned_lens"}
-    for name, write in ((PARAMS, lambda p: torch.save(state, p)),
-                        (CONFIG, lambda p: p.write_text(json.dumps(config, indent=1) + "\n")),
-                        (MANIFEST, lambda p: p.write_text(json.dumps(manifest or {}, indent=1, ensure_ascii=False) + "\n"))):
-        tmp = folder / f".{name}.tmp"
-        write(tmp)
-        tmp.replace(folder / name)
+    from semhub.files import atomic_file, atomic_write
+
+    with atomic_file(folder / PARAMS) as tmp:
+        torch.save(state, tmp)
+    atomic_write(folder / CONFIG, json.dumps(config, indent=1) + "\n")
+    atomic_write(folder / MANIFEST, json.dumps(manifest or {}, indent=1, ensure_ascii=False) + "\n")
     return folder

@@ -9,7 +9,7 @@ import torch
 from semhub.plugins import catalog
 from semhub.readout.capture import capture
 from semhub.data.aligned import AlignedDataset
-from semhub.errors import DataError, PluginError, SemhubError
+from semhub.errors import DataError, PluginError, SemhubError, first_line
 from semhub.contract.spoke import Encoded, optional
 
 
@@ -46,9 +46,8 @@ def validate_views(dataset: AlignedDataset, views: list[str]) -> None:
                 raise
             except Exception as exc:  # noqa: BLE001 - a plugin's bug, named, not a traceback
                 plugin = catalog.owner("semhub_register_spokes", spoke.name)
-                first = (str(exc).strip().splitlines() or [""])[0][:160]
                 raise PluginError(f"spoke {spoke.name!r} (plugin {plugin}) raised {type(exc).__name__} while "
-                                  f"validating {dataset.path}:{line}: {first}") from None
+                                  f"validating {dataset.path}:{line}: {first_line(exc, default='')}") from None
             if problem:
                 raise DataError(dataset.path, line, f"view {view!r}: {problem}")
 

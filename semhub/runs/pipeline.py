@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from semhub.contract.analysis import declared, options_class
 from semhub.contract.options import Options
-from semhub.errors import ParameterError, RunError, SemhubError
+from semhub.errors import ParameterError, RunError, SemhubError, first_line
 from semhub.plugins import catalog
 from semhub.runs.context import RunContext, RunSettings, check_rows, context_from_store, make_context
 from semhub.specs.inputs import require_text
@@ -61,8 +61,7 @@ def run_guarded(analysis: Any, ctx: RunContext) -> Any:
     except Exception as exc:
         if os.environ.get("SEMHUB_DEBUG"):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise RunError(f"{_producer(analysis)} failed: {type(exc).__name__}: {first} "
+        raise RunError(f"{_producer(analysis)} failed: {type(exc).__name__}: {first_line(exc, default='')} "
                        "(SEMHUB_DEBUG=1 shows the traceback)") from None
 
 

@@ -15,7 +15,7 @@ import torch
 
 from semhub.data.aligned import AlignedDataset
 from semhub.runs.engine import CaptureSpec, capture_rows
-from semhub.errors import ParameterError, SemhubError
+from semhub.errors import ParameterError, SemhubError, first_line
 
 
 class CaptureWorker:
@@ -52,7 +52,7 @@ class RayEngine:
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
             except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise SemhubError(f"--address: cannot join Ray at {address!r}: {str(exc).splitlines()[0]}") from None
+                raise SemhubError(f"--address: cannot join Ray at {address!r}: {first_line(exc)}") from None
         cpus = int(ray.cluster_resources().get("CPU", 0))
         if workers > cpus:  # an actor holds one CPU: the rest would wait for one forever
             if started:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from semhub.errors import SemhubError
+from semhub.errors import SemhubError, first_line
+from semhub.files import atomic_write, read_json_object
 
 REPORT = "report.html"
 STYLE = """body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
@@ -156,21 +155,9 @@ def _run_file(run_dir: Path, name: str) -> dict[str, Any]:
     path = run_dir / name
     if not path.exists() and not path.is_symlink():
         raise SemhubError(f"{run_dir}: not a run directory (no {name})")
-    if path.is_symlink() or not path.is_file():
+    if path.is_symlink():
         raise SemhubError(f"{path}: not a regular file (a run's files are never links)")
-    if path.stat().st_size > MAX_RUN_FILE:
-        raise SemhubError(f"{path}: over {MAX_RUN_FILE >> 20} MiB, not a run file")
-    try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SemhubError(f"{path}: unreadable (not UTF-8)") from None
-    except json.JSONDecodeError as exc:
-        raise SemhubError(f"{path}: unreadable ({exc.msg}, line {exc.lineno})") from None
-    except RecursionError:
-        raise SemhubError(f"{path}: unreadable (nested too deeply)") from None
-    if not isinstance(value, dict):
-        raise SemhubError(f"{path}: expected a JSON object, got {type(value).__name__}")
-    return value
+    return read_json_object(path, "a run file", limit=MAX_RUN_FILE)
 
 
 def render(run_dir: Path) -> str:
@@ -180,7 +167,7 @@ def render(run_dir: Path) -> str:
         return _page(run_dir, manifest, results)
     except (AttributeError, TypeError, ValueError, KeyError) as exc:  # a hand-edited or foreign run file
         raise SemhubError(f"{run_dir}: manifest.json or results.json has an unexpected shape "
-                          f"({type(exc).__name__}: {str(exc)[:120]})") from None
+                          f"({type(exc).__name__}: {first_line(exc, default='')})") from None
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -213,8 +200,4 @@ def write_report(run_dir: str | Path) -> Path:
     if not run_dir.is_dir():
         raise SemhubError(f"RUN_DIR: {run_dir} is not a directory")
     page = render(run_dir)
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=run_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    os.replace(tmp, run_dir / REPORT)
-    return run_dir / REPORT
+    return atomic_write(run_dir / REPORT, page)

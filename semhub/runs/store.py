@@ -10,16 +10,15 @@ the model.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from semhub.errors import DataError, ParameterError, SemhubError
+from semhub.errors import DataError, ParameterError, SemhubError, first_line
+from semhub.files import atomic_file, atomic_write, read_json_object
 
 VERSION = 1
 MANIFEST = "store.json"
@@ -76,24 +75,12 @@ def _check_shard(path: Path, shape: tuple[int, int, int]) -> None:
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001 - safetensors' own errors on a corrupt or truncated file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise DataError(path, None, f"not a readable shard ({first})") from None
+        raise DataError(path, None, f"not a readable shard ({first_line(exc)})") from None
     if got != shape or dtype not in ("F32", "F16", "BF16"):
         raise DataError(path, None, f"holds {dtype} {list(got)}, expected {list(shape)} states of this store")
 
 
 IMPORTED = time.time()  # before this process wrote any shard: older temporary files are another run's
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @dataclass
@@ -141,20 +128,10 @@ class ActivationStore:
     def manifest(self) -> dict[str, Any]:
         if self.manifest_path.is_symlink() or (self.manifest_path.exists() and not self.manifest_path.is_file()):
             raise DataError(self.manifest_path, None, "is not a regular file")
-        try:
-            with open(self.manifest_path, "rb") as fh:
-                raw = fh.read(1 << 24)  # a store manifest is a few kB: never read a giant file whole
-            spec = json.loads(raw.decode("utf-8"))
-        except (FileNotFoundError, NotADirectoryError):
-            raise SemhubError(f"--from-store: {self.root} is not an activation store (no {MANIFEST})") from None
-        except UnicodeDecodeError:
-            raise DataError(self.manifest_path, None, "unreadable (not UTF-8)") from None
-        except json.JSONDecodeError as exc:
-            raise SemhubError(f"{self.manifest_path}: unreadable ({exc.msg}, line {exc.lineno})") from None
-        except RecursionError:
-            raise DataError(self.manifest_path, None, "unreadable (nested too deeply)") from None
-        if not isinstance(spec, dict):
-            raise DataError(self.manifest_path, None, f"expected a JSON object, got {type(spec).__name__}")
+        if not self.manifest_path.is_file():
+            raise SemhubError(f"--from-store: {self.root} is not an activation store (no {MANIFEST})")
+        # a store manifest is a few kB: never read a giant file whole
+        spec = read_json_object(self.manifest_path, "an activation store's manifest", limit=1 << 24)
         for key, ok, what in SPEC_FIELDS:
             if key in spec and not ok(spec[key]):
                 raise DataError(self.manifest_path, None, f"{key!r} must be {what}, got {spec[key]!r:.60}")
@@ -209,7 +186,7 @@ class ActivationStore:
                                   "; refusing to mix them in one store")
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.manifest_path, lambda tmp: Path(tmp).write_text(json.dumps(spec, indent=1) + "\n"))
+        atomic_write(self.manifest_path, json.dumps(spec, indent=1) + "\n")
 
     def shard_path(self, view: str, index: int) -> Path:
         return self.root / view / f"shard-{index:05d}.safetensors"
@@ -232,7 +209,8 @@ class ActivationStore:
             raise SemhubError(f"--store-dtype float16: pooled states reach {big:.3g}, beyond float16's 65504; "
                               "use --store-dtype bfloat16 or float32")
         states = stored
-        _atomic_write(self.shard_path(view, index), lambda tmp: save_file({"states": states}, tmp))
+        with atomic_file(self.shard_path(view, index)) as tmp:  # .shard-*.tmp until renamed into place
+            save_file({"states": states}, str(tmp))
 
     def states(self, view: str) -> StoredStates:
         """A complete view's states; every shard's header is checked first (name, shape, dtype), so a
