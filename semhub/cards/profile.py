@@ -20,6 +20,8 @@ from typing import Any
 from semhub.cards.card import Card, Curve, LensProfile, SpokeProfile, SteeringProfile
 from semhub.errors import DataError, ParameterError, SemhubError
 from semhub.files import read_json_object
+from semhub.specs.model import ModelSpec
+from semhub.specs.progress import Progress
 
 QUICK = {"limit": 40, "n_boot": 200, "views": 3, "permutations": 10, "prompts": 8, "trend_positions": 100}
 FULL = {"limit": None, "n_boot": 1000, "views": None, "permutations": 20, "prompts": None, "trend_positions": None}
@@ -198,23 +200,25 @@ def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any]) -> list[t
     return plan
 
 
-def profile(model: str | None = None, *, backbone: Any = None, data: dict[str, str] | None = None,
+def profile(model: ModelSpec | str | None = None, *, backbone: Any = None, data: dict[str, str] | None = None,
             quick: bool = False, work: str | Path | None = None, resume: bool = False, steering: bool = True,
-            progress: Any = None, **load: Any) -> Card:
+            progress: Progress | None = None, **keywords: Any) -> Card:
     """The hub card of ``model`` (default: the text spoke's default model); see the module docstring.
 
     ``data`` maps a modality to a dataset (``{"code": "mine.jsonl"}``); ``quick`` is a smaller card
     (40 rows, three views per spoke, eight steering prompts); ``work`` keeps every part's run
     directory and store (a temporary folder by default); ``resume`` reuses what ``work`` holds.
-    ``load`` goes to ``semhub.load`` (``device``, ``dtype``, ``revision``...).
+    ``model`` is a ``ModelSpec``, or a name with its fields as keywords (``device``, ``dtype``, ``revision``...).
     """
     import tempfile
 
-    from semhub.backbone.loading import load_backbone
     from semhub.places import check_folder
     from semhub.specs.inputs import model_for
-    from semhub.runs.pipeline import Progress, analyze, steer
+    from semhub.runs.pipeline import analyze, steer
 
+    model_spec = ModelSpec.of(model, keywords)
+    if keywords:
+        raise ParameterError(next(iter(keywords)), "no such profile option")
     progress = progress or Progress()
     sizes = QUICK if quick else FULL
     started = time.perf_counter()
@@ -223,8 +227,9 @@ def profile(model: str | None = None, *, backbone: Any = None, data: dict[str, s
         if resume and not Path(work).exists():
             raise ParameterError("resume", f"{work} holds no earlier profile to continue")
     check_data(data or {})
+    model_spec.check()
     if backbone is None:
-        backbone = load_backbone(model_for("text", model), **load)
+        backbone = model_spec.replace(model=model_for("text", model_spec.model)).load()
     work = Path(work) if work is not None else Path(tempfile.mkdtemp(prefix="semhub-profile-"))
     work.mkdir(parents=True, exist_ok=True)
     parts = Parts(work, resume, progress)

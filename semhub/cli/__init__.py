@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from semhub.cli.params import flag, placement_options
+from semhub.cli.params import flag, model_flags
 from semhub.errors import ParameterError, SemhubError, Terminated
 
 
@@ -34,13 +34,12 @@ def report(run_dir: Path) -> None:
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--list", "list_all", is_flag=True, help="List the registered experiments.")
-@click.option("--model", default=None, help="Run on another model (default: the experiment's).")
+@model_flags("model", help={"model": "Run on another model (default: the experiment's)."})
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows or prompts.")
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default=None)
-@click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
+@model_flags("dtype", "device")
 @click.option("--lens", "lens", default=None, help="For lens experiments: logit, tuned or a plugin's lens.")
 @click.option("--lens-path", default=None, help="With --lens tuned: a tuned-lens folder or a published lens id.")
-@placement_options
+@model_flags("device_map", "offload_folder")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
 def reproduce(name, list_all, model, limit, dtype, device, lens, lens_path, device_map, offload_folder, out) -> None:
     """Run one of the paper's experiments end to end (experiments come from plugins)."""

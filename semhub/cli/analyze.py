@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from semhub.cli.params import RichProgress, option_help_rows, parse_analysis_flags, placement_options, print_summary
+from semhub.cli.params import (RichProgress, data_flags, model_flags, option_help_rows, parse_analysis_flags, print_summary,
+                               spec_flags, split_specs)
+from semhub.specs.data import DataSpec
+from semhub.specs.engine import EngineSpec
+from semhub.specs.model import ModelSpec
+from semhub.specs.store import StoreSpec
 
 
 def _analysis_named(args: list[str]) -> str:
@@ -44,16 +49,13 @@ class AnalyzeCommand(click.Command):
 
 
 @click.command(cls=AnalyzeCommand, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--model", default=None, help="Registered name (default: the modality's model), local dir, .gguf file, or HF hub id.")
+@model_flags("model")
 @click.option("--model-b", default=None,
               help="A second model (same forms as --model) that reads every view after the first: alignment "
                    "then compares every layer of --model with every layer of --model-b.")
 @click.option("--layers-b", default=None, help="--model-b's layers to capture (default: all).")
 @click.option("--stack-b", default=None, help="--model-b's block stack, as --stack (Whisper: decoder, encoder).")
-@click.option("--data", default=None,
-              help="Aligned JSONL/TSV file or built-in dataset name (default: the --modality's built-in data).")
-@click.option("--views", default=None, help="Comma list; the first view is compared with each other one.")
-@click.option("--modality", default="text", show_default=True, help="Which spoke's views to compare when --views is not given.")
+@data_flags("data", "views", "modality")
 @click.option("--analysis", default="similarity", show_default=True, help="Analysis to run (listed below).")
 @click.option("-o", "--option", "option_pairs", multiple=True, metavar="NAME=VALUE",
               help="Set one of the analysis's own options (repeatable); the same as its --flag.")
@@ -76,58 +78,39 @@ class AnalyzeCommand(click.Command):
 @click.option("--lens-path", type=click.Path(path_type=Path), default=None,
               help="The lens's parameters: a tuned-lens folder (config.json + params.pt, the tuned-lens "
                    "library's layout) [default: the model's `semhub train-lens` folder].")
-@click.option("--bos/--no-bos", default=None,
-              help="Encode text with the tokenizer's BOS (--no-bos: add_special_tokens=False) [default: bos].")
+@data_flags("bos")
 @click.option("--readout", default=None,
               help="Where a spoke reads its inputs, in its own terms (`semhub plugins` lists them), e.g. on "
                    "Whisper's decoder transcribe:view:prompt [default: each spoke's; Whisper: translate:auto:greedy].")
-@click.option("--template", default=None,
-              help="Text template: 'paper' (the similarity's suffixes) or a TOML file of per-language prefix/suffix.")
+@data_flags("template")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N rows.")
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0, max=100_000),  # = context.MAX_BOOTSTRAP
+@data_flags("limit")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0, max=100_000),  # = runs.context.MAX_BOOTSTRAP
               default=1000, show_default=True, help="Bootstrap resamples for 95% CIs.")
-@click.option("--device", default=None, help="cpu, cuda, cuda:1, mps...")
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default=None,
-              help="Weights' precision [default: auto, the checkpoint's; --paper: float32].")
-@placement_options
-@click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
-@click.option("--trust-remote-code", is_flag=True, help="Allow model code from the hub (off by default).")
-@click.option("--stack", default=None, help="Which block stack to read in an encoder-decoder (Whisper: encoder, decoder).")
-@click.option("--store", type=click.Path(path_type=Path), default=None,
-              help="Stream pooled states into this activation store (safetensors shards): bounded memory for any N.")
-@click.option("--resume", is_flag=True, help="Continue the --store a killed run left behind (identical results).")
-@click.option("--store-dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32",
-              show_default=True, help="Precision of stored states (half the disk with float16).")
-@click.option("--shard-rows", type=click.IntRange(min=1), default=1024, show_default=True,
-              help="Dataset rows per store shard (the unit of resumption).")
-@click.option("--from-store", type=click.Path(path_type=Path), default=None,
-              help="Run a state analysis (similarity...) on a finished store, without loading the model.")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Capture states here, or shard them over Ray workers that each hold the model.")
-@click.option("--address", default=None, help="--engine ray: the cluster to join (default: start a local one).")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="--engine ray: actors.")
-@click.option("--allow-outside-paths", is_flag=True,
-              help="Let media paths in the data point outside the data file's folder (off: a dataset cannot read any file).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code", "stack")
+@spec_flags(StoreSpec)
+@spec_flags(EngineSpec)
+@data_flags("allow_outside_paths")
+@click.option("--seed", type=int, default=0, show_default=True)  # checked by semhub.check_seed, naming --seed
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-<analysis>).")
 @click.pass_context
-def analyze(ctx: click.Context, option_pairs, views, out, **kwargs) -> None:
+def analyze(ctx: click.Context, option_pairs, out, **kwargs) -> None:
     """Capture per-layer states for aligned views and run an analysis; write a run directory."""
     from semhub.contract.analysis import options_class
-    from semhub.data.aligned import parse_views
     from semhub.plugins import catalog
     from semhub.plugins.catalog import default_model
     from semhub.runs.pipeline import analyze as run_analysis
     from semhub.places import check_out_dir
     from semhub.runs.rundir import default_run_dir
 
+    model, data, store, engine = split_specs(kwargs, ModelSpec, DataSpec, StoreSpec, EngineSpec)
     analysis = catalog.lookup("analysis", catalog.analyses(), kwargs["analysis"])
     own = parse_analysis_flags(list(ctx.args), option_pairs, options_class(analysis).specs())
-    name = kwargs["model"] or ("store" if kwargs["from_store"] else default_model(kwargs["modality"])) or "model"
+    name = model.model or ("store" if store.from_store else default_model(data.modality)) or "model"
     out = out or default_run_dir(name, analysis.name)
     check_out_dir(out)  # before any work
     with RichProgress(analysis.name) as progress:
-        run = run_analysis(views=parse_views(views), progress=progress, options=own, **kwargs)
+        run = run_analysis(model=model, data=data, store=store, engine=engine, progress=progress, options=own,
+                           **kwargs)
     run.write(out)
     print_summary(run, out)

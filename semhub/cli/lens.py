@@ -5,16 +5,19 @@ from pathlib import Path
 
 import click
 
-from semhub.cli.params import FiniteFloat
+from semhub.cli.params import FiniteFloat, RichProgress, data_flags, model_flags, split_specs
+from semhub.contract.options import SEED_MAX
+from semhub.specs.data import DataSpec
+from semhub.specs.model import ModelSpec
 from semhub.lens.training import MAX_STEPS, MAX_TAIL
 
 
 @click.command("train-lens")
-@click.option("--model", default=None, help="Registered name (default: the text model), local dir, .gguf file or hub id.")
-@click.option("--data", default=None,
-              help="Text to train on: a dataset name, or a JSONL/TSV/TXT file (its text views; a .txt is one text "
-                   "per line) [default: the built-in sentences in 8 languages and 1,500 Python docstring paragraphs].")
-@click.option("--views", default=None, help="Which text views of --data (comma list; default: every language view).")
+@model_flags("model")
+@data_flags("data", "views", help={
+    "data": "Text to train on: a dataset name, or a JSONL/TSV/TXT file (its text views; a .txt is one text per line) "
+            "[default: the built-in sentences in 8 languages and 1,500 Python docstring paragraphs].",
+    "views": "Which text views of --data (comma list; default: every language view)."})
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Lens folder [default: the model's folder in the cache, which --lens tuned finds by itself].")
 @click.option("--max-tokens", type=click.IntRange(min=100), default=30000, show_default=True,
@@ -22,27 +25,26 @@ from semhub.lens.training import MAX_STEPS, MAX_TAIL
 @click.option("--steps", type=click.IntRange(min=0, max=MAX_STEPS), default=300, show_default=True,
               help="Adam steps on the KL objective after the least-squares start (0: least squares only).")
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=1e-3, show_default=True)
-@click.option("--batch", type=click.IntRange(min=1), default=256, show_default=True, help="Positions per step.")
+@click.option("--step-positions", "--batch", "step_positions", type=click.IntRange(min=1), default=256,
+              show_default=True, help="Positions per optimisation step (--batch: its former name).")
 @click.option("--top-k", type=click.IntRange(min=1), default=16, show_default=True,
               help="Each position's final top tokens scored exactly in the KL (their union per step).")
 @click.option("--tail", type=click.IntRange(min=1, max=MAX_TAIL), default=2048, show_default=True,
               help="Sampled other tokens per step, standing for the rest of the vocabulary.")
 @click.option("--held-out", type=FiniteFloat(0, 0.9, min_open=True), default=0.1, show_default=True,
               help="Share of the texts never trained on, on which both lenses are judged.")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
-@click.option("--device", default=None)
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
-def train_lens(model, data, views, out, held_out, **settings) -> None:
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
+@model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code")
+def train_lens(out, held_out, **settings) -> None:
     """Train a tuned lens (one affine translator per layer) and write it in the tuned-lens layout."""
     from rich.console import Console
     from rich.table import Table
 
-    from semhub.data.aligned import parse_views
     from semhub.lens.training import train_lens as run
 
-    console = Console(stderr=True)
-    trained = run(model, data=data, views=parse_views(views), out=out, held_out=held_out,
-                  progress=lambda message: console.print(f"[dim]{message}[/dim]"), **settings)
+    model, data = split_specs(settings, ModelSpec, DataSpec)
+    with RichProgress("train-lens") as progress:
+        trained = run(model, data=data, out=out, held_out=held_out, progress=progress, **settings)
     table = Table(title="held-out text: KL to the final distribution (nats) and top-1 agreement")
     for column in ("layer", "KL logit lens", "KL tuned lens", "tuned (training objective)", "top-1 logit", "top-1 tuned"):
         table.add_column(column, justify="right")

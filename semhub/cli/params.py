@@ -29,14 +29,71 @@ def flag(parameter: str) -> str:
     return FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
 
 
-def placement_options(command):
-    """--device-map and --offload-folder, alike on every command that loads a model."""
-    command = click.option("--offload-folder", type=click.Path(path_type=Path), default=None,
-                           help="With --device-map: where weights placed on \"disk\" (or that fit nowhere else) "
-                                "are kept.")(command)
-    return click.option("--device-map", default=None,
-                        help="Spread the model over devices (accelerate): auto, balanced, sequential, a device, or "
-                             "a JSON object (inline or a .json file) of module -> device.")(command)
+def click_type(spec: Any) -> Any:
+    """The click type of a declared option (``semhub.option``): its choices, bounds and kind."""
+    if spec.choices:
+        return click.Choice([str(c) for c in spec.choices])
+    if spec.kind is int:
+        return click.IntRange(min=spec.min, max=spec.max) if spec.min is not None or spec.max is not None else int
+    if spec.kind is float:
+        return FiniteFloat(min=spec.min, max=spec.max)
+    if spec.kind is Path:
+        return click.Path(path_type=Path)
+    return str
+
+
+def spec_flags(ingredient: type, *names: str, defaults: dict[str, Any] | None = None, help: dict[str, str] | None = None):
+    """The flags of an ingredient's fields (``ModelSpec``, ``DataSpec``, ``StoreSpec``, ``EngineSpec``),
+    generated from its declaration as analysis options are: ``names`` picks some (default: all), in order;
+    ``defaults`` and ``help`` override a field's for one command. A bool defaulting to False is an
+    on-switch (``--resume``); one defaulting to None a pair (``--bos/--no-bos``); lists are comma lists."""
+    specs = {s.name: s for s in ingredient.specs()}
+    chosen = [specs[n] for n in (names or specs)]
+    defaults, help = defaults or {}, help or {}
+
+    def decorate(command):
+        for spec in reversed(chosen):
+            default = defaults.get(spec.name, spec.default)
+            text = help.get(spec.name, spec.help)
+            if spec.kind is bool and default is None:
+                decl = click.option(f"{spec.flag}/--no-{spec.flag[2:]}", spec.name, default=None, help=text)
+            elif spec.kind is bool:
+                decl = click.option(spec.flag, spec.name, is_flag=True, default=bool(default), help=text)
+            else:
+                shown = default not in (None, [], ()) and spec.name not in help
+                decl = click.option(spec.flag, spec.name, type=str if spec.multiple else click_type(spec),
+                                    default=default, show_default=shown, help=text)
+            command = decl(command)
+        return command
+
+    return decorate
+
+
+def model_flags(*names: str, **overrides: Any):
+    """The model flags of a command that loads one (``ModelSpec``'s fields): every one, or ``names``."""
+    from semhub.specs.model import ModelSpec
+
+    return spec_flags(ModelSpec, *names, **overrides)
+
+
+def data_flags(*names: str, **overrides: Any):
+    """The data flags of a command (``DataSpec``'s fields): every one, or ``names``."""
+    from semhub.specs.data import DataSpec
+
+    return spec_flags(DataSpec, *names, **overrides)
+
+
+def split_specs(values: dict[str, Any], *ingredients: type) -> list[Any]:
+    """Build each ingredient from the parsed flags that are its fields, popping them from ``values``."""
+    from semhub.data.aligned import parse_views
+
+    out = []
+    for ingredient in ingredients:
+        mine = {n: values.pop(n) for n in ingredient.names() if n in values}
+        if isinstance(mine.get("views"), str):
+            mine["views"] = parse_views(mine["views"])
+        out.append(ingredient(**mine))
+    return out
 
 
 def parse_analysis_flags(args: list[str], pairs: tuple[str, ...], specs: list) -> dict[str, Any]:

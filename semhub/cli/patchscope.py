@@ -5,13 +5,14 @@ from pathlib import Path
 
 import click
 
-from semhub.cli.params import RichProgress, placement_options, print_summary
+from semhub.cli.params import RichProgress, model_flags, print_summary, split_specs
+from semhub.specs.model import ModelSpec
 
 
 @click.command()
 @click.option("--source", "sources", multiple=True, required=True,
               help="A source prompt (repeatable); its last token's state is decoded.")
-@click.option("--model", default=None, help="Model name, local path, .gguf file or hub id (default gemma3-270m).")
+@model_flags("model")
 @click.option("--layers", default=None, help="Source layers, e.g. 4-10 or 2,6 [default: all].")
 @click.option("--target-layer", type=click.IntRange(min=0), default=None,
               help="Layer of the inspection prompt the state is written at [default: the layer it was read at].")
@@ -25,9 +26,7 @@ from semhub.cli.params import RichProgress, placement_options, print_summary
               help="Greedy continuation length (0: score only).")
 @click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Top next tokens kept.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--device", default=None)
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
-@placement_options
+@model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory (default runs/<time>-<model>-patchscope).")
 def patchscope(sources, model, out, **settings) -> None:
@@ -37,10 +36,12 @@ def patchscope(sources, model, out, **settings) -> None:
     from semhub.places import check_out_dir
     from semhub.runs.rundir import default_run_dir
 
-    out = out or default_run_dir(model or default_model("text") or "model", "patchscope")
+    (spec,) = split_specs({"model": model, **settings}, ModelSpec)
+    settings = {k: v for k, v in settings.items() if k not in ModelSpec.names()}
+    out = out or default_run_dir(spec.model or default_model("text") or "model", "patchscope")
     check_out_dir(out)  # before the model loads
     settings["candidates"] = list(settings["candidates"])
     with RichProgress("patchscope") as progress:
-        run = run_patchscope(list(sources), model=model, progress=progress, **settings)
+        run = run_patchscope(list(sources), model=spec, progress=progress, **settings)
     run.write(out)
     print_summary(run, out)

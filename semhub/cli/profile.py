@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from semhub.cli.params import placement_options
+from semhub.cli.params import model_flags, split_specs
+from semhub.specs.model import ModelSpec
 
 
 @click.command()
-@click.option("--model", default=None, help="Registered name (default: the text model), local dir, .gguf file or hub id.")
+@model_flags("model")
 @click.option("--data", "data_pairs", multiple=True, metavar="MODALITY=DATA",
               help="A spoke's data instead of its built-in set (repeatable), e.g. code=mine.jsonl.")
 @click.option("--quick", is_flag=True, help="A smaller card in about a minute (40 rows, 3 views, 8 prompts).")
@@ -19,12 +20,9 @@ from semhub.cli.params import placement_options
               help="Keep each part's run and store here (default: <out>.work, removed when the card is written).")
 @click.option("--resume", is_flag=True, help="Continue a killed profile from its --work folder: only what is missing.")
 @click.option("--figure-format", default="", help="Also write static figures: a comma list of png, pdf, svg.")
-@click.option("--device", default=None)
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
-@placement_options
-@click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
+@model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code", "stack")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-profile).")
-def profile(model, data_pairs, quick, no_steering, work, resume, figure_format, out, **load) -> None:
+def profile(data_pairs, quick, no_steering, work, resume, figure_format, out, **load) -> None:
     """A model's hub card: every spoke it reads, the state metrics, the lens and the steering test."""
     import shutil
 
@@ -44,12 +42,13 @@ def profile(model, data_pairs, quick, no_steering, work, resume, figure_format, 
         data[modality] = value
     formats = tuple(f.strip() for f in figure_format.split(",") if f.strip())
     check_formats(formats)
-    out = out or default_run_dir(model or default_model("text") or "model", "profile")
+    (model,) = split_specs(load, ModelSpec)
+    out = out or default_run_dir(model.model or default_model("text") or "model", "profile")
     check_out_dir(out)
     work = check_folder(work or out.with_name(out.name + ".work"), "work")
     with RichProgress("profile") as progress:
         card = run_profile(model, data=data, quick=quick, steering=not no_steering, work=work, resume=resume,
-                           progress=progress, **{k: v for k, v in load.items() if v is not None})
+                           progress=progress)
         card.write(out, formats, parts=work)
     shutil.rmtree(work, ignore_errors=True)
     click.echo(f"card written to {out} ({out / 'card.html'}); {card.timings['total_s']:.0f} s")

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from semhub.cli.params import RichProgress, placement_options, print_summary
+from semhub.cli.params import RichProgress, model_flags, print_summary, split_specs
+from semhub.specs.model import ModelSpec
 from semhub.errors import ParameterError
 
 
@@ -45,7 +46,7 @@ def _lines(path: Path, option: str) -> list[str]:
 @click.command()
 @click.option("--preset", default=None, help="A registered experiment (see --list-presets).")
 @click.option("--list-presets", is_flag=True, help="List steering presets and exit.")
-@click.option("--model", default=None, help="Model name, local path, .gguf file or hub id (default gemma3-270m).")
+@model_flags("model")
 @click.option("--vector", "vector_file", type=click.Path(path_type=Path), default=None, help="A saved vector (.safetensors).")
 @click.option("--contrast", nargs=2, type=click.Path(path_type=Path), default=None, metavar="POS_FILE NEG_FILE",
               help="Mean difference of two text sets (one text per line).")
@@ -68,13 +69,11 @@ def _lines(path: Path, option: str) -> list[str]:
 @click.option("--seeds", default=None, help="Comma list of sampling seeds, e.g. 0,1,2.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N prompts.")
-@click.option("--device", default=None)
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
-@placement_options
+@model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-steer).")
 def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, read_layer, layers, coeffs, positions,
           mode, prompts, prompts_file, scorers, target_language, target_word, max_new_tokens, sample, temperature,
-          top_p, seeds, batch_size, limit, device, dtype, device_map, offload_folder, out) -> None:
+          top_p, seeds, batch_size, limit, out, **placement) -> None:
     """Add a direction to the residual stream while generating, and measure what changed."""
     from semhub.plugins import catalog
     from semhub.plugins.catalog import default_model
@@ -93,11 +92,11 @@ def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, rea
                  "target_language": target_language, "target_word": target_word, "max_new_tokens": max_new_tokens,
                  "do_sample": sample, "temperature": temperature, "top_p": top_p, "seeds": _ints(seeds, "seeds"),
                  "batch_size": batch_size}
-    out = out or default_run_dir(model or default_model("text") or "model", f"steer-{preset}" if preset else "steer")
+    (model,) = split_specs({"model": model, **placement}, ModelSpec)
+    out = out or default_run_dir(model.model or default_model("text") or "model", f"steer-{preset}" if preset else "steer")
     check_out_dir(out)  # before the model loads
     with RichProgress("steer") as progress:
         run = run_steer(preset, model=model, vector=vector_file, contrast=contrast_sets, pair=pair, unembed=unembed,
-                        layer=read_layer, limit=limit, device=device, dtype=dtype, device_map=device_map,
-                        offload_folder=offload_folder, progress=progress, **overrides)
+                        layer=read_layer, limit=limit, progress=progress, **overrides)
     run.write(out)
     print_summary(run, out)

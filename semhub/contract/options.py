@@ -20,11 +20,23 @@ from semhub.errors import ParameterError
 _NONE = type(None)
 
 
+SEED_MAX = 2 ** 32 - 1  # numpy's and torch's generators both take seeds up to here
+
+
+def check_seed(value: Any, parameter: str = "seed") -> int:
+    """A seed: an integer from 0 to ``SEED_MAX`` (not a bool), else a ``ParameterError`` naming ``parameter``.
+    The one seed check of every entry point (runs, steering seeds, lens training, plugins' generators)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise ParameterError(parameter, f"{value!r}: a seed is an integer from 0 to 2**32 - 1")
+    return value
+
+
 def option(default: Any = None, *, help: str, choices: tuple | None = None, min: float | None = None,
-           max: float | None = None) -> Any:
-    """A declared option: its default, a one-line ``help`` (shown by ``semhub analyze --help``), and
-    optional ``choices`` or numeric bounds. A ``list`` default is copied per instance."""
-    meta = {"help": help, "choices": tuple(choices) if choices else None, "min": min, "max": max}
+           max: float | None = None, flag: str | None = None) -> Any:
+    """A declared option: its default, a one-line ``help`` (shown by ``--help``), and optional ``choices``
+    or numeric bounds; ``flag`` spells its command-line flag where it differs from ``--name``
+    (``n_boot`` -> ``--bootstrap``). A ``list`` default is copied per instance."""
+    meta = {"help": help, "choices": tuple(choices) if choices else None, "min": min, "max": max, "flag": flag}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -47,10 +59,12 @@ class OptionSpec:
     max: float | None = None
     multiple: bool = False
     optional: bool = False
+    spelled: str | None = None
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        """The command-line flag: ``spelled`` (``option(flag=...)``), else ``--name-with-dashes``."""
+        return self.spelled or "--" + self.name.replace("_", "-")
 
     def convert(self, value: Any) -> Any:
         """A Python value or a CLI string -> the declared type; ``ParameterError`` naming the option."""
@@ -127,7 +141,7 @@ def _spec(f: dataclasses.Field, hint: Any) -> OptionSpec:
     else:
         default = None
     return OptionSpec(f.name, kind, default, f.metadata.get("help", ""), choices, f.metadata.get("min"),
-                      f.metadata.get("max"), multiple, optional)
+                      f.metadata.get("max"), multiple, optional, f.metadata.get("flag"))
 
 
 @dataclass

@@ -9,9 +9,13 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from semhub.contract.options import check_seed
 from semhub.errors import ParameterError
+from semhub.specs.data import DataSpec
+from semhub.specs.model import ModelSpec
+from semhub.specs.progress import Progress
 
 MAX_STEPS = 1_000_000  # Adam steps: beyond this a typo, not a schedule
 MAX_TAIL = 1_000_000  # sampled tokens per step: more than any vocabulary
@@ -61,27 +65,30 @@ def training_texts(data: Any = None, views: list[str] | None = None, prose: int 
 
 
 def train_lens(
-    model: str | None = None,
+    model: ModelSpec | str | None = None,
     *,
     backbone: Any = None,
-    data: Any = None,
-    views: list[str] | None = None,
+    data: DataSpec | Any = None,
     out: str | Path | None = None,
     max_tokens: int = 30000,
     held_out: float = 0.1,
     judge_tokens: int = 500,
     steps: int = 300,
     lr: float = 1e-3,
-    batch: int = 256,
+    step_positions: int = 256,
     top_k: int = 16,
     tail: int = 2048,
     seed: int = 0,
     batch_size: int = 16,
-    device: str | None = None,
-    dtype: str = "auto",
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
+    **keywords: Any,
 ) -> TrainedLens:
-    """Train and write a tuned lens for ``model`` (or a loaded ``backbone``); errors name the parameter.
+    """Train and write a tuned lens for ``model`` (a ``ModelSpec``, or a name with its fields as keywords:
+    ``device``, ``dtype``...; or a loaded ``backbone``); errors name the parameter.
+
+    ``data`` (a ``DataSpec``, or data with ``views`` as a keyword) is the text trained on (default: the
+    built-in sentences and docstring paragraphs). ``batch_size`` inputs go through the model per forward;
+    ``step_positions`` positions make one optimisation step. Progress is reported to ``progress.note``.
 
     ``held_out`` of the texts are never trained on: the manifest reports, on at most ``judge_tokens``
     of their positions, the exact full-vocabulary KL to the final distribution and the top-1 agreement
@@ -97,8 +104,13 @@ def train_lens(
     from semhub.lens.fit import TrainConfig, final_targets, sampled_kl, train
     from semhub.lens.tuned import TunedLens, load_tuned_lens, save_tuned_lens
 
-    say = progress or (lambda message: None)
-    for name, value, low in (("max_tokens", max_tokens, 100), ("judge_tokens", judge_tokens, 10), ("batch", batch, 1),
+    model_spec = ModelSpec.of(model, keywords)
+    data_spec = DataSpec.of(data, keywords)
+    if keywords:
+        raise ParameterError(next(iter(keywords)), "no such train_lens option")
+    say = (progress or Progress()).note
+    for name, value, low in (("max_tokens", max_tokens, 100), ("judge_tokens", judge_tokens, 10),
+                             ("step_positions", step_positions, 1),
                              ("top_k", top_k, 1), ("tail", tail, 1), ("batch_size", batch_size, 1)):
         if int(value) < low:
             raise ParameterError(name, f"must be at least {low}, got {value}")
@@ -110,21 +122,19 @@ def train_lens(
         raise ParameterError("steps", f"must be from 0 to {MAX_STEPS}, got {steps}")
     if not math.isfinite(lr) or lr <= 0:
         raise ParameterError("lr", f"a finite number above 0, got {lr}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
-        raise ParameterError("seed", f"{seed!r}: a seed is an integer from 0 to 2**32 - 1")
-    config = TrainConfig(steps=steps, lr=lr, batch=batch, top_k=top_k, tail=tail, seed=seed)
+    check_seed(seed)
+    model_spec.check()
+    config = TrainConfig(steps=steps, lr=lr, batch=step_positions, top_k=top_k, tail=tail, seed=seed)
     if out is not None:
         from semhub.places import check_folder
 
         check_folder(out, "out")
-    texts, sources = training_texts(data, views, seed=seed)
+    texts, sources = training_texts(data_spec.data, data_spec.views, seed=seed)
     n_judge = max(1, int(len(texts) * held_out))
     judge, fit = texts[:n_judge], texts[n_judge:]
     started = time.perf_counter()
     if backbone is None:
-        from semhub.backbone.loading import load_backbone
-
-        backbone = load_backbone(model, device=device, dtype=dtype)
+        backbone = model_spec.load()
     from semhub.specs.inputs import require_text
 
     require_text(backbone)

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from semhub.errors import ParameterError
 from semhub.runs.run import Run
 from semhub.runs.rundir import environment
+from semhub.specs.model import ModelSpec
+from semhub.specs.progress import Progress
 
 
 def patchscope(
     sources: list[str],
     *,
-    model: str | None = None,
+    model: ModelSpec | str | None = None,
     backbone: Any = None,
     layers: str | list[int] | None = None,
     target_layer: int | None = None,
@@ -23,24 +24,26 @@ def patchscope(
     max_new_tokens: int = 8,
     top_k: int = 5,
     batch_size: int = 16,
-    device: str | None = None,
-    dtype: str = "auto",
-    device_map: Any = None,
-    offload_folder: str | Path | None = None,
-    progress: Any = None,
+    progress: Progress | None = None,
+    **keywords: Any,
 ) -> Run:
     """Read each source prompt's last-token state at ``layers`` (default: all), patch it into the
     inspection prompt (``target_prompt``, default the few-shot identity prompt; the state goes at the
     last token of ``placeholder``) at the same layer or at ``target_layer``, and return what the model
     says there: its greedy continuation (``max_new_tokens``), top next tokens and the probability of
-    each of ``candidates``. Errors name the parameter, before the model loads where they can."""
+    each of ``candidates``. ``model`` is a ``ModelSpec`` or a name with its fields as keywords (``device``,
+    ``dtype``, ``device_map``...). Errors name the parameter, before the model loads where they can."""
     from semhub.patchscope.analysis import patch_prompts
-    from semhub.backbone.loading import load_backbone, parse_device_map
     from semhub.specs.inputs import require_text
     from semhub.patchscope.inspection import IDENTITY_PROMPT, InspectionPrompt
     from semhub.readout.layers import parse_layer_spec, parse_layers
 
     started = time.perf_counter()
+    progress = progress or Progress()
+    model_spec = ModelSpec.of(model, keywords)
+    model_spec = model_spec.replace(dtype=model_spec.dtype or "auto")
+    if keywords:
+        raise ParameterError(next(iter(keywords)), "no such patchscope option")
     if not sources or any(not isinstance(s, str) or not s.strip() for s in sources):
         raise ParameterError("sources", "give at least one non-empty source prompt")
     prompt = InspectionPrompt(IDENTITY_PROMPT if target_prompt is None else target_prompt, placeholder)
@@ -55,27 +58,24 @@ def patchscope(
         raise ParameterError(bad, "out of range")
     if any(not isinstance(c, str) or not c.strip() for c in candidates or []):
         raise ParameterError("candidates", "candidate words must be non-empty strings")
-    device_map = parse_device_map(device_map)
+    model_spec.check()
     t0 = time.perf_counter()
-    bb = backbone or load_backbone(model, device=device, dtype=dtype, device_map=device_map,
-                                   offload_folder=offload_folder)
+    bb = backbone or model_spec.load()
     require_text(bb)
     load_s = time.perf_counter() - t0
     chosen = parse_layers(layers, bb.n_layers)
     if target_layer is not None and target_layer > bb.n_layers:
         raise ParameterError("target_layer", f"{target_layer} out of range 0..{bb.n_layers} for this model")
-    if progress is not None:
-        progress.start("patchscope", len(chosen))
+    progress.start("patchscope", len(chosen))
     result = patch_prompts(bb, list(sources), chosen, target_layer=target_layer, prompt=prompt,
                            candidates=list(candidates or []), max_new_tokens=max_new_tokens, top_k=top_k,
-                           batch_size=batch_size, on_layer=(lambda _l: progress.advance(1)) if progress else None)
+                           batch_size=batch_size, on_layer=lambda _l: progress.advance(1))
     manifest = {
         "model": bb.describe(),
         "options": {"sources": list(sources), "layers": chosen, "target_layer": target_layer,
                     "target_prompt": prompt.text, "placeholder": placeholder, "candidates": list(candidates or []),
                     "max_new_tokens": max_new_tokens, "top_k": top_k, "batch_size": batch_size},
-        "placement": {"device": device, "dtype": dtype, "device_map": device_map,
-                      "offload_folder": str(offload_folder) if offload_folder else None},
+        "placement": model_spec.placement(),
         "timings": {"load_model_s": round(load_s, 3), "total_s": round(time.perf_counter() - started, 3)},
         "environment": environment(),
     }

@@ -1,5 +1,6 @@
 """What an analysis sees: ``RunContext`` (backbone, data, views, layers, the run's ``RunSettings``,
-the analysis's own typed options, lazy state capture) and ``make_context``, which validates them."""
+the analysis's own typed options, lazy state capture); ``build_context`` (from resolved inputs: nothing
+validated twice) and ``make_context`` (from raw data, for callers outside a run)."""
 from __future__ import annotations
 
 import time
@@ -7,14 +8,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from semhub.contract.options import Options
+from semhub.contract.options import Options, check_seed
 from semhub.data.aligned import AlignedDataset
-from semhub.data.templates import load_template
 from semhub.errors import ParameterError, SemhubError
 from semhub.readout.capture import POOLINGS
-from semhub.readout.collect import derive_views, validate_views
 from semhub.readout.layers import parse_layers
-from semhub.specs.inputs import check_inputs, dataset, default_views
+from semhub.specs.data import Inputs
+from semhub.specs.inputs import check_inputs
+from semhub.specs.store import STORE_DTYPES
 
 MAX_BOOTSTRAP = 100_000  # resamples: more adds nothing to a 95% interval and only costs memory
 
@@ -71,8 +72,9 @@ class RunSettings:
             raise ParameterError("limit", f"must be at least 2, got {self.limit}")
         if not 0 <= int(self.n_boot) <= MAX_BOOTSTRAP:
             raise ParameterError("n_boot", f"must be from 0 to {MAX_BOOTSTRAP}, got {self.n_boot}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
-            raise ParameterError("seed", f"{self.seed!r}: a seed is an integer from 0 to 2**32 - 1")
+        check_seed(self.seed)
+        if self.store_dtype not in STORE_DTYPES:
+            raise ParameterError("store_dtype", f"{self.store_dtype!r} (choose from {', '.join(STORE_DTYPES)})")
         from semhub.lens.kinds import check_lens
 
         check_lens(self.lens, norm=self.lens_norm, path=self.lens_path)
@@ -266,22 +268,30 @@ def make_context(
         else:
             options = Options()
     settings.check()
-    ds = data.head(settings.limit) if isinstance(data, AlignedDataset) else dataset(data, settings.limit, views,
-                                                                                    settings.modality)
-    views = views or default_views(ds, settings.modality, backbone.family.dominant_language)
-    ds = derive_views(ds, views)
-    validate_views(ds, views)
-    template = load_template(settings.template)
+    from semhub.specs.data import DataSpec
+
+    spec = DataSpec(data=data, views=views, modality=settings.modality, limit=settings.limit)
+    from semhub.data.templates import load_template
+
+    inputs = spec.resolve(minimum=1, dominant=backbone.family.dominant_language, template=load_template(settings.template))
+    return build_context(backbone, inputs, settings=settings, options=options, layers=layers,
+                         drop_embeddings=drop_embeddings, on_batch=on_batch, resume=resume)
+
+
+def build_context(backbone, inputs: Inputs, *, settings: RunSettings, options: Options | None = None,
+                  layers: str | list[int] | None = None, drop_embeddings: bool = False,
+                  on_batch: Callable[[int], None] | None = None, resume: bool = False) -> RunContext:
+    """The context of resolved ``inputs`` (``DataSpec.resolve``: already loaded and validated) on a loaded
+    ``backbone``: only what needs the model is checked here (its inputs, its layers), the template is
+    applied and the activation store, if any, opened."""
+    ds, views, template = inputs.dataset, inputs.views, inputs.template
     if template is not None:
         ds = template.apply(ds, views)
     check_inputs(backbone, views)
-    check_rows(ds)
     layer_list = parse_layers(layers, backbone.n_layers, drop_embeddings)
     if settings.store is not None:
-        from semhub.runs.store import DTYPES, ActivationStore
+        from semhub.runs.store import ActivationStore
 
-        if settings.store_dtype not in DTYPES:
-            raise ParameterError("store_dtype", f"{settings.store_dtype!r} (choose from {', '.join(DTYPES)})")
         model = {k: v for k, v in backbone.describe().items() if k not in ("device", "attn_implementation")}
         ActivationStore(settings.store).open({
             "model": model, "data": str(ds.path), "data_sha256": ds.sha256, "rows": len(ds), "views": views,
@@ -290,12 +300,6 @@ def make_context(
             "batch_size": settings.batch_size, "store_dtype": settings.store_dtype,
             "shard_rows": settings.shard_rows, "d_model": backbone.d_model}, resume)
     return RunContext(backbone, ds, views, layer_list, settings, options or Options(), on_batch)
-
-
-def check_rows(ds: AlignedDataset) -> None:
-    """Every analysis compares rows (or needs more than one): a one-row dataset is refused early."""
-    if len(ds) < 2:
-        raise SemhubError(f"{ds.path}: has {len(ds)} row(s); an analysis needs at least two")
 
 
 def context_from_store(store: str | Path, views: list[str] | None = None, *, settings: RunSettings | None = None,

@@ -12,26 +12,19 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from semhub.contract.analysis import declared, options_class
-from semhub.contract.options import Options
+from semhub.contract.options import Options, check_seed
 from semhub.errors import ParameterError, RunError, SemhubError, first_line
 from semhub.plugins import catalog
-from semhub.runs.context import RunContext, RunSettings, check_rows, context_from_store, make_context
-from semhub.specs.inputs import require_text
+from semhub.contract.spoke import allow_outside_paths as allowing, encoding, optional
+from semhub.runs.context import RunContext, RunSettings, build_context, context_from_store
+from semhub.specs.data import DataSpec, Inputs
+from semhub.specs.engine import EngineSpec
+from semhub.specs.inputs import check_readout, model_for, require_text
+from semhub.specs.model import ModelSpec
+from semhub.specs.progress import Progress
+from semhub.specs.store import StoreSpec
 from semhub.runs.run import Run
 from semhub.runs.rundir import environment
-
-class Progress:
-    """Receives progress; the CLI draws a bar, the library default ignores it."""
-
-    def start(self, label: str, total: int | None) -> None:
-        """A phase begins with ``total`` units (None: unknown)."""
-
-    def advance(self, n: int) -> None:
-        """``n`` more units are done."""
-
-    def note(self, text: str) -> None:
-        """A line worth showing (a steering setting finished)."""
-
 
 def analysis_options(analysis: Any, values: dict[str, Any]) -> Options:
     """The analysis's ``Options`` built from keyword values (errors name the parameter)."""
@@ -68,7 +61,7 @@ def run_guarded(analysis: Any, ctx: RunContext) -> Any:
 def check_input_kinds(analysis: Any, views: list[str]) -> None:
     """An analysis that declares ``input_kinds`` needs at least one view its spoke reads as one of them."""
     kinds = tuple(declared(analysis, "input_kinds") or ())
-    if kinds and not any(getattr(catalog.spoke_for_view(v), "input_kind", "text") in kinds for v in views):
+    if kinds and not any(optional(catalog.spoke_for_view(v), "input_kind") in kinds for v in views):
         raise ParameterError("views", f"analysis {analysis.name!r} reads {' or '.join(kinds)} views; "
                                       f"none of {', '.join(views)} is one")
 
@@ -76,119 +69,105 @@ def check_input_kinds(analysis: Any, views: list[str]) -> None:
 def analyze(
     analysis: str = "similarity",
     *,
-    model: str | None = None,
+    model: ModelSpec | str | None = None,
+    data: DataSpec | Any = None,
+    store: StoreSpec | str | Path | None = None,
+    engine: EngineSpec | str | None = None,
     backbone: Any = None,
-    model_b: str | None = None,
+    model_b: ModelSpec | str | None = None,
     backbone_b: Any = None,
     layers_b: str | list[int] | None = None,
     stack_b: str | None = None,
-    data: Any = None,
-    views: list[str] | None = None,
-    modality: str = "text",
+    layers: str | list[int] | None = None,
+    paper: bool = False,
     pooling: str | None = None,
     center: bool | None = None,
-    layers: str | list[int] | None = None,
     final_norm: bool | None = None,
-    paper: bool = False,
     lens_norm: bool | None = None,
     lens: str | None = None,
     lens_path: str | Path | None = None,
-    bos: bool | None = None,
     readout: str | None = None,
-    template: str | Path | Any = None,
     batch_size: int = 16,
-    limit: int | None = None,
     n_boot: int = 1000,
     seed: int = 0,
-    device: str | None = None,
-    dtype: str | None = None,
-    device_map: Any = None,
-    offload_folder: str | Path | None = None,
-    revision: str | None = None,
-    trust_remote_code: bool = False,
-    stack: str | None = None,
-    store: str | Path | None = None,
-    resume: bool = False,
-    store_dtype: str = "float32",
-    shard_rows: int = 1024,
-    from_store: str | Path | None = None,
-    engine: str = "local",
-    address: str | None = None,
-    workers: int = 2,
-    allow_outside_paths: bool = False,
     options: dict[str, Any] | Options | None = None,
     progress: Progress | None = None,
-    **analysis_kwargs: Any,
+    **keywords: Any,
 ) -> Run:
     """Run one analysis end to end and return the ``Run`` (``run.write(dir)`` writes its directory).
 
-    ``analysis`` is a registered name (``semhub plugins``). The analysis's own options are given as
-    keywords (``max_positions=100``) or as ``options={...}`` / an ``Options`` instance. ``backbone``
-    reuses a loaded model instead of ``model``. ``model_b`` (or a loaded ``backbone_b``) reads every view
-    after the first with a second model, at its ``layers_b`` (default: all) of its ``stack_b``, for analyses that compare
-    models (``alignment``); the first view is read by ``model``. Errors name the parameter.
+    The ingredients: ``model`` (a ``ModelSpec``, or a name with its fields as keywords: ``device``,
+    ``dtype``, ``device_map``, ``offload_folder``, ``revision``, ``trust_remote_code``, ``stack``),
+    ``data`` (a ``DataSpec``, or data with ``views``, ``modality``, ``limit``, ``template``, ``bos``,
+    ``allow_outside_paths``), ``store`` (a ``StoreSpec``, or a folder with ``resume``, ``store_dtype``,
+    ``shard_rows``, ``from_store``) and ``engine`` (an ``EngineSpec``, or ``"local"``/``"ray"`` with
+    ``address``, ``workers``). ``analysis`` is a registered name (``semhub plugins``); its own options are
+    the remaining keywords (``max_positions=100``) or ``options={...}`` / an ``Options`` instance.
+    ``backbone`` reuses a loaded model. ``model_b`` (or a loaded ``backbone_b``) reads every view after the
+    first with a second model (placed as ``model``), at its ``layers_b`` of its ``stack_b``, for analyses
+    that compare models (``alignment``). Errors name the parameter.
 
     ``paper=True`` takes the paper's code's choices for this analysis (its ``PaperSetting``: last
     token, raw vectors, layers 1..L, raw lens, float32, the similarity's "This represents" template,
     the lens without BOS and on whole-word sites); the settings it decides (``pooling``, ``center``,
     ``final_norm``, ``lens_norm``, ``dtype``, ``bos``, ``template``) default to None, "not given", and a
-    given value that contradicts it is an error. ``bos=False`` encodes text without BOS; ``readout`` is
-    where a spoke reads its inputs (a name from its ``readouts``: ``semhub plugins`` lists them);
-    ``template`` is a text template (``"paper"`` or a TOML file: ``semhub.data.templates``).
+    given value that contradicts it is an error. ``readout`` is where a spoke reads its inputs (a name
+    from its ``readouts``: ``semhub plugins`` lists them).
     """
-    from semhub.contract.spoke import allow_outside_paths as allowing
     from semhub.data.templates import load_template
-    from semhub.contract.spoke import encoding
     from semhub.runs.paper import paper_options, paper_setting, resolve
 
     started = time.perf_counter()
     progress = progress or Progress()
+    model_spec = ModelSpec.of(model, keywords)
+    data_spec = DataSpec.of(data, keywords)
+    store_spec = StoreSpec.of(store, keywords)
+    engine_spec = EngineSpec.of(engine, keywords)
     analysis_obj = catalog.lookup("analysis", catalog.analyses(), analysis)
     if isinstance(options, Options):
-        if analysis_kwargs:
-            raise ParameterError(next(iter(analysis_kwargs)), "give analysis options either as options= or as keywords")
+        if keywords:
+            raise ParameterError(next(iter(keywords)), "give analysis options either as options= or as keywords")
         opts = options
         chosen = {s.name: v for s, v in zip(opts.specs(), opts.to_dict().values()) if v != s.default}
     else:
-        chosen = {**(options or {}), **analysis_kwargs}
+        chosen = {**(options or {}), **keywords}
         opts = analysis_options(analysis_obj, chosen)
     with_paper = paper_options(analysis_obj, paper, chosen, opts)
     if with_paper is not None:
         opts = analysis_options(analysis_obj, with_paper)
     decided = resolve(analysis_obj, paper, {"pooling": pooling, "center": center, "final_norm": final_norm,
-                                            "lens_norm": lens_norm, "lens": lens, "dtype": dtype, "bos": bos,
-                                            "template": template})
-    dtype, text_template = decided["dtype"], load_template(decided["template"])
+                                            "lens_norm": lens_norm, "lens": lens, "dtype": model_spec.dtype,
+                                            "bos": data_spec.bos, "template": data_spec.template})
+    model_spec = model_spec.replace(dtype=decided["dtype"])
+    text_template = load_template(decided["template"])
     drop = paper and paper_setting(analysis_obj).drop_embeddings
-    settings = RunSettings(modality=modality, pooling=decided["pooling"], center=decided["center"],
+    st = store_spec
+    settings = RunSettings(modality=data_spec.modality, pooling=decided["pooling"], center=decided["center"],
                            final_norm=decided["final_norm"], lens_norm=decided["lens_norm"], lens=decided["lens"],
                            lens_path=None if lens_path is None else str(lens_path), bos=decided["bos"], readout=readout,
                            template=None if decided["template"] is None else str(decided["template"]),
-                           batch_size=batch_size, limit=limit, n_boot=n_boot, seed=seed,
-                           shard_rows=shard_rows, store=str(store) if store is not None else None,
-                           store_dtype=store_dtype)
+                           batch_size=batch_size, limit=data_spec.limit, n_boot=n_boot, seed=seed,
+                           shard_rows=st.shard_rows, store=str(st.store) if st.store is not None else None,
+                           store_dtype=st.store_dtype)
     settings.check()
-    declared(analysis_obj, "check")(settings, opts)  # the analysis's own refusal of these settings, before the model loads
+    declared(analysis_obj, "check")(settings, opts)  # the analysis's own refusal, before the model loads
     if isinstance(layers, str):
         from semhub.readout.layers import parse_layer_spec
 
         parse_layer_spec(layers)  # syntax errors before the model loads
-    from semhub.backbone.loading import parse_device_map
-
-    device_map = parse_device_map(device_map)
-    if resume and store is None:
-        raise ParameterError("resume", "needs store (the activation store to continue)")
-    if engine not in ("local", "ray"):
-        raise ParameterError("engine", f"{engine!r} (choose from local, ray)")
-    if address is not None and engine != "ray":
-        raise ParameterError("address", "needs engine ray (the cluster the Ray engine joins)")
-    if store is not None:  # the second model's store lives inside this one
+    model_spec.check()
+    store_spec.check()
+    engine_spec.check()
+    if st.store is not None:  # the second model's store lives inside this one
         from semhub.runs.store import ActivationStore
 
-        ActivationStore(store).check_place(resume)
+        ActivationStore(st.store).check_place(st.resume)
     two_models = model_b is not None or backbone_b is not None
-    if model_b is not None and not str(model_b).strip():
-        raise ParameterError("model_b", "is empty: give a registered name, a local folder or a hub id")
+    spec_b = None
+    if model_b is not None:
+        spec_b = model_b if isinstance(model_b, ModelSpec) else model_spec.replace(model=model_b, stack=stack_b)
+        with _naming(model="model_b", stack="stack_b"):
+            spec_b.check()
     if two_models and not declared(analysis_obj, "cross_model"):
         crossing = [a.name for a in catalog.analyses().values() if declared(a, "cross_model")]
         raise ParameterError("model_b", f"analysis {analysis_obj.name!r} reads one model; to compare two models "
@@ -196,35 +175,27 @@ def analyze(
     for name, value in (("layers_b", layers_b), ("stack_b", stack_b)):
         if value is not None and not two_models:
             raise ParameterError(name, "needs model_b (the second model this is about)")
-    given = {"analysis": analysis_obj.name, "model": model, "model_b": model_b, "layers_b": layers_b, "stack_b": stack_b, "data": None if data is None else str(getattr(data, "path", data)),
-             "views": views, "layers": layers, "paper": paper, "device": device, "dtype": dtype,
-             "device_map": device_map, "offload_folder": str(offload_folder) if offload_folder else None,
-             "revision": revision, "trust_remote_code": trust_remote_code, "stack": stack, "resume": resume,
-             "from_store": str(from_store) if from_store else None, "engine": engine,
-             "workers": workers if engine == "ray" else None, "allow_outside_paths": allow_outside_paths,
-             **settings.to_dict(), "analysis_options": opts.to_dict(),
+    given = {"analysis": analysis_obj.name, "model": model_spec.model,
+             "model_b": None if spec_b is None else spec_b.model, "layers_b": layers_b, "stack_b": stack_b,
+             "data": data_spec.given()["data"], "views": data_spec.views, "layers": layers, "paper": paper,
+             **{k: v for k, v in model_spec.given().items() if k != "model"},
+             "resume": st.resume, "from_store": str(st.from_store) if st.from_store else None,
+             "engine": engine_spec.engine, "workers": engine_spec.workers if engine_spec.engine == "ray" else None,
+             "allow_outside_paths": data_spec.allow_outside_paths, **settings.to_dict(),
+             "analysis_options": opts.to_dict(),
              "text_template": text_template.describe() if text_template is not None else None}
-    with allowing(allow_outside_paths):
-        if from_store is not None:
-            return _analyze_stored(analysis_obj, Path(from_store), views, settings, opts, given, progress, started,
-                                   conflicting=[n for n, v in (("store", store), ("model", model), ("data", data),
-                                                               ("backbone", backbone), ("model_b", model_b),
-                                                               ("backbone_b", backbone_b)) if v is not None])
-        from semhub.data.aligned import AlignedDataset
-        from semhub.readout.collect import derive_views, validate_views
-        from semhub.specs.inputs import check_readout, dataset, default_views, model_for
-
-        ds = data.head(limit) if isinstance(data, AlignedDataset) else dataset(data, limit, views, modality)
+    with allowing(data_spec.allow_outside_paths):
+        if st.from_store is not None:
+            return _analyze_stored(analysis_obj, Path(st.from_store), data_spec.views, settings, opts, given, progress,
+                                   started, conflicting=[n for n, v in (("store", st.store), ("model", model_spec.model),
+                                                                        ("data", data_spec.data), ("backbone", backbone),
+                                                                        ("model_b", model_b),
+                                                                        ("backbone_b", backbone_b)) if v is not None])
         needed = int(declared(analysis_obj, "min_views"))
-        view_list = list(views) if views else default_views(ds, modality, minimum=needed)
-        if len(view_list) < needed:
-            raise ParameterError("views", f"{','.join(view_list)!r} needs at least {'two' if needed == 2 else needed} views to compare "
-                                          f"(analysis {analysis_obj.name})")
-        ds = derive_views(ds, view_list)
-        validate_views(ds, view_list)  # bad data fails before the model loads
-        check_rows(ds)
+        inputs = data_spec.resolve(minimum=needed, template=text_template, needs=f" (analysis {analysis_obj.name})")
+        view_list = inputs.views
         check_input_kinds(analysis_obj, view_list)
-        check_readout(settings.readout, view_list, list(ds.columns))
+        check_readout(settings.readout, view_list, list(inputs.dataset.columns))
         if two_models and len(view_list) < 2:
             raise ParameterError("views", "two models need two views: the first is read by model, the others "
                                           "by model_b")
@@ -234,36 +205,34 @@ def analyze(
             with _naming(layers="layers_b"):
                 parse_layer_spec(layers_b)
         t0 = time.perf_counter()
-        placement = {"device": device, "dtype": dtype, "device_map": device_map, "offload_folder": offload_folder,
-                     "revision": revision, "trust_remote_code": trust_remote_code}
         if backbone is None:
-            model = model_for(modality, model)
-            backbone = _load(model, placement, stack)
-        if two_models and backbone_b is None:
+            model_spec = model_spec.replace(model=model_for(data_spec.modality, model_spec.model))
+            backbone = model_spec.load()
+        if spec_b is not None and backbone_b is None:
             with _naming(stack="stack_b", model="model_b"):
-                backbone_b = _load(model_b, placement, stack_b)  # each model loaded once
+                backbone_b = spec_b.load()  # each model loaded once
         elif backbone_b is not None and stack_b is not None:
             with _naming(stack="stack_b"):
                 backbone_b = backbone_b.using(stack_b)
         load_s = time.perf_counter() - t0
         views_a = view_list[:1] if two_models else view_list
-        ctx = make_context(backbone, ds, views_a, settings=settings, options=opts, layers=layers,
-                           drop_embeddings=drop,
-                           on_batch=progress.advance, resume=resume)
+        ctx = build_context(backbone, Inputs(inputs.dataset, views_a, inputs.template), settings=settings,
+                            options=opts, layers=layers, drop_embeddings=drop, on_batch=progress.advance,
+                            resume=st.resume)
         if two_models:
             from semhub.runs.context import partner_store
 
-            settings_b = RunSettings(**{**settings.to_dict(), "store": str(partner_store(store)) if store else None})
+            settings_b = RunSettings(**{**settings.to_dict(), "store": str(partner_store(st.store)) if st.store else None})
             with _naming(layers="layers_b"):
-                ctx.partner = make_context(backbone_b, ds, view_list[1:], settings=settings_b, options=opts,
-                                           layers=layers_b, drop_embeddings=drop,
-                                           on_batch=progress.advance, resume=resume)
-        if engine == "ray":
-            for side, name, side_stack in ((ctx, model, stack), (ctx.partner, model_b, stack_b)):
+                ctx.partner = build_context(backbone_b, Inputs(inputs.dataset, view_list[1:], inputs.template),
+                                            settings=settings_b, options=opts, layers=layers_b,
+                                            drop_embeddings=drop, on_batch=progress.advance, resume=st.resume)
+        if engine_spec.engine == "ray":
+            for side, spec in ((ctx, model_spec), (ctx.partner, spec_b)):
                 if side is not None:
-                    _use_ray(side, {**placement, "model": name, "stack": side_stack}, workers, address, device)
+                    _use_ray(side, spec, engine_spec)
         work = declared(analysis_obj, "work")(ctx)
-        progress.start(analysis_obj.name, work if work is not None else len(ds) * len(view_list))
+        progress.start(analysis_obj.name, work if work is not None else len(inputs.dataset) * len(view_list))
         t1 = time.perf_counter()
         try:
             with encoding(settings.input_settings()):
@@ -287,19 +256,15 @@ def _naming(**instead: str) -> Iterator[None]:
         raise ParameterError(instead[exc.parameter], exc.problem) from None
 
 
-def _load(model: str, placement: dict[str, Any], stack: str | None) -> Any:
-    from semhub.backbone.loading import load_backbone
-
-    return load_backbone(model, stack=stack, **placement)
-
-
-def _use_ray(ctx: RunContext, load_kwargs: dict[str, Any], workers: int, address: str | None,
-             device: str | None) -> None:
-    """Capture ``ctx``'s views on Ray workers that each load the model named in ``load_kwargs``."""
+def _use_ray(ctx: RunContext, model: ModelSpec, engine: EngineSpec) -> None:
+    """Capture ``ctx``'s views on Ray workers that each load ``model`` (a ``ModelSpec``)."""
     from semhub.runs.ray_engine import RayEngine
 
-    ctx.use_engine(RayEngine(load_kwargs, ctx.dataset, ctx.capture_spec(), workers=workers, address=address,
-                             gpus_per_worker=1 if str(device or "").startswith("cuda") else 0))
+    load_kwargs = {"model": model.model, "stack": model.stack, "device": model.device, "dtype": model.dtype or "auto",
+                   "device_map": model.device_map, "offload_folder": model.offload_folder,
+                   "revision": model.revision, "trust_remote_code": model.trust_remote_code}
+    ctx.use_engine(RayEngine(load_kwargs, ctx.dataset, ctx.capture_spec(), workers=engine.workers,
+                             address=engine.address, gpus_per_worker=1 if str(model.device or "").startswith("cuda") else 0))
 
 
 def _run(result: Any, analysis_obj: Any, model: dict, ctx: RunContext, given: dict, timings: dict) -> Run:
@@ -361,8 +326,7 @@ def check_steer_values(values: dict[str, Any], *, pair=None, unembed=None, contr
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100_000):
         bad("max_new_tokens", f"{n!r}: expected a count from 1 to 100000")
     for seed in values.get("seeds") or []:
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
-            bad("seeds", f"{seed!r}: a seed is an integer from 0 to 2**32 - 1")
+        check_seed(seed, "seeds")
     word = values.get("target_word")
     if word is not None and (not isinstance(word, str) or not word.strip()):
         bad("target_word", "is empty")
@@ -389,7 +353,7 @@ def check_context(backbone: Any, prompts: list[str], max_new_tokens: int) -> Non
 def steer(
     preset: str | None = None,
     *,
-    model: str | None = None,
+    model: ModelSpec | str | None = None,
     backbone: Any = None,
     vector: Any = None,
     contrast: tuple[list[str], list[str]] | None = None,
@@ -397,18 +361,15 @@ def steer(
     unembed: tuple[str, str] | None = None,
     layer: int | None = None,
     limit: int | None = None,
-    device: str | None = None,
-    dtype: str = "auto",
-    device_map: Any = None,
-    offload_folder: str | Path | None = None,
     progress: Progress | None = None,
-    **spec_overrides: Any,
+    **keywords: Any,
 ) -> Run:
     """Build or load a steering vector, generate with it at every (layer, coefficient), score, return the Run.
 
     Exactly one source: ``preset`` (a registered name), ``vector`` (a ``SteeringVector`` or a saved
     ``.safetensors`` path), ``contrast`` (two lists of texts), ``pair`` (two prompts, ActAdd) or
-    ``unembed`` (two words: W_U[pos] - W_U[neg]). ``spec_overrides`` are ``SteerSpec`` fields
+    ``unembed`` (two words: W_U[pos] - W_U[neg]). ``model`` is a ``ModelSpec`` or a name with its fields
+    as keywords (``device``, ``dtype``, ``device_map``...); the other keywords are ``SteerSpec`` fields
     (``layers``, ``coeffs``, ``prompts``, ``scorers``, ``max_new_tokens``...).
     """
     from semhub.steering.run import SteerSpec, run_steering
@@ -417,6 +378,9 @@ def steer(
 
     started = time.perf_counter()
     progress = progress or Progress()
+    model_spec = ModelSpec.of(model, keywords)
+    model_spec = model_spec.replace(dtype=model_spec.dtype or "auto")
+    spec_overrides = keywords
     unknown = [k for k in spec_overrides if k not in STEER_OVERRIDES]
     if unknown:
         raise ParameterError(unknown[0], f"no such steering option (choose from {', '.join(STEER_OVERRIDES)})")
@@ -434,9 +398,7 @@ def steer(
         if callable(getattr(scorer, "check", None)) and (not preset or spec_overrides.get("target_language")):
             scorer.check(target_language=spec_overrides.get("target_language"))  # before the model loads
     check_steer_values(spec_overrides, pair=pair, unembed=unembed, contrast=contrast)
-    from semhub.backbone.loading import load_backbone, parse_device_map
-
-    device_map = parse_device_map(device_map)  # a malformed map fails before the model loads
+    model_spec.check()  # a malformed device map fails before the model loads
     if isinstance(vector, (str, Path)):
         vector = load_vector(vector)
     if not preset and layer is None and not (vector is not None or unembed):
@@ -445,8 +407,7 @@ def steer(
     if not preset and not prompts:
         raise ParameterError("prompts", "at least one prompt is needed")
     t0 = time.perf_counter()
-    bb = backbone or load_backbone(model, device=device, dtype=dtype, device_map=device_map,
-                                   offload_folder=offload_folder)
+    bb = backbone or model_spec.load()
     require_text(bb)
     load_s = time.perf_counter() - t0
     if preset:
@@ -479,8 +440,7 @@ def steer(
     manifest = {
         "model": bb.describe(), "preset": preset, "options": {**spec.__dict__, "limit": limit, "layer": layer,
                                                               "source": sources[0]},
-        "placement": {"device": device, "dtype": dtype, "device_map": device_map,
-                      "offload_folder": str(offload_folder) if offload_folder else None}, "vector": vec.provenance,
+        "placement": model_spec.placement(), "vector": vec.provenance,
         "timings": {"load_model_s": round(load_s, 3), "total_s": round(time.perf_counter() - started, 3)},
         "environment": environment(),
     }

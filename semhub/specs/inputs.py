@@ -111,7 +111,7 @@ def check_inputs(backbone, views: list[str]) -> None:
     family that reads text; an audio or image spoke needs that modality in the family's ``modalities``."""
     reads = backbone.family.modalities
     for view in views:
-        kind = getattr(catalog.spoke_for_view(view), "input_kind", "text")
+        kind = optional(catalog.spoke_for_view(view), "input_kind")
         if kind not in reads:
             raise ParameterError("views", f"view {view!r} needs a model that reads {kind}; "
                                  f"{backbone.name} ({backbone.family.name}) reads {', '.join(reads)}")
@@ -141,3 +141,9 @@ def check_readout(readout: str | None, views: list[str], columns: list[str]) -> 
                                                            f"{readout!r} is not one of {', '.join(spoke.readouts)}")
         if problem:
             raise ParameterError("readout", f"spoke {spoke.name!r}: {problem}")
+
+
+def check_rows(ds: AlignedDataset) -> None:
+    """Every analysis compares rows (or needs more than one): a one-row dataset is refused early."""
+    if len(ds) < 2:
+        raise SemhubError(f"{ds.path}: has {len(ds)} row(s); an analysis needs at least two")

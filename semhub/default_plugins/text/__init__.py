@@ -68,9 +68,11 @@ def semhub_register_spokes(register) -> None:
 def semhub_register_commands(cli) -> None:
     import click
 
+    from semhub import model_flags
+
     @cli.command()
     @click.argument("text")
-    @click.option("--model", default=None, help="Model name, local path, .gguf file or hub id (default gemma3-270m).")
+    @model_flags("model")
     @click.option("--top-k", "k", type=click.IntRange(min=1, max=20), default=3, show_default=True)
     @click.option("--every", type=click.IntRange(min=1), default=3, show_default=True,
                   help="Show every N-th layer (the last layer is always shown).")
@@ -86,9 +88,8 @@ def semhub_register_commands(cli) -> None:
                   help="Also score a word (its first token, with the tokenizer's prefix-space rule) at the last "
                        "position, per layer; repeatable.")
     @click.option("--json", "as_json", is_flag=True, help="Print the top-k tokens as JSON instead of a table.")
-    @click.option("--device", default=None)
-    @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto")
-    def lens(text, model, k, every, layers, lens_norm, lens_name, lens_path, out, words, as_json, device, dtype):
+    @model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code")
+    def lens(text, k, every, layers, lens_norm, lens_name, lens_path, out, words, as_json, **model):
         """Show what the model "is thinking": top-k logit-lens tokens per position and layer."""
         import json as jsonlib
 
@@ -103,7 +104,9 @@ def semhub_register_commands(cli) -> None:
             parse_layer_spec(layers)
         semhub.RunSettings(lens=lens_name, lens_norm=lens_norm, lens_path=lens_path).check()  # before the model loads
         out = semhub.check_out_file(out, suffix=".png")
-        bb = semhub.load(model, device=device, dtype=dtype)
+        spec = semhub.ModelSpec(**model)
+        spec.check()
+        bb = spec.load()
         semhub.require_text(bb)
         reading_lens = semhub.build_lens(bb, lens_name, norm=lens_norm, path=lens_path)
         L = bb.n_layers
