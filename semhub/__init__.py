@@ -16,7 +16,7 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     # the pipeline
-    "analyze": "semhub.runs.pipeline", "patchscope": "semhub.patchscope.run", "steer": "semhub.runs.pipeline", "reproduce": "semhub.runs.pipeline",
+    "analyze": "semhub.runs.pipeline", "patchscope": "semhub.patchscopes.run", "steer": "semhub.runs.pipeline", "reproduce": "semhub.runs.pipeline",
     "Progress": "semhub.specs.progress", "Run": "semhub.runs.run",
     # the ingredients every entry point takes
     "ModelSpec": "semhub.specs.model", "DataSpec": "semhub.specs.data", "StoreSpec": "semhub.specs.store",
@@ -44,14 +44,14 @@ _EXPORTS: dict[str, str] = {
     "cache_root": "semhub.cache", "file_sha256": "semhub.cache", "cached_build": "semhub.cache",
     # data
     "AlignedDataset": "semhub.data.aligned", "load_aligned": "semhub.data.aligned", "write_aligned": "semhub.data.aligned",
-    "HubTable": "semhub.data.hub", "HubColumn": "semhub.data.hub", "load_table": "semhub.data.hub",
-    "join_tables": "semhub.data.hub", "hub_columns": "semhub.data.hub",
+    "HubTable": "semhub.data.hf_datasets", "HubColumn": "semhub.data.hf_datasets", "load_table": "semhub.data.hf_datasets",
+    "join_tables": "semhub.data.hf_datasets", "hub_columns": "semhub.data.hf_datasets",
     # read-out
     "capture": "semhub.readout.capture", "pool": "semhub.readout.capture", "run_layers": "semhub.backbone.convention",
     "Lens": "semhub.lens.logit", "read_lens": "semhub.lens.sites", "LensReading": "semhub.lens.sites",
-    "last_site": "semhub.lens.sites", "InspectionPrompt": "semhub.patchscope.inspection",
-    "inspect_states": "semhub.patchscope.states", "source_states": "semhub.patchscope.states",
-    "PatchReadout": "semhub.patchscope.states", "patch_hooks": "semhub.steering.apply",
+    "last_site": "semhub.lens.sites", "InspectionPrompt": "semhub.patchscopes.inspection",
+    "inspect_states": "semhub.patchscopes.states", "source_states": "semhub.patchscopes.states",
+    "PatchReadout": "semhub.patchscopes.states", "patch_hooks": "semhub.steering.apply",
     "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
     "view_states": "semhub.readout.collect",
     "parse_layer_spec": "semhub.readout.layers", "parse_layers": "semhub.readout.layers",

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 import semhub
-from semhub.data.hub import HubSpec, HubTable
+from semhub.data.hf_datasets import HubSpec, HubTable
 
 datasets = pytest.importorskip("datasets", reason="datasets is a core dependency; this guards a broken install")
 

@@ -9,8 +9,8 @@ import torch
 import semhub
 from conftest import save_tiny_lm, tiny_backbone
 from semhub.errors import ParameterError
-from semhub.patchscope.inspection import InspectionPrompt
-from semhub.patchscope.states import inspect_states, source_states
+from semhub.patchscopes.inspection import InspectionPrompt
+from semhub.patchscopes.states import inspect_states, source_states
 from semhub.steering.apply import patch
 
 TARGET = InspectionPrompt("the cat is cat the dog is dog the X is", "X")

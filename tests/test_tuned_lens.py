@@ -93,7 +93,7 @@ def test_the_sampled_objective_is_the_exact_kl_when_every_token_is_scored():
 def test_training_beats_the_logit_lens_on_held_out_text(tmp_path):
     bb = tiny_backbone("llama")
     trained = semhub.train_lens(backbone=bb, data=SENTENCES, out=tmp_path / "lens", steps=40, max_tokens=2000,
-                                judge_tokens=200, tail=32, top_k=4, batch=64)
+                                judge_tokens=200, tail=32, top_k=4, step_positions=64)
     rows = trained.manifest["held_out"]
     assert [r["layer"] for r in rows] == list(range(bb.n_layers))
     for r in rows:

@@ -32,7 +32,7 @@ from semhub.specs.model import ModelSpec
 def patchscope(sources, model, out, **settings) -> None:
     """Decode each source prompt's hidden states by patching them into an inspection prompt."""
     from semhub.plugins.catalog import default_model
-    from semhub.patchscope.run import patchscope as run_patchscope
+    from semhub.patchscopes.run import patchscope as run_patchscope
     from semhub.places import check_out_dir
     from semhub.runs.rundir import default_run_dir
 

@@ -12,7 +12,7 @@ from semhub.contract.analysis import Analysis, PaperSetting
 from semhub.contract.options import Options, option
 from semhub.errors import ParameterError, SemhubError
 from semhub.plugins.hookspecs import hookimpl
-from semhub.patchscope.inspection import IDENTITY_PROMPT
+from semhub.patchscopes.inspection import IDENTITY_PROMPT
 
 
 class SimilarityAnalysis(Analysis):
@@ -219,7 +219,7 @@ class PatchscopeAnalysis(Analysis):
         return len(ctx.layers)
 
     def run(self, ctx):
-        from semhub.patchscope.analysis import run_patchscope
+        from semhub.patchscopes.analysis import run_patchscope
 
         return run_patchscope(ctx)
 

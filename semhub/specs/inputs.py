@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from semhub.data.aligned import AlignedDataset, load_aligned
-from semhub.data.hub import is_hub, load_hub
+from semhub.data.hf_datasets import is_hub, load_hub
 from semhub.contract.spoke import optional
 from semhub.errors import ParameterError, SemhubError
 from semhub.plugins import catalog
@@ -52,7 +52,7 @@ def default_dataset(modality: str = "text") -> str:
 def dataset(data: str | Path | None = None, limit: int | None = None, views: list[str] | None = None,
             modality: str = "text") -> AlignedDataset:
     """A built-in dataset by name (default: the modality's built-in data; a recipe as ``NAME[@SPLIT]``),
-    a hub dataset (``hf:NAME[:CONFIG][@SPLIT][#VIEW=COLUMN,...]``: ``semhub.data.hub``) or a
+    a hub dataset (``hf:NAME[:CONFIG][@SPLIT][#VIEW=COLUMN,...]``: ``semhub.data.hf_datasets``) or a
     JSONL/TSV path.
 
     ``views`` names the two columns of a header-less TSV, and the views a recipe builds.

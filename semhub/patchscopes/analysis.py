@@ -55,7 +55,7 @@ class PatchscopeResult(CurvesResult):
 
 def run_patchscope(ctx) -> PatchscopeResult:
     from semhub.analyses.latent_language import dictionaries_option, distinct_first_tokens, triples
-    from semhub.patchscope.states import InspectionPrompt, inspect_states, source_states
+    from semhub.patchscopes.states import InspectionPrompt, inspect_states, source_states
 
     o, bb = ctx.options, ctx.backbone
     words = [(en, s) for en, s, _ in triples(dictionaries_option(o.dictionary), o.source, "en")]
@@ -145,8 +145,8 @@ def patch_prompts(backbone, sources: list[str], layers: list[int], *, target_lay
     """Each source prompt's last-token state at each of ``layers``, patched into ``prompt`` at the same
     layer (or ``target_layer``): the greedy continuation, the top next tokens and the candidates' probability."""
     from semhub.analyses.latent_language import variants
-    from semhub.patchscope.inspection import InspectionPrompt
-    from semhub.patchscope.states import inspect_states, source_states
+    from semhub.patchscopes.inspection import InspectionPrompt
+    from semhub.patchscopes.states import inspect_states, source_states
 
     prompt = prompt or InspectionPrompt()
     prompt.locate(backbone)

@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 
 from semhub.errors import ParameterError
-from semhub.patchscope.inspection import InspectionPrompt
+from semhub.patchscopes.inspection import InspectionPrompt
 from semhub.steering.apply import patch
 from semhub.steering.generate import generate
 

@@ -33,9 +33,9 @@ def patchscope(
     says there: its greedy continuation (``max_new_tokens``), top next tokens and the probability of
     each of ``candidates``. ``model`` is a ``ModelSpec`` or a name with its fields as keywords (``device``,
     ``dtype``, ``device_map``...). Errors name the parameter, before the model loads where they can."""
-    from semhub.patchscope.analysis import patch_prompts
+    from semhub.patchscopes.analysis import patch_prompts
     from semhub.specs.inputs import require_text
-    from semhub.patchscope.inspection import IDENTITY_PROMPT, InspectionPrompt
+    from semhub.patchscopes.inspection import IDENTITY_PROMPT, InspectionPrompt
     from semhub.readout.layers import parse_layer_spec, parse_layers
 
     started = time.perf_counter()
