@@ -102,7 +102,7 @@ def test_cli_python_store_and_from_store_agree(models, rows, tmp_path, cli_run, 
     stored = json.loads((tmp_path / "stored" / "results.json").read_text())["alignment"]
     assert [r.get("heatmaps") for r in stored] == [r.get("heatmaps") for r in cli]
     # memory blocks of one layer of model B at a time give the same numbers
-    monkeypatch.setattr("semhub.analyses.cross_alignment.BLOCK_BYTES", 1)
+    monkeypatch.setattr("semhub.analyses.alignment.BLOCK_BYTES", 1)
     blocked = semhub.analyze("alignment", from_store=str(tmp_path / "store"), k=3, pool_sizes=[6])
     assert [r.get("heatmaps") for r in json.loads(blocked.results_text)["alignment"]] == [r.get("heatmaps") for r in cli]
 

@@ -10,19 +10,34 @@ random pools of m aligned items, retrieval@1 and mutual k-NN within each.
 
 Memory is O(N x block) for any N (CKA from D x D products, neighbours and ranks in row chunks,
 CKNNA on its sparse mask) except RSA, which ranks all pairs: it reads ``rsa_items`` items (all of
-them when N is smaller), drawn once per run. With a second model (``ctx.partner``) the analysis
-compares layer pairs instead (``cross_alignment``).
+them when N is smaller), drawn once per run.
+
+Across two models (``ctx.partner``, ``run_cross_alignment`` below): every layer of model A (the first
+view) against every layer of model B (each other view): linear CKA, debiased CKA and mutual k-NN heatmaps, the
+best layer pair of each, a shuffled-rows null at that pair, and the pool-size curve of mutual k-NN
+at the best mutual-k-NN pair.
+
+Why this shape: the platonic-representation question (do a vision model and a language model
+organise the same items alike?) has no a-priori layer correspondence, so every pair is scored.
+Each layer is summarised once (CKA's self terms, its k nearest neighbours), so a pair costs one
+D_A x D_B product, two O(N D) sums and a neighbour intersection. States are read from the store a
+block of B's layers at a time (``BLOCK_BYTES``): B once, A once per block, memory bounded for any N.
+Retrieval is left out: two models' states live in different spaces, so cosine ranks between them
+mean nothing.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-import numpy as np
-import torch
+from semhub.contract.analysis import Analysis
+from semhub.contract.options import Options, option
+from semhub.contract.result import CurvesResult, RecordsResult, fmt, nanargmax
 
-from semhub.analyses import alignment_metrics as am
-from semhub.contract.result import CurvesResult, nanargmax
+if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
+    import numpy as np
+    import torch
 
+    from semhub.analyses import alignment_metrics as am
 
 
 class AlignmentResult(CurvesResult):
@@ -33,6 +48,8 @@ class AlignmentResult(CurvesResult):
 def rsa_rows(n: int, cap: int, seed: int) -> torch.Tensor | None:
     """The items RSA reads: all of them up to ``cap``, else ``cap`` drawn once (the same at every layer),
     since its N(N-1)/2 dissimilarities must be ranked together (O(cap^2) memory)."""
+    import torch
+
     if n <= cap:
         return None
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:cap].sort().values
@@ -40,6 +57,8 @@ def rsa_rows(n: int, cap: int, seed: int) -> torch.Tensor | None:
 
 def null_metrics(rows: torch.Tensor | None = None) -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
     """The metrics scored afresh at each layer; RSA on ``rows``."""
+    from semhub.analyses import alignment_metrics as am
+
     def rsa(a: torch.Tensor, b: torch.Tensor) -> float:
         return am.rsa(a, b) if rows is None else am.rsa(a[rows], b[rows])
 
@@ -52,6 +71,8 @@ NULL_METRICS = ("linear CKA", "debiased CKA", "mutual k-NN", "RSA")
 
 def centred_ranks(x: torch.Tensor, y: torch.Tensor, center: bool) -> torch.Tensor:
     """Partner ranks, after subtracting each view's mean when the run centres (as similarity does)."""
+    from semhub.analyses import alignment_metrics as am
+
     if center:
         x, y = x - x.mean(0), y - y.mean(0)
     return am.partner_ranks(x, y)
@@ -59,6 +80,8 @@ def centred_ranks(x: torch.Tensor, y: torch.Tensor, center: bool) -> torch.Tenso
 
 def neighbours(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Each view's k nearest others (k capped at N - 1), found once per layer for every use."""
+    from semhub.analyses import alignment_metrics as am
+
     kk = min(k, len(x) - 1)
     return am.nearest_neighbours(x, kk), am.nearest_neighbours(y, kk)
 
@@ -68,6 +91,8 @@ def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], ce
                   knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
     """Every metric at one layer (mutual k-NN and CKNNA from the ``knn`` lists, found here if not
     given); retrieval only where both views have one width (one space)."""
+    from semhub.analyses import alignment_metrics as am
+
     scores = {name: fn(x, y) for name, fn in null_metrics(rows).items()}
     kk = min(k, len(x) - 1)
     na, nb = knn or neighbours(x, y, k)
@@ -89,6 +114,11 @@ def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int, ge
     relabels what mutual k-NN and RSA rank (j is a neighbour of i in y[p] iff p[j] is one of p[i] in y;
     y[p]'s dissimilarity ranks are y's, permuted), so neighbours and ranks are found once; RSA's
     shuffle permutes its ``rows`` among themselves."""
+    import numpy as np
+    import torch
+
+    from semhub.analyses import alignment_metrics as am
+
     n = len(y)
     na, nb = knn or neighbours(x, y, k)
     rx, ry = (am.dissimilarity_ranks(x), am.dissimilarity_ranks(y)) if rows is None else \
@@ -118,6 +148,11 @@ def pool_curve(x: torch.Tensor, y: torch.Tensor, sizes: list[int], *, k: int, dr
     """Retrieval@1 (one space only) and mutual k-NN within random pools of each size (mean over
     ``draws`` pools), from one layer pair's states read once, each with its chance level: unrelated
     neighbour lists of k among m - 1 share k / (m - 1) of them, a random ranking retrieves 1 / m."""
+    import numpy as np
+    import torch
+
+    from semhub.analyses import alignment_metrics as am
+
     series: dict[str, list[float]] = {"mutual k-NN": [], "mutual k-NN (chance)": [min(k, m - 1) / (m - 1) for m in sizes]}
     if retrieval and x.shape[1] == y.shape[1]:
         series["retrieval@1"] = []
@@ -150,6 +185,8 @@ def pool_sizes(opts, n: int) -> list[int]:
 
 
 def run_alignment(ctx) -> AlignmentResult:
+    import torch
+
     opts, s = ctx.options, ctx.settings
     gen = torch.Generator().manual_seed(s.seed)
     first = ctx.views[0]
@@ -192,3 +229,156 @@ def run_alignment(ctx) -> AlignmentResult:
                         "xlabel": "candidates in the pool", "ylabel": "alignment",
                         "title": f"{first} vs {other} at layer {ctx.layers[peak]}: pool size", "series": pool})
     return AlignmentResult(records, {"model": ctx.model_name, "pooling": s.pooling})
+
+
+# --- across two models ------------------------------------------------------------
+
+BLOCK_BYTES = 1 << 30
+"""States of model B's layers held at once (float32)."""
+CROSS_METRICS = ("linear CKA", "debiased CKA", "mutual k-NN")
+
+
+class CrossAlignmentResult(RecordsResult):
+    """Records: one ``pairs`` record per (first view, other view) with ``heatmaps`` (metric -> rows of
+    model A's layers x columns of model B's), ``best`` (metric -> layer_a, layer_b, value) and ``null``
+    at each best pair; then a ``pool`` record (``x`` pool sizes, ``series``) at the best mutual-k-NN pair."""
+
+    key: ClassVar[str] = "alignment"
+    summary_title = "alignment across models: the best layer pair of each metric"
+    summary_columns = ("views", "metric", "best pair (A x B)", "value", "shuffled rows (95%)")
+
+    def summary_rows(self) -> list[tuple[str, ...]]:
+        rows = []
+        for rec in self.records:
+            if rec.get("pool"):
+                for name, values in rec["series"].items():
+                    rows.append((f"{rec['a']} x {rec['b']}", f"{name}, pool {rec['x'][0]} -> {rec['x'][-1]}",
+                                 f"{rec['layer_a']} x {rec['layer_b']}", f"{fmt(values[0])} -> {fmt(values[-1])}", "-"))
+                continue
+            for name, best in rec["best"].items():
+                null = rec["null"].get(name)
+                band = "-" if not null else f"{fmt(null['mean'])} [{fmt(null['ci95'][0])}, {fmt(null['ci95'][1])}]"
+                rows.append((f"{rec['a']} x {rec['b']}", name, f"{best['layer_a']} x {best['layer_b']}",
+                             fmt(best["value"]), band))
+        return rows
+
+    def plot(self, folder) -> Any:
+
+        from semhub.plots import plot_layer_pairs
+
+        return plot_layer_pairs(self, self.figure_path(folder))
+
+
+def summaries(states, k: int) -> list[am.LayerSummary]:
+    """Each layer summarised once, reading it once."""
+    from semhub.analyses import alignment_metrics as am
+
+    return [am.summarise_layer(states[:, i].float(), k) for i in range(states.shape[1])]
+
+
+def layer_blocks(n_layers: int, rows: int, width: int) -> list[range]:
+    per = max(1, BLOCK_BYTES // max(1, rows * width * 4))
+    return [range(s, min(s + per, n_layers)) for s in range(0, n_layers, per)]
+
+
+def heatmaps(a, b, sa: list[am.LayerSummary], sb: list[am.LayerSummary]) -> dict[str, np.ndarray]:
+    """(L_A, L_B) of each metric: B's layers a block at a time, each A layer read once per block."""
+    import numpy as np
+
+    from semhub.analyses import alignment_metrics as am
+
+    out = {name: np.full((len(sa), len(sb)), np.nan) for name in CROSS_METRICS}
+    for block in layer_blocks(len(sb), b.shape[0], b.shape[2]):
+        ys = {j: b[:, j].float() for j in block}
+        for i in range(len(sa)):
+            x = a[:, i].float()
+            for j, y in ys.items():
+                for name, value in am.paired_metrics(x, y, sa[i], sb[j]).items():
+                    out[name][i, j] = value
+    return out
+
+
+def best_pair(grid: np.ndarray) -> tuple[int, int] | None:
+    flat = nanargmax([float(v) for v in grid.reshape(-1)])
+    return None if flat is None else divmod(flat, grid.shape[1])
+
+
+def run_cross_alignment(ctx) -> CrossAlignmentResult:
+    import torch
+
+    opts, s, partner = ctx.options, ctx.settings, ctx.partner
+    gen = torch.Generator().manual_seed(s.seed)
+    first = ctx.views[0]
+    a = ctx.states_by_layer(first)
+    n = int(a.shape[0])
+    k = min(opts.k, n - 1)
+    sa = summaries(a, k)
+    la, lb = list(ctx.layers), list(partner.layers)
+    model_b = partner.model_name
+    records: list[dict[str, Any]] = []
+    for other in partner.views:
+        b = partner.states_by_layer(other)
+        sb = summaries(b, k)
+        grids = heatmaps(a, b, sa, sb)
+        best, null, bands = {}, {}, {}
+        rows = rsa_rows(n, opts.rsa_items, s.seed)
+        for name, grid in grids.items():
+            pair = best_pair(grid)
+            if pair is None:
+                continue
+            i, j = pair
+            best[name] = {"layer_a": la[i], "layer_b": lb[j], "value": float(grid[i, j])}
+            if opts.permutations:
+                if (i, j) not in bands:  # metrics that peak at one pair share its shuffles
+                    bands[i, j] = null_band(a[:, i].float(), b[:, j].float(), k=k, permutations=opts.permutations,
+                                            gen=gen, rows=rows, knn=(sa[i].neighbours, sb[j].neighbours))
+                band = bands[i, j][name]
+                null[name] = {"mean": band[0], "ci95": band[1:]}
+        label = {"mutual k-NN": f"mutual k-NN (k={k})"}
+        records.append({"a": first, "b": other, "model_a": ctx.model_name, "model_b": model_b, "n": n, "k": k,
+                        "layers_a": la, "layers_b": lb,
+                        "heatmaps": {label.get(m, m): grid.tolist() for m, grid in grids.items()},
+                        "best": {label.get(m, m): v for m, v in best.items()},
+                        "null": {label.get(m, m): v for m, v in null.items()},
+                        "title": f"{ctx.model_name} ({first}) x {model_b} ({other}), n={n}"})
+        if "mutual k-NN" in best:
+            i, j = la.index(best["mutual k-NN"]["layer_a"]), lb.index(best["mutual k-NN"]["layer_b"])
+            sizes = pool_sizes(opts, n)
+            records.append({"a": first, "b": other, "pool": True, "x": sizes, "n": n,
+                            "layer_a": la[i], "layer_b": lb[j], "xlabel": "candidates in the pool",
+                            "ylabel": "alignment", "title": f"pool size at {la[i]} x {lb[j]}",
+                            "series": pool_curve(a[:, i].float(), b[:, j].float(), sizes, k=opts.k,
+                                                 draws=opts.pool_draws, center=s.center, gen=gen, retrieval=False)})
+    return CrossAlignmentResult(records, {"model": ctx.model_name, "model_b": model_b, "pooling": s.pooling})
+
+
+# --- the declaration: what semhub_register_analyses registers (default_plugins/analyses.py) ---
+
+
+class AlignmentOptions(Options):
+    k: int = option(10, min=1, help="Neighbours for mutual k-NN (capped at N - 1).")
+    retrieval_k: list[int] = option([1, 5, 10], min=1, help="Cut-offs of retrieval@k (repeatable).")
+    permutations: int = option(0, min=0, max=100_000, help="Row shuffles per layer for a null baseline of CKA, "
+                               "debiased CKA, mutual k-NN and RSA, with its 95% band (0: none).")
+    pool_sizes: list[int] = option([], min=2, help="Candidate-pool sizes of the pool-size curve (repeatable; "
+                                   "default 16, 64, 256... and N).")
+    pool_draws: int = option(5, min=1, max=10_000, help="Random pools drawn per pool size.")
+    rsa_items: int = option(2000, min=3, help="Items RSA ranks the pairwise dissimilarities of (a random "
+                            "subset when N is larger: RSA's memory grows as its square).")
+
+
+class AlignmentAnalysis(Analysis):
+    """The field's alignment indices beyond Eq. 1: CKA, debiased CKA, mutual k-NN, CKNNA, RSA, retrieval@k, MRR."""
+
+    name = "alignment"
+    description = ("CKA, debiased CKA, mutual k-NN, CKNNA, RSA, retrieval@k and MRR per layer; pool-size curve; "
+                   "with --model-b, every layer of one model against every layer of another")
+    plot_name = "alignment.png"
+    needs_model = False  # pooled states only: also runs from an activation store (--from-store)
+    cross_model = True  # with --model-b: every layer of one model against every layer of the other
+    Options = AlignmentOptions
+
+    def run(self, ctx):
+        if ctx.partner is not None:
+            return run_cross_alignment(ctx)
+        return run_alignment(ctx)

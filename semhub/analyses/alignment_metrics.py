@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import torch
 
-
 BLOCK = 4096
 """Rows per block of the D x D' products and row sums: float64 work buffers stay O(BLOCK x D)."""
 

@@ -8,23 +8,25 @@ vocabulary chunks, and averaged over the content positions of each view's texts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-import torch
-
+from semhub.contract.analysis import Analysis
+from semhub.contract.options import Options, option
 from semhub.contract.result import RecordsResult
-from semhub.readout.collect import view_batches
 from semhub.data.corpus import read_corpus
 from semhub.errors import SemhubError
-from semhub.lens.logit import Lens
-from semhub.lens.sites import read_lens
+
+if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
+    import torch
 
 SITES = "trend_positions"  # the content positions read, capped at max_positions over the view
 
 
 def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(V, n_langs) p(lang | token) and a (V,) mask of tokens seen in some corpus."""
+    import numpy as np
+    import torch
+
     langs = list(corpora)
     counts = np.zeros((vocab_size, len(langs)))
     for j, lang in enumerate(langs):
@@ -45,6 +47,12 @@ def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) ->
 def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor, layers: list[int], *,
           norm: bool, batch_size: int, max_positions: int, on_batch=None, lens=None) -> dict[str, Any]:
     """Mean language mixture per layer over up to ``max_positions`` content positions of ``view``."""
+    import torch
+
+    from semhub.lens.logit import Lens
+    from semhub.lens.sites import read_lens
+    from semhub.readout.collect import view_batches
+
     lens = lens or Lens(backbone, norm=norm)
     V = lens.vocab_size
     full = torch.zeros(V, table.shape[1] + 1)
@@ -120,3 +128,37 @@ def run_language_trends(ctx) -> LanguageTrendsResult:
             "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe(),
         })
     return LanguageTrendsResult(records, {"model": ctx.backbone.name, "corpora": list(specs) or "dataset views"})
+
+
+# --- the declaration: what semhub_register_analyses registers (default_plugins/analyses.py) ---
+
+
+DEFAULT_MAX_POSITIONS = 200
+
+
+class LanguageTrendsOptions(Options):
+    trend_corpus: list[str] = option([], help="A LANG=FILE text file per language for the token->language table "
+                                     "(repeatable; default: the dataset's text views).")
+    max_positions: int = option(DEFAULT_MAX_POSITIONS, min=1, help="Content positions per view (each costs a "
+                                "full-vocabulary projection per layer).")
+
+    def check(self) -> None:
+        from semhub.data.corpus import read_corpus
+
+        for spec in self.trend_corpus:
+            read_corpus(spec)  # a bad corpus fails before the model loads
+
+
+class LanguageTrendsAnalysis(Analysis):
+    name = "language-trends"
+    min_views = 1  # a probe of one view
+    description = "expected probability mass of each language under the logit lens, per layer"
+    plot_name = "language_trends.png"
+    input_kinds = ("text",)
+    Options = LanguageTrendsOptions
+
+    def work(self, ctx) -> int:
+        return len(ctx.views) * min(len(ctx.dataset), ctx.options.max_positions)
+
+    def run(self, ctx):
+        return run_language_trends(ctx)

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
-
+from semhub.contract.analysis import Analysis
+from semhub.contract.options import Options, option
 from semhub.contract.result import CurvesResult
+from semhub.data.dictionary import check_dictionaries
 from semhub.errors import ParameterError, SemhubError
 
 ANSWER = {"en": "Answer", "zh": "答案", "fr": "Réponse", "de": "Antwort", "es": "Respuesta", "ja": "答え",
@@ -133,7 +135,8 @@ class LatentLanguageResult(CurvesResult):
 
 def dictionaries_option(paths) -> list:
     """``--dictionary`` files, else every registered dictionary."""
-    from semhub.data.dictionary import dictionaries as registered, load_dictionary
+    from semhub.data.dictionary import dictionaries as registered
+    from semhub.data.dictionary import load_dictionary
 
     return [load_dictionary(p) for p in paths] if paths else registered()
 
@@ -147,8 +150,10 @@ def distinct_first_tokens(tokenizer, words: list[tuple], i: int, j: int) -> tupl
 
 
 def run_latent_language(ctx) -> LatentLanguageResult:
-    from semhub.readout.collect import encode_values
+    import numpy as np
+
     from semhub.lens.sites import last_site, read_lens
+    from semhub.readout.collect import encode_values
 
     o, bb = ctx.options, ctx.backbone
     words = (cloze_rows(ctx.dataset, o.target) if o.task == "cloze"
@@ -190,3 +195,40 @@ def run_latent_language(ctx) -> LatentLanguageResult:
     ]
     return LatentLanguageResult(records, {"model": bb.name})
 
+
+# --- the declaration: what semhub_register_analyses registers (default_plugins/analyses.py) ---
+
+
+class LatentLanguageOptions(Options):
+    task: str = option("translation", choices=("translation", "repetition", "cloze"),
+                       help="Few-shot prompts: translate SOURCE words into TARGET, repeat TARGET words, or fill "
+                            "TARGET definitions' blank (cloze: --data cloze, or views en, TARGET, TARGET_cloze).")
+    source: str = option("fr", help="The source language of translation prompts (a dictionary language).")
+    target: str = option("zh", help="The language the answer is written in (a dictionary language).")
+    shots: int = option(4, min=0, help="Demonstrations before each query word.")
+    max_words: int = option(0, min=0, help="Query words drawn at most (0: every usable word).")
+    dictionary: list[Path] = option([], help="Bilingual TSV dictionaries en-X (repeatable; default: the built-in ones).")
+
+    def check(self) -> None:
+        check_dictionaries(self.dictionary)
+        if self.task == "cloze" and self.target == "en":
+            raise ParameterError("target", "cloze answers in English have no English translation to compare")
+        if self.task == "translation" and self.source == self.target:
+            raise ParameterError("source", f"translation needs two languages, got {self.source} twice")
+
+
+class LatentLanguageAnalysis(Analysis):
+    """Wendler et al.'s latent-language read-out: p(answer in TARGET) vs p(answer in English) per layer."""
+
+    name = "latent-language"
+    description = "few-shot translation prompts from the dictionaries: p(target word) vs p(English word) and entropy per layer"
+    plot_name = "latent_language.png"
+    input_kinds = ("text",)
+    min_views = 1
+    Options = LatentLanguageOptions
+
+    def work(self, ctx) -> int | None:
+        return None
+
+    def run(self, ctx):
+        return run_latent_language(ctx)

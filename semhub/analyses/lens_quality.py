@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
+from semhub.contract.analysis import Analysis
+from semhub.contract.options import Options, option
 from semhub.contract.result import CurvesResult
 from semhub.errors import SemhubError
 
@@ -50,8 +50,10 @@ def lenses_to_judge(ctx) -> dict[str, object]:
 
 
 def run_lens_quality(ctx) -> LensQualityResult:
-    from semhub.readout.collect import view_batches
+    import numpy as np
+
     from semhub.lens.quality import content_states, judge_lenses
+    from semhub.readout.collect import view_batches
 
     bb, L = ctx.backbone, ctx.backbone.n_layers
     layers = [layer for layer in ctx.layers if layer < L]
@@ -73,3 +75,28 @@ def run_lens_quality(ctx) -> LensQualityResult:
         other = next(name for name in kl if name != "logit")
         records[0]["ratio_to_logit"] = (np.asarray(kl[other]) / np.maximum(np.asarray(kl["logit"]), 1e-12)).tolist()
     return LensQualityResult(records, {"model": bb.name})
+
+
+# --- the declaration: what semhub_register_analyses registers (default_plugins/analyses.py) ---
+
+
+class LensQualityOptions(Options):
+    max_positions: int = option(1000, min=10, help="Positions judged (each costs two full-vocabulary "
+                                "projections per layer and lens).")
+
+
+class LensQualityAnalysis(Analysis):
+    """The exact KL to the final distribution and top-1 agreement per layer, for each lens."""
+
+    name = "lens-quality"
+    description = "per layer, KL(final || lens) and top-1 agreement of the logit lens and the tuned lens"
+    plot_name = "lens_quality.png"
+    input_kinds = ("text",)
+    min_views = 1
+    Options = LensQualityOptions
+
+    def work(self, ctx) -> int:
+        return 3
+
+    def run(self, ctx):
+        return run_lens_quality(ctx)

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-import torch
-
-from semhub.analyses.stats import mean_ci, upper_peak
-from semhub.contract.result import RecordsResult
-from semhub.readout.collect import view_batches
-from semhub.errors import SemhubError
-from semhub.lens.sites import read_lens
 from semhub.backbone.tokenization import word_start_ids
+from semhub.contract.analysis import Analysis, PaperSetting
+from semhub.contract.options import Options, option
+from semhub.contract.result import RecordsResult
 from semhub.data.segmentation import is_chinese, segment
+from semhub.errors import SemhubError
 
 PROBE = "dictionary_probe"  # the position group (and meta key) of a batch's probe sites
 NO_SPACES = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -140,6 +137,12 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
                      batch_size: int, on_batch=None, sites: str = "substring",
                      translation_space: str = "tokenizer", lens=None) -> dict[str, Any]:
     """Per-layer log-probs of the native next token and of its best dominant-language translation."""
+    import numpy as np
+    import torch
+
+    from semhub.lens.sites import read_lens
+    from semhub.readout.collect import view_batches
+
     native_rows, dominant_rows, words = [], [], []
 
     def batches():
@@ -187,6 +190,8 @@ class LogitLensResult(RecordsResult):
 
         Below that the lens mostly reads token frequency, so early "wins" say little.
         """
+        from semhub.analyses.stats import upper_peak
+
         rows = []
         for rec in self.records:
             wins = rec["dominant_wins"]
@@ -198,7 +203,9 @@ class LogitLensResult(RecordsResult):
 
 
 def run_logit_lens(ctx) -> LogitLensResult:
-    from semhub.data.dictionary import dictionaries as registered, load_dictionary
+    from semhub.analyses.stats import mean_ci
+    from semhub.data.dictionary import dictionaries as registered
+    from semhub.data.dictionary import load_dictionary
 
     dominant = ctx.backbone.family.dominant_language
     user = ctx.options.dictionary
@@ -233,3 +240,43 @@ def run_logit_lens(ctx) -> LogitLensResult:
         raise SemhubError(f"--analysis logit-lens: no view among {', '.join(ctx.views)} has a dictionary "
                           f"with the dominant language {dominant!r} (pass --dictionary FILE)")
     return LogitLensResult(records, {"model": ctx.backbone.name})
+
+
+# --- the declaration: what semhub_register_analyses registers (default_plugins/analyses.py) ---
+
+
+class LogitLensOptions(Options):
+    dictionary: Path | None = option(None, help="A bilingual TSV dictionary (header: the two languages) or a "
+                                     "CC-CEDICT file (cedict_ts.u8) instead of the built-in ones.")
+    sites: str = option("substring", choices=("substring", "words"),
+                        help="Probe sites: dictionary entries found as substrings (word boundaries except in CJK), "
+                             "or whole segmented words that are one token (jieba for Chinese; --paper's rule).")
+    translation_space: str = option("tokenizer", choices=("tokenizer", "none"),
+                                    help="Score a translation's word-start form by the tokenizer's prefix-space "
+                                         "rule, or the bare string (the paper's code on models other than Llama 3).")
+
+    def check(self) -> None:
+        if self.dictionary is not None:
+            from semhub.data.dictionary import load_dictionary
+
+            load_dictionary(self.dictionary)  # a malformed dictionary fails before the model loads
+
+
+class LogitLensAnalysis(Analysis):
+    """Dictionary probes for every non-dominant view that has a dictionary."""
+
+    name = "logit-lens"
+    min_views = 1  # a probe of one view
+    description = "multilingual logit lens: next word in X vs its dominant-language translation, per layer"
+    plot_name = "logit_lens.png"
+    input_kinds = ("text",)
+    Options = LogitLensOptions
+    # multilingual/logit_lens.py: no BOS (add_special_tokens=False), jieba words that are one token
+    paper = PaperSetting(bos=False, options={"sites": "words"})
+
+    def work(self, ctx) -> int:
+        """Rows to process, for the progress bar: every view but the dominant one."""
+        return len(ctx.dataset) * sum(v != ctx.backbone.family.dominant_language for v in ctx.views)
+
+    def run(self, ctx):
+        return run_logit_lens(ctx)

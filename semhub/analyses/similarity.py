@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-import torch
-
-from semhub.analyses.stats import item_statistics, summarise
+from semhub.contract.analysis import Analysis, PaperSetting
 from semhub.contract.result import RecordsResult
+from semhub.errors import SemhubError
+
+if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
+    import torch
 
 
 @dataclass
@@ -32,6 +33,8 @@ class SimilarityResult(RecordsResult):
 
     def peak(self, a: str, b: str, metric: str = "retrieval_at_1") -> tuple[int, float]:
         """(layer, value) of the best layer for a pair."""
+        import numpy as np
+
         rec = self.record(a, b)
         k = int(np.argmax(rec[metric]))
         return rec["layers"][k], rec[metric][k]
@@ -50,7 +53,6 @@ class SimilarityResult(RecordsResult):
         return rows
 
 
-
 def similarity(
     states: dict[str, torch.Tensor],
     layers: list[int],
@@ -62,6 +64,8 @@ def similarity(
     options: dict[str, Any] | None = None,
 ) -> SimilarityResult:
     """Compare ``views[0]`` with each other view, at every captured layer."""
+    from semhub.analyses.stats import item_statistics, summarise
+
     first = views[0]
     records = []
     for other in views[1:]:
@@ -70,3 +74,29 @@ def similarity(
         n = int(states[first].shape[0])
         records.append({"a": first, "b": other, "n": n, "layers": list(layers), **point, "ci95": ci, "chance": 1.0 / n})
     return SimilarityResult(records, dict(options or {}, center=center, n_boot=n_boot, seed=seed))
+
+
+# --- the declaration: what semhub_register_analyses registers (default_plugins/analyses.py) ---
+
+
+class SimilarityAnalysis(Analysis):
+    """Eq. 1, matched/mismatched cosine and retrieval@1 for the first view against each other one."""
+
+    name = "similarity"
+    description = "per-layer cross-view similarity (Eq. 1) and retrieval@1 with bootstrap CIs"
+    plot_name = "similarity.png"
+    needs_model = False  # reads only pooled states: runs from an activation store (--from-store)
+    paper = PaperSetting(template="paper")  # multilingual/similarity.py appends "This represents" / "这代表了"
+
+    def run(self, ctx):
+        from semhub.readout.collect import reader
+
+        stacks = {view: reader(ctx.backbone, view).stack for view in ctx.views} if ctx.backbone else {}
+        if len(set(stacks.values())) > 1:
+            towers = ", ".join(f"{v}: {s}" for v, s in stacks.items())
+            raise SemhubError(f"--views: {ctx.model_name} reads these views on different towers ({towers}), whose "
+                              "layers do not correspond; for dual encoders use --analysis joint-alignment")
+        states = {view: ctx.states_by_layer(view) for view in ctx.views}
+        s = ctx.settings
+        return similarity(states, ctx.layers, ctx.views, center=s.center, n_boot=s.n_boot, seed=s.seed,
+                          options={"model": ctx.model_name, "pooling": s.pooling})

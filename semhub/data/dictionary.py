@@ -103,3 +103,9 @@ def dictionaries() -> list[Dictionary]:
         out.append(found)
         catalog.OWNERS[("semhub_register_dictionaries", "-".join(found.languages))] = plugin_name
     return out
+
+
+def check_dictionaries(paths: list[Path]) -> None:
+    """Read every given dictionary once before the model loads: a bad one fails naming its file:line."""
+    for path in paths:
+        load_dictionary(path)

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
+from semhub.contract.analysis import Analysis
+from semhub.contract.options import Options, option
 from semhub.contract.result import CurvesResult
+from semhub.data.dictionary import check_dictionaries
 from semhub.errors import ParameterError, SemhubError
+from semhub.patchscopes.inspection import IDENTITY_PROMPT
 
 
 @dataclass
@@ -54,8 +57,18 @@ class PatchscopeResult(CurvesResult):
 
 
 def run_patchscope(ctx) -> PatchscopeResult:
-    from semhub.analyses.latent_language import dictionaries_option, distinct_first_tokens, triples
-    from semhub.patchscopes.states import InspectionPrompt, inspect_states, source_states
+    import numpy as np
+
+    from semhub.analyses.latent_language import (
+        dictionaries_option,
+        distinct_first_tokens,
+        triples,
+    )
+    from semhub.patchscopes.states import (
+        InspectionPrompt,
+        inspect_states,
+        source_states,
+    )
 
     o, bb = ctx.options, ctx.backbone
     words = [(en, s) for en, s, _ in triples(dictionaries_option(o.dictionary), o.source, "en")]
@@ -144,6 +157,8 @@ def patch_prompts(backbone, sources: list[str], layers: list[int], *, target_lay
                   batch_size: int = 16, on_layer=None) -> PromptPatchscopeResult:
     """Each source prompt's last-token state at each of ``layers``, patched into ``prompt`` at the same
     layer (or ``target_layer``): the greedy continuation, the top next tokens and the candidates' probability."""
+    import numpy as np
+
     from semhub.analyses.latent_language import variants
     from semhub.patchscopes.inspection import InspectionPrompt
     from semhub.patchscopes.states import inspect_states, source_states
@@ -183,3 +198,48 @@ def patch_prompts(backbone, sources: list[str], layers: list[int], *, target_lay
     options = {"model": backbone.name, "target_prompt": prompt.text, "placeholder": prompt.placeholder,
                "candidates": list(candidates), "target_layer": target_layer}
     return PromptPatchscopeResult(records, options, readings=readings)
+
+
+# --- the declaration: what semhub_register_analyses registers (default_plugins/analyses.py) ---
+
+
+class PatchscopeOptions(Options):
+    source: str = option("zh", help="The language of the words whose states are decoded (a dictionary language).")
+    target_layer: int = option(-1, min=-1, help="Layer of the inspection prompt the state is written at "
+                               "(-1: the layer it was read at).")
+    target_prompt: str = option(IDENTITY_PROMPT, help="The inspection prompt (default: the few-shot identity prompt).")
+    placeholder: str = option("?", help="The string of --target-prompt whose last token receives the state.")
+    source_template: str = option("{word}", help="The source prompt around each word; the state is read at its "
+                                  "last token.")
+    max_words: int = option(64, min=0, help="Words drawn at most (0: every usable word; each costs one "
+                            "inspection-prompt forward per layer).")
+    examples: int = option(3, min=0, help="Words whose greedy continuation is recorded at every layer.")
+    max_new_tokens: int = option(4, min=0, help="Tokens generated per example.")
+    dictionary: list[Path] = option([], help="Bilingual TSV dictionaries en-X (repeatable; default: the built-in ones).")
+
+    def check(self) -> None:
+        check_dictionaries(self.dictionary)
+        if self.source == "en":
+            raise ParameterError("source", "decode a language other than English (the reference)")
+        if "{word}" not in self.source_template:
+            raise ParameterError("source_template", f"{self.source_template!r} has no {{word}}")
+        if not self.placeholder or self.placeholder not in self.target_prompt:
+            raise ParameterError("placeholder", f"{self.placeholder!r} does not occur in --target-prompt")
+
+
+class PatchscopeAnalysis(Analysis):
+    """Ghandeharioun et al.'s patchscope over dictionary words: the word's state decoded by an inspection prompt."""
+
+    name = "patchscope"
+    description = ("each dictionary word's state per layer patched into the identity prompt: p(English word) vs "
+                   "p(source word) as the next token")
+    plot_name = "patchscope.png"
+    input_kinds = ("text",)
+    min_views = 1
+    Options = PatchscopeOptions
+
+    def work(self, ctx) -> int:
+        return len(ctx.layers)
+
+    def run(self, ctx):
+        return run_patchscope(ctx)

@@ -34,9 +34,9 @@ def patchscope(
     each of ``candidates``. ``model`` is a ``ModelSpec`` or a name with its fields as keywords (``device``,
     ``dtype``, ``device_map``...). Errors name the parameter, before the model loads where they can."""
     from semhub.patchscopes.analysis import patch_prompts
-    from semhub.specs.inputs import require_text
     from semhub.patchscopes.inspection import IDENTITY_PROMPT, InspectionPrompt
     from semhub.readout.layers import parse_layer_spec, parse_layers
+    from semhub.specs.inputs import require_text
 
     started = time.perf_counter()
     progress = progress or Progress()
