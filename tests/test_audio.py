@@ -511,7 +511,7 @@ def test_salmonn_reads_beats_beside_whisper(clips):
 @pytest.mark.parametrize("name", AUDIO_LLMS)
 def test_mammal_steering_moves_the_yes_probability(name, tmp_path):
     import semhub
-    from semhub_audio.analyses import MammalSteeringAnalysis
+    from semhub_audio.mammal import MammalSteeringAnalysis
     from semhub_audio.mammal import p_yes
     from semhub_audio.encoding import encode_clips
 
@@ -582,7 +582,7 @@ def test_audio_vs_label_text_similarity_in_one_llm(name):
 def test_audio_lens_reads_the_audio_positions_of_audio_llms(name):
     """The lens at an audio LLM's audio positions: one curve pair per audio view, probabilities per layer."""
     import semhub
-    from semhub_audio.analyses import AudioLensAnalysis
+    from semhub_audio.lens import AudioLensAnalysis
 
     bb = audio_llm(name)
     ctx = semhub.make_context(bb, semhub.dataset("spoken-animals", limit=4), ["audio_en", "audio_es"],

@@ -205,7 +205,7 @@ def test_clip_reads_images_and_text_on_their_own_towers():
 
 def test_joint_alignment_on_tiny_clip():
     import semhub
-    from semhub_image.analyses import JointAlignmentAnalysis
+    from semhub_image.joint import JointAlignmentAnalysis
 
     bb = vision_backbone("clip")
     ctx = semhub.make_context(bb, semhub.dataset("images", limit=6), ["image", "en"], modality="image")
@@ -243,7 +243,7 @@ def test_patch_labels_follow_the_processor_geometry():
 @pytest.mark.parametrize("name", VISION_LLMS)
 def test_lenses_run_on_every_vision_llm(name):
     import semhub
-    from semhub_image.analyses import CaptionLensAnalysis, ColourLensAnalysis, SegmentationLensAnalysis
+    from semhub_image.lenses import CaptionLensAnalysis, ColourLensAnalysis, SegmentationLensAnalysis
 
     bb = vision_backbone(name)
     for analysis, data in [(ColourLensAnalysis(), "colours"), (CaptionLensAnalysis(), "images"),
@@ -258,7 +258,7 @@ def test_lenses_run_on_every_vision_llm(name):
 def test_colour_lens_counts_top1_hits():
     """A head whose bias makes ' red' the top-1 everywhere: the red image hits at every position and layer."""
     import semhub
-    from semhub_image.analyses import ColourLensAnalysis
+    from semhub_image.lenses import ColourLensAnalysis
 
     bb = vision_backbone("llava")
     red = semhub.word_token_ids(bb, ["red"])[0]
@@ -284,7 +284,7 @@ def test_caption_lens_baseline_is_the_least_overlapping_caption():
 
 def test_caption_lens_without_a_nouns_column_uses_content_words(tmp_path):
     import semhub
-    from semhub_image.analyses import CaptionLensAnalysis
+    from semhub_image.lenses import CaptionLensAnalysis
     from semhub_image.lenses import content_words
 
     assert content_words("A cat sat on the red mat, near two dogs.") == ["cat", "sat", "red", "mat", "dogs"]
@@ -310,7 +310,7 @@ def test_two_colour_parse():
 @pytest.mark.parametrize("name", ["chameleon", "llava"])
 def test_colour_edit_replaces_half_the_image(name):
     import semhub
-    from semhub_image.analyses import ColourEditAnalysis
+    from semhub_image.lenses import ColourEditAnalysis
     from semhub_image.lenses import greedy_answer
 
     bb = vision_backbone(name)

@@ -96,7 +96,8 @@ def semhub_register_datasets(register) -> None:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
-    from semhub_arithmetic.analyses import ArithmeticLensAnalysis, ArithmeticPCAAnalysis
+    from semhub_arithmetic.lens import ArithmeticLensAnalysis
+    from semhub_arithmetic.pca import ArithmeticPCAAnalysis
 
     register(ArithmeticLensAnalysis())
     register(ArithmeticPCAAnalysis())

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
 import semhub
-from semhub import LogitLensResult, mean_ci, upper_peak
+from semhub import LogitLensResult
 from semhub_arithmetic.numbers import spell
 
 
@@ -31,6 +29,8 @@ class ArithmeticLensResult(LogitLensResult):
     summary_columns = ("items", "peak layer (>= L/3)", "word wins there", "log p digit / word there", "word wins at output")
 
     def summary_rows(self):
+        from semhub import upper_peak
+
         rec = self.records[0]
         wins, layers = rec["dominant_wins"], rec["layers"]
         k = upper_peak(wins, layers)
@@ -40,6 +40,10 @@ class ArithmeticLensResult(LogitLensResult):
 
 def arithmetic_lens(ctx) -> ArithmeticLensResult:
     """Per item, at the last token of '<result>=<a><op>': log p of the answer digit and of its word."""
+    import numpy as np
+
+    from semhub import mean_ci
+
     ds, bb = ctx.dataset, ctx.backbone
     for column in ("arithmetic_answer", "answer"):
         if column not in ds.columns:
@@ -71,3 +75,23 @@ def arithmetic_lens(ctx) -> ArithmeticLensResult:
               "ci95": {"native_logprob": digit_ci, "dominant_logprob": word_ci},
               "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe()}
     return ArithmeticLensResult([record], {"model": bb.name})
+
+
+# --- the declarations: what semhub_register_analyses registers (__init__.py) ---
+
+
+class ArithmeticLensAnalysis(semhub.Analysis):
+    """The paper's 2.2: is the answer more probable as a word than as a digit, per layer?"""
+
+    name = "arithmetic-lens"
+    min_views = 1  # a probe of one view
+    description = "logit lens at '<result>=<a><op>': the answer digit vs its English word, per layer"
+    plot_name = "arithmetic_lens.png"
+
+    input_kinds = ("text",)
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset)
+
+    def run(self, ctx):
+        return arithmetic_lens(ctx)

@@ -12,20 +12,23 @@ state lies nearer its answer's word anchor than its answer's digit anchor.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 import semhub
 from semhub import RecordsResult
 from semhub_arithmetic.lens import digit_id
 from semhub_arithmetic.numbers import spell
 
+if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
+    import numpy as np
+
 DRAWN = 100  # trajectories drawn in the figure (and kept in results.json), as in the paper
 
 
 def anchors(bb) -> tuple[list[str], np.ndarray]:
     """Labels and (20, d) unembedding rows: each digit without a space, then its word with one."""
+    import numpy as np
+
     weight = bb.part("unembedding").weight.detach().float().cpu()
     labels, rows = [], []
     for n in range(10):
@@ -39,6 +42,8 @@ def anchors(bb) -> tuple[list[str], np.ndarray]:
 def standardise(states: np.ndarray) -> np.ndarray:
     """z-score each prompt's (layers, d) matrix per dimension across its layers (scikit-learn's
     ``StandardScaler``: population std, a constant dimension left at 0)."""
+    import numpy as np
+
     mean = states.mean(axis=1, keepdims=True)
     std = states.std(axis=1, keepdims=True)
     return (states - mean) / np.where(std == 0, 1.0, std)
@@ -46,6 +51,8 @@ def standardise(states: np.ndarray) -> np.ndarray:
 
 def fit_plane(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, (2, d) components, explained-variance ratios) of a 2-D PCA of ``points``."""
+    import numpy as np
+
     mean = points.mean(0)
     _, s, vt = np.linalg.svd(points - mean, full_matrices=False)
     # scikit-learn's sign rule: each component's largest-magnitude loading is positive
@@ -55,6 +62,8 @@ def fit_plane(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def plot_pca(result: "ArithmeticPCAResult", path: Path) -> Path:
+    import numpy as np
+
     plt = semhub.pyplot()
     rec = result.records[0]
     fig, ax = plt.subplots(figsize=(6.4, 5.0), constrained_layout=True)
@@ -94,6 +103,8 @@ class ArithmeticPCAResult(RecordsResult):
 
 
 def arithmetic_pca(ctx, ops: str = "+") -> ArithmeticPCAResult:
+    import numpy as np
+
     ds, bb = ctx.dataset, ctx.backbone
     for column in ("arithmetic_answer", "answer"):
         if column not in ds.columns:
@@ -125,3 +136,31 @@ def arithmetic_pca(ctx, ops: str = "+") -> ArithmeticPCAResult:
               "drawn_ids": [picked.ids[i] for i in np.sort(drawn)]}
     return ArithmeticPCAResult([record], {"model": bb.name})
 
+
+# --- the declarations: what semhub_register_analyses registers (__init__.py) ---
+
+
+class ArithmeticPCAOptions(semhub.Options):
+    ops: str = semhub.option("+", help="Prompts whose operator is among these (the paper: additions only).")
+
+    def check(self) -> None:
+        if not self.ops or set(self.ops) - set("+-*"):
+            raise semhub.ParameterError("ops", f"{self.ops!r}: give operators among +, - and *")
+
+
+class ArithmeticPCAAnalysis(semhub.Analysis):
+    """The paper's 2.3: trajectories of '<result>=<a>+' states in the plane of the digit and word unembeddings."""
+
+    name = "arithmetic-pca"
+    min_views = 1  # a probe of one view
+    description = "2-D PCA of the 20 digit/word unembeddings; every layer's last-token state of '<result>=<a>+' projected"
+    plot_name = "arithmetic_pca.png"
+    input_kinds = ("text",)
+    Options = ArithmeticPCAOptions
+    paper = semhub.PaperSetting(drop_embeddings=False)  # the only experiment of the paper that keeps hs[0]
+
+    def work(self, ctx) -> int:
+        return sum(1 for p in ctx.dataset.columns.get("arithmetic_answer", []) if p and p[-1] in ctx.options.ops)
+
+    def run(self, ctx):
+        return arithmetic_pca(ctx, ctx.options.ops)

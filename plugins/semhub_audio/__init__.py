@@ -113,10 +113,11 @@ def semhub_register_commands(cli) -> None:
     @click.option("--language", default=None, help="Language code (en, es...); detected when not given.")
     def transcribe(files, model, language):
         """Transcribe audio files with a Whisper backbone (a sanity check of a checkpoint)."""
+        from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
         import semhub
         from semhub_audio.audio_io import read_audio
         from semhub_audio.transcribe import transcribe as run
-        from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
         if language is not None and language not in LANGUAGES:  # Whisper's languages, before the model loads
             raise semhub.ParameterError("language", f"{language!r} is not one of Whisper's language codes "
@@ -162,8 +163,8 @@ def semhub_register_commands(cli) -> None:
     @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write (then: --model OUT).")
     def convert_salmonn_command(ckpt, whisper, llm, beats, speech_only, window_frames, qformer_heads, out):
         """Assemble SALMONN (its trained parts, Whisper, BEATs, the LLM) into a folder semhub loads."""
-        from semhub_audio.prefix_lm import convert_salmonn
         from semhub import ParameterError, check_out_dir
+        from semhub_audio.prefix_lm import convert_salmonn
 
         if beats is not None and speech_only:
             raise ParameterError("speech_only", "contradicts --beats (give one of them)")
@@ -176,7 +177,8 @@ def semhub_register_commands(cli) -> None:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
-    from semhub_audio.analyses import AudioLensAnalysis, MammalSteeringAnalysis
+    from semhub_audio.lens import AudioLensAnalysis
+    from semhub_audio.mammal import MammalSteeringAnalysis
 
     register(AudioLensAnalysis())
     register(MammalSteeringAnalysis())

@@ -6,13 +6,14 @@ a seeded generator, so runs repeat exactly.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 import semhub
 from semhub import CurvesResult, SemhubError
 from semhub_audio.views import audio_views
+
+if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
+    import numpy as np
 
 
 class AudioLensResult(CurvesResult):
@@ -44,9 +45,10 @@ def labels_of(ctx) -> list[str]:
     return list(ctx.dataset.columns[column])
 
 
-
 def audio_lens(analysis, ctx) -> AudioLensResult:
     """Paper 6.2: each clip's label words at its audio positions vs a random disjoint label's."""
+    import numpy as np
+
     bb = ctx.backbone
     labels = labels_of(ctx)
     words = sorted({w for lab in labels for w in label_words(lab)})
@@ -71,3 +73,26 @@ def audio_lens(analysis, ctx) -> AudioLensResult:
                                    f"random label ({view})": np.exp(random).mean(0).tolist()},
                         "baseline_rows": other})
     return AudioLensResult(records, {"model": ctx.model_name, **ctx.settings.to_dict()})
+
+
+# --- the declarations: what semhub_register_analyses registers (__init__.py) ---
+
+
+class AudioOptions(semhub.Options):
+    label_view: str | None = semhub.option(None, help="The text column naming each clip's label "
+                                           "(default: the model's dominant language, e.g. en).")
+
+
+class AudioLensAnalysis(semhub.Analysis):
+    """Paper 6.2: at the audio positions, how probable are the clip's own label words vs a random label's?"""
+
+    name = "audio-lens"
+    description = "logit lens at audio positions: the clip's label words vs a random label's (paper 6.2)"
+    plot_name = "audio_lens.png"
+    Options = AudioOptions
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset) * len(audio_views(ctx))
+
+    def run(self, ctx):
+        return audio_lens(self, ctx)

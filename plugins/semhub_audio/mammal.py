@@ -1,15 +1,15 @@
 """The mammal / non-mammal intervention (paper 6.3): the computation behind ``mammal-steering``."""
 from __future__ import annotations
 
-from typing import ClassVar
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, ClassVar
 
 import semhub
 from semhub import CurvesResult, SemhubError
+from semhub_audio.lens import AudioOptions, labels_of
 from semhub_audio.views import audio_views
-from semhub_audio.lens import labels_of
+
+if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
+    import torch
 
 
 class MammalSteeringResult(CurvesResult):
@@ -19,6 +19,9 @@ class MammalSteeringResult(CurvesResult):
 
 def mammal_steering(analysis, ctx) -> MammalSteeringResult:
     """Paper 6.3: steer the audio positions toward an animal of the other class; P(yes) to the question."""
+    import numpy as np
+    import torch
+
     bb, view = ctx.backbone, audio_views(ctx)[0]
     if bb.placeholder_id("audio") is None:
         raise SemhubError(f"--model: {bb.name} is not an audio-prefix LLM (this needs Qwen2-Audio, SALMONN...)")
@@ -56,5 +59,28 @@ def mammal_steering(analysis, ctx) -> MammalSteeringResult:
 
 def p_yes(bb, enc, answers: torch.Tensor) -> float:
     """P(yes) / (P(yes) + P(no)) at the last prompt token, under the (normed) last layer."""
+    import torch
+
     reading = next(semhub.read_lens(bb, [enc], [bb.n_layers], sites="prompt_last", ids=answers))
     return float(torch.softmax(reading.logprobs[0, -1], -1)[0])
+
+
+# --- the declarations: what semhub_register_analyses registers (__init__.py) ---
+
+
+class MammalSteeringAnalysis(semhub.Analysis):
+    """Paper 6.3: push the audio positions from the heard animal toward one of the other class;
+    does the model's yes/no answer to "Is this animal a mammal?" follow?"""
+
+    name = "mammal-steering"
+    description = "W_U[new animal] - W_U[heard animal] at the audio positions; P(yes) to 'is it a mammal?' (paper 6.3)"
+    plot_name = "mammal_steering.png"
+    Options = AudioOptions
+    strengths = tuple(range(0, 101, 10))
+    question = " Is this animal a mammal?"
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset) * len(self.strengths)
+
+    def run(self, ctx):
+        return mammal_steering(self, ctx)

@@ -17,8 +17,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from transformers import (AutoConfig, AutoModelForCausalLM, Blip2QFormerConfig, Blip2QFormerModel, PretrainedConfig,
-                          PreTrainedModel, WhisperConfig)
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    Blip2QFormerConfig,
+    Blip2QFormerModel,
+    PretrainedConfig,
+    PreTrainedModel,
+    WhisperConfig,
+)
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from semhub import ParameterError, SemhubError

@@ -121,8 +121,11 @@ def whisper_config(variables: dict[str, np.ndarray]):
 def convert(data: bytes, target: Path, tokenizer_json: Path) -> None:
     """Write a transformers Whisper checkpoint (model, tokenizer, feature extractor) to ``target``."""
     import torch
-    from transformers import (PreTrainedTokenizerFast, WhisperFeatureExtractor,
-                              WhisperForConditionalGeneration)
+    from transformers import (
+        PreTrainedTokenizerFast,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+    )
 
     from semhub_audio.ct2 import read_ct2
 

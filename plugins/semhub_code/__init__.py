@@ -14,7 +14,6 @@ import ast
 from pathlib import Path
 from typing import Any
 
-
 from semhub import hookimpl, spoke_for_view
 from semhub_code.chars import char_index
 
@@ -127,7 +126,8 @@ def semhub_register_datasets(register) -> None:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
-    from semhub_code.analyses import CodeLensAnalysis, CodeRolesAnalysis
+    from semhub_code.lens import CodeLensAnalysis
+    from semhub_code.roles import CodeRolesAnalysis
 
     register(CodeLensAnalysis())
     register(CodeRolesAnalysis())

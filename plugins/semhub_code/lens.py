@@ -6,13 +6,13 @@ At every list-literal comma of the code view, per layer: log p of the first toke
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import semhub
-from semhub import RecordsResult, view_batches
+from semhub import RecordsResult
+
+if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
+    import torch
 
 WORDS = ("and", "or", "not")
 
@@ -57,6 +57,10 @@ class CodeLensResult(RecordsResult):
 
 def code_lens(ctx) -> CodeLensResult:
     """At every list comma of the code view, per layer: log p of ' and', ' or', ' not' and the next token."""
+    import numpy as np
+
+    from semhub import view_batches
+
     bb = ctx.backbone
     if "code" not in ctx.dataset.columns:
         raise semhub.SemhubError(f"{ctx.dataset.path}: the code lens needs a 'code' view")
@@ -84,3 +88,23 @@ def code_lens(ctx) -> CodeLensResult:
               "and_beats_or": (mats["and"] > mats["or"]).mean(0).tolist(),
               "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe()}
     return CodeLensResult([record], {"model": bb.name})
+
+
+# --- the declarations: what semhub_register_analyses registers (__init__.py) ---
+
+
+class CodeLensAnalysis(semhub.Analysis):
+    """The paper's 3.1: do list commas read as " and" under the logit lens?"""
+
+    name = "code-lens"
+    min_views = 1  # a probe of one view
+    description = "logit lens at list commas in code: ' and' / ' or' / ' not' / the next token, per layer"
+    plot_name = "code_lens.png"
+
+    input_kinds = ("text",)
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset)
+
+    def run(self, ctx):
+        return code_lens(ctx)

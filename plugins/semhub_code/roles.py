@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
-import torch
-
 import semhub
 from semhub import RecordsResult
 from semhub_code.chars import char_index
@@ -86,6 +83,8 @@ def arguments(source: str) -> list[Argument]:
 
 def plot_roles(result: "CodeRolesResult", path: Path) -> Path:
     """The paper's figure: the sign of the difference per (layer, argument), and the share per layer."""
+    import numpy as np
+
     plt = semhub.pyplot()
     from matplotlib.colors import ListedColormap
 
@@ -123,6 +122,9 @@ class CodeRolesResult(RecordsResult):
 
 
 def code_roles(ctx) -> CodeRolesResult:
+    import numpy as np
+    import torch
+
     bb = ctx.backbone
     if "code" not in ctx.dataset.columns:
         raise semhub.SemhubError(f"{ctx.dataset.path}: the semantic-role lens needs a 'code' view")
@@ -177,3 +179,22 @@ def code_roles(ctx) -> CodeRolesResult:
               "mean_difference": diff.mean(0).tolist(), "difference": diff.round(4).tolist(), "arguments": args,
               "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe()}
     return CodeRolesResult([record], {"model": bb.name})
+
+
+# --- the declarations: what semhub_register_analyses registers (__init__.py) ---
+
+
+class CodeRolesAnalysis(semhub.Analysis):
+    """The paper's 3.2: at the "(" or "," before an argument, the parameter's name vs the argument's text."""
+
+    name = "code-roles"
+    min_views = 1  # a probe of one view
+    description = "semantic-role lens: log p(' parameter name') - log p(' argument text') before each call argument"
+    plot_name = "code_roles.png"
+    input_kinds = ("text",)
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset)
+
+    def run(self, ctx):
+        return code_roles(ctx)

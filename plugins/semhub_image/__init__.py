@@ -107,8 +107,8 @@ def semhub_register_commands(cli) -> None:
     @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write (then: --model OUT).")
     def convert_open_clip_command(model_name, pretrained, out):
         """Write an open_clip model as a transformers CLIP folder semhub loads (needs the 'clip' extra)."""
-        from semhub_image.open_clip_convert import convert_open_clip
         from semhub import check_out_dir
+        from semhub_image.open_clip_convert import convert_open_clip
 
         check_out_dir(out)  # before the conversion's work
         convert_open_clip(model_name, pretrained, out)
@@ -117,8 +117,8 @@ def semhub_register_commands(cli) -> None:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
-    from semhub_image.analyses import (CaptionLensAnalysis, ColourEditAnalysis, ColourLensAnalysis,
-                                       JointAlignmentAnalysis, SegmentationLensAnalysis)
+    from semhub_image.joint import JointAlignmentAnalysis
+    from semhub_image.lenses import CaptionLensAnalysis, ColourEditAnalysis, ColourLensAnalysis, SegmentationLensAnalysis
 
     for analysis in (ColourLensAnalysis(), CaptionLensAnalysis(), SegmentationLensAnalysis(), ColourEditAnalysis(),
                      JointAlignmentAnalysis()):

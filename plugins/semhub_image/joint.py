@@ -2,13 +2,14 @@
 ``joint-alignment`` declaration in ``semhub_image.analyses``."""
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 import semhub
 from semhub import CurvesResult, SemhubError
 from semhub_image.lenses import image_view
+
+if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
+    import torch
 
 
 class JointAlignmentResult(CurvesResult):
@@ -36,6 +37,8 @@ def joint_alignment(ctx) -> JointAlignmentResult:
 
 def projected(tower, ctx, view: str, group: str) -> torch.Tensor:
     """(N, layers, joint dim) unit vectors: each layer's pooled state through the final norm and projection."""
+    import torch
+
     spoke = semhub.spoke_for_view(view)
     values = list(ctx.dataset.columns[view])
     size = ctx.settings.batch_size
@@ -54,3 +57,18 @@ def record(layers: torch.Tensor, target: torch.Tensor, what: str) -> dict[str, A
             "ylabel": "cosine in the joint space", "what": what, "n": n,
             "series": {"matched": stats["matched"].mean(1).tolist(), "mismatched": stats["mismatched"].mean(1).tolist(),
                        "retrieval@1": stats["hit_ab"].mean(1).tolist()}}
+
+
+# --- the declarations: what semhub_register_analyses registers (__init__.py) ---
+
+
+class JointAlignmentAnalysis(semhub.Analysis):
+    """Dual encoders: project each layer of one tower into the shared space (its final norm and
+    projection) and compare with the other tower's final embedding of the paired input."""
+
+    name = "joint-alignment"
+    description = "dual encoder: each tower's layers, projected to the joint space, vs the other's final embedding"
+    plot_name = "joint_alignment.png"
+
+    def run(self, ctx):
+        return joint_alignment(ctx)

@@ -8,13 +8,13 @@ from the lens (Chameleon's image codes) have them excluded automatically by ``se
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, Iterator
 
 import semhub
 from semhub import CurvesResult, SemhubError
+
+if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
+    import torch
 
 
 class ColourLensResult(CurvesResult):
@@ -75,6 +75,8 @@ def position_logprobs(ctx, ids: list[int], *, question: str = "", group: str = "
 
 def colour_lens(analysis, ctx) -> CurvesResult:
     """Paper 5.2: how often the colour word is the lens's top-1 at a solid colour's image positions."""
+    import numpy as np
+
     bb = ctx.backbone
     colours = column(ctx, "colour", "the colour name of each image")
     names = sorted(set(colours) | {analysis.baseline})
@@ -112,6 +114,8 @@ def least_overlap(captions: list[str]) -> list[int]:
 
 def caption_lens(analysis, ctx) -> CurvesResult:
     """Paper 5.3: the caption's nouns at the image positions vs the least-overlapping caption's."""
+    import numpy as np
+
     bb = ctx.backbone
     captions = column(ctx, bb.family.dominant_language, "the captions")
     if "nouns" in ctx.dataset.columns:
@@ -145,6 +149,9 @@ def caption_lens(analysis, ctx) -> CurvesResult:
 
 def segmentation_lens(analysis, ctx) -> CurvesResult:
     """Paper 5.4: each patch covered (> 50 %) by a class: the probability of its name."""
+    import numpy as np
+    import torch
+
     from semhub_image.patches import patch_labels
 
     bb = ctx.backbone
@@ -191,6 +198,9 @@ def two_colours(text: str, vocabulary: set[str]) -> set[str] | None:
 
 def colour_edit(analysis, ctx) -> CurvesResult:
     """Paper 5.5: write W_U[new] - W_U[old] over one half's image positions from layer i on."""
+    import numpy as np
+    import torch
+
     bb = ctx.backbone
     needs_vision_llm(bb)
     tops, bottoms = column(ctx, "top", "the top half's colour"), column(ctx, "bottom", "the bottom half's colour")
@@ -230,3 +240,70 @@ def colour_edit(analysis, ctx) -> CurvesResult:
 def greedy_answer(bb, enc, max_new_tokens: int) -> str:
     """The model's greedy answer to an encoded image prompt (under any steering hooks in force)."""
     return semhub.generate(bb, enc, max_new_tokens=max_new_tokens).continuations[0]
+
+
+# --- the declarations: what semhub_register_analyses registers (__init__.py) ---
+
+
+class ImageLens(semhub.Analysis):
+    """Lenses over each image once: progress counts images."""
+
+    input_kinds = ("image",)
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset)
+
+
+class ColourLensAnalysis(ImageLens):
+    """Paper 5.2: at a solid colour's image positions, how often is the colour word the lens's top-1 token?"""
+
+    name = "colour-lens"
+    description = "% of image positions whose lens top-1 is the image's colour (vs 'white'), per layer (paper 5.2)"
+    plot_name = "colour_lens.png"
+    question = "What is the color in the image?"
+    baseline = "white"
+
+    def run(self, ctx):
+        return colour_lens(self, ctx)
+
+
+class CaptionLensAnalysis(ImageLens):
+    """Paper 5.3: the caption's nouns at the image positions, against the least-overlapping caption's nouns."""
+
+    name = "caption-lens"
+    description = "sum over caption nouns of their mean p at the image positions vs an unrelated caption's (paper 5.3)"
+    plot_name = "caption_lens.png"
+    question = "What is in the image?\n"
+
+    def run(self, ctx):
+        return caption_lens(self, ctx)
+
+
+class SegmentationLensAnalysis(ImageLens):
+    """Paper 5.4: at each patch covered (> 50 %) by a class, the probability of that class's name."""
+
+    name = "segmentation-lens"
+    description = "each image patch's class name at its position vs a random other class name (paper 5.4)"
+    plot_name = "segmentation_lens.png"
+    question = "What is in the image?\n"
+
+    def run(self, ctx):
+        return segmentation_lens(self, ctx)
+
+
+class ColourEditAnalysis(semhub.Analysis):
+    """Paper 5.5: write W_U[new] - W_U[old] over one half's image positions from layer i on; does the answer change?"""
+
+    name = "colour-edit"
+    description = "replace one half's image states by W_U[new colour] - W_U[old] from layer i on (paper 5.5)"
+    plot_name = "colour_edit.png"
+    input_kinds = ("image",)
+    question = "What are the two colors in the image?\n"
+    max_new_tokens = 15
+    palette = ("red", "green", "blue", "black")  # the paper's; colours the data names beyond these join them
+
+    def work(self, ctx) -> int:
+        return len(ctx.dataset) * 4 * max(1, len(ctx.layers) - 1)
+
+    def run(self, ctx):
+        return colour_edit(self, ctx)
