@@ -2,6 +2,7 @@
 with an in-process word-level tokenizer (no downloads), and a CLI runner."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -160,3 +161,13 @@ def shuffled_pairs(folder, a: str = "en", b: str = "zh", data: str = "multilingu
     path = folder / "shuffled.jsonl"
     path.write_text("".join(json.dumps({a: x, b: y}, ensure_ascii=False) + "\n" for x, y in zip(ds.columns[a], other)))
     return path
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """(a saved tiny random model, six aligned en/fr rows): a whole run in seconds."""
+    model = save_tiny_lm(tmp_path / "tiny")
+    data = tmp_path / "rows.jsonl"
+    words = ["cat", "dog", "house", "tree", "river", "book"]
+    data.write_text("".join(json.dumps({"en": f"the {w}", "fr": f"le {w}"}) + "\n" for w in words))
+    return model, data

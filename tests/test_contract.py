@@ -56,17 +56,6 @@ def probe(fresh_plugins):
     catalog.clear_cache()
 
 
-@pytest.fixture
-def tiny(tmp_path):
-    from conftest import save_tiny_lm
-
-    model = save_tiny_lm(tmp_path / "tiny")
-    data = tmp_path / "rows.jsonl"
-    words = ["cat", "dog", "house", "tree", "river", "book"]
-    data.write_text("".join(json.dumps({"en": f"the {w}", "fr": f"le {w}"}) + "\n" for w in words))
-    return model, data
-
-
 def test_states_are_raw_and_centred_follows_the_flag(probe, tiny):
     model, data = tiny
     semhub.analyze("probe-centring", model=str(model), data=str(data), views=["en", "fr"])

@@ -3,7 +3,6 @@ Keywords build the same specs; a field given twice is refused; data is validated
 flags are generated from the specs' fields."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -11,17 +10,6 @@ import pytest
 import semhub
 from semhub import DataSpec, EngineSpec, ModelSpec, ParameterError, StoreSpec
 from semhub.backbone.loading import DTYPES
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    from conftest import save_tiny_lm
-
-    model = save_tiny_lm(tmp_path / "tiny")
-    data = tmp_path / "rows.jsonl"
-    words = ["cat", "dog", "house", "tree", "river", "book"]
-    data.write_text("".join(json.dumps({"en": f"the {w}", "fr": f"le {w}"}) + "\n" for w in words))
-    return model, data
 
 
 def test_specs_and_keywords_give_byte_identical_results(tiny):
