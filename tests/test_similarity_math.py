@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from semhub.analyses.similarity import item_statistics, similarity, summarise
+from semhub.analyses.similarity import similarity
+from semhub.analyses.stats import item_statistics, summarise
 
 
 def as_states(*layers):
