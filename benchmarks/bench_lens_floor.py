@@ -77,7 +77,8 @@ def main() -> None:
     ap.add_argument("--json", default="benchmarks/out/lens_floor.json")
     args = ap.parse_args()
 
-    from semhub.backbone.loading import dequantized_copy, resolve_source
+    from semhub.backbone.gguf import dequantized_copy
+    from semhub.backbone.loading import resolve_source
 
     model_dir = str(dequantized_copy(resolve_source("gemma3-270m")[0]))
     work = Path(tempfile.mkdtemp())

@@ -156,7 +156,8 @@ def main() -> None:
     batch_sizes = [int(x) for x in (args.batch_sizes or batch_sizes).split(",")]
     paper_max = args.paper_max if args.paper_max is not None else paper_max
 
-    from semhub.backbone.loading import dequantized_copy, resolve_source
+    from semhub.backbone.gguf import dequantized_copy
+    from semhub.backbone.loading import resolve_source
 
     model_dir = str(dequantized_copy(resolve_source("gemma3-270m")[0]))  # every contender loads these files
     work = Path(tempfile.mkdtemp())

@@ -58,7 +58,8 @@ def main() -> None:
     args = ap.parse_args()
 
     import semhub
-    from semhub.backbone.loading import dequantized_copy, resolve_source
+    from semhub.backbone.gguf import dequantized_copy
+    from semhub.backbone.loading import resolve_source
 
     data = args.data or str(semhub.plugins.catalog.datasets()["multilingual"].path)
     if args.limit:

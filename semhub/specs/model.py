@@ -49,7 +49,7 @@ class ModelSpec(Ingredient):
         """Everything that can be refused before the model loads: an empty name, an unknown dtype, a
         malformed device map (parsed once here: ``device_map`` holds the parsed form afterwards), an
         offload folder without a device map or in a place that cannot be a folder."""
-        from semhub.backbone.loading import check_offload_folder, parse_device_map
+        from semhub.backbone.placement import check_offload_folder, parse_device_map
 
         if self.model is not None and not str(self.model).strip():
             raise ParameterError("model", "is empty: give a registered name, a local folder or a hub id")
