@@ -130,13 +130,23 @@ def test_paper_dictionary_lens_on_a_tiny_model(tmp_path):
     tok = bb.tokenizer
     native, dominant, n = paper_lens(bb, [b for _, b in TINY_ROWS], translations,
                                      lambda t: [m.span() for m in re.finditer(r"\w+", t)],
-                                     lambda t: tok(" " + t, add_special_tokens=False)["input_ids"])
+                                     lambda t: tok(t, add_special_tokens=False)["input_ids"])  # bare: not Llama 3
     assert rec["n_positions"] == n
     assert torch.allclose(torch.tensor(rec["native_logprob"]), native, atol=1e-4)
     assert torch.allclose(torch.tensor(rec["dominant_logprob"]), dominant, atol=1e-4)
     default = semhub.analyze("logit-lens", backbone=bb, data=data, views=["en", "es"], n_boot=0,
                              dictionary=dictionary).results["logit_lens"][0]
     assert (default["bos"], default["sites"], default["lens_norm"]) == (True, "substring", True)
+
+
+def test_paper_glosses_are_bare_except_on_llama_3():
+    """The paper's code adds a leading space to a gloss only when the model path names Llama 3."""
+    from semhub.analyses.logit_lens import paper_gloss
+
+    assert paper_gloss("meta-llama/Meta-Llama-3-8B", "cat") == " cat"
+    assert paper_gloss("/models/llama3-instruct", "cat") == " cat"
+    for name in ("meta-llama/Llama-2-7b-hf", "gemma3-270m", "Qwen/Qwen2-0.5B", "/models/tiny"):
+        assert paper_gloss(name, "cat") == "cat"
 
 
 def test_paper_conflicts_name_the_parameter(tmp_path):
@@ -267,7 +277,7 @@ def test_paper_dictionary_lens_on_the_default_model(gemma):
     tok = gemma.tokenizer
     native, dominant, n = paper_lens(gemma, ds.columns["zh"], dictionary.translations("zh", "en"),
                                      lambda t: segment(t, "zh"),
-                                     lambda t: tok(" " + t, add_special_tokens=False)["input_ids"])
+                                     lambda t: tok(t, add_special_tokens=False)["input_ids"])  # bare: not Llama 3
     assert rec["n_positions"] == n > 20
     # log-probs reach -2000 under the raw lens: compare relative to their size
     for got, want in ((rec["native_logprob"], native), (rec["dominant_logprob"], dominant)):

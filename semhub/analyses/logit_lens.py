@@ -83,6 +83,13 @@ def whole_words(text: str, language: str, positions: dict[tuple[int, int], list[
     return found
 
 
+def paper_gloss(model_name: str, text: str) -> str:
+    """The gloss as the paper's code tokenizes it: it adds a leading space only when the model's path names
+    Llama 3 ("llama-3", "llama3"), and scores the bare string on every other model."""
+    name = str(model_name).lower()
+    return " " + text if ("llama-3" in name or "llama3" in name) else text
+
+
 def probe_sites(texts, enc, translations: dict[str, list[str]], backbone, *, sites: str = "substring",
                 language: str = "", translation_space: str = "tokenizer") -> list[Site]:
     """Where, in a batch, a dictionary word is exactly one token preceded by a content token.
@@ -90,8 +97,8 @@ def probe_sites(texts, enc, translations: dict[str, list[str]], backbone, *, sit
     ``sites``: ``substring`` finds dictionary entries anywhere (word boundaries except in CJK);
     ``words`` probes only segmented whole words (``semhub.data.segmentation``), the paper's rule.
     ``translation_space``: ``tokenizer`` scores a translation's word-start form (the tokenizer's
-    prefix-space rule: " cat" for byte-level BPE and Gemma); ``none`` the bare string, which is what
-    the paper's code does for every model but Llama 3.
+    prefix-space rule: " cat" for byte-level BPE and Gemma); ``none`` the bare string; ``paper`` what the
+    paper's code does for this model (``paper_gloss``: the bare string, " gloss" for Llama 3).
     """
     if enc.offsets is None:
         raise SemhubError("the logit-lens dictionary probe needs character offsets (a fast tokenizer)")
@@ -99,7 +106,9 @@ def probe_sites(texts, enc, translations: dict[str, list[str]], backbone, *, sit
     cache: dict[str, list[int]] = {}
 
     def token_ids(text: str) -> list[int]:
-        if translation_space == "none":
+        if translation_space == "paper":
+            text = paper_gloss(backbone.name, text)
+        if translation_space in ("none", "paper"):
             return tok(text, add_special_tokens=False)["input_ids"]
         return word_start_ids(tok, text, quirks)
 
@@ -251,9 +260,10 @@ class LogitLensOptions(Options):
     sites: str = option("substring", choices=("substring", "words"),
                         help="Probe sites: dictionary entries found as substrings (word boundaries except in CJK), "
                              "or whole segmented words that are one token (jieba for Chinese; --paper's rule).")
-    translation_space: str = option("tokenizer", choices=("tokenizer", "none"),
+    translation_space: str = option("tokenizer", choices=("tokenizer", "none", "paper"),
                                     help="Score a translation's word-start form by the tokenizer's prefix-space "
-                                         "rule, or the bare string (the paper's code on models other than Llama 3).")
+                                         "rule, the bare string, or as the paper's code does for the model at hand "
+                                         "(paper: bare, ' gloss' for Llama 3; --paper's choice).")
 
     def check(self) -> None:
         if self.dictionary is not None:
@@ -271,8 +281,9 @@ class LogitLensAnalysis(Analysis):
     plot_name = "logit_lens.png"
     input_kinds = ("text",)
     Options = LogitLensOptions
-    # multilingual/logit_lens.py: no BOS (add_special_tokens=False), jieba words that are one token
-    paper = PaperSetting(bos=False, options={"sites": "words"})
+    # multilingual/logit_lens.py: no BOS (add_special_tokens=False), jieba words that are one token, the gloss
+    # tokenized bare (with a leading space on Llama 3 only)
+    paper = PaperSetting(bos=False, options={"sites": "words", "translation_space": "paper"})
 
     def work(self, ctx) -> int:
         """Rows to process, for the progress bar: every view but the dominant one."""
