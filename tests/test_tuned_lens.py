@@ -280,3 +280,35 @@ def test_latent_language_cloze_prompts_come_from_the_data(tmp_path):
     with pytest.raises(ParameterError, match="'cat' has no ___"):
         semhub.analyze("latent-language", backbone=bb, data=tmp_path / "bad.jsonl", views=["en"], task="cloze",
                        target="es")
+
+
+def test_lens_quality_draws_its_positions_across_all_texts(tmp_path):
+    """A cap on positions takes them uniformly (seeded) from every text, not the first ones of the
+    length-sorted batches (which were the shortest texts only); the draw is recorded."""
+    from semhub.lens.quality import sampled_content_states
+    from semhub.readout.collect import encode_values
+
+    bb = tiny_backbone("llama")
+    long_text = " ".join(list(reversed(WORDS)) * 6)  # starts with a word no short text starts with
+    texts = [" ".join(WORDS[: 1 + (i % 3)]) for i in range(30)] + [long_text] * 4  # few long texts
+    batches = list(encode_values(bb, texts, "text", 4))
+    sizes = [int(b.groups["content"].sum()) for b in batches]
+    states, available = sampled_content_states(bb, batches, [0, 1], max_tokens=60, seed=3)
+    assert available == sum(sizes) > 60 and states[1].shape[0] == 60
+    first = content_states(bb, batches, [0, 1], max_tokens=60)  # the biased read, for contrast
+    long_rows = {tuple(r.tolist()) for b in batches for r in b.inputs["input_ids"] if len(r) > 20}
+    assert long_rows  # the long texts are in the last batches
+    drawn_again, _ = sampled_content_states(bb, batches, [0, 1], max_tokens=60, seed=3)
+    assert torch.equal(drawn_again[1], states[1])  # seeded
+    other, _ = sampled_content_states(bb, batches, [0, 1], max_tokens=60, seed=4)
+    assert not torch.equal(other[1], states[1])
+    # the long texts' positions are in the draw (their share of all positions is most of them)
+    long_states, _ = sampled_content_states(bb, batches[-1:], [0, 1], max_tokens=10_000, seed=0)
+    in_draw = sum(bool((states[1] == row).all(-1).any()) for row in long_states[1])  # layer 1: context-dependent
+    in_first = sum(bool((first[1] == row).all(-1).any()) for row in long_states[1])
+    assert in_draw > 0 and in_first == 0
+    data = tmp_path / "held.txt"
+    data.write_text("\n".join(texts) + "\n")
+    rec = semhub.analyze("lens-quality", backbone=bb, data=data, views=["text"], n_boot=0,
+                         max_positions=60).results["lens_quality"][0]
+    assert rec["n"] == 60 and rec["positions_available"] > 60 and rec["positions_seed"] == 0

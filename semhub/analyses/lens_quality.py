@@ -52,7 +52,7 @@ def lenses_to_judge(ctx) -> dict[str, object]:
 def run_lens_quality(ctx) -> LensQualityResult:
     import numpy as np
 
-    from semhub.lens.quality import content_states, judge_lenses
+    from semhub.lens.quality import judge_lenses, sampled_content_states
     from semhub.readout.collect import view_batches
 
     bb, L = ctx.backbone, ctx.backbone.n_layers
@@ -60,15 +60,17 @@ def run_lens_quality(ctx) -> LensQualityResult:
     if not layers:
         raise SemhubError("--layers: lens quality reads layers below the last one (the last is the model's output)")
     batches = (enc for view in ctx.views for _, enc in view_batches(bb, ctx.dataset, view, ctx.settings.batch_size))
-    states = content_states(bb, batches, sorted(set(layers) | {L}), max_tokens=ctx.options.max_positions)
+    states, available = sampled_content_states(bb, batches, sorted(set(layers) | {L}),
+                                               max_tokens=ctx.options.max_positions, seed=ctx.settings.seed)
     n = int(states[L].shape[0])
+    drawn = {"positions_available": available, "positions_seed": ctx.settings.seed}
     judged = lenses_to_judge(ctx)
     kl, top1 = judge_lenses(judged, states, layers, judged["logit"], on_lens=ctx.on_batch)
     described = {name: lens.describe() for name, lens in judged.items()}
     records = [
-        {"metric": "kl", "x": layers, "n": n, "series": kl, "lenses": described, "title": f"{bb.name}: KL(final || lens)",
-         "xlabel": "layer", "ylabel": "nats (mean over positions)"},
-        {"metric": "top1", "x": layers, "n": n, "series": top1, "lenses": described,
+        {"metric": "kl", "x": layers, "n": n, **drawn, "series": kl, "lenses": described,
+         "title": f"{bb.name}: KL(final || lens)", "xlabel": "layer", "ylabel": "nats (mean over positions)"},
+        {"metric": "top1", "x": layers, "n": n, **drawn, "series": top1, "lenses": described,
          "title": f"{bb.name}: top-1 agreement with the output", "xlabel": "layer", "ylabel": "share of positions"},
     ]
     if "logit" in kl and len(kl) > 1:
@@ -81,8 +83,8 @@ def run_lens_quality(ctx) -> LensQualityResult:
 
 
 class LensQualityOptions(Options):
-    max_positions: int = option(1000, min=10, help="Positions judged (each costs two full-vocabulary "
-                                "projections per layer and lens).")
+    max_positions: int = option(1000, min=10, help="Positions judged, drawn uniformly (seeded by --seed) across "
+                                "all texts (each costs two full-vocabulary projections per layer and lens).")
 
 
 class LensQualityAnalysis(Analysis):
