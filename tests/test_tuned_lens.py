@@ -312,3 +312,34 @@ def test_lens_quality_draws_its_positions_across_all_texts(tmp_path):
     rec = semhub.analyze("lens-quality", backbone=bb, data=data, views=["text"], n_boot=0,
                          max_positions=60).results["lens_quality"][0]
     assert rec["n"] == 60 and rec["positions_available"] > 60 and rec["positions_seed"] == 0
+
+
+def test_a_lens_for_another_model_is_refused_unless_forced_and_nan_translators_never(tmp_path, monkeypatch):
+    import shutil
+
+    from conftest import save_tiny_lm
+    from safetensors.torch import load_file, save_file
+
+    first = save_tiny_lm(tmp_path / "a")
+    second = tmp_path / "b"
+    shutil.copytree(first, second)  # the same width and depth, other weights
+    state = load_file(second / "model.safetensors")
+    name = next(k for k in state if k.endswith("mlp.up_proj.weight"))
+    state[name] = state[name] + 0.5
+    save_file(state, second / "model.safetensors", metadata={"format": "pt"})
+    bb_a, bb_b = semhub.load(str(first)), semhub.load(str(second))
+    L, d = bb_a.n_layers, bb_a.d_model
+    from semhub.lens.tuned import lens_key
+
+    save_tuned_lens(tmp_path / "lens", torch.eye(d).repeat(L, 1, 1), torch.zeros(L, d), base_model=bb_a.name,
+                    manifest={"model": bb_a.describe(), "model_key": lens_key(bb_a)})
+    assert load_tuned_lens(bb_a, tmp_path / "lens").n_layers == L
+    with pytest.raises(ParameterError, match="^lens_path: .* was trained for .*SEMHUB_FORCE_LENS=1 applies it anyway"):
+        load_tuned_lens(bb_b, tmp_path / "lens")
+    monkeypatch.setenv("SEMHUB_FORCE_LENS", "1")
+    assert load_tuned_lens(bb_b, tmp_path / "lens").n_layers == L
+    weight = torch.eye(d).repeat(L, 1, 1)
+    weight[1, 0, 0] = float("nan")
+    save_tuned_lens(tmp_path / "nan", weight, torch.zeros(L, d), base_model=bb_a.name)
+    with pytest.raises(DataError, match="NaN or infinite"):
+        load_tuned_lens(bb_a, tmp_path / "nan")

@@ -2,8 +2,6 @@
 ``semhub.lens.tuned``), registered by ``default_plugins/lenses.py``; ``build_lens``: what --lens picks."""
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +9,10 @@ from semhub.contract.lens import LensKind
 from semhub.errors import ParameterError
 
 
-def lens_key(backbone: Any) -> str:
-    """A model's identity for its default tuned-lens folder: its description minus where it runs."""
-    ident = {k: v for k, v in backbone.describe().items() if k not in ("device", "attn_implementation", "dtype")}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def default_lens_folder(backbone: Any) -> Path:
     """Where ``semhub train-lens`` puts a model's tuned lens unless told otherwise."""
     from semhub.cache import cache_root
+    from semhub.lens.tuned import lens_key
 
     return cache_root() / "lenses" / f"{backbone.name.replace('/', '--')}-{lens_key(backbone)}"
 

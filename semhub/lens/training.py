@@ -97,12 +97,12 @@ def train_lens(
     """
     import torch
 
-    from semhub.lens.kinds import default_lens_folder, lens_key
+    from semhub.lens.kinds import default_lens_folder
     from semhub.lens.logit import Lens
     from semhub.readout.collect import encode_values
     from semhub.lens.quality import content_states, judge_lenses
     from semhub.lens.fit import TrainConfig, final_targets, sampled_kl, train
-    from semhub.lens.tuned import TunedLens, load_tuned_lens, save_tuned_lens
+    from semhub.lens.tuned import TunedLens, lens_key, load_tuned_lens, save_tuned_lens
 
     model_spec = ModelSpec.of(model, keywords)
     data_spec = DataSpec.of(data, keywords)

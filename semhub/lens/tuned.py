@@ -14,6 +14,7 @@ semhub's layer index is the HF ``hidden_states`` index, so translator i reads se
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,35 @@ def lens_folder(path: str | Path) -> Path:
     return files[0].parent
 
 
+def lens_key(backbone: Any) -> str:
+    """A model's identity for its default tuned-lens folder: its description minus where it runs."""
+    ident = {k: v for k, v in backbone.describe().items() if k not in ("device", "attn_implementation", "dtype")}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+FORCE_ENV = "SEMHUB_FORCE_LENS"
+
+
+def check_lens_model(folder: Path, backbone) -> None:
+    """A lens semhub trained records the model it was made for (``model_key``: its description, content
+    digest included); one made for another model is refused, even of the same width, unless
+    ``SEMHUB_FORCE_LENS=1``. Lenses without the record (published ones) are checked by shape only."""
+    from semhub.files import read_json_object
+
+    if not (folder / MANIFEST).is_file() or os.environ.get(FORCE_ENV) == "1":
+        return
+    made_for = read_json_object(folder / MANIFEST, "a tuned lens's manifest")
+    key = made_for.get("model_key")
+    if key is not None and key != lens_key(backbone):
+        model = made_for.get("model", {}).get("name", "another model") if isinstance(made_for.get("model"), dict) \
+            else "another model"
+        raise ParameterError("lens_path", f"{folder} was trained for {model} (key {key}), not {backbone.name} "
+                                          f"(key {lens_key(backbone)}); {FORCE_ENV}=1 applies it anyway")
+
+
 def load_tuned_lens(backbone, folder: str | Path) -> TunedLens:
-    """The tuned lens of ``folder`` (a local folder or a published lens id, see ``lens_folder``) for ``backbone``."""
+    """The tuned lens of ``folder`` (a local folder or a published lens id, see ``lens_folder``) for ``backbone``:
+    of its shape, made for it (``check_lens_model``), with finite translators."""
     folder = lens_folder(folder)
     config = read_config(folder)
     if (config["d_model"], config["num_hidden_layers"]) != (backbone.d_model, backbone.n_layers):
@@ -133,6 +161,9 @@ def load_tuned_lens(backbone, folder: str | Path) -> TunedLens:
         bias = torch.stack([state[f"{i}.bias"] for i in range(L)]) if "0.bias" in state else None
     except (KeyError, TypeError, RuntimeError) as exc:
         raise DataError(folder / PARAMS, None, f"expected translators 0..{L - 1} ('i.weight', 'i.bias'): {exc}") from None
+    if not bool(torch.isfinite(weight).all()) or (bias is not None and not bool(torch.isfinite(bias).all())):
+        raise DataError(folder / PARAMS, None, "the translators hold NaN or infinite values")
+    check_lens_model(folder, backbone)
     return TunedLens(backbone, weight, bias, path=str(folder), sha256=hashlib.sha256(raw).hexdigest())
 
 
