@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from semhub.errors import ParameterError
+from semhub.runs.pipeline import check_context
 from semhub.runs.run import Run
 from semhub.runs.rundir import environment
 from semhub.specs.model import ModelSpec
@@ -63,6 +64,7 @@ def patchscope(
     bb = backbone or model_spec.load()
     require_text(bb)
     load_s = time.perf_counter() - t0
+    check_context(bb, [prompt.text, *sources], max_new_tokens)  # a continuation must fit the context window
     chosen = parse_layers(layers, bb.n_layers)
     if target_layer is not None and target_layer > bb.n_layers:
         raise ParameterError("target_layer", f"{target_layer} out of range 0..{bb.n_layers} for this model")

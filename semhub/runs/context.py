@@ -15,7 +15,7 @@ from semhub.readout.capture import POOLINGS
 from semhub.readout.layers import parse_layers
 from semhub.specs.data import Inputs
 from semhub.specs.inputs import check_inputs
-from semhub.specs.store import STORE_DTYPES
+from semhub.specs.store import MAX_SHARD_ROWS, STORE_DTYPES
 
 MAX_BOOTSTRAP = 100_000  # resamples: more adds nothing to a 95% interval and only costs memory
 
@@ -68,6 +68,8 @@ class RunSettings:
         for name in ("batch_size", "shard_rows"):
             if int(getattr(self, name)) < 1:
                 raise ParameterError(name, f"must be at least 1, got {getattr(self, name)}")
+        if int(self.shard_rows) > MAX_SHARD_ROWS:
+            raise ParameterError("shard_rows", f"must be at most {MAX_SHARD_ROWS:,}, got {self.shard_rows}")
         if self.limit is not None and int(self.limit) < 2:
             raise ParameterError("limit", f"must be at least 2, got {self.limit}")
         if not 0 <= int(self.n_boot) <= MAX_BOOTSTRAP:

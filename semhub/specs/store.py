@@ -9,6 +9,7 @@ from semhub.errors import ParameterError
 from semhub.specs.ingredient import Ingredient
 
 STORE_DTYPES = ("float32", "float16", "bfloat16")
+MAX_SHARD_ROWS = 10_000_000  # rows of one shard; a shard is held in memory while it is written
 
 
 @dataclass
@@ -29,7 +30,7 @@ class StoreSpec(Ingredient):
     resume: bool = option(False, help="Continue the --store a killed run left behind (identical results).")
     store_dtype: str = option("float32", choices=STORE_DTYPES, help="Precision of stored states (half the disk "
                                                                      "with float16).")
-    shard_rows: int = option(1024, min=1, help="Dataset rows per store shard (the unit of resumption).")
+    shard_rows: int = option(1024, min=1, max=MAX_SHARD_ROWS, help="Dataset rows per store shard (the unit of resumption).")
     from_store: Path | None = option(None, help="Run a state analysis (similarity...) on a finished store, "
                                                 "without loading the model.")
 
