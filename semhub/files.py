@@ -104,6 +104,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` to write; on success it replaces ``path`` whole, on failure it
     vanishes. Readers see the old file or the new one, never half of it."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # an output's missing folders (its place was checked first)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # ``.<name>.*.tmp``
     os.close(fd)
     tmp = Path(name)

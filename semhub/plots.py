@@ -23,8 +23,13 @@ def save_figure(fig: Any, path: Path) -> Path:
     """Save a figure as PNG and close it (figures are never kept open between runs)."""
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    from semhub.files import atomic_file
+
+    try:
+        with atomic_file(Path(path)) as tmp:  # the format from the name: the temporary file has none
+            fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return path
 
 

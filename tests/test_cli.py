@@ -91,3 +91,17 @@ def test_analyze_any_local_model_directory(cli_run, tmp_path):
     assert manifest["options"]["device_map"] == "cpu" and manifest["data"]["rows"] == 3
     rec = json.loads((out / "results.json").read_text())["similarity"][0]
     assert (rec["a"], rec["b"], rec["n"], rec["layers"]) == ("en", "es", 3, [0, 1, 2, 3])
+
+
+def test_outputs_into_folders_that_do_not_exist_yet_are_written(cli_run, tmp_path):
+    """An output file's missing folders are created when it is written (its place was checked first)."""
+    from conftest import save_tiny_lm
+
+    tiny = save_tiny_lm(tmp_path / "tiny")
+    code, _, err = cli_run("lens", "the cat", "--model", str(tiny), "--out", str(tmp_path / "new" / "deeper" / "l.png"))
+    assert code == 0, err
+    assert (tmp_path / "new" / "deeper" / "l.png").read_bytes()[:4] == b"\x89PNG"
+    code, _, err = cli_run("make-arithmetic", "--out", str(tmp_path / "made" / "a.jsonl"))
+    assert code == 0, err
+    assert (tmp_path / "made" / "a.jsonl").stat().st_size > 0
+    assert not list((tmp_path / "made").glob(".*tmp")) and not list((tmp_path / "new" / "deeper").glob(".*"))

@@ -103,7 +103,7 @@ def semhub_register_commands(cli) -> None:
         if layers is not None:
             parse_layer_spec(layers)
         semhub.RunSettings(lens=lens_name, lens_norm=lens_norm, lens_path=lens_path).check()  # before the model loads
-        out = semhub.check_out_file(out, suffix=".png")
+        out = semhub.check_out_file(out, suffix=".png", suffixes=(".png", ".pdf", ".svg"))
         spec = semhub.ModelSpec(**model)
         spec.check()
         bb = spec.load()
