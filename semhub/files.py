@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from semhub.errors import DataError
+from semhub.errors import DataError, first_line
 
 MAX_FILE_BYTES = 1 << 30  # 1 GiB of aligned text; bigger corpora belong in a hub dataset or a store
 MAX_LINE_CHARS = 1_000_000  # one aligned row; longer lines are a wrong file, not a long sentence
@@ -94,6 +94,8 @@ def read_json_object(path: Path, expect: str = "a JSON object", *, limit: int = 
         raise DataError(path, exc.lineno, f"not {expect} (invalid JSON: {exc.msg})") from None
     except RecursionError:
         raise DataError(path, None, "unreadable (nested too deeply)") from None
+    except ValueError as exc:  # an integer beyond Python's digit limit for str -> int
+        raise DataError(path, None, f"unreadable (a number Python will not read: {first_line(exc)})") from None
     if not isinstance(value, dict):
         raise DataError(path, None, f"expected a JSON object, got {type(value).__name__}")
     return value

@@ -105,3 +105,13 @@ def test_outputs_into_folders_that_do_not_exist_yet_are_written(cli_run, tmp_pat
     assert code == 0, err
     assert (tmp_path / "made" / "a.jsonl").stat().st_size > 0
     assert not list((tmp_path / "made").glob(".*tmp")) and not list((tmp_path / "new" / "deeper").glob(".*"))
+
+
+def test_lens_text_with_a_lone_surrogate_is_one_line(cli_run, tmp_path):
+    from conftest import save_tiny_lm
+
+    tiny = save_tiny_lm(tmp_path / "tiny")
+    cli_run("--help")  # flushes what saving the model printed
+    code, _, err = cli_run("lens", "the \udcff cat", "--model", str(tiny), "--out", str(tmp_path / "l.png"))
+    assert code == 2 and err.strip() == "Error: TEXT holds a lone surrogate: not text a tokenizer can read"
+    assert not (tmp_path / "l.png").exists()

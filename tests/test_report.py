@@ -124,7 +124,8 @@ def test_report_embeds_only_the_run_figures_never_through_a_link(run_dir, tmp_pa
     ("manifest.json", "[" * 100_000, "manifest.json: unreadable (nested too deeply)"),
     ("manifest.json", "link", "manifest.json: not a regular file (a run's files are never links)"),
     ("manifest.json", '{"model": "x", "data": 3, "options": []}', None),  # odd shapes still render
-], ids=["manifest-list", "results-list", "not-utf8", "deep", "linked-manifest", "odd-shapes"])
+    ("results.json", '{"x": ' + "9" * 5000 + "}", "results.json: unreadable (a number Python will not read"),
+], ids=["manifest-list", "results-list", "not-utf8", "deep", "linked-manifest", "odd-shapes", "huge-int"])
 def test_report_reads_only_sound_run_files(name, content, expect, run_dir, tmp_path, cli_run):
     import shutil
 

@@ -14,11 +14,14 @@ class Scorer:
         name: how ``--scorer NAME`` and ``SteerSpec.scorers`` pick it; unique across plugins.
         description: one line for ``semhub plugins``.
         default: scored when a steering run names no scorer (the built-in ``perplexity`` and ``relevance`` are).
+        reads_target_language: ``score`` uses ``target_language`` (``language``, ``sentiment``); a run that
+            gives one while none of its scorers reads it is refused before the model loads.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     default: ClassVar[bool] = False
+    reads_target_language: ClassVar[bool] = False
 
     def score(self, generation: "Generation", backbone: "Backbone", *, target_language: str | None = None) -> list[float]:
         """One value per ``generation.continuations`` entry, in order."""
@@ -63,3 +66,8 @@ class Experiment:
     def __post_init__(self) -> None:
         if self.command not in ("analyze", "steer"):
             raise ValueError(f"Experiment {self.name!r}: command must be 'analyze' or 'steer', not {self.command!r}")
+
+
+def reads_target_language(scorer: Any) -> bool:
+    """``scorer.reads_target_language``, False for a scorer that does not declare it."""
+    return bool(getattr(scorer, "reads_target_language", Scorer.reads_target_language))

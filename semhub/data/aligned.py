@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semhub.errors import DataError, SemhubError
+from semhub.errors import DataError, SemhubError, first_line
 from semhub.files import atomic_write, read_text, text_lines
 
 VIEW_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)*$")
@@ -126,6 +126,8 @@ def _load_jsonl(path: Path, text: str) -> tuple[list[str], dict[str, list[Any]],
             raise DataError(path, line_no, "JSON nested too deeply") from None
         except RepeatedKey as exc:
             raise DataError(path, line_no, f"key {exc.key!r} appears twice in one object (JSON keeps only the last)") from None
+        except ValueError as exc:  # an integer beyond Python's digit limit for str -> int
+            raise DataError(path, line_no, f"a number Python will not read ({first_line(exc)})") from None
         if not isinstance(obj, dict):
             raise DataError(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
         row_id = obj.pop("id", None)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from semhub.contract.options import Options, check_seed
 from semhub.data.aligned import AlignedDataset
-from semhub.errors import ParameterError, SemhubError
+from semhub.errors import DataError, ParameterError, SemhubError
 from semhub.readout.capture import POOLINGS
 from semhub.readout.layers import parse_layers
 from semhub.specs.data import Inputs
@@ -315,6 +315,11 @@ def context_from_store(store: str | Path, views: list[str] | None = None, *, set
     unknown = [v for v in views if v not in spec["views"]]
     if unknown:
         raise ParameterError("views", f"{', '.join(unknown)} not in the store (it holds {', '.join(spec['views'])})")
+    store_obj = ActivationStore(store)
+    shards = [len(list((store_obj.root / view).glob("shard-*.safetensors"))) for view in views]
+    if spec["rows"] > min(shards, default=0) * spec["shard_rows"]:  # never trust a count to allocate by
+        raise DataError(store_obj.manifest_path, None, f"claims {spec['rows']:,} rows, but the shards of "
+                        f"{', '.join(views)} hold at most {min(shards, default=0) * spec['shard_rows']:,}")
     ds = AlignedDataset(Path(spec["data"]), [str(i) for i in range(spec["rows"])], {}, [], spec["data_sha256"])
     base = settings or RunSettings()
     settings = RunSettings(**{**base.to_dict(), "pooling": spec["pooling"], "batch_size": spec["batch_size"],

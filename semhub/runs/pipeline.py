@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 
 from semhub.contract.analysis import declared, options_class
 from semhub.contract.options import Options, check_seed
+from semhub.contract.steering import reads_target_language
 from semhub.errors import ParameterError, RunError, SemhubError, first_line
 from semhub.plugins import catalog
 from semhub.contract.spoke import allow_outside_paths as allowing, encoding, optional, outside_paths_allowed
@@ -397,6 +398,9 @@ def steer(
         scorer = catalog.lookup("scorer", table, name)
         if callable(getattr(scorer, "check", None)) and (not preset or spec_overrides.get("target_language")):
             scorer.check(target_language=spec_overrides.get("target_language"))  # before the model loads
+    if spec_overrides.get("target_language") and named and not any(reads_target_language(table[n]) for n in named):
+        readers = ", ".join(n for n, s in table.items() if reads_target_language(s)) or "none loaded"
+        raise ParameterError("target_language", f"none of the scorers ({', '.join(named)}) reads it ({readers} do)")
     check_steer_values(spec_overrides, pair=pair, unembed=unembed, contrast=contrast)
     model_spec.check()  # a malformed device map fails before the model loads
     if isinstance(vector, (str, Path)):

@@ -37,6 +37,7 @@ def identify(text: str) -> str | None:
 class LanguageScorer:
     name = "language"
     description = "1 if the continuation is identified as --target-language (py3langid), else 0"
+    reads_target_language = True
 
     def check(self, *, target_language: str | None = None, **_):
         if not target_language:
@@ -85,6 +86,7 @@ def lexicon_sentiment(text: str, lang: str) -> float:
 class SentimentScorer:
     name = "sentiment"
     description = "lexicon sentiment in [-1, 1] for --target-language (lexicons: en zh es fr de ja ru ar)"
+    reads_target_language = True
 
     def check(self, *, target_language: str | None = None, **_):
         if target_language is not None:

@@ -98,6 +98,8 @@ def semhub_register_commands(cli) -> None:
 
         if not text.strip():
             raise semhub.SemhubError("TEXT is empty")
+        if any("\ud800" <= c <= "\udfff" for c in text):
+            raise semhub.SemhubError("TEXT holds a lone surrogate: not text a tokenizer can read")
         if any(not w.strip() for w in words):
             raise semhub.SemhubError("--word: is empty")
         if layers is not None:
