@@ -51,13 +51,17 @@ class Affix:
 
 @dataclass(frozen=True)
 class Template:
-    """A named set of per-language affixes (``languages[view]``); views it does not name are unchanged."""
+    """A named set of per-language affixes (``languages[view]``); views it does not name are unchanged.
+    ``strict``: a run none of whose views it names is refused (a user's file: surely a mistake); the
+    built-in ``paper`` template is not strict (the paper augments English and Chinese only)."""
 
     name: str
     languages: Mapping[str, Affix] = field(default_factory=dict)
+    strict: bool = True
 
     def apply(self, dataset: AlignedDataset, views: list[str]) -> AlignedDataset:
         """A copy of ``dataset`` whose text ``views`` carry their affixes (same rows, ids and lines)."""
+        from semhub.contract.spoke import optional
         from semhub.plugins import catalog
 
         columns = dict(dataset.columns)
@@ -65,10 +69,17 @@ class Template:
             affix = self.languages.get(view)
             if affix is None or view not in columns:
                 continue
-            if getattr(catalog.spoke_for_view(view), "input_kind", "text") != "text":
+            if optional(catalog.spoke_for_view(view), "input_kind") != "text":
                 continue
             columns[view] = [affix.apply(v) if isinstance(v, str) else v for v in columns[view]]
         return AlignedDataset(dataset.path, dataset.ids, columns, dataset.lines, dataset.sha256)
+
+    def check_views(self, views: list[str]) -> None:
+        """A strict template naming none of the run's views would be silently a no-op: refused, naming both
+        (``DataSpec.resolve`` asks before the model loads)."""
+        if self.strict and self.languages and not set(self.languages) & set(views):
+            raise ParameterError("template", f"{self.name} has affixes for {', '.join(sorted(self.languages))}, none of "
+                                             f"the run's views ({', '.join(views)})")
 
     def describe(self) -> dict:
         """For manifests and stores: the name and every affix, so a different template is a different run."""
@@ -80,9 +91,10 @@ PAPER = Template("paper", {
     # multilingual/similarity.py, augment_data: the suffix only after a sentence-final full stop
     "en": Affix(suffix="This represents", after=(".", '."')),
     "zh": Affix(suffix="这代表了", after=("。",)),
-})
+}, strict=False)
 BUILTIN = {"paper": PAPER}
 KEYS = {"prefix", "suffix", "after"}
+MAX_AFFIX = 10_000  # characters: an affix is a few words; a long one would be blamed on the data's rows
 
 
 def load_template(spec: str | Path | Template | None) -> Template | None:
@@ -99,6 +111,8 @@ def load_template(spec: str | Path | Template | None) -> Template | None:
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
         raise DataError(path, int(found.group(1)) if found else None, f"invalid TOML: {exc}") from None
+    except RecursionError:
+        raise DataError(path, None, "TOML nested too deeply to be a template") from None
     languages = {}
     for view, entry in table.items():
         if not isinstance(entry, dict):
@@ -111,6 +125,8 @@ def load_template(spec: str | Path | Template | None) -> Template | None:
         if not all(isinstance(entry.get(k, ""), str) for k in ("prefix", "suffix")) or \
                 not isinstance(after, list) or not all(isinstance(a, str) and a for a in after):
             raise DataError(path, None, f"[{view}]: prefix and suffix are strings, after a list of non-empty strings")
+        if any(len(entry.get(k, "")) > MAX_AFFIX for k in ("prefix", "suffix")):
+            raise DataError(path, None, f"[{view}]: a prefix or suffix of over {MAX_AFFIX:,} characters is not a template")
         languages[view] = Affix(entry.get("prefix", ""), entry.get("suffix", ""), tuple(after))
     if not languages:
         raise DataError(path, None, "no language table ([en], [zh]...)")

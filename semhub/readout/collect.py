@@ -44,6 +44,9 @@ def validate_views(dataset: AlignedDataset, views: list[str]) -> None:
                 problem = spoke.validate(value, dataset.base_dir)
             except SemhubError:
                 raise
+            except (OSError, ValueError, RecursionError, MemoryError) as exc:  # the value itself: bad input
+                raise DataError(dataset.path, line, f"view {view!r}: {type(exc).__name__}: "
+                                                    f"{first_line(exc, default='unreadable')}") from None
             except Exception as exc:  # noqa: BLE001 - a plugin's bug, named, not a traceback
                 plugin = catalog.owner("semhub_register_spokes", spoke.name)
                 raise PluginError(f"spoke {spoke.name!r} (plugin {plugin}) raised {type(exc).__name__} while "
@@ -54,7 +57,7 @@ def validate_views(dataset: AlignedDataset, views: list[str]) -> None:
 
 def reader(backbone, view: str):
     """The backbone as seen by ``view``'s spoke: a dual encoder reads images and text on different towers."""
-    return backbone.for_input(getattr(catalog.spoke_for_view(view), "input_kind", "text"))
+    return backbone.for_input(optional(catalog.spoke_for_view(view), "input_kind"))
 
 
 def check_fits(backbone, enc: Encoded, where: Callable[[int], str]) -> Encoded:

@@ -70,6 +70,8 @@ class DataSpec(Ingredient):
             ds = derive_views(ds, views)
             validate_views(ds, views)  # bad data fails before the model loads
             check_rows(ds)
+        if template is not None:
+            template.check_views(views)
         return Inputs(ds, views, template)
 
     def given(self) -> dict[str, Any]:
