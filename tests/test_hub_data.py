@@ -228,3 +228,34 @@ def test_fleurs_on_the_hub_reads_its_parquet_export(monkeypatch):
         semhub.dataset("fleurs", views=["audio_es", "audio_en"])
     assert calls[0] == ("parquet", None,
                         {"test": "hf://datasets/google/fleurs@refs%2Fconvert%2Fparquet/es_419/test/*.parquet"})
+
+
+def test_media_cells_naming_files_outside_the_dataset_are_refused_before_anything_is_copied(tmp_path):
+    """A cell without bytes whose path names a file outside the dataset's folder is refused (as media paths
+    in an aligned file are), before a byte of it is read; inside the folder, or with the flag, it is read."""
+    features = datasets.Features({"id": datasets.Value("int32"), "audio": datasets.Audio(sampling_rate=16_000),
+                                  "transcription": datasets.Value("string")})
+    secret = tmp_path / "secret.wav"
+    secret.write_bytes(wav_bytes(300))
+    root = tmp_path / "data"
+    (root / "en_us" / "test").mkdir(parents=True)
+    rows = {"id": [1, 2], "audio": [{"bytes": wav_bytes(100), "path": "one.wav"},  # bytes: typed as binary
+                                    {"bytes": None, "path": str(secret)}], "transcription": ["one", "two"]}
+    write_parquet(root / "en_us" / "test" / "0000.parquet", rows, features)
+    spec = f"hf:{root}:en_us@test#audio_en=audio,en=transcription"
+    with pytest.raises(semhub.ParameterError, match=r"data: view 'audio_en', id 2: the media cell names .*secret\.wav, "
+                                                     r"outside the dataset's folder \(pass --allow-outside-paths"):
+        semhub.dataset(spec)
+    cached = list((semhub.cache_root() / "hub-data").rglob("*.wav")) if (semhub.cache_root() / "hub-data").exists() else []
+    assert all(p.read_bytes() != secret.read_bytes() for p in cached)  # nothing of it was copied
+    with semhub.allow_outside_paths():
+        ds = semhub.dataset(spec)
+    assert (ds.base_dir / ds.columns["audio_en"][1]).read_bytes() == secret.read_bytes()
+    other = tmp_path / "other"  # relative paths: to the dataset's folder
+    (other / "en_us" / "test").mkdir(parents=True)
+    (other / "clips").mkdir()
+    (other / "clips" / "a.wav").write_bytes(wav_bytes(250))
+    rows["audio"] = [{"bytes": wav_bytes(100), "path": "one.wav"}, {"bytes": None, "path": "clips/a.wav"}]
+    write_parquet(other / "en_us" / "test" / "0000.parquet", rows, features)
+    ds = semhub.dataset(f"hf:{other}:en_us@test#audio_en=audio,en=transcription")
+    assert (ds.base_dir / ds.columns["audio_en"][1]).read_bytes() == (other / "clips" / "a.wav").read_bytes()

@@ -210,11 +210,13 @@ def undecoded(ds):
 
 @dataclass
 class HubColumn:
-    """One view's source in a join: a table and its column (media written as files)."""
+    """One view's source in a join: a table and its column (media written as files); ``source`` is where the
+    table came from (its local folder confines the paths its media cells may name; None: the hub's caches)."""
 
     table: Any
     column: str
     id_column: str
+    source: HubTable | None = None
 
 
 def hub_columns(name: str, picks: dict[str, tuple[str | None, str]], *, split: str | None = None,
@@ -226,7 +228,7 @@ def hub_columns(name: str, picks: dict[str, tuple[str | None, str]], *, split: s
     for view, (config, column) in picks.items():
         if config not in tables:
             tables[config] = load_table(HubTable(name, config, split, revision))
-        out[view] = HubColumn(tables[config], column, id_column)
+        out[view] = HubColumn(tables[config], column, id_column, HubTable(name, config, split, revision))
     return out
 
 
@@ -244,8 +246,14 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
                 raise ParameterError("data", f"{describe}: view {view!r} reads column {col!r}, which is not there "
                                              f"(columns: {', '.join(table.column_names)})")
     fingerprints = [getattr(t, "_fingerprint", "") for t, _ in sources.values()]
-    digest = hashlib.sha256(json.dumps([key, sorted(views), fingerprints, limit]).encode()).hexdigest()[:20]
+    from semhub.contract.spoke import outside_paths_allowed
+
+    allowed = outside_paths_allowed()  # a build that read outside files is never reused without the flag
+    digest = hashlib.sha256(json.dumps([key, sorted(views), fingerprints, limit] + ([True] if allowed else []))
+                            .encode()).hexdigest()[:20]
     target = cache_root() / "hub-data" / digest
+
+    roots = {view: media_roots(c.source) for view, c in views.items()}
 
     def build(folder: Path) -> None:
         first: dict[str, dict[Any, int]] = {}
@@ -265,7 +273,7 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
                     i = first[view][ident]
                     value = table[i][c.column]
                     kind = _media_kind(table.features[c.column])
-                    row[view] = _write_media(folder, view, ident, value) if kind else value
+                    row[view] = _write_media(folder, view, ident, value, roots[view]) if kind else value
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         (folder / "source.json").write_text(json.dumps({"data": describe, "views": sorted(views)}) + "\n")
 
@@ -274,11 +282,45 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
     return load_aligned(folder / "data.jsonl")
 
 
-def _write_media(folder: Path, view: str, ident: Any, value: dict) -> str:
+def media_roots(table: HubTable | None) -> list[Path]:
+    """Where a table's media cells may point: its local folder, or the caches ``datasets`` and the hub
+    download into. A cell naming any other file is refused unless ``--allow-outside-paths``."""
+    folder = Path(table.name).expanduser() if table is not None else None
+    if folder is not None and folder.is_dir():
+        return [folder.resolve()]
+    from huggingface_hub import constants
+
+    roots = [Path(constants.HF_HUB_CACHE)]
+    try:
+        from datasets import config
+
+        roots.append(Path(config.HF_DATASETS_CACHE))
+    except ImportError:
+        pass
+    return [r.expanduser().resolve() for r in roots]
+
+
+def _media_path(view: str, ident: Any, original: str, roots: list[Path]) -> Path:
+    """The file a media cell's path names (relative: to the table's folder), confined to ``roots``: checked
+    before a byte is read, whatever the data's source, as media paths in aligned files are."""
+    from semhub.contract.spoke import outside_paths_allowed
+
+    path = Path(original).expanduser()
+    if not path.is_absolute():
+        path = roots[0] / path
+    real = Path(os.path.realpath(path))
+    if not outside_paths_allowed() and not any(real == r or r in real.parents for r in roots):
+        raise ParameterError("data", f"view {view!r}, id {ident}: the media cell names {original}, outside the "
+                                     f"dataset's folder (pass --allow-outside-paths to read it)")
+    return real
+
+
+def _write_media(folder: Path, view: str, ident: Any, value: dict, roots: list[Path]) -> str:
     """An undecoded media cell ({bytes, path}) -> a file under the build folder; its relative path."""
     data, original = value.get("bytes"), value.get("path")
-    if data is None and original and os.path.isfile(original):
-        data = Path(original).read_bytes()
+    if data is None and original:
+        path = _media_path(view, ident, original, roots)
+        data = path.read_bytes() if path.is_file() else None
     if data is None:
         raise SemhubError(f"view {view!r}, id {ident}: the media cell holds neither bytes nor a readable path")
     suffix = Path(original or "").suffix.lower() or ".bin"
@@ -307,7 +349,7 @@ def load_hub(text: str, limit: int | None = None):
     if id_column is None:
         table = table.add_column("__row", list(range(len(table))))
         id_column = "__row"
-    views = {view: HubColumn(table, column, id_column) for view, column in columns.items()}
+    views = {view: HubColumn(table, column, id_column, spec.table) for view, column in columns.items()}
     return join_tables(views, key=text, describe=spec.table.describe(), limit=limit)
 
 
