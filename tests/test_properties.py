@@ -105,3 +105,68 @@ def test_a_valid_store_is_read_and_a_wrong_shard_named(tmp_path):
     shard.write_bytes(shard.read_bytes()[:40])
     with pytest.raises(SemhubError, match="shard-00000.safetensors: not a readable shard"):
         ActivationStore(store).states("en")
+
+
+CARD = json.loads((Path(__file__).parent / "bad_inputs" / "files" / "card-ok.json").read_text())
+card_paths = st.sampled_from([(), ("model",), ("n_layers",), ("spokes",), ("spokes", 0), ("spokes", 0, "curves"),
+                              ("spokes", 0, "curves", "retrieval@1"), ("spokes", 0, "curves", "retrieval@1", "values"),
+                              ("spokes", 0, "curves", "retrieval@1", "ci95"), ("spokes", 0, "curves", "retrieval@1", "layers"),
+                              ("spokes", 0, "n"), ("lenses",), ("steering",), ("calls",), ("quick",)])
+
+
+@SETTINGS
+@given(st.lists(st.tuples(card_paths, st.text(max_size=8), json_values), max_size=4))
+def test_cards_with_random_fields_are_read_or_refused_in_one_line(changes):
+    """A card whose fields are replaced or added at random is read or refused with one line naming the
+    card and the field (``Card.read`` checks the schema), never another exception."""
+    from semhub.cards.card import Card
+
+    card = json.loads(json.dumps(CARD))
+    for path, key, value in changes:
+        node = card
+        try:
+            for step in path:
+                node = node[step]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if isinstance(node, dict):
+            node[key if key else (path[-1] if path else "model")] = value
+        elif isinstance(node, list) and node:
+            node[0] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "card.json"
+        target.write_text(json.dumps(card))
+        try:
+            read = Card.read(target)
+        except SemhubError as exc:
+            text = str(exc).strip()
+            assert text.startswith(str(target)) and "\n" not in text
+            return
+        read.to_json()  # a card that reads also writes
+        for item in read.spokes:
+            for curve in item.curves.values():
+                curve.headline()
+
+
+@SETTINGS
+@given(st.lists(st.dictionaries(st.sampled_from(["id", "en", "es"]), json_values, min_size=1, max_size=3),
+                min_size=1, max_size=5))
+def test_hub_data_rows_load_or_fail_with_one_line(rows_):
+    """Random rows in a local hub-data folder (saved with ``datasets``): the table loads as aligned rows,
+    or fails with one line naming the data, never another exception."""
+    import datasets
+
+    import semhub
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            table = datasets.Dataset.from_list(rows_)
+        except Exception:  # noqa: BLE001 - rows datasets itself cannot type: not a dataset anyone could have
+            return
+        table.save_to_disk(str(Path(tmp) / "saved"))
+        try:
+            ds = semhub.dataset(f"hf:{Path(tmp) / 'saved'}")
+        except SemhubError as exc:
+            assert str(exc).strip() and "\n" not in str(exc).strip()
+            return
+        assert all(len(col) == len(ds) for col in ds.columns.values())

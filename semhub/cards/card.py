@@ -171,10 +171,9 @@ class Card:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Card":
-        from semhub.errors import SemhubError
-
-        if data.get("schema") != SCHEMA:
-            raise SemhubError(f"card: schema {data.get('schema')!r} is not {SCHEMA!r}")
+        """A card from its JSON, checked against the schema first (``check_card``): a field of the wrong type
+        or length is a ``ValueError`` naming where, never a traceback deep in a comparison."""
+        check_card(data)
 
         def curves(raw: dict[str, Any]) -> dict[str, Curve]:
             return {k: Curve(**{f: v for f, v in c.items() if f != "headline"}) for k, c in raw.items()}
@@ -199,8 +198,8 @@ class Card:
         data = read_json_object(path, "a card")
         try:
             return cls.from_json(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SemhubError(f"{path}: not a {SCHEMA} card ({type(exc).__name__}: {exc})") from None
+        except ValueError as exc:
+            raise SemhubError(f"{path}: not a {SCHEMA} card: {exc}") from None
 
     def to_pandas(self):
         """Every curve as rows: section, name, metric, layer, depth, value, ci_lo, ci_hi (needs pandas)."""
@@ -248,3 +247,76 @@ class Card:
         from semhub.cards.page import card_fragment
 
         return card_fragment(self)
+
+
+def _number(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _check_curve(where: str, c: Any) -> None:
+    if not isinstance(c, dict) or not isinstance(c.get("metric"), str):
+        raise ValueError(f"{where}: expected a curve (an object with a metric name)")
+    unknown = set(c) - {"metric", "layers", "depth", "values", "ci95", "chance", "headline"}
+    if unknown:
+        raise ValueError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+    layers = c.get("layers")
+    if not isinstance(layers, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in layers):
+        raise ValueError(f"{where}.layers: expected a list of layer indices")
+    n = len(layers)
+    for name, optional in (("depth", False), ("values", False), ("chance", True)):
+        seq = c.get(name)
+        if seq is None and optional:
+            continue
+        if not isinstance(seq, list) or len(seq) != n or not all(_number(v) for v in seq):
+            got = f"{len(seq)} entries" if isinstance(seq, list) else type(seq).__name__
+            raise ValueError(f"{where}.{name}: expected {n} numbers (one per layer), got {got}")
+    ci = c.get("ci95")
+    if ci is not None and (not isinstance(ci, list) or len(ci) != n or not all(
+            isinstance(p, list) and len(p) == 2 and all(_number(v) for v in p) for p in ci)):
+        raise ValueError(f"{where}.ci95: expected {n} [low, high] pairs of numbers")
+
+
+def _known(where: str, obj: dict, fields: set[str]) -> None:
+    unknown = set(obj) - fields
+    if unknown:
+        raise ValueError(f"{where + ': ' if where else ''}unknown field {sorted(unknown)[0]!r}")
+
+
+def check_card(data: Any) -> None:
+    """The ``semhub-card/1`` schema, checked field by field: ``ValueError`` naming the first field that is not
+    as the schema says (its type, or a length that does not match its layers)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    if data.get("schema") != SCHEMA:
+        raise ValueError(f"schema {data.get('schema')!r} is not {SCHEMA!r}")
+    _known("", data, {"model", "n_layers", "spokes", "lenses", "steering", "calls", "timings", "quick", "schema"})
+    if not isinstance(data.get("model"), dict) or not isinstance(data["model"].get("name"), str):
+        raise ValueError("model: expected an object with a name")
+    if not isinstance(data.get("n_layers"), int) or isinstance(data["n_layers"], bool) or data["n_layers"] < 0:
+        raise ValueError("n_layers: expected a count")
+    for group, fields in (("spokes", ("name", "modality", "a", "b", "data")), ("lenses", ("name", "view", "dominant"))):
+        items = data.get(group)
+        if not isinstance(items, list):
+            raise ValueError(f"{group}: expected a list")
+        for i, item in enumerate(items):
+            where = f"{group}[{i}]"
+            if not isinstance(item, dict) or not all(isinstance(item.get(f), str) for f in fields):
+                raise ValueError(f"{where}: expected an object with {', '.join(fields)} as strings")
+            _known(where, item, {*fields, "curves", "n"} if group == "spokes" else {*fields, "curves", "wins_range"})
+            if group == "spokes" and (not isinstance(item.get("n"), int) or isinstance(item.get("n"), bool)):
+                raise ValueError(f"{where}.n: expected a count")
+            if not isinstance(item.get("curves"), dict):
+                raise ValueError(f"{where}.curves: expected an object of curves")
+            for name, c in item["curves"].items():
+                _check_curve(f"{where}.curves[{name!r}]", c)
+    steering = data.get("steering")
+    if steering is not None and not (isinstance(steering, dict) and isinstance(steering.get("preset"), str)
+                                     and isinstance(steering.get("target"), str)
+                                     and isinstance(steering.get("best"), dict)
+                                     and isinstance(steering.get("settings", []), list)):
+        raise ValueError("steering: expected an object with preset, target, best and settings")
+    if steering is not None:
+        _known("steering", steering, {"preset", "target", "best", "settings"})
+    for name, kind in (("calls", dict), ("timings", dict), ("quick", bool)):
+        if name in data and not isinstance(data[name], kind):
+            raise ValueError(f"{name}: expected {'true or false' if kind is bool else 'an object'}")

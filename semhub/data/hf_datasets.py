@@ -238,6 +238,8 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
     from semhub.cache import cache_root, cached_build
     from semhub.data.aligned import load_aligned
 
+    if not views:
+        raise ParameterError("data", f"{describe}: no column to read besides the id")
     with quiet():
         sources = {view: (undecoded(c.table), c) for view, c in views.items()}
     for view, (table, c) in sources.items():
@@ -260,6 +262,9 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
         for view, (table, c) in sources.items():
             seen: dict[Any, int] = {}
             for i, value in enumerate(table[c.id_column]):
+                if isinstance(value, bool) or not isinstance(value, (str, int)):
+                    raise ParameterError("data", f"{describe}: row {i}: the id column {c.id_column!r} holds "
+                                                 f"{type(value).__name__} values; ids are strings or integers")
                 seen.setdefault(value, i)
             first[view] = seen
         shared = set.intersection(*(set(s) for s in first.values()))
@@ -273,6 +278,9 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
                     i = first[view][ident]
                     value = table[i][c.column]
                     kind = _media_kind(table.features[c.column])
+                    if not kind and isinstance(value, (dict, list)):
+                        raise ParameterError("data", f"{describe}: view {view!r} (column {c.column!r}), id {ident}: a "
+                                                     f"{type(value).__name__} cell, not a text or a media file")
                     row[view] = _write_media(folder, view, ident, value, roots[view]) if kind else value
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         (folder / "source.json").write_text(json.dumps({"data": describe, "views": sorted(views)}) + "\n")
