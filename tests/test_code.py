@@ -50,3 +50,19 @@ def test_range_argument_parser_and_scorers():
     by_name = {s.name: s.score(gen, None) for s in SCORERS}
     assert by_name == {"range-starts-at-zero": [1.0, 0.0, 0.0], "range-has-start": [1.0, 0.0, 1.0]}
     assert all(p.endswith("range(") for p in prompts())
+
+
+def test_code_nested_beyond_the_parser_is_skipped_or_refused_in_one_line(tmp_path, cli_run):
+    """An expression nested 200,000 deep: make-code-data skips its file (it was a MemoryError), and as a
+    data value the code spoke refuses it as bad input."""
+    deep = "def f():\n    \"\"\"Deep.\"\"\"\n    return " + "(" * 200_000 + "1" + ")" * 200_000 + "\n"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "deep.py").write_text(deep)
+    (tmp_path / "src" / "ok.py").write_text('def g(x):\n    """Add one."""\n    return x + 1\n')
+    code, out, err = cli_run("make-code-data", str(tmp_path / "src"), "--out", str(tmp_path / "c.jsonl"))
+    assert code == 0, err
+    assert [json.loads(line)["id"] for line in (tmp_path / "c.jsonl").read_text().splitlines()] == ["ok.py:g"]
+    from semhub_code import CodeSpoke
+
+    problem = CodeSpoke().validate(deep, tmp_path)  # a one-line problem (the parser's own, or ours)
+    assert problem.startswith(("nested too deeply", "not valid Python (line")) and "\n" not in problem

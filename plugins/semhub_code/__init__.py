@@ -63,6 +63,8 @@ class CodeSpoke:
             ast.parse(value)
         except SyntaxError as exc:
             return f"not valid Python (line {exc.lineno}: {exc.msg})"
+        except (RecursionError, MemoryError):  # a pathological nesting: Python's parser gives up
+            return "nested too deeply for Python's parser"
         return None
 
     def length_hint(self, value: Any) -> int:
@@ -102,7 +104,7 @@ def code_rows(folder: Path) -> list[dict[str, str]]:
         source = path.read_text(encoding="utf-8", errors="replace")
         try:
             tree = ast.parse(source)
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError):  # not Python, or nested beyond the parser
             continue
         for node in tree.body:
             doc = ast.get_docstring(node) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
