@@ -604,3 +604,24 @@ def test_make_commands_refuse_a_folder_they_cannot_fill_before_any_work(command,
         code, _, err = cli_run(command, str(tmp_path / target))
         assert code == 2 and err.startswith("Error: FOLDER: ") and problem in err and err.count("\n") == 1, err
     assert (tmp_path / "full" / "kept.txt").read_text() == "mine"
+
+
+def test_convert_salmonn_refuses_swapped_parts_and_an_incomplete_checkpoint(tmp_path):
+    """--whisper naming a language model (transformers would only warn) and a checkpoint missing trained
+    weights are one line each, before anything is written."""
+    from semhub_audio.prefix_lm import convert_salmonn
+
+    source = audio_llm("audio_prefix")
+    parts = salmonn_parts(tmp_path, source.model)
+    with pytest.raises(semhub.ParameterError, match="^whisper: .* is a .* model, not a Whisper"):
+        convert_salmonn(parts["ckpt"], parts["llm"], parts["llm"], tmp_path / "out", beats=parts["beats"])
+    with pytest.raises(semhub.ParameterError, match="^llm: .* is a Whisper model"):
+        convert_salmonn(parts["ckpt"], parts["whisper"], parts["whisper"], tmp_path / "out", beats=parts["beats"])
+    state = torch.load(parts["ckpt"], weights_only=True)
+    cut = next(k for k in state["model"] if "speech_llama_proj" in k or "ln_speech" in k)
+    del state["model"][cut]
+    torch.save(state, tmp_path / "cut.pth")
+    with pytest.raises(semhub.SemhubError, match=r"cut\.pth: not a complete SALMONN checkpoint \(no "):
+        convert_salmonn(tmp_path / "cut.pth", parts["whisper"], parts["llm"], tmp_path / "out", beats=parts["beats"],
+                        window_frames=5, qformer_heads=4)
+    assert not (tmp_path / "out").exists()

@@ -255,9 +255,15 @@ def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, beats
     state = state.get("model", state) if isinstance(state, dict) else state
     if not isinstance(state, dict) or "speech_query_tokens" not in state:
         raise SemhubError(f"{ckpt_path}: not a SALMONN checkpoint (no speech_query_tokens)")
+    w_kind = AutoConfig.from_pretrained(whisper).model_type
+    if w_kind != "whisper":  # WhisperConfig.from_pretrained would only warn, then build a wrong model
+        raise ParameterError("whisper", f"{whisper} is a {w_kind} model, not a Whisper (SALMONN's is "
+                                        "openai/whisper-large-v2)")
+    llm_config = AutoConfig.from_pretrained(llm)
+    if llm_config.model_type == "whisper":
+        raise ParameterError("llm", f"{llm} is a Whisper model, not the language model (SALMONN's is vicuna-13b)")
     tok = AutoTokenizer.from_pretrained(llm)
     tok.add_special_tokens({"additional_special_tokens": ["<SpeechHere>"]})
-    llm_config = AutoConfig.from_pretrained(llm)
     w_config = WhisperConfig.from_pretrained(whisper)
     aux_dim = int(state["ln_audio.weight"].shape[0]) if "ln_audio.weight" in state else 0
     if beats_model is not None and beats_model.config.encoder_embed_dim != aux_dim:
@@ -267,7 +273,10 @@ def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, beats
     if q_hidden % qformer_heads:
         raise ParameterError("qformer_heads", f"{qformer_heads} heads do not divide the checkpoint's Q-Former width "
                                               f"{q_hidden} (SALMONN's is 768 with 12 heads)")
-    ffn = state["speech_Qformer.bert.encoder.layer.0.intermediate_query.dense.weight"].shape[0]
+    needed = "speech_Qformer.bert.encoder.layer.0.intermediate_query.dense.weight"
+    if needed not in state:
+        raise SemhubError(f"{ckpt_path}: not a complete SALMONN checkpoint (no {needed})")
+    ffn = state[needed].shape[0]
     n_layers = 1 + max(int(m.group(1)) for k in state if (m := re.search(r"Qformer\.bert\.encoder\.layer\.(\d+)\.", k)))
     config = AudioPrefixConfig(
         encoder_config=w_config.to_dict(), text_config=llm_config.to_dict(), window_frames=window_frames,
@@ -283,19 +292,28 @@ def convert_salmonn(ckpt_path: Path, whisper: str, llm: str, out: Path, *, beats
     model.llm.resize_token_embeddings(len(tok))
     config.text_config = model.llm.config
     mapped = salmonn_state_dict(state, lora_alpha / lora_rank)
-    apply_mapped(model, mapped)
+    apply_mapped(model, mapped, str(ckpt_path))
     model.save_pretrained(out)
     tok.save_pretrained(out)
     WhisperFeatureExtractor.from_pretrained(whisper).save_pretrained(out)
     return out
 
 
-def apply_mapped(model: AudioPrefixLM, mapped: dict[str, torch.Tensor]) -> None:
-    """Load mapped weights (strictly: every key must exist) and add merged LoRA deltas."""
+TRAINED = ("qformer.", "proj.", "ln_speech.", "ln_audio.", "query_tokens")
+"""The parts SALMONN's checkpoint holds: every parameter under them must come from it."""
+
+
+def apply_mapped(model: AudioPrefixLM, mapped: dict[str, torch.Tensor], source: str = "SALMONN checkpoint") -> None:
+    """Load mapped weights (strictly: every key must exist, and every trained part must be given, never left
+    at its random initialisation) and add merged LoRA deltas."""
     params = dict(model.named_parameters())
     unknown = [k.removeprefix("delta::") for k in mapped if k.removeprefix("delta::") not in params]
     if unknown:
-        raise SemhubError(f"SALMONN checkpoint: keys with no place in the model: {unknown[:5]}")
+        raise SemhubError(f"{source}: keys with no place in the model: {unknown[:5]}")
+    missing = [k for k in params if k.startswith(TRAINED) and k not in mapped]
+    if missing:
+        raise SemhubError(f"{source}: not a complete SALMONN checkpoint (no {missing[0]}"
+                          f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''})")
     with torch.no_grad():
         for key, value in mapped.items():
             if key.startswith("delta::"):
@@ -303,7 +321,7 @@ def apply_mapped(model: AudioPrefixLM, mapped: dict[str, torch.Tensor]) -> None:
                 p += value.to(p.dtype)
             else:
                 if value.shape != params[key].shape:
-                    raise SemhubError(f"SALMONN checkpoint: {key} has shape {tuple(value.shape)}, "
+                    raise SemhubError(f"{source}: {key} has shape {tuple(value.shape)}, "
                                       f"the model {tuple(params[key].shape)}")
                 params[key].copy_(value)
 
