@@ -45,12 +45,14 @@ def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) ->
 
 
 def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor, layers: list[int], *,
-          norm: bool, batch_size: int, max_positions: int, on_batch=None, lens=None) -> dict[str, Any]:
-    """Mean language mixture per layer over up to ``max_positions`` content positions of ``view``."""
+          norm: bool, batch_size: int, max_positions: int, on_batch=None, lens=None, seed: int = 0) -> dict[str, Any]:
+    """Mean language mixture per layer over up to ``max_positions`` content positions of ``view``, drawn
+    uniformly (seeded) across all its texts."""
     import torch
 
     from semhub.lens.logit import Lens
     from semhub.lens.sites import read_lens
+    from semhub.readout.capture import draw_positions
     from semhub.readout.collect import view_batches
 
     lens = lens or Lens(backbone, norm=norm)
@@ -63,13 +65,11 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
     totals = torch.zeros(len(layers), full.shape[1], dtype=torch.float64)
     state: dict[str, Any] = {"count": 0}
 
+    drawn, state["available"] = draw_positions((enc for _, enc in view_batches(backbone, dataset, view, batch_size)),
+                                               max_positions, seed)
+
     def batches():
-        for _, enc in view_batches(backbone, dataset, view, batch_size):
-            if state["count"] >= max_positions:
-                return
-            mask = enc.groups["content"].clone()
-            flat = mask.flatten().nonzero()[:, 0]
-            mask.view(-1)[flat[max_positions - state["count"]:]] = False  # cap the positions
+        for enc, mask in drawn:  # positions drawn across every text, not the shortest texts' first ones
             enc.groups[SITES] = mask
             state["count"] += int(mask.sum())
             yield enc
@@ -77,7 +77,8 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
     for reading in read_lens(backbone, batches(), layers, sites=SITES, table=full, lens=lens, on_batch=on_batch):
         totals.add_(reading.mixture.double().sum(1))
     mean = (totals / max(state["count"], 1)).numpy()
-    return {"mass": mean[:, :-1], "known_mass": mean[:, -1], "positions": state["count"]}
+    return {"mass": mean[:, :-1], "known_mass": mean[:, -1], "positions": state["count"],
+            "positions_available": state["available"], "positions_seed": seed}
 
 
 @dataclass
@@ -119,9 +120,11 @@ def run_language_trends(ctx) -> LanguageTrendsResult:
     for view in ctx.views:
         out = trend(ctx.backbone, ctx.dataset, view, table, seen, ctx.layers,
                     norm=ctx.settings.lens_norm, batch_size=ctx.settings.batch_size,
-                    max_positions=ctx.options.max_positions, on_batch=ctx.on_batch, lens=ctx.lens)
+                    max_positions=ctx.options.max_positions, on_batch=ctx.on_batch, lens=ctx.lens,
+                    seed=ctx.settings.seed)
         records.append({
             "view": view, "dominant": ctx.backbone.family.dominant_language, "positions": out["positions"],
+            "positions_available": out["positions_available"], "positions_seed": out["positions_seed"],
             "layers": list(ctx.layers), "languages": langs,
             "mass": {lang: out["mass"][:, j].tolist() for j, lang in enumerate(langs)},
             "known_mass": out["known_mass"].tolist(), "table_tokens_seen": int(seen.sum()),
@@ -139,7 +142,8 @@ DEFAULT_MAX_POSITIONS = 200
 class LanguageTrendsOptions(Options):
     trend_corpus: list[str] = option([], help="A LANG=FILE text file per language for the token->language table "
                                      "(repeatable; default: the dataset's text views).")
-    max_positions: int = option(DEFAULT_MAX_POSITIONS, min=1, help="Content positions per view (each costs a "
+    max_positions: int = option(DEFAULT_MAX_POSITIONS, min=1, help="Content positions per view, drawn uniformly "
+                                "(seeded by --seed) across its texts (each costs a "
                                 "full-vocabulary projection per layer).")
 
     def check(self) -> None:

@@ -50,32 +50,19 @@ def content_states(backbone, batches: Iterable[Encoded], layers: Sequence[int], 
 def sampled_content_states(backbone, batches: Iterable[Encoded], layers: Sequence[int], *, max_tokens: int,
                            seed: int, group: str = "content") -> tuple[dict[int, torch.Tensor], int]:
     """(states as ``content_states`` gives them, how many positions there were): at most ``max_tokens``
-    ``group`` positions drawn uniformly (seeded) across every batch. Batches come length-sorted, so
-    taking the first positions would judge a lens on the shortest texts only; only the batches holding a
-    drawn position run through the model."""
-    batches = list(batches)
-    masks = [b.groups[group].bool() for b in batches]
-    total = sum(int(m.sum()) for m in masks)
-    chosen = torch.ones(total, dtype=torch.bool)
-    if total > max_tokens:
-        chosen = torch.zeros(total, dtype=torch.bool)
-        chosen[torch.randperm(total, generator=torch.Generator().manual_seed(int(seed)))[:max_tokens]] = True
-    keep: dict[int, torch.Tensor] = {}
-    start = 0
-    for batch, mask in zip(batches, masks):
-        flat = mask.flatten().nonzero()[:, 0]
-        picked = torch.zeros(mask.numel(), dtype=torch.bool)
-        picked[flat] = chosen[start:start + len(flat)]
-        start += len(flat)
-        if bool(picked.any()):
-            keep[id(batch)] = picked.view_as(mask)
+    ``group`` positions drawn uniformly (seeded) across every batch (``readout.capture.draw_positions``);
+    only the batches holding a drawn position run through the model."""
+    from semhub.readout.capture import draw_positions
+
+    drawn, total = draw_positions(batches, max_tokens, seed, group)
+    keep = {id(batch): mask for batch, mask in drawn}
     layers = sorted(set(int(x) for x in layers))
     parts: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
 
     def on_layer(layer: int, hidden: torch.Tensor, batch: Encoded) -> None:
         parts[layer].append(hidden[keep[id(batch)].to(hidden.device)].float().cpu())
 
-    run_layers(backbone, [b for b in batches if id(b) in keep], layers, on_layer)
+    run_layers(backbone, [batch for batch, _ in drawn], layers, on_layer)
     return {layer: torch.cat(p) if p else torch.empty(0, backbone.d_model) for layer, p in parts.items()}, total
 
 

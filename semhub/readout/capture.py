@@ -71,3 +71,27 @@ def capture(
     if not pieces:
         return torch.empty(0, len(layers), backbone.d_model)
     return torch.cat(pieces)
+
+
+def draw_positions(batches: Iterable[Encoded], max_positions: int, seed: int,
+                   group: str = "content") -> tuple[list[tuple[Encoded, torch.Tensor]], int]:
+    """([(batch, its drawn (B, T) mask)], how many ``group`` positions there were): at most ``max_positions``
+    drawn uniformly (seeded) across every batch, only the batches holding one kept. The one way a capped
+    read chooses its positions: batches come length-sorted, so the first positions would be the shortest
+    texts' only."""
+    batches = list(batches)
+    masks = [b.groups[group].bool() for b in batches]
+    total = sum(int(m.sum()) for m in masks)
+    chosen = torch.ones(total, dtype=torch.bool)
+    if total > max_positions:
+        chosen = torch.zeros(total, dtype=torch.bool)
+        chosen[torch.randperm(total, generator=torch.Generator().manual_seed(int(seed)))[:max_positions]] = True
+    out, start = [], 0
+    for batch, mask in zip(batches, masks):
+        flat = mask.flatten().nonzero()[:, 0]
+        picked = torch.zeros(mask.numel(), dtype=torch.bool)
+        picked[flat] = chosen[start:start + len(flat)]
+        start += len(flat)
+        if bool(picked.any()):
+            out.append((batch, picked.view_as(mask)))
+    return out, total
