@@ -33,6 +33,10 @@ def scratch(tmp_path_factory):
     (root / "zero.json").symlink_to("/dev/zero")
     (root / "zero.wav").symlink_to("/dev/zero")  # a clip that is a device
     (root / "device-clip.jsonl").write_text('{"audio_en": "zero.wav", "audio_es": "zero.wav"}\n' * 2)
+    (root / "loop.png").symlink_to(root / "loop.png")  # a link to itself: a loop
+    (root / "image-loop.jsonl").write_text('{"image": "loop.png", "en": "a picture"}\n' * 2)
+    deep = "(" * 200_000 + "1" + ")" * 200_000
+    (root / "deep-code.jsonl").write_text(json.dumps({"code": deep, "en": "one"}) + "\n" + json.dumps({"code": "x = 1", "en": "x"}) + "\n")
     from safetensors.torch import load_file, save_file
 
     shutil.copytree(root / "tiny", root / "missing-weight")  # one tensor short: transformers would fill it randomly

@@ -174,7 +174,11 @@ class FileSpoke:
         if not isinstance(value, str) or not value.strip():
             return f"expected a path to a file ({self.file_kind})"
         path = self.path(value, base_dir)
-        if outside_data_folder(path, base_dir):
+        try:
+            outside = outside_data_folder(path, base_dir)
+        except RuntimeError:  # pathlib's "Symlink loop from ..."
+            return f"{value} is a symbolic link loop"
+        if outside:
             return f"{value} is outside the data file's folder (pass --allow-outside-paths to read it)"
         if not path.exists():
             return f"no such {self.file_kind}: {value}"
