@@ -64,7 +64,10 @@ def patchscope(
     bb = backbone or model_spec.load()
     require_text(bb)
     load_s = time.perf_counter() - t0
-    check_context(bb, [prompt.text, *sources], max_new_tokens)  # a continuation must fit the context window
+    try:  # the inspection prompt and its continuation must fit the context window (sources are checked as read)
+        check_context(bb, [prompt.text], max_new_tokens)
+    except ParameterError as exc:
+        raise ParameterError("target_prompt" if exc.parameter == "prompts" else exc.parameter, exc.problem) from None
     chosen = parse_layers(layers, bb.n_layers)
     if target_layer is not None and target_layer > bb.n_layers:
         raise ParameterError("target_layer", f"{target_layer} out of range 0..{bb.n_layers} for this model")

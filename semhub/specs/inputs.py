@@ -20,9 +20,7 @@ def model_for(modality: str, model: str | None) -> str:
     if spoke is None:
         known = ", ".join(sorted({s.modality for s in catalog.spokes().values()}))
         raise ParameterError("modality", f"no spoke reads {modality!r} (loaded: {known}){catalog.failure_note()}")
-    if model is not None and not str(model).strip():
-        raise ParameterError("model", "is empty: give a registered name, a local folder or a hub id")
-    model = model or catalog.default_model(modality)
+    model = model or catalog.default_model(modality)  # an empty name was refused by ModelSpec.check
     if model is not None:
         return model
     kind = optional(spoke, "input_kind")
