@@ -3,7 +3,7 @@ fields (the same declaration the CLI turns into its shared flags), built from a 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from semhub.contract.options import Options
 from semhub.errors import ParameterError
@@ -45,9 +45,3 @@ class Ingredient(Options):
     def given(self) -> dict[str, Any]:
         """The fields as the manifest records them (paths as strings)."""
         return self.to_dict()
-
-
-def split(keywords: Mapping[str, Any], *kinds: type[Ingredient]) -> dict[str, Any]:
-    """The keywords no ingredient in ``kinds`` takes (what is left for the entry point itself)."""
-    taken = {name for kind in kinds for name in kind.names()}
-    return {k: v for k, v in keywords.items() if k not in taken}
