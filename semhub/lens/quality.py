@@ -47,6 +47,9 @@ def content_states(backbone, batches: Iterable[Encoded], layers: Sequence[int], 
     return {layer: torch.cat(p) if p else torch.empty(0, backbone.d_model) for layer, p in parts.items()}
 
 
+DRAWN = "drawn_positions"  # the position group sampled_content_states reads
+
+
 def sampled_content_states(backbone, batches: Iterable[Encoded], layers: Sequence[int], *, max_tokens: int,
                            seed: int, group: str = "content") -> tuple[dict[int, torch.Tensor], int]:
     """(states as ``content_states`` gives them, how many positions there were): at most ``max_tokens``
@@ -55,15 +58,9 @@ def sampled_content_states(backbone, batches: Iterable[Encoded], layers: Sequenc
     from semhub.readout.capture import draw_positions
 
     drawn, total = draw_positions(batches, max_tokens, seed, group)
-    keep = {id(batch): mask for batch, mask in drawn}
-    layers = sorted(set(int(x) for x in layers))
-    parts: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
-
-    def on_layer(layer: int, hidden: torch.Tensor, batch: Encoded) -> None:
-        parts[layer].append(hidden[keep[id(batch)].to(hidden.device)].float().cpu())
-
-    run_layers(backbone, [batch for batch, _ in drawn], layers, on_layer)
-    return {layer: torch.cat(p) if p else torch.empty(0, backbone.d_model) for layer, p in parts.items()}, total
+    for batch, mask in drawn:
+        batch.groups[DRAWN] = mask
+    return content_states(backbone, [batch for batch, _ in drawn], layers, group=DRAWN), total
 
 
 def kl_and_agreement(lens: Lens, states: torch.Tensor, layer: int, final: Lens, final_states: torch.Tensor,
