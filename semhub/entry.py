@@ -11,19 +11,35 @@ from __future__ import annotations
 import signal
 import sys
 
+_received: list[str] = []  # the signals that asked for the abort, in order
 
-def _on_sigint(_signum, _frame) -> None:
+
+
+def _on_sigint(_signum, frame) -> None:
+    _received.append("SIGINT")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the abort runs to its end
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    _deliver(KeyboardInterrupt, frame)
 
 
-def _on_sigterm(_signum, _frame) -> None:
+def _on_sigterm(_signum, frame) -> None:
+    _received.append("SIGTERM")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from semhub.errors import Terminated
 
-    raise Terminated
+    _deliver(Terminated, frame)
+
+
+def _deliver(exc_type: type, frame) -> None:
+    """Raise the abort, unless the signal arrived where Python prints an exception and carries on (a
+    ``__del__``, importlib's module-lock callback): there, try again a moment later."""
+    code = getattr(frame, "f_code", None)
+    if code is not None and (code.co_name == "__del__" or code.co_filename.startswith("<frozen importlib")):
+        signal.signal(signal.SIGALRM, lambda _s, later: _deliver(exc_type, later))
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        return
+    raise exc_type
 
 
 def run() -> None:
@@ -36,9 +52,19 @@ def run() -> None:
 
         main()
     except KeyboardInterrupt as exc:
-        terminated = type(exc).__name__ == "Terminated"
-        sys.stderr.write("Terminated.\n" if terminated else "Aborted.\n")
-        sys.exit(143 if terminated else 130)
+        _abort(type(exc).__name__ == "Terminated")
+    except BaseException as exc:
+        # A library caught the interrupt raised inside its import and failed another way (transformers
+        # turns it into "could not import module"; numpy cut short cannot be imported again): the run
+        # still ends as the abort the user asked for.
+        if not _received or (isinstance(exc, SystemExit) and exc.code in (130, 143)):
+            raise
+        _abort(_received[0] == "SIGTERM")
+
+
+def _abort(terminated: bool) -> None:
+    sys.stderr.write("Terminated.\n" if terminated else "Aborted.\n")
+    sys.exit(143 if terminated else 130)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The ``alignment`` analysis: CKA, debiased CKA, mutual k-NN, CKNNA, RSA, retrieval@k and MRR per layer
-for the first view against each other one, with a shuffled-rows null, and a pool-size curve.
+for the first view against each other one, each calibrated against its permutation null (``calibration``:
+per layer, and the max and mean over layers), and a pool-size curve.
 
 Reads only pooled states (``ctx.states_by_layer``: one layer at a time, from a store too), so it
 runs ``--from-store``. Retrieval follows the run's ``center`` setting, as the similarity analysis
@@ -14,7 +15,8 @@ them when N is smaller), drawn once per run.
 
 Across two models (``ctx.partner``, ``run_cross_alignment`` below): every layer of model A (the first
 view) against every layer of model B (each other view): linear CKA, debiased CKA and mutual k-NN heatmaps, the
-best layer pair of each, a shuffled-rows null at that pair, and the pool-size curve of mutual k-NN
+best layer pair of each, every pair and the best pair calibrated against the permutation null (the best
+pair chosen again under each shuffle), and the pool-size curve of mutual k-NN
 at the best mutual-k-NN pair.
 
 Why this shape: the platonic-representation question (do a vision model and a language model
@@ -55,20 +57,6 @@ def rsa_rows(n: int, cap: int, seed: int) -> torch.Tensor | None:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:cap].sort().values
 
 
-def null_metrics(rows: torch.Tensor | None = None) -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
-    """The metrics scored afresh at each layer; RSA on ``rows``."""
-    from semhub.analyses import alignment_metrics as am
-
-    def rsa(a: torch.Tensor, b: torch.Tensor) -> float:
-        return am.rsa(a, b) if rows is None else am.rsa(a[rows], b[rows])
-
-    return {"linear CKA": am.linear_cka, "debiased CKA": am.debiased_cka, "RSA": rsa}
-
-
-NULL_METRICS = ("linear CKA", "debiased CKA", "mutual k-NN", "RSA")
-"""The metrics that get a shuffled-rows null."""
-
-
 def centred_ranks(x: torch.Tensor, y: torch.Tensor, center: bool) -> torch.Tensor:
     """Partner ranks, after subtracting each view's mean when the run centres (as similarity does)."""
     from semhub.analyses import alignment_metrics as am
@@ -86,61 +74,55 @@ def neighbours(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, 
     return am.nearest_neighbours(x, kk), am.nearest_neighbours(y, kk)
 
 
-def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool,
-                  rows: torch.Tensor | None = None,
-                  knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
-    """Every metric at one layer (mutual k-NN and CKNNA from the ``knn`` lists, found here if not
-    given); retrieval only where both views have one width (one space)."""
-    from semhub.analyses import alignment_metrics as am
-
-    scores = {name: fn(x, y) for name, fn in null_metrics(rows).items()}
-    kk = min(k, len(x) - 1)
-    na, nb = knn or neighbours(x, y, k)
-    cknna = am.cknna_of(am.unit_rows(x), am.unit_rows(y), na, nb) if kk >= 2 and len(x) >= 4 \
-        else float("nan")
-    out = {"linear CKA": scores["linear CKA"], "debiased CKA": scores["debiased CKA"],
-           f"mutual k-NN (k={k})": am.mutual_knn_of(na, nb), f"CKNNA (k={k})": cknna, "RSA": scores["RSA"]}
-    if x.shape[1] == y.shape[1]:
-        ranks = centred_ranks(x, y, center)
-        out.update({f"retrieval@{kk}": am.retrieval_at(ranks, kk) for kk in ks})
-        out["MRR"] = am.mean_reciprocal_rank(ranks)
-    return out
-
-
-def null_band(x: torch.Tensor, y: torch.Tensor, *, k: int, permutations: int, gen: torch.Generator,
-              rows: torch.Tensor | None = None,
-              knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, list[float]]:
-    """Mean and 95% band of each metric over ``permutations`` row shuffles of ``y``. A shuffle only
-    relabels what mutual k-NN and RSA rank (j is a neighbour of i in y[p] iff p[j] is one of p[i] in y;
-    y[p]'s dissimilarity ranks are y's, permuted), so neighbours and ranks are found once; RSA's
-    shuffle permutes its ``rows`` among themselves."""
+def layer_draws(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor, *, k: int, ks: list[int], center: bool,
+                rows: torch.Tensor | None = None,
+                knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, np.ndarray]:
+    """Every metric at one layer with ``y``'s rows permuted by each row of ``perms`` ((P, N), row 0 the
+    identity: the observed value) -> metric -> (P,). Nothing is recomputed that a shuffle leaves alone:
+    CKA's self terms and Gram matrices, each view's neighbour lists (a shuffle only relabels them: j is a
+    neighbour of i in y[p] iff p[j] is one of p[i]'s in y), RSA's dissimilarity ranks (permuted, not
+    re-ranked), retrieval's sorted similarities (``partner_ranks_under``). Retrieval only where both views
+    have one width (one space); RSA on ``rows`` (a shuffle of them among themselves)."""
     import numpy as np
     import torch
 
     from semhub.analyses import alignment_metrics as am
 
-    n = len(y)
+    n = len(x)
+    kk = min(k, n - 1)
     na, nb = knn or neighbours(x, y, k)
+    inverse = torch.empty_like(perms)
+    inverse.scatter_(1, perms, torch.arange(n).expand_as(perms).contiguous())
+    out: dict[str, list[float]] = dict(am.cka_draws(x, y, perms))
+    ux, uy = am.unit_rows(x), am.unit_rows(y)
     rx, ry = (am.dissimilarity_ranks(x), am.dissimilarity_ranks(y)) if rows is None else \
         (am.dissimilarity_ranks(x[rows]), am.dissimilarity_ranks(y[rows]))
-    norms = am.gram_norm(x), am.gram_norm(y)  # a row shuffle leaves each view's own terms unchanged
-    selves = float(am.hsic_unbiased_linear(x, x)), float(am.hsic_unbiased_linear(y, y))
-    draws: dict[str, list[float]] = {name: [] for name in NULL_METRICS}
-    for _ in range(permutations):
-        perm = torch.randperm(n, generator=gen)
-        yp = y[perm]
-        draws["linear CKA"].append(am.linear_cka(x, yp, norms))
-        draws["debiased CKA"].append(am.debiased_cka(x, yp, selves) if n >= 4 else float("nan"))
-        inverse = torch.empty_like(perm)
-        inverse[perm] = torch.arange(n)
-        draws["mutual k-NN"].append(am.mutual_knn_of(na, inverse[nb[perm]]))
+    knn_name, cknna_name = f"mutual k-NN (k={k})", f"CKNNA (k={k})"
+    out.update({knn_name: [], cknna_name: [], "RSA": []})
+    for perm, inv in zip(perms, inverse):
+        relabelled = inv[nb[perm]]  # y[perm]'s neighbour lists, in y[perm]'s row numbers
+        out[knn_name].append(am.mutual_knn_of(na, relabelled))
+        out[cknna_name].append(am.cknna_of(ux, uy[perm], na, relabelled) if kk >= 2 and n >= 4 else float("nan"))
         q = perm if rows is None else torch.argsort(perm[rows])  # a uniform shuffle of RSA's items
-        draws["RSA"].append(am.rsa_of(rx, ry[q][:, q]))
-    out = {}
-    for name, values in draws.items():
-        finite = [v for v in values if np.isfinite(v)]  # undefined draws (constant states) are left out
-        out[name] = [float(np.mean(finite)), *np.percentile(finite, [2.5, 97.5]).tolist()] if finite else [np.nan] * 3
-    return out
+        out["RSA"].append(am.rsa_of(rx, ry[q][:, q]) if len(rx) >= 3 else float("nan"))
+    if x.shape[1] == y.shape[1]:
+        if center:
+            x, y = x - x.mean(0), y - y.mean(0)
+        ranks = am.partner_ranks_under(x, y, perms)  # (P, 2, N)
+        for cut in ks:
+            out[f"retrieval@{cut}"] = (ranks <= cut).double().mean((1, 2)).tolist()
+        out["MRR"] = (1.0 / ranks.double()).mean((1, 2)).tolist()
+    return {name: np.asarray(values, dtype=np.float64) for name, values in out.items()}
+
+
+def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool,
+                  rows: torch.Tensor | None = None,
+                  knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
+    """Every metric at one layer: ``layer_draws`` under the identity alone."""
+    import torch
+
+    draws = layer_draws(x, y, torch.arange(len(x))[None], k=k, ks=ks, center=center, rows=rows, knn=knn)
+    return {name: float(values[0]) for name, values in draws.items()}
 
 
 def pool_curve(x: torch.Tensor, y: torch.Tensor, sizes: list[int], *, k: int, draws: int, center: bool,
@@ -185,41 +167,38 @@ def pool_sizes(opts, n: int) -> list[int]:
 
 
 def run_alignment(ctx) -> AlignmentResult:
+    import numpy as np
     import torch
 
     opts, s = ctx.options, ctx.settings
     gen = torch.Generator().manual_seed(s.seed)
+    calibration = ctx.calibration
     first = ctx.views[0]
     records: list[dict[str, Any]] = []
     for other in ctx.views[1:]:
         a, b = ctx.states_by_layer(first), ctx.states_by_layer(other)
         n = int(a.shape[0])
+        perms = calibration.perms if calibration is not None else torch.arange(n)[None]
         rows = rsa_rows(n, opts.rsa_items, s.seed)
-        per_layer: dict[str, list[float]] = {}
-        null: dict[str, list[list[float]]] = {name: [] for name in NULL_METRICS}
+        draws: dict[str, list[np.ndarray]] = {}
         for k in range(len(ctx.layers)):
             x, y = a[:, k].float(), b[:, k].float()
-            knn = neighbours(x, y, opts.k)
-            for name, value in layer_metrics(x, y, k=opts.k, ks=list(opts.retrieval_k), center=s.center,
-                                             rows=rows, knn=knn).items():
-                per_layer.setdefault(name, []).append(value)
-            if opts.permutations:
-                for name, band in null_band(x, y, k=opts.k, permutations=opts.permutations, gen=gen,
-                                            rows=rows, knn=knn).items():
-                    null[name].append(band)
+            for name, values in layer_draws(x, y, perms, k=opts.k, ks=list(opts.retrieval_k), center=s.center,
+                                            rows=rows, knn=neighbours(x, y, opts.k)).items():
+                draws.setdefault(name, []).append(values)
             if ctx.on_batch:
                 ctx.on_batch(n)
-        series = dict(per_layer)
-        if opts.permutations:
-            series["linear CKA (shuffled rows)"] = [band[0] for band in null["linear CKA"]]
-            series["mutual k-NN (shuffled rows)"] = [band[0] for band in null["mutual k-NN"]]
-        records.append({"a": first, "b": other, "n": n, "x": list(ctx.layers), "k": opts.k,
-                        "rsa_items": n if rows is None else len(rows),
-                        "title": f"{ctx.model_name}: {first} vs {other} (n={n})", "ylabel": "alignment",
-                        "series": series,
-                        "null": {name: {"mean": [b[0] for b in bands], "ci95": [b[1:] for b in bands]}
-                                 for name, bands in null.items()} if opts.permutations else {}})
-        knn_curve = per_layer[f"mutual k-NN (k={opts.k})"]
+        by_metric = {name: np.stack(columns, axis=1) for name, columns in draws.items()}  # (P, L)
+        series = {name: [float(v) for v in d[0]] for name, d in by_metric.items()}
+        rec = {"a": first, "b": other, "n": n, "x": list(ctx.layers), "k": opts.k,
+               "rsa_items": n if rows is None else len(rows),
+               "title": f"{ctx.model_name}: {first} vs {other} (n={n})", "ylabel": "alignment"}
+        if calibration is not None:
+            rec["calibration"] = calibration.record(by_metric)
+            for name in ("linear CKA", f"mutual k-NN (k={opts.k})"):
+                series[f"{name} (null mean)"] = rec["calibration"]["metrics"][name]["null_mean"]
+        records.append({**rec, "series": series})
+        knn_curve = series[f"mutual k-NN (k={opts.k})"]
         peak = nanargmax(knn_curve)
         peak = len(ctx.layers) - 1 if peak is None else peak
         sizes = pool_sizes(opts, n)
@@ -240,12 +219,12 @@ CROSS_METRICS = ("linear CKA", "debiased CKA", "mutual k-NN")
 
 class CrossAlignmentResult(RecordsResult):
     """Records: one ``pairs`` record per (first view, other view) with ``heatmaps`` (metric -> rows of
-    model A's layers x columns of model B's), ``best`` (metric -> layer_a, layer_b, value) and ``null``
-    at each best pair; then a ``pool`` record (``x`` pool sizes, ``series``) at the best mutual-k-NN pair."""
+    model A's layers x columns of model B's), ``best`` (metric -> layer_a, layer_b, value) and ``calibration``
+    (each metric's per-pair curves over the flattened grid, ``grid`` its shape, and its calibrated max); then a ``pool`` record (``x`` pool sizes, ``series``) at the best mutual-k-NN pair."""
 
     key: ClassVar[str] = "alignment"
     summary_title = "alignment across models: the best layer pair of each metric"
-    summary_columns = ("views", "metric", "best pair (A x B)", "value", "shuffled rows (95%)")
+    summary_columns = ("views", "metric", "best pair (A x B)", "value", "calibrated max", "p")
 
     def summary_rows(self) -> list[tuple[str, ...]]:
         rows = []
@@ -253,13 +232,14 @@ class CrossAlignmentResult(RecordsResult):
             if rec.get("pool"):
                 for name, values in rec["series"].items():
                     rows.append((f"{rec['a']} x {rec['b']}", f"{name}, pool {rec['x'][0]} -> {rec['x'][-1]}",
-                                 f"{rec['layer_a']} x {rec['layer_b']}", f"{fmt(values[0])} -> {fmt(values[-1])}", "-"))
+                                 f"{rec['layer_a']} x {rec['layer_b']}", f"{fmt(values[0])} -> {fmt(values[-1])}",
+                                 "-", "-"))
                 continue
+            metrics = (rec.get("calibration") or {}).get("metrics", {})
             for name, best in rec["best"].items():
-                null = rec["null"].get(name)
-                band = "-" if not null else f"{fmt(null['mean'])} [{fmt(null['ci95'][0])}, {fmt(null['ci95'][1])}]"
+                top = (metrics.get(name) or {}).get("max") or {}
                 rows.append((f"{rec['a']} x {rec['b']}", name, f"{best['layer_a']} x {best['layer_b']}",
-                             fmt(best["value"]), band))
+                             fmt(best["value"]), fmt(top.get("score")), fmt(top.get("p"), ".3g")))
         return rows
 
     def plot(self, folder) -> Any:
@@ -281,20 +261,29 @@ def layer_blocks(n_layers: int, rows: int, width: int) -> list[range]:
     return [range(s, min(s + per, n_layers)) for s in range(0, n_layers, per)]
 
 
-def heatmaps(a, b, sa: list[am.LayerSummary], sb: list[am.LayerSummary]) -> dict[str, np.ndarray]:
-    """(L_A, L_B) of each metric: B's layers a block at a time, each A layer read once per block."""
+def heatmaps(a, b, sa: list[am.LayerSummary], sb: list[am.LayerSummary], perms: torch.Tensor) -> dict[str, np.ndarray]:
+    """(P, L_A, L_B) of each metric, B's rows permuted by each row of ``perms`` (row 0 the identity: the
+    observed heatmap): B's layers a block at a time, each A layer read once per block; CKA's shuffles from
+    ``cka_draws``, mutual k-NN's by relabelling the layers' neighbour lists."""
     import numpy as np
+    import torch
 
     from semhub.analyses import alignment_metrics as am
 
-    out = {name: np.full((len(sa), len(sb)), np.nan) for name in CROSS_METRICS}
+    n = perms.shape[1]
+    inverse = torch.empty_like(perms)
+    inverse.scatter_(1, perms, torch.arange(n).expand_as(perms).contiguous())
+    out = {name: np.full((len(perms), len(sa), len(sb)), np.nan) for name in CROSS_METRICS}
     for block in layer_blocks(len(sb), b.shape[0], b.shape[2]):
         ys = {j: b[:, j].float() for j in block}
         for i in range(len(sa)):
             x = a[:, i].float()
             for j, y in ys.items():
-                for name, value in am.paired_metrics(x, y, sa[i], sb[j]).items():
-                    out[name][i, j] = value
+                for name, values in am.cka_draws(x, y, perms).items():
+                    out[name][:, i, j] = values
+                nb = sb[j].neighbours
+                out["mutual k-NN"][:, i, j] = [am.mutual_knn_of(sa[i].neighbours, inv[nb[perm]])
+                                               for perm, inv in zip(perms, inverse)]
     return out
 
 
@@ -316,31 +305,30 @@ def run_cross_alignment(ctx) -> CrossAlignmentResult:
     la, lb = list(ctx.layers), list(partner.layers)
     model_b = partner.model_name
     records: list[dict[str, Any]] = []
+    calibration = ctx.calibration
+    perms = calibration.perms if calibration is not None else torch.arange(n)[None]
     for other in partner.views:
         b = partner.states_by_layer(other)
         sb = summaries(b, k)
-        grids = heatmaps(a, b, sa, sb)
-        best, null, bands = {}, {}, {}
-        rows = rsa_rows(n, opts.rsa_items, s.seed)
+        draws = heatmaps(a, b, sa, sb, perms)
+        grids = {name: d[0] for name, d in draws.items()}
+        best = {}
         for name, grid in grids.items():
             pair = best_pair(grid)
-            if pair is None:
-                continue
-            i, j = pair
-            best[name] = {"layer_a": la[i], "layer_b": lb[j], "value": float(grid[i, j])}
-            if opts.permutations:
-                if (i, j) not in bands:  # metrics that peak at one pair share its shuffles
-                    bands[i, j] = null_band(a[:, i].float(), b[:, j].float(), k=k, permutations=opts.permutations,
-                                            gen=gen, rows=rows, knn=(sa[i].neighbours, sb[j].neighbours))
-                band = bands[i, j][name]
-                null[name] = {"mean": band[0], "ci95": band[1:]}
+            if pair is not None:
+                i, j = pair
+                best[name] = {"layer_a": la[i], "layer_b": lb[j], "value": float(grid[i, j])}
         label = {"mutual k-NN": f"mutual k-NN (k={k})"}
-        records.append({"a": first, "b": other, "model_a": ctx.model_name, "model_b": model_b, "n": n, "k": k,
-                        "layers_a": la, "layers_b": lb,
-                        "heatmaps": {label.get(m, m): grid.tolist() for m, grid in grids.items()},
-                        "best": {label.get(m, m): v for m, v in best.items()},
-                        "null": {label.get(m, m): v for m, v in null.items()},
-                        "title": f"{ctx.model_name} ({first}) x {model_b} ({other}), n={n}"})
+        rec = {"a": first, "b": other, "model_a": ctx.model_name, "model_b": model_b, "n": n, "k": k,
+               "layers_a": la, "layers_b": lb,
+               "heatmaps": {label.get(m, m): grid.tolist() for m, grid in grids.items()},
+               "best": {label.get(m, m): v for m, v in best.items()},
+               "title": f"{ctx.model_name} ({first}) x {model_b} ({other}), n={n}"}
+        if calibration is not None:  # every layer pair, and the best pair chosen under each shuffle too
+            rec["calibration"] = calibration.record({label.get(m, m): d.reshape(len(perms), -1)
+                                                     for m, d in draws.items()})
+            rec["calibration"]["grid"] = [len(la), len(lb)]
+        records.append(rec)
         if "mutual k-NN" in best:
             i, j = la.index(best["mutual k-NN"]["layer_a"]), lb.index(best["mutual k-NN"]["layer_b"])
             sizes = pool_sizes(opts, n)
@@ -358,8 +346,6 @@ def run_cross_alignment(ctx) -> CrossAlignmentResult:
 class AlignmentOptions(Options):
     k: int = option(10, min=1, help="Neighbours for mutual k-NN (capped at N - 1).")
     retrieval_k: list[int] = option([1, 5, 10], min=1, help="Cut-offs of retrieval@k (repeatable).")
-    permutations: int = option(0, min=0, max=100_000, help="Row shuffles per layer for a null baseline of CKA, "
-                               "debiased CKA, mutual k-NN and RSA, with its 95% band (0: none).")
     pool_sizes: list[int] = option([], min=2, help="Candidate-pool sizes of the pool-size curve (repeatable; "
                                    "default 16, 64, 256... and N).")
     pool_draws: int = option(5, min=1, max=10_000, help="Random pools drawn per pool size.")

@@ -272,3 +272,64 @@ def retrieval_at(ranks: torch.Tensor, k: int) -> float:
 
 def mean_reciprocal_rank(ranks: torch.Tensor) -> float:
     return float((1.0 / ranks.double()).mean())
+
+
+GRAM_ROWS = 2048
+"""Up to this many rows a shuffled CKA is read from the N x N centred Gram matrices (O(N^2) per shuffle);
+above it from the D x D' product of the shuffled rows (O(N D D'), memory O(D D'))."""
+
+
+def cka_draws(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor) -> dict[str, list[float]]:
+    """Linear and debiased CKA of ``x`` and ``y[perm]`` for every row of ``perms``. A shuffle leaves each
+    view's own terms unchanged, so only the cross term is computed per shuffle: <Kc, P Lc P^T> (linear) and
+    the unbiased HSIC's trace and row-sum terms, from the Gram matrices formed once."""
+    n = x.shape[0]
+    linear, debiased = [], []
+    if n > GRAM_ROWS:
+        norms = gram_norm(x), gram_norm(y)
+        selves = float(hsic_unbiased_linear(x, x)), float(hsic_unbiased_linear(y, y))
+        for perm in perms:
+            yp = y[perm]
+            linear.append(linear_cka(x, yp, norms))
+            debiased.append(debiased_cka(x, yp, selves) if n >= 4 else float("nan"))
+        return {"linear CKA": linear, "debiased CKA": debiased}
+    xd, yd = x.double(), y.double()
+    k, l = xd @ xd.T, yd @ yd.T
+    kc = k - k.mean(0, keepdim=True) - k.mean(1, keepdim=True) + k.mean()
+    lc = l - l.mean(0, keepdim=True) - l.mean(1, keepdim=True) + l.mean()
+    norm = float(kc.norm() * lc.norm())
+    kt, lt = k.clone().fill_diagonal_(0), l.clone().fill_diagonal_(0)
+    k1, l1 = kt.sum(1), lt.sum(1)
+    constant = float(kt.sum() * lt.sum()) / ((n - 1) * (n - 2)) if n >= 4 else float("nan")
+    kk, ll = (float(hsic_unbiased(m, m)) if n >= 4 else float("nan") for m in (k, l))
+    for perm in perms:
+        lp = lt[perm][:, perm]
+        linear.append(float((kc * lc[perm][:, perm]).sum()) / norm if norm > 0 else float("nan"))
+        if n < 4 or kk * ll <= 0:
+            debiased.append(float("nan"))
+            continue
+        hsic = (float((kt * lp).sum()) + constant - 2 * float(k1 @ l1[perm]) / (n - 2)) / (n * (n - 3))
+        debiased.append(hsic / (kk * ll) ** 0.5)
+    return {"linear CKA": linear, "debiased CKA": debiased}
+
+
+def partner_ranks_under(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+    """(P, 2, N) ``partner_ranks(x, y[perm])`` for every row of ``perms``: each query's similarities are
+    sorted once, and a shuffled partner's rank is where its similarity falls among them (ties count
+    against it, as in ``partner_ranks``). Memory O(chunk x N + P x N)."""
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"retrieval needs states of one width: {x.shape[1]} vs {y.shape[1]}")
+    ux, uy = unit_rows(x), unit_rows(y)
+    n = ux.shape[0]
+    inverse = torch.empty_like(perms)
+    inverse.scatter_(1, perms, torch.arange(n).expand_as(perms).contiguous())
+    out = torch.empty(perms.shape[0], 2, n, dtype=torch.long)
+    # X -> Y: a_i's partner is y[perm(i)]; Y -> X: y_j's partner is a[perm^-1(j)]
+    for side, (q, g, partner) in enumerate(((ux, uy, perms), (uy, ux, inverse))):
+        for s in range(0, n, chunk):
+            sims = q[s:s + chunk] @ g.T
+            rows = torch.arange(s, min(s + chunk, n))
+            own = sims[rows - s, partner[:, rows]].T.contiguous()  # (c, P)
+            ordered = sims.sort(dim=1).values.contiguous()
+            out[:, side, rows] = (n - torch.searchsorted(ordered, own, side="left")).T
+    return out

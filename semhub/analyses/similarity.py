@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from semhub.contract.analysis import Analysis, PaperSetting
-from semhub.contract.result import RecordsResult
+from semhub.contract.result import RecordsResult, fmt
 from semhub.errors import SemhubError
 
 if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis runs
     import torch
+
+    from semhub.analyses.calibration import Calibration
 
 
 @dataclass
@@ -39,18 +41,53 @@ class SimilarityResult(RecordsResult):
         k = int(np.argmax(rec[metric]))
         return rec["layers"][k], rec[metric][k]
 
-    summary_title = "peak retrieval@1 per view pair"
-    summary_columns = ("pair", "n", "peak layer", "retrieval@1", "Eq. 1 there", "chance")
+    summary_title = "retrieval@1 per view pair: raw peak, calibrated peak (permutation null) and the surface"
+    summary_columns = ("pair", "n", "peak layer", "retrieval@1", "calibrated", "p", "embeddings", "lexical",
+                       "hub gain")
 
     def summary_rows(self) -> list[tuple[str, ...]]:
-        """The terminal summary: each pair's best layer by retrieval@1."""
+        """The terminal summary: each pair's best layer by retrieval@1, the calibrated aggregate with its
+        p-value, the surface baselines (the embedding layer's and the bag-of-tokens' calibrated scores)
+        and the hub gain at the best layer (its calibrated score above the larger baseline)."""
         rows = []
         for rec in self.records:
             layer, value = self.peak(rec["a"], rec["b"])
-            k = rec["layers"].index(layer)
-            rows.append((f"{rec['a']}-{rec['b']}", str(rec["n"]), str(layer), f"{value:.3f}",
-                         f"{rec['eq1'][k]:.3f}", f"{rec['chance']:.3f}"))
+            cal = headline(rec, "retrieval_at_1")
+            rows.append((f"{rec['a']}-{rec['b']}", str(rec["n"]), str(layer), fmt(value),
+                         fmt(cal.get("score")), fmt(cal.get("p"), ".3g"),
+                         fmt(baseline(rec, "embeddings")), fmt(baseline(rec, "lexical")),
+                         fmt(cal.get("hub_gain"))))
         return rows
+
+
+def headline(rec: dict[str, Any], metric: str) -> dict[str, Any]:
+    """The calibrated aggregate a record leads with (its ``aggregate``: max or mean over layers), with the
+    hub gain at the aggregate's layer; empty when the run was not calibrated."""
+    cal = rec.get("calibration")
+    if not cal or metric not in cal["metrics"]:
+        return {}
+    entry = dict(cal["metrics"][metric].get(cal.get("aggregate", "max")) or {})
+    gains = rec.get("hub_gain", {}).get(metric)
+    if gains is not None and "index" in entry:
+        entry["hub_gain"] = gains[entry["index"]]
+    return entry
+
+
+def baseline(rec: dict[str, Any], name: str, metric: str = "retrieval_at_1") -> float | None:
+    """A surface baseline's calibrated score (``embeddings``: the embedding layer; ``lexical``: bags of tokens)."""
+    return (rec.get("surface", {}).get(name) or {}).get("score", {}).get(metric)
+
+
+def hub_gains(curves: dict[str, Any], surface: dict[str, Any]) -> dict[str, list[float | None]]:
+    """Per metric and layer: the calibrated score above the larger of the surface baselines' calibrated
+    scores (None where a score is undefined)."""
+    out = {}
+    for metric, curve in curves.items():
+        floor = [v for v in (baseline({"surface": surface}, name, metric) for name in ("embeddings", "lexical"))
+                 if v is not None]
+        top = max(floor, default=0.0)
+        out[metric] = [None if v is None else v - top for v in curve["score"]]
+    return out
 
 
 def similarity(
@@ -62,17 +99,46 @@ def similarity(
     n_boot: int = 1000,
     seed: int = 0,
     options: dict[str, Any] | None = None,
+    calibration: Calibration | None = None,
+    lexical: dict[str, tuple[Any, Any]] | None = None,
 ) -> SimilarityResult:
-    """Compare ``views[0]`` with each other view, at every captured layer."""
-    from semhub.analyses.stats import item_statistics, summarise
+    """Compare ``views[0]`` with each other view, at every captured layer.
+
+    ``calibration`` adds each metric's permutation null (per layer, and the max and mean over layers);
+    ``lexical`` (other view -> the two sides' token ids, ``surface.token_ids``) adds the bag-of-tokens
+    baseline and the token overlap; the embedding layer (layer 0, when captured) is the other baseline."""
+    from semhub.analyses import surface as sf
+    from semhub.analyses.stats import NULL_METRICS, item_statistics, mean_ci, summarise
 
     first = views[0]
     records = []
+    perms = None if calibration is None else calibration.perms
     for other in views[1:]:
-        stats = item_statistics(states[first], states[other], center=center)
+        stats = item_statistics(states[first], states[other], center=center, perms=perms)
         point, ci = summarise(stats, n_boot=n_boot, seed=seed)
         n = int(states[first].shape[0])
-        records.append({"a": first, "b": other, "n": n, "layers": list(layers), **point, "ci95": ci, "chance": 1.0 / n})
+        rec = {"a": first, "b": other, "n": n, "layers": list(layers), **point, "ci95": ci, "chance": 1.0 / n}
+        if calibration is not None:
+            rec["calibration"] = calibration.record({m: stats[f"null_{m}"] for m in NULL_METRICS})
+            curves = rec["calibration"]["metrics"]
+            surface: dict[str, Any] = {}
+            if 0 in layers:
+                at = layers.index(0)
+                surface["embeddings"] = {"layer": 0, "score": {m: c["score"][at] for m, c in curves.items()},
+                                         "p": {m: c["p"][at] for m, c in curves.items()}}
+            if lexical and other in lexical:
+                ids_a, ids_b = lexical[other]
+                bag_a, bag_b = sf.bags(ids_a, ids_b)
+                lex = item_statistics(bag_a, bag_b, center=center, perms=perms)
+                lex_cal = calibration.record({m: lex[f"null_{m}"] for m in NULL_METRICS})["metrics"]
+                overlap, overlap_ci = mean_ci(sf.token_overlap(ids_a, ids_b)[:, None], n_boot, seed)
+                surface["lexical"] = {"raw": {m: c["observed"][0] for m, c in lex_cal.items()},
+                                      "score": {m: c["score"][0] for m, c in lex_cal.items()},
+                                      "p": {m: c["p"][0] for m, c in lex_cal.items()},
+                                      "token_overlap": overlap[0], "token_overlap_ci95": (overlap_ci or [None])[0]}
+            rec["surface"] = surface
+            rec["hub_gain"] = hub_gains(curves, surface)
+        records.append(rec)
     return SimilarityResult(records, dict(options or {}, center=center, n_boot=n_boot, seed=seed))
 
 
@@ -96,7 +162,11 @@ class SimilarityAnalysis(Analysis):
             towers = ", ".join(f"{v}: {s}" for v, s in stacks.items())
             raise SemhubError(f"--views: {ctx.model_name} reads these views on different towers ({towers}), whose "
                               "layers do not correspond; for dual encoders use --analysis joint-alignment")
+        from semhub.analyses.surface import lexical_pairs
+
         states = {view: ctx.states_by_layer(view) for view in ctx.views}
         s = ctx.settings
+        calibration = ctx.calibration
         return similarity(states, ctx.layers, ctx.views, center=s.center, n_boot=s.n_boot, seed=s.seed,
-                          options={"model": ctx.model_name, "pooling": s.pooling})
+                          options={"model": ctx.model_name, "pooling": s.pooling}, calibration=calibration,
+                          lexical=lexical_pairs(ctx) if calibration is not None else None)

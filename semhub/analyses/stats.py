@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 METRICS = ("matched_cosine", "mismatched_cosine", "eq1", "retrieval_at_1")
+NULL_METRICS = ("matched_cosine", "eq1", "retrieval_at_1")
+"""The similarity metrics calibrated against their permutation null."""
 
 
 def _unit_rows(states: torch.Tensor, center: bool, owned: bool = False, rows: int = 1024) -> torch.Tensor:
@@ -32,7 +34,8 @@ def _unit_rows(states: torch.Tensor, center: bool, owned: bool = False, rows: in
     return x
 
 
-def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: int | None = None) -> dict[str, np.ndarray]:
+def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: int | None = None,
+                    perms: torch.Tensor | None = None) -> dict[str, np.ndarray]:
     """Per-layer, per-item statistics for aligned (N, K, D) states -> arrays of shape (K, N).
 
     ``a`` and ``b`` only need ``shape`` and ``[:, k]`` (an activation store's states load one layer
@@ -42,6 +45,11 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
     ``matched[k, i]`` = cos(a_i, b_i); ``mismatched[k, i]`` = mean over j != i of cos(a_i, b_j);
     ``hit[k, i]`` = retrieval@1 of item i averaged over both directions (a->b and b->a);
     ``hit_ab[k, i]`` = a->b only (is b_i the nearest b to a_i?), for asymmetric questions.
+
+    ``perms`` ((P, N), row 0 the identity: ``calibration.permutations``) adds ``null_<metric>`` arrays of
+    shape (P, K): matched cosine, Eq. 1 and retrieval@1 with b's rows permuted, read from the same
+    similarity chunks (a permuted pair's cosine is gathered; its retrieval is whether the row's and the
+    column's best match are the permuted partners), so the null costs O(P x N) per layer, not P passes.
     """
     if a.shape != b.shape:
         raise ValueError(f"aligned states differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
@@ -50,6 +58,8 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
         raise ValueError("similarity needs at least two aligned items")
     chunk = chunk or max(16, min(2048, 1_000_000 // n))
     out = {name: np.empty((n_layers, n)) for name in ("matched", "mismatched", "hit", "hit_ab")}
+    if perms is not None:
+        out.update({f"null_{name}": np.empty((len(perms), n_layers)) for name in NULL_METRICS})
     idx = torch.arange(n)
     for k in range(n_layers):
         x = _unit_rows(a[:, k], center, owned=getattr(a, "fresh_layers", False))
@@ -57,12 +67,17 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
         col_best = torch.full((n,), -torch.inf, dtype=torch.float64)
         col_arg = torch.zeros(n, dtype=torch.long)
         diag, row_sum, row_hit = (torch.empty(n, dtype=torch.float64) for _ in range(3))
+        row_arg = torch.empty(n, dtype=torch.long)
+        permuted = torch.zeros(0 if perms is None else len(perms), dtype=torch.float64)
         for start in range(0, n, chunk):
             sims = x[start : start + chunk] @ y.T  # float32; exact in float64, so max/argmax need no copy
             rows = idx[start : start + chunk]
             diag[rows] = sims[rows - start, rows].double()
             row_sum[rows] = sims.sum(1, dtype=torch.float64)
-            row_hit[rows] = (sims.argmax(1) == rows).double()
+            row_arg[rows] = sims.argmax(1)
+            row_hit[rows] = (row_arg[rows] == rows).double()
+            if perms is not None:  # sum over these rows of cos(a_i, b_perm(i)), for every permutation
+                permuted += sims[rows - start, perms[:, rows]].sum(1, dtype=torch.float64)
             best, arg = sims.max(0)
             best = best.double()
             better = best > col_best
@@ -72,6 +87,12 @@ def item_statistics(a: torch.Tensor, b: torch.Tensor, *, center: bool, chunk: in
         out["mismatched"][k] = ((row_sum - diag) / (n - 1)).numpy()
         out["hit"][k] = ((row_hit + (col_arg == idx).double()) / 2).numpy()
         out["hit_ab"][k] = row_hit.numpy()
+        if perms is not None:
+            total = float(row_sum.sum())
+            hits = (row_arg[None, :] == perms).sum(1) + (col_arg[perms] == idx).sum(1)  # a->b, b->a
+            out["null_matched_cosine"][:, k] = (permuted / n).numpy()
+            out["null_eq1"][:, k] = (permuted / n - (total - permuted) / (n * (n - 1))).numpy()
+            out["null_retrieval_at_1"][:, k] = (hits.double() / (2 * n)).numpy()
         del x, y  # freed before the next layer is read: one layer of unit vectors alive, not two
     return out
 

@@ -90,6 +90,7 @@ class AnalyzeCommand(click.Command):
 @model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code", "stack")
 @spec_flags(StoreSpec)
 @spec_flags(EngineSpec)
+@spec_flags(CalibrationSpec)
 @data_flags("allow_outside_paths")
 @click.option("--seed", type=int, default=0, show_default=True)  # checked by semhub.check_seed, naming --seed
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-<analysis>).")
@@ -103,14 +104,15 @@ def analyze(ctx: click.Context, option_pairs, out, **kwargs) -> None:
     from semhub.places import check_out_dir
     from semhub.runs.rundir import default_run_dir
 
-    model, data, store, engine = split_specs(kwargs, ModelSpec, DataSpec, StoreSpec, EngineSpec)
+    model, data, store, engine, calibration = split_specs(kwargs, ModelSpec, DataSpec, StoreSpec, EngineSpec,
+                                                          CalibrationSpec)
     analysis = catalog.lookup("analysis", catalog.analyses(), kwargs["analysis"])
     own = parse_analysis_flags(list(ctx.args), option_pairs, options_class(analysis).specs())
     name = model.model or ("store" if store.from_store else default_model(data.modality)) or "model"
     out = out or default_run_dir(name, analysis.name)
     check_out_dir(out)  # before any work
     with RichProgress(analysis.name) as progress:
-        run = run_analysis(model=model, data=data, store=store, engine=engine, progress=progress, options=own,
-                           **kwargs)
+        run = run_analysis(model=model, data=data, store=store, engine=engine, calibration=calibration,
+                           progress=progress, options=own, **kwargs)
     run.write(out)
     print_summary(run, out)

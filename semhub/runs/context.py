@@ -13,6 +13,7 @@ from semhub.data.aligned import AlignedDataset
 from semhub.errors import DataError, ParameterError, SemhubError
 from semhub.readout.capture import POOLINGS
 from semhub.readout.layers import parse_layers
+from semhub.specs.calibration import CalibrationSpec
 from semhub.specs.data import Inputs
 from semhub.specs.inputs import check_inputs
 from semhub.specs.store import MAX_SHARD_ROWS, STORE_DTYPES
@@ -42,6 +43,7 @@ class RunSettings:
         shard_rows: dataset rows per capture shard (the unit of an activation store's resumption).
         store: the activation store states stream into, or None (in memory).
         store_dtype: precision of stored states.
+        calibration: the permutation null every state metric is calibrated against (``CalibrationSpec``).
     """
 
     modality: str = "text"
@@ -61,6 +63,11 @@ class RunSettings:
     shard_rows: int = 1024
     store: str | None = None
     store_dtype: str = "float32"
+    calibration: CalibrationSpec = field(default_factory=CalibrationSpec)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.calibration, dict):  # from to_dict(), or a manifest
+            self.calibration = CalibrationSpec(**self.calibration)
 
     def check(self) -> None:
         if self.pooling not in POOLINGS:
@@ -75,6 +82,7 @@ class RunSettings:
         if not 0 <= int(self.n_boot) <= MAX_BOOTSTRAP:
             raise ParameterError("n_boot", f"must be from 0 to {MAX_BOOTSTRAP}, got {self.n_boot}")
         check_seed(self.seed)
+        self.calibration.check()
         if self.store_dtype not in STORE_DTYPES:
             raise ParameterError("store_dtype", f"{self.store_dtype!r} (choose from {', '.join(STORE_DTYPES)})")
         from semhub.lens.kinds import check_lens
@@ -141,6 +149,22 @@ class RunContext:
             s = self.settings
             self._cache["lens"] = build_lens(self.backbone, s.lens, norm=s.lens_norm, path=s.lens_path)
         return self._cache["lens"]
+
+    @property
+    def calibration(self):
+        """The permutations every state metric of this run is calibrated with (``Calibration``), drawn once
+        from the run's seed (within ``perm_groups`` when set); None with ``permutations`` 0."""
+        spec = self.settings.calibration
+        if not spec.permutations:
+            return None
+        if "calibration" not in self._cache:
+            from semhub.analyses.calibration import Calibration, permutations
+
+            perms = permutations(len(self.dataset), int(spec.permutations), int(self.settings.seed),
+                                 spec.groups(self.dataset))
+            self._cache["calibration"] = Calibration(perms, float(spec.alpha), spec.aggregate,
+                                                     int(self.settings.seed), spec.perm_groups)
+        return self._cache["calibration"]
 
     @property
     def store(self):
@@ -253,6 +277,8 @@ def make_context(
     store a killed run left behind.
     """
     base = (settings or RunSettings()).to_dict()
+    if any(k in keywords for k in CalibrationSpec.names()):
+        base["calibration"] = CalibrationSpec.of(None, keywords)
     names = set(base)
     settings = RunSettings(**{**base, **{k: (str(v) if k == "store" and v is not None else v)
                                          for k, v in keywords.items() if k in names}})

@@ -18,6 +18,7 @@ from semhub.errors import ParameterError, RunError, SemhubError, first_line
 from semhub.plugins import catalog
 from semhub.contract.spoke import allow_outside_paths as allowing, encoding, optional, outside_paths_allowed
 from semhub.runs.context import RunContext, RunSettings, build_context, context_from_store
+from semhub.specs.calibration import CalibrationSpec
 from semhub.specs.data import DataSpec, Inputs
 from semhub.specs.engine import EngineSpec
 from semhub.specs.inputs import check_readout, model_for, require_text
@@ -74,6 +75,7 @@ def analyze(
     data: DataSpec | Any = None,
     store: StoreSpec | str | Path | None = None,
     engine: EngineSpec | str | None = None,
+    calibration: CalibrationSpec | None = None,
     backbone: Any = None,
     model_b: ModelSpec | str | None = None,
     backbone_b: Any = None,
@@ -102,7 +104,8 @@ def analyze(
     ``data`` (a ``DataSpec``, or data with ``views``, ``modality``, ``limit``, ``template``, ``bos``,
     ``allow_outside_paths``), ``store`` (a ``StoreSpec``, or a folder with ``resume``, ``store_dtype``,
     ``shard_rows``, ``from_store``) and ``engine`` (an ``EngineSpec``, or ``"local"``/``"ray"`` with
-    ``address``, ``workers``). ``analysis`` is a registered name (``semhub plugins``); its own options are
+    ``address``, ``workers``); ``calibration`` (a ``CalibrationSpec``, or ``permutations``, ``alpha``,
+    ``aggregate``, ``perm_groups``): the permutation null every state metric is calibrated against. ``analysis`` is a registered name (``semhub plugins``); its own options are
     the remaining keywords (``max_positions=100``) or ``options={...}`` / an ``Options`` instance.
     ``backbone`` reuses a loaded model. ``model_b`` (or a loaded ``backbone_b``) reads every view after the
     first with a second model (placed as ``model``), at its ``layers_b`` of its ``stack_b``, for analyses
@@ -124,6 +127,7 @@ def analyze(
     data_spec = DataSpec.of(data, keywords)
     store_spec = StoreSpec.of(store, keywords)
     engine_spec = EngineSpec.of(engine, keywords)
+    calibration_spec = CalibrationSpec.of(calibration, keywords)
     analysis_obj = catalog.lookup("analysis", catalog.analyses(), analysis)
     if isinstance(options, Options):
         if keywords:
@@ -149,7 +153,7 @@ def analyze(
                            template=None if decided["template"] is None else str(decided["template"]),
                            batch_size=batch_size, limit=data_spec.limit, n_boot=n_boot, seed=seed,
                            shard_rows=st.shard_rows, store=str(st.store) if st.store is not None else None,
-                           store_dtype=st.store_dtype)
+                           store_dtype=st.store_dtype, calibration=calibration_spec)
     settings.check()
     declared(analysis_obj, "check")(settings, opts)  # the analysis's own refusal, before the model loads
     if isinstance(layers, str):
@@ -197,6 +201,7 @@ def analyze(
         view_list = inputs.views
         check_input_kinds(analysis_obj, view_list)
         check_readout(settings.readout, view_list, list(inputs.dataset.columns))
+        calibration_spec.groups(inputs.dataset)  # a missing --perm-groups column, before the model loads
         if two_models and len(view_list) < 2:
             raise ParameterError("views", "two models need two views: the first is read by model, the others "
                                           "by model_b")
@@ -297,6 +302,7 @@ def _analyze_stored(analysis_obj: Any, store: Path, views, settings: RunSettings
         raise ParameterError("from_store", f"analysis {analysis_obj.name!r} needs the model; from a store run "
                              f"{', '.join(state_only)}")
     ctx = context_from_store(store, views, settings=settings, options=opts)
+    settings.calibration.groups(ctx.dataset)
     progress.start(analysis_obj.name, None)
     t1 = time.perf_counter()
     result = run_guarded(analysis_obj, ctx)

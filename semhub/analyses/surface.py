@@ -1,0 +1,78 @@
+"""The surface baseline: how much of a cross-view match the tokens alone explain, without the model.
+
+Each text becomes a bag of its token ids (the model's tokenizer, no special tokens): a count vector over
+the token ids the sample uses. The similarity metrics read these vectors exactly as they read a layer's
+states (``stats.item_statistics``, the run's centring, the same permutations), so a layer's calibrated
+score can be set against the calibrated score of shared tokens, names, numbers and punctuation: the hub
+gain. The token overlap of each pair (Jaccard of the two token sets) says how much the pairs share at all.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def token_ids(texts: list[str], tokenizer: Any) -> list[list[int]]:
+    """Each text's token ids as the model's tokenizer splits it (no BOS or other special tokens)."""
+    return [list(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
+
+
+def bags(ids_a: list[list[int]], ids_b: list[list[int]]):
+    """(N, 1, V) float32 bag-of-token counts of each side over the V token ids the two sides use: the
+    shape of one layer's states, so every state metric reads them."""
+    import torch
+
+    vocab = {t: i for i, t in enumerate(sorted({t for ids in (*ids_a, *ids_b) for t in ids}))}
+    out = []
+    for side in (ids_a, ids_b):
+        counts = torch.zeros(len(side), 1, max(1, len(vocab)))
+        for row, ids in enumerate(side):
+            for t in ids:
+                counts[row, 0, vocab[t]] += 1
+        out.append(counts)
+    return out[0], out[1]
+
+
+def token_overlap(ids_a: list[list[int]], ids_b: list[list[int]]) -> np.ndarray:
+    """Jaccard overlap of each pair's token sets (1: the same tokens, 0: none shared)."""
+    out = np.zeros(len(ids_a))
+    for i, (a, b) in enumerate(zip(ids_a, ids_b)):
+        sa, sb = set(a), set(b)
+        out[i] = len(sa & sb) / len(sa | sb) if sa | sb else 0.0
+    return out
+
+
+def text_column(dataset: Any, view: str) -> list[str] | None:
+    """The view's values when every one is text (a lexical baseline needs words), else None."""
+    values = dataset.columns.get(view)
+    if not values or not all(isinstance(v, str) for v in values):
+        return None
+    return list(values)
+
+
+def lexical_pairs(ctx: Any) -> dict[str, tuple[list[list[int]], list[list[int]]]]:
+    """Other view -> the token ids of both sides, for every pair of text views of a run that has the
+    model's tokenizer (a run from a store has none; audio and images have no tokens to share)."""
+    from semhub.contract.spoke import optional
+    from semhub.plugins import catalog
+
+    tokenizer = getattr(ctx.backbone, "tokenizer", None)
+    if tokenizer is None:
+        return {}
+
+    def texts(view: str) -> list[str] | None:
+        if optional(catalog.spoke_for_view(view), "input_kind") != "text":
+            return None
+        return text_column(ctx.dataset, view)
+
+    first = texts(ctx.views[0])
+    if first is None:
+        return {}
+    ids_first = token_ids(first, tokenizer)
+    out = {}
+    for other in ctx.views[1:]:
+        values = texts(other)
+        if values is not None:
+            out[other] = (ids_first, token_ids(values, tokenizer))
+    return out
