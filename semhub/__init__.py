@@ -20,7 +20,7 @@ _EXPORTS: dict[str, str] = {
     "Progress": "semhub.specs.progress", "Run": "semhub.runs.run",
     # the ingredients every entry point takes
     "ModelSpec": "semhub.specs.model", "DataSpec": "semhub.specs.data", "StoreSpec": "semhub.specs.store",
-    "EngineSpec": "semhub.specs.engine", "Inputs": "semhub.specs.data", "build_context": "semhub.runs.context",
+    "EngineSpec": "semhub.specs.engine", "CalibrationSpec": "semhub.specs.calibration", "Inputs": "semhub.specs.data", "build_context": "semhub.runs.context",
     "check_seed": "semhub.contract.options", "model_flags": "semhub.cli.params", "data_flags": "semhub.cli.params",
     "RunContext": "semhub.runs.context", "RunSettings": "semhub.runs.context", "make_context": "semhub.runs.context",
     "dataset": "semhub.specs.inputs", "require_text": "semhub.specs.inputs",

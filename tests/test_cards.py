@@ -60,7 +60,7 @@ def test_every_number_equals_the_separate_run_of_its_recorded_call(tiny, profile
     assert code.curves["Eq. 1"].ci95 == alone["ci95"]["eq1"]
     aligned = json.loads(semhub.analyze(model=str(tiny), **card.calls["code-alignment"]).results_text)["alignment"][0]
     assert code.curves["debiased CKA"].values == aligned["series"]["debiased CKA"]
-    assert code.curves["mutual k-NN (k=10)"].chance == aligned["null"]["mutual k-NN"]["mean"]
+    assert code.curves["mutual k-NN (k=10)"].chance == aligned["calibration"]["metrics"]["mutual k-NN (k=10)"]["null_mean"]
     steer_call = dict(card.calls["language-steering"])
     steered = json.loads(semhub.steer(model=str(tiny), **steer_call).results_text)["steering"]["settings"]
     best = card.steering.best

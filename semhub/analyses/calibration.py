@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 EPSILON = 1e-12  # the package's guard of smax - tau
+TIE = 1e-9  # relative: null scores this close to the observed one are ties
 
 
 def permutations(n: int, count: int, seed: int, groups: Sequence[str] | None = None):
@@ -65,7 +66,9 @@ def critical(draws: np.ndarray, alpha: float, smax: float | None = 1.0) -> dict[
         k = column.size
         combined = np.sort(np.concatenate([[obs], column]))
         tau[index] = combined[max(0, min(int(math.ceil((1.0 - alpha) * (k + 1))) - 1, k))]
-        p[index] = (1.0 + np.count_nonzero(column >= obs)) / (k + 1)
+        # a null score equal to the observed one counts against it, also when float rounding of a mean
+        # (sums of one value in another order) puts it an ulp below
+        p[index] = (1.0 + np.count_nonzero(column >= obs - TIE * max(1.0, abs(obs)))) / (k + 1)
     if smax is None:
         score = np.maximum(observed - tau, 0.0)
     else:

@@ -41,13 +41,13 @@ def spoke_curves(similarity: dict[str, Any], alignment: list[dict[str, Any]], n_
         "Eq. 1": Curve("Eq. 1", layers, d, similarity["eq1"], similarity["ci95"].get("eq1"), [0.0] * len(layers)),
     }
     rec = next(r for r in alignment if not r.get("pool") and r["a"] == similarity["a"] and r["b"] == similarity["b"])
+    nulls = (rec.get("calibration") or {}).get("metrics", {})
     for name, values in rec["series"].items():
-        if "(shuffled rows)" in name or name.startswith(("retrieval@1", "CKNNA")):
+        if "(null mean)" in name or name.startswith(("retrieval@1", "CKNNA")):
             continue
-        base = name.split(" (")[0]
-        null = rec.get("null", {}).get(base)
+        null = nulls.get(name)
         out[name] = Curve(name, rec["x"], depth(rec["x"], n_layers), values,
-                          chance=null["mean"] if null else None)
+                          chance=null["null_mean"] if null else None)
     return out
 
 

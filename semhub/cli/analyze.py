@@ -9,6 +9,7 @@ import click
 from semhub.cli.params import (RichProgress, data_flags, model_flags, option_help_rows, parse_analysis_flags, print_summary,
                                spec_flags, split_specs)
 from semhub.specs.data import DataSpec
+from semhub.specs.calibration import CalibrationSpec
 from semhub.specs.engine import EngineSpec
 from semhub.specs.model import ModelSpec
 from semhub.specs.store import StoreSpec
