@@ -44,8 +44,10 @@ def test_each_layer_equals_the_metric_functions_on_the_captured_states(tiny_dir,
         assert curves["series"]["mutual k-NN (k=3)"][k] == pytest.approx(am.mutual_knn(x, y, 3))
         ranks = am.partner_ranks(x - x.mean(0), y - y.mean(0))  # the run's default: centred, as similarity
         assert curves["series"]["retrieval@2"][k] == pytest.approx(am.retrieval_at(ranks, 2))
-    assert set(curves["null"]) == {"linear CKA", "debiased CKA", "mutual k-NN", "RSA"}
-    assert all(lo <= hi for lo, hi in curves["null"]["RSA"]["ci95"])
+    cal = curves["calibration"]
+    assert cal["permutations"] == 4 and set(cal["metrics"]) == {n for n in curves["series"] if "(null mean)" not in n}
+    assert all(lo <= hi for lo, hi in cal["metrics"]["RSA"]["null_ci95"])
+    assert curves["series"]["linear CKA (null mean)"] == cal["metrics"]["linear CKA"]["null_mean"]
     assert pool["x"] == [4, 8] and set(pool["series"]) == {"mutual k-NN", "retrieval@1", "mutual k-NN (chance)",
                                                           "retrieval@1 (chance)"}
     assert pool["series"]["mutual k-NN (chance)"] == [3 / 3, 3 / 7] and pool["series"]["retrieval@1 (chance)"] == [1 / 4, 1 / 8]
@@ -55,7 +57,7 @@ def test_each_layer_equals_the_metric_functions_on_the_captured_states(tiny_dir,
 def test_cli_options_python_keywords_and_the_store_agree(tiny_dir, rows, tmp_path, cli_run):
     args = ["--model", str(tiny_dir), "--data", str(rows), "--views", "en,fr", "--analysis", "alignment"]
     code, _, err = cli_run("analyze", *args, "--k", "3", "--retrieval-k", "1", "--retrieval-k", "3",
-                           "-o", "permutations=3", "--pool-sizes", "5", "--out", str(tmp_path / "cli"),
+                           "--permutations", "3", "--pool-sizes", "5", "--out", str(tmp_path / "cli"),
                            "--store", str(tmp_path / "store"))
     assert code == 0, err
     run = semhub.analyze("alignment", model=str(tiny_dir), data=str(rows), views=["en", "fr"], k=3, retrieval_k=[1, 3],
@@ -82,34 +84,37 @@ def test_en_zh_peak_inside_the_network_and_shuffled_rows_sit_on_the_null(tmp_pat
         values = curves["series"][metric]
         peak = max(range(len(values)), key=values.__getitem__)
         assert 0 < peak < last, (metric, values)  # an inner layer, not the embeddings nor the output
-        k = peak
-        assert values[k] > curves["null"][metric.split(" (")[0]]["ci95"][k][1]  # above the shuffled band
+        cal = curves["calibration"]["metrics"][metric]
+        assert cal["p"][peak] <= 1 / 21 + 1e-9 and cal["max"]["p"] <= 1 / 21 + 1e-9  # above every shuffle
     from conftest import shuffled_pairs
 
     shuffled = shuffled_pairs(tmp_path)
     off = semhub.analyze("alignment", backbone=bb, data=str(shuffled), views=["en", "zh"], permutations=20,
                          pool_sizes=[16]).result.records[0]
-    for metric, null in (("debiased CKA", "debiased CKA"), ("mutual k-NN (k=10)", "mutual k-NN"), ("RSA", "RSA")):
+    for metric in ("debiased CKA", "mutual k-NN (k=10)", "RSA"):
+        null = off["calibration"]["metrics"][metric]
         for k in range(1, len(off["x"])):
-            lo, hi = off["null"][null]["ci95"][k]
+            lo, hi = null["null_ci95"][k]
             width = hi - lo
             assert lo - width <= off["series"][metric][k] <= hi + width, (metric, k)
+        assert null["max"]["score"] == 0, metric  # shuffled pairs: nothing survives calibration
     assert max(off["series"]["retrieval@1"]) < 0.1  # chance is 1/120
 
 
 def test_the_null_relabels_neighbour_lists_exactly_as_a_fresh_search_on_shuffled_rows():
-    from semhub.analyses.alignment import null_band
+    """RSA on a subset of rows: a shuffle of its items among themselves, read from the ranks found once."""
+    from semhub.analyses.alignment import layer_draws
+    from semhub.analyses.calibration import permutations
 
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(60, 8, generator=gen)
     y = x @ torch.randn(8, 8, generator=gen) + 0.3 * torch.randn(60, 8, generator=gen)
-    band = null_band(x, y, k=5, permutations=6, gen=torch.Generator().manual_seed(9))
-    replay = torch.Generator().manual_seed(9)
-    perms = [torch.randperm(60, generator=replay) for _ in range(6)]
-    import numpy as np
-
-    for name, fn in (("mutual k-NN", lambda a, b: am.mutual_knn(a, b, 5)), ("RSA", am.rsa),
-                     ("linear CKA", am.linear_cka)):
-        direct = [fn(x, y[p]) for p in perms]
-        assert band[name][0] == pytest.approx(sum(direct) / 6), name
-        assert band[name][1:] == pytest.approx(np.percentile(direct, [2.5, 97.5]).tolist()), name
+    perms = permutations(60, 6, 9)
+    rows = torch.arange(0, 60, 2)
+    draws = layer_draws(x, y, perms, k=5, ks=[1], center=True, rows=rows)
+    for i, p in enumerate(perms):
+        yp = y[p]
+        assert draws["mutual k-NN (k=5)"][i] == pytest.approx(am.mutual_knn(x, yp, 5))
+        q = torch.argsort(p[rows])  # RSA's items shuffled among themselves (a uniform shuffle of them)
+        assert draws["RSA"][i] == pytest.approx(am.rsa(x[rows], y[rows][q]))
+        assert draws["linear CKA"][i] == pytest.approx(am.linear_cka(x, yp), rel=1e-6)

@@ -63,8 +63,9 @@ def test_every_cell_equals_the_metric_functions_on_both_models_states(models, ro
         grid = np.array(grid)
         i, j = np.unravel_index(np.nanargmax(grid), grid.shape)
         assert pairs["best"][name] == {"layer_a": int(i), "layer_b": int(j), "value": pytest.approx(grid[i, j])}
-        lo, hi = pairs["null"][name]["ci95"]
-        assert lo <= pairs["null"][name]["mean"] <= hi
+        top = pairs["calibration"]["metrics"][name]["max"]
+        assert top["observed"] == pytest.approx(grid[i, j]) and divmod(top["index"], grid.shape[1]) == (i, j)
+        assert 0 <= top["score"] <= 1 and 0 < top["p"] <= 1
     assert pool["pool"] and pool["x"] == [4, 8] and set(pool["series"]) == {"mutual k-NN", "mutual k-NN (chance)"}  # no retrieval
     assert (pool["layer_a"], pool["layer_b"]) == tuple(pairs["best"]["mutual k-NN (k=3)"][k] for k in ("layer_a", "layer_b"))
     manifest = run.manifest
@@ -128,13 +129,15 @@ def test_two_real_language_models_align_en_with_zh_above_their_shuffled_null(tmp
                            "--out", str(tmp_path / "run"))
     assert code == 0, err
     pairs = json.loads((tmp_path / "run" / "results.json").read_text())["alignment"][0]
-    for name in ("debiased CKA", "mutual k-NN (k=10)"):
-        assert pairs["best"][name]["value"] > pairs["null"][name]["ci95"][1], name
+    for name in ("debiased CKA", "mutual k-NN (k=10)"):  # the best pair, chosen again under every shuffle
+        top = pairs["calibration"]["metrics"][name]["max"]
+        assert top["p"] <= 1 / 11 + 1e-9 and top["score"] > 0, name
     from conftest import shuffled_pairs
 
     shuffled = shuffled_pairs(tmp_path)
     off = semhub.analyze("alignment", model="smollm2-135m", model_b="gemma3-270m", data=str(shuffled),
-                         views=["en", "zh"]).result.records[0]
+                         views=["en", "zh"], permutations=20).result.records[0]
     # with pairs broken, even the best of all layer pairs stays far below the aligned best
     assert off["best"]["mutual k-NN (k=10)"]["value"] < pairs["best"]["mutual k-NN (k=10)"]["value"] / 2
     assert off["best"]["debiased CKA"]["value"] < pairs["best"]["debiased CKA"]["value"] / 2
+    assert off["calibration"]["metrics"]["mutual k-NN (k=10)"]["max"]["score"] == 0  # calibrated away

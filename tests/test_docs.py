@@ -146,8 +146,8 @@ def _documented_attributes(cls) -> list[str]:
     ("semhub.SteeringPreset and semhub.Experiment", ["SteeringPreset", "Experiment"]),
     ("semhub.NamedModel and semhub.NamedDataset", ["NamedModel", "NamedDataset"]),
     ("semhub.LensReading (the lens read-out for analyses)", ["LensReading"]),
-    ("Ingredients: semhub.ModelSpec, DataSpec, StoreSpec, EngineSpec and Progress",
-     ["ModelSpec", "DataSpec", "StoreSpec", "EngineSpec", "Inputs"]),
+    ("Ingredients: semhub.ModelSpec, DataSpec, StoreSpec, EngineSpec, CalibrationSpec and Progress",
+     ["ModelSpec", "DataSpec", "StoreSpec", "EngineSpec", "CalibrationSpec", "Inputs"]),
 ])
 def test_every_contract_attribute_is_documented(heading, classes):
     doc = DOC.read_text()
