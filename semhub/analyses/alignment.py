@@ -98,11 +98,10 @@ def layer_draws(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor, *, k: int
     rx, ry = (am.dissimilarity_ranks(x), am.dissimilarity_ranks(y)) if rows is None else \
         (am.dissimilarity_ranks(x[rows]), am.dissimilarity_ranks(y[rows]))
     knn_name, cknna_name = f"mutual k-NN (k={k})", f"CKNNA (k={k})"
-    out.update({knn_name: [], cknna_name: [], "RSA": []})
+    out[cknna_name] = am.cknna_draws(ux, uy, na, nb, perms) if kk >= 2 and n >= 4 else [float("nan")] * len(perms)
+    out.update({knn_name: [], "RSA": []})
     for perm, inv in zip(perms, inverse):
-        relabelled = inv[nb[perm]]  # y[perm]'s neighbour lists, in y[perm]'s row numbers
-        out[knn_name].append(am.mutual_knn_of(na, relabelled))
-        out[cknna_name].append(am.cknna_of(ux, uy[perm], na, relabelled) if kk >= 2 and n >= 4 else float("nan"))
+        out[knn_name].append(am.mutual_knn_of(na, inv[nb[perm]]))  # y[perm]'s lists, in its row numbers
         q = perm if rows is None else torch.argsort(perm[rows])  # a uniform shuffle of RSA's items
         out["RSA"].append(am.rsa_of(rx, ry[q][:, q]) if len(rx) >= 3 else float("nan"))
     if x.shape[1] == y.shape[1]:

@@ -333,3 +333,28 @@ def partner_ranks_under(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor, c
             ordered = sims.sort(dim=1).values.contiguous()
             out[:, side, rows] = (n - torch.searchsorted(ordered, own, side="left")).T
     return out
+
+
+def cknna_draws(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, b: torch.Tensor, perms: torch.Tensor) -> list[float]:
+    """``cknna_of(u, v[perm], a, b relabelled)`` for every row of ``perms``: each view's own term is the
+    same under a shuffle (its kernel on its own neighbour lists, relabelled), so only the cross term is
+    read per shuffle, from kernel values found once (``v``'s Gram matrix up to ``GRAM_ROWS`` rows)."""
+    n, k = a.shape
+    rows_all, ka, lb = torch.arange(n).repeat_interleave(k), a.reshape(-1), b.reshape(-1)
+    kx = _masked_kernel(u, rows_all, ka)
+    ly = _masked_kernel(v, rows_all, lb)
+    kk = hsic_unbiased_sparse(rows_all, ka, kx, kx, n)
+    ll = hsic_unbiased_sparse(rows_all, lb, ly, ly, n)
+    denom = (kk * ll) ** 0.5 if kk * ll > 0 else 0.0
+    gram = v.double() @ v.double().T if n <= GRAM_ROWS else None
+    inverse = torch.empty_like(perms)
+    inverse.scatter_(1, perms, torch.arange(n).expand_as(perms).contiguous())
+    out = []
+    for perm, inv in zip(perms, inverse):
+        both = knn_overlap(a, inv[b[perm]]).reshape(-1)
+        rows, cols = rows_all[both], ka[both]
+        pr, pc = perm[rows], perm[cols]  # y[perm]'s rows i, j are y's rows perm[i], perm[j]
+        values = gram[pr, pc] if gram is not None else _masked_kernel(v, pr, pc)
+        kl = hsic_unbiased_sparse(rows, cols, kx[both], values, n)
+        out.append(float(kl / denom) if denom > 0 else float("nan"))
+    return out
