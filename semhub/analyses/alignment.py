@@ -44,7 +44,34 @@ if TYPE_CHECKING:  # annotations only: the heavy modules load when the analysis 
 
 class AlignmentResult(CurvesResult):
     key: ClassVar[str] = "alignment"
-    summary_title = "alignment per layer (and the pool-size curve at the peak layer)"
+    summary_title = "alignment per layer: raw peak, calibrated max over layers, the embedding layer; pool sizes"
+    summary_columns = ("pair", "metric", "peak layer", "value", "calibrated max", "p", "embeddings", "gain")
+
+    def summary_rows(self) -> list[tuple[str, ...]]:
+        """Per pair and metric: the raw peak, the calibrated max over layers with its p-value, the embedding
+        layer's calibrated score and the gain over it at the best layer; then the pool-size curves."""
+        rows = []
+        for rec in self.records:
+            pair = f"{rec['a']}-{rec['b']}"
+            if rec.get("pool"):
+                for name, values in rec["series"].items():
+                    if "(chance)" not in name:
+                        rows.append((pair, f"{name}, pool {rec['x'][0]} -> {rec['x'][-1]}", str(rec["layer"]),
+                                     f"{fmt(values[0])} -> {fmt(values[-1])}", "-", "-", "-", "-"))
+                continue
+            metrics = (rec.get("calibration") or {}).get("metrics", {})
+            for name, values in rec["series"].items():
+                if "(null mean)" in name:
+                    continue
+                k = nanargmax(values)
+                cal = metrics.get(name) or {}
+                top = cal.get("max") or {}
+                at0 = cal["score"][rec["x"].index(0)] if cal and 0 in rec["x"] else None
+                best = cal["score"][top["index"]] if "index" in top else None
+                gain = None if best is None or at0 is None else best - at0
+                rows.append((pair, name, "-" if k is None else str(rec["x"][k]), fmt(None if k is None else values[k]),
+                             fmt(top.get("score")), fmt(top.get("p"), ".3g"), fmt(at0), fmt(gain)))
+        return rows
 
 
 def rsa_rows(n: int, cap: int, seed: int) -> torch.Tensor | None:
