@@ -208,6 +208,8 @@ def print_summary(run: Any, out: Path) -> None:
     from rich.console import Console
 
     console = Console()
+    if not console.is_terminal:  # a log or a pipe: no terminal to fit, so no column is cut short
+        console = Console(width=200)
     if run.summary is not None:
         console.print(run.summary)  # Summary.__rich__: the one rendering of the table
     console.print(f"run written to [bold]{out}[/bold]")

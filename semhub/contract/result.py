@@ -41,7 +41,9 @@ class Summary:
         from rich.console import Console
 
         buffer = StringIO()
-        Console(file=buffer, width=max(80, sum(len(c) + 3 for c in self.columns)), color_system=None,
+        widths = [max([len(c), *(len(str(row[i])) for row in self.rows if i < len(row))])
+                  for i, c in enumerate(self.columns)]
+        Console(file=buffer, width=max(80, sum(w + 3 for w in widths) + 1), color_system=None,
                 force_terminal=False).print(self)
         return buffer.getvalue().rstrip("\n")
 

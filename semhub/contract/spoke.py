@@ -63,6 +63,7 @@ class Spoke(Protocol):
 OPTIONAL: dict[str, Any] = {
     "input_kind": "text",        # what the model must read (text, audio, image); checked before loading
     "source_view": None,         # a derived view's source: source_view(view) -> the column it derives from
+    "derive": None,              # derive(view, values) -> the derived column's values (default: the source's)
     "reads_rows": False,         # encode() also takes view= and rows= (every column of each value's row)
     "readouts": None,            # --readout names this spoke knows: name -> meaning
     "check_readout": None,       # check_readout(name, columns): refuse a read-out before the model loads

@@ -16,7 +16,9 @@ from semhub.contract.spoke import Encoded, optional
 def derive_views(dataset: AlignedDataset, views: list[str]) -> AlignedDataset:
     """Add the derived views among ``views``: a column the data lacks whose spoke names, through
     ``source_view(view)``, a column it has (``reverse_en`` -> ``en``). The derived column holds the
-    source's values; the spoke's ``encode`` turns them into what the view means."""
+    source's values, or what the spoke's ``derive(view, values)`` makes of them (romanised text), so that
+    validation, baselines and reports see the derived values; otherwise ``encode`` turns them into what
+    the view means."""
     extra = {}
     for view in views:
         if view in dataset.columns or view in extra:
@@ -28,7 +30,17 @@ def derive_views(dataset: AlignedDataset, views: list[str]) -> AlignedDataset:
         source_view = optional(spoke, "source_view")
         source = source_view(view) if callable(source_view) else None
         if source is not None and source in dataset.columns:
-            extra[view] = list(dataset.columns[source])
+            derive = optional(spoke, "derive")
+            values = list(dataset.columns[source])
+            try:
+                extra[view] = list(derive(view, values)) if callable(derive) else values
+            except Exception as exc:  # noqa: BLE001 - a plugin's bug, named, not a traceback
+                plugin = catalog.owner("semhub_register_spokes", spoke.name)
+                raise PluginError(f"spoke {spoke.name!r} (plugin {plugin}) raised {type(exc).__name__} while "
+                                  f"deriving view {view!r} from {source!r}: {first_line(exc, default='')}") from None
+            if len(extra[view]) != len(values):
+                raise PluginError(f"spoke {spoke.name!r} derived {len(extra[view])} values of view {view!r} "
+                                  f"from {len(values)} rows")
     if not extra:
         return dataset
     return AlignedDataset(dataset.path, dataset.ids, {**dataset.columns, **extra}, dataset.lines, dataset.sha256)

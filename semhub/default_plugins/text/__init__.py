@@ -61,7 +61,10 @@ class TextSpoke:
 
 @hookimpl
 def semhub_register_spokes(register) -> None:
+    from semhub.default_plugins.text.romanise import RomanisedSpoke
+
     register(TextSpoke())
+    register(RomanisedSpoke())  # zh_latn, ja_latn, ru_latn...: the script control
 
 
 @hookimpl
