@@ -32,7 +32,7 @@ def rows(tmp_path) -> Path:
 
 def test_each_layer_equals_the_metric_functions_on_the_captured_states(tiny_dir, rows):
     run = semhub.analyze("alignment", model=str(tiny_dir), data=str(rows), views=["en", "fr"], k=3,
-                         retrieval_k=[1, 2], permutations=4, pool_sizes=[4, 8])
+                         retrieval_k=[1, 2], permutations=20, pool_sizes=[4, 8])
     curves, pool = run.result.records
     bb = semhub.load(str(tiny_dir))
     ds = semhub.dataset(str(rows))
@@ -45,7 +45,7 @@ def test_each_layer_equals_the_metric_functions_on_the_captured_states(tiny_dir,
         ranks = am.partner_ranks(x - x.mean(0), y - y.mean(0))  # the run's default: centred, as similarity
         assert curves["series"]["retrieval@2"][k] == pytest.approx(am.retrieval_at(ranks, 2))
     cal = curves["calibration"]
-    assert cal["permutations"] == 4 and set(cal["metrics"]) == {n for n in curves["series"] if "(null mean)" not in n}
+    assert cal["permutations"] == 20 and set(cal["metrics"]) == {n for n in curves["series"] if "(null mean)" not in n}
     assert all(lo <= hi for lo, hi in cal["metrics"]["RSA"]["null_ci95"])
     assert curves["series"]["linear CKA (null mean)"] == cal["metrics"]["linear CKA"]["null_mean"]
     assert pool["x"] == [4, 8] and set(pool["series"]) == {"mutual k-NN", "retrieval@1", "mutual k-NN (chance)",
@@ -57,14 +57,14 @@ def test_each_layer_equals_the_metric_functions_on_the_captured_states(tiny_dir,
 def test_cli_options_python_keywords_and_the_store_agree(tiny_dir, rows, tmp_path, cli_run):
     args = ["--model", str(tiny_dir), "--data", str(rows), "--views", "en,fr", "--analysis", "alignment"]
     code, _, err = cli_run("analyze", *args, "--k", "3", "--retrieval-k", "1", "--retrieval-k", "3",
-                           "--permutations", "3", "--pool-sizes", "5", "--out", str(tmp_path / "cli"),
+                           "--permutations", "19", "--pool-sizes", "5", "--out", str(tmp_path / "cli"),
                            "--store", str(tmp_path / "store"))
     assert code == 0, err
     run = semhub.analyze("alignment", model=str(tiny_dir), data=str(rows), views=["en", "fr"], k=3, retrieval_k=[1, 3],
-                         permutations=3, pool_sizes=[5])
+                         permutations=19, pool_sizes=[5])
     assert run.results_text == (tmp_path / "cli" / "results.json").read_text()
     code, _, err = cli_run("analyze", "--from-store", str(tmp_path / "store"), "--analysis", "alignment", "--k", "3",
-                           "--retrieval-k", "1", "--retrieval-k", "3", "--permutations", "3", "--pool-sizes", "5",
+                           "--retrieval-k", "1", "--retrieval-k", "3", "--permutations", "19", "--pool-sizes", "5",
                            "--out", str(tmp_path / "stored"))
     assert code == 0, err
     stored = json.loads((tmp_path / "stored" / "results.json").read_text())["alignment"]

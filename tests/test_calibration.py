@@ -206,11 +206,11 @@ def test_perm_groups_column_and_its_errors(tmp_path, cli_run):
     data.write_text("".join(json.dumps({"en": f"word {i} here", "fr": f"mot {i} ici", "topic": "ab"[i % 2]}) + "\n"
                             for i in range(8)))
     code, _, err = cli_run("analyze", "--model", str(tiny), "--data", str(data), "--views", "en,fr",
-                           "--perm-groups", "topic", "--permutations", "10", "--bootstrap", "0",
+                           "--perm-groups", "topic", "--permutations", "20", "--bootstrap", "0",
                            "--out", str(tmp_path / "run"))
     assert code == 0, err
     rec = json.loads((tmp_path / "run" / "results.json").read_text())["similarity"][0]
-    assert rec["calibration"]["perm_groups"] == "topic" and rec["calibration"]["permutations"] == 10
+    assert rec["calibration"]["perm_groups"] == "topic" and rec["calibration"]["permutations"] == 20
     code, _, err = cli_run("analyze", "--model", str(tiny), "--data", str(data), "--views", "en,fr",
                            "--perm-groups", "colour", "--out", str(tmp_path / "bad"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "no column 'colour'" in err and str(data) in err

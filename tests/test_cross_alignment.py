@@ -48,7 +48,7 @@ def captured(model: str, rows: Path, view: str):
 def test_every_cell_equals_the_metric_functions_on_both_models_states(models, rows):
     a_model, b_model = models
     run = semhub.analyze("alignment", model=a_model, model_b=b_model, data=str(rows), views=["en", "fr"], k=3,
-                         permutations=4, pool_sizes=[4, 8])
+                         permutations=20, pool_sizes=[4, 8])
     pairs, pool = run.result.records
     x_all, y_all = captured(a_model, rows, "en"), captured(b_model, rows, "fr")
     assert pairs["layers_a"] == list(range(x_all.shape[1])) and pairs["layers_b"] == list(range(y_all.shape[1]))
@@ -125,13 +125,13 @@ def test_bad_combinations_are_one_line_naming_the_flag(models, rows, tmp_path, c
 @pytest.mark.real_model
 def test_two_real_language_models_align_en_with_zh_above_their_shuffled_null(tmp_path, cli_run):
     code, _, err = cli_run("analyze", "--analysis", "alignment", "--model", "smollm2-135m", "--model-b",
-                           "gemma3-270m", "--data", "multilingual", "--views", "en,zh", "--permutations", "10",
+                           "gemma3-270m", "--data", "multilingual", "--views", "en,zh", "--permutations", "20",
                            "--out", str(tmp_path / "run"))
     assert code == 0, err
     pairs = json.loads((tmp_path / "run" / "results.json").read_text())["alignment"][0]
     for name in ("debiased CKA", "mutual k-NN (k=10)"):  # the best pair, chosen again under every shuffle
         top = pairs["calibration"]["metrics"][name]["max"]
-        assert top["p"] <= 1 / 11 + 1e-9 and top["score"] > 0, name
+        assert top["p"] <= 1 / 21 + 1e-9 and top["score"] > 0, name
     from conftest import shuffled_pairs
 
     shuffled = shuffled_pairs(tmp_path)

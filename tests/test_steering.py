@@ -192,8 +192,28 @@ def test_sweep_runs_every_setting_with_a_baseline(tmp_path):
     assert res.records[0]["target_logprob_shift"] == 0.0
     assert res.records[-1]["target_logprob_shift"] > 0  # W_U[cat] - W_U[dog] at the top raises log p(cat)
     assert all(r["n"] == 3 and r["scores"]["perplexity"] > 1 for r in res.records)
-    assert res.summary_columns == ("layer", "coeff", "perplexity", "target log p shift")
+    assert res.summary_columns == ("layer", "coeff", "perplexity", "perplexity (random dir.)", "target log p shift")
     assert res.plot(tmp_path).stat().st_size > 1000
+    # the random-direction control: every steered setting, none for the unsteered baseline
+    assert [("random_direction" in r) for r in res.records] == [False, True, True, False, True, True]
+    assert all(r["random_direction"]["perplexity"] > 1 for r in res.records if r["coeff"])
+    off = run_steering(bb, vec, SteerSpec(PROMPTS, [1], [8.0], ["perplexity"], max_new_tokens=3,
+                                          random_control=False))
+    assert not off.controlled and off.summary_columns == ("layer", "coeff", "perplexity")
+    assert off.records[1]["scores"] == res.records[2]["scores"]  # the control does not disturb the steered run
+
+
+def test_the_random_direction_has_the_norm_of_each_row_and_follows_its_seed():
+    from semhub.steering.vectors import random_direction
+
+    vec = torch.randn(5, 16) * torch.arange(1, 6)[:, None]
+    rand = random_direction(vec, seed=3)
+    assert torch.allclose(rand.norm(dim=-1), vec.norm(dim=-1), rtol=1e-5)
+    assert torch.equal(rand, random_direction(vec, seed=3)) and not torch.equal(rand, random_direction(vec, seed=4))
+    cos = torch.nn.functional.cosine_similarity(rand, vec, dim=-1)
+    assert cos.abs().max() < 0.9  # not the steering direction
+    flat = torch.randn(16)
+    assert random_direction(flat, 0).shape == (16,) and torch.isclose(random_direction(flat, 0).norm(), flat.norm())
 
 
 def test_contrast_vectors_that_are_zero_or_not_finite_are_refused():

@@ -29,7 +29,7 @@ mean nothing.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from semhub.contract.analysis import Analysis
 from semhub.contract.options import Options, option

@@ -23,8 +23,8 @@ from semhub.files import read_json_object
 from semhub.specs.model import ModelSpec
 from semhub.specs.progress import Progress
 
-QUICK = {"limit": 40, "n_boot": 200, "views": 3, "permutations": 10, "prompts": 8, "trend_positions": 100}
-FULL = {"limit": None, "n_boot": 1000, "views": None, "permutations": 20, "prompts": None, "trend_positions": None}
+QUICK = {"limit": 40, "n_boot": 200, "views": 3, "permutations": 40, "prompts": 8, "trend_positions": 100}
+FULL = {"limit": None, "n_boot": 1000, "views": None, "permutations": 200, "prompts": None, "trend_positions": None}
 
 
 def depth(layers: list[int], n_layers: int) -> list[float]:

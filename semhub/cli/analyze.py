@@ -109,6 +109,11 @@ def analyze(ctx: click.Context, option_pairs, out, **kwargs) -> None:
                                                           CalibrationSpec)
     analysis = catalog.lookup("analysis", catalog.analyses(), kwargs["analysis"])
     own = parse_analysis_flags(list(ctx.args), option_pairs, options_class(analysis).specs())
+    for spec in options_class(analysis).specs():  # the analysis's own option of a calibration flag's name wins
+        if spec.name in CalibrationSpec.names() and \
+                ctx.get_parameter_source(spec.name) is click.core.ParameterSource.COMMANDLINE:
+            own.setdefault(spec.name, getattr(calibration, spec.name))
+            calibration = calibration.replace(**{spec.name: CalibrationSpec().to_dict()[spec.name]})
     name = model.model or ("store" if store.from_store else default_model(data.modality)) or "model"
     out = out or default_run_dir(name, analysis.name)
     check_out_dir(out)  # before any work

@@ -69,11 +69,14 @@ def _lines(path: Path, option: str) -> list[str]:
 @click.option("--seeds", default=None, help="Comma list of sampling seeds, e.g. 0,1,2.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N prompts.")
+@click.option("--random-control/--no-random-control", default=None,
+              help="Also steer each setting with a random direction of the same norm, reported beside each "
+                   "score [default: on].")
 @model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-steer).")
 def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, read_layer, layers, coeffs, positions,
           mode, prompts, prompts_file, scorers, target_language, target_word, max_new_tokens, sample, temperature,
-          top_p, seeds, batch_size, limit, out, **placement) -> None:
+          top_p, seeds, batch_size, limit, random_control, out, **placement) -> None:
     """Add a direction to the residual stream while generating, and measure what changed."""
     from semhub.plugins import catalog
     from semhub.plugins.catalog import default_model
@@ -91,7 +94,7 @@ def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, rea
                  "mode": mode, "prompts": prompt_list or None, "scorers": list(scorers) or None,
                  "target_language": target_language, "target_word": target_word, "max_new_tokens": max_new_tokens,
                  "do_sample": sample, "temperature": temperature, "top_p": top_p, "seeds": _ints(seeds, "seeds"),
-                 "batch_size": batch_size}
+                 "batch_size": batch_size, "random_control": random_control}
     (model,) = split_specs({"model": model, **placement}, ModelSpec)
     out = out or default_run_dir(model.model or default_model("text") or "model", f"steer-{preset}" if preset else "steer")
     check_out_dir(out)  # before the model loads

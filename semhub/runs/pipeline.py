@@ -127,8 +127,11 @@ def analyze(
     data_spec = DataSpec.of(data, keywords)
     store_spec = StoreSpec.of(store, keywords)
     engine_spec = EngineSpec.of(engine, keywords)
-    calibration_spec = CalibrationSpec.of(calibration, keywords)
     analysis_obj = catalog.lookup("analysis", catalog.analyses(), analysis)
+    # an analysis option spelled like a calibration field (a plugin's own `permutations`) keeps its keyword
+    owned = {s.name for s in options_class(analysis_obj).specs()}
+    calibration_spec = CalibrationSpec.of(calibration, {k: keywords.pop(k) for k in CalibrationSpec.names()
+                                                        if k in keywords and k not in owned})
     if isinstance(options, Options):
         if keywords:
             raise ParameterError(next(iter(keywords)), "give analysis options either as options= or as keywords")
@@ -311,7 +314,7 @@ def _analyze_stored(analysis_obj: Any, store: Path, views, settings: RunSettings
 
 
 STEER_OVERRIDES = ("layers", "coeffs", "positions", "mode", "prompts", "scorers", "target_language", "target_word",
-                   "max_new_tokens", "do_sample", "temperature", "top_p", "seeds", "batch_size")
+                   "max_new_tokens", "do_sample", "temperature", "top_p", "seeds", "batch_size", "random_control")
 
 
 def check_steer_values(values: dict[str, Any], *, pair=None, unembed=None, contrast=None) -> None:

@@ -1,6 +1,7 @@
 """CalibrationSpec: how every state metric is calibrated against its permutation null."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,11 @@ class CalibrationSpec(Ingredient):
             raise ParameterError("permutations", f"must be from 0 to {MAX_PERMUTATIONS:,}, got {self.permutations}")
         if not 0 < float(self.alpha) < 1:
             raise ParameterError("alpha", f"must be between 0 and 1, got {self.alpha}")
+        least = math.ceil(1 / float(self.alpha)) - 1  # fewer, and tau is the observed score itself
+        if 0 < int(self.permutations) < least:
+            raise ParameterError("permutations", f"{self.permutations} shuffles cannot calibrate at alpha "
+                                                 f"{self.alpha:g}: every calibrated score would be 0; give at "
+                                                 f"least {least} (or 0 for raw numbers only)")
         if self.aggregate not in AGGREGATES:
             raise ParameterError("aggregate", f"{self.aggregate!r} (choose from {', '.join(AGGREGATES)})")
         if self.perm_groups is not None and not str(self.perm_groups).strip():

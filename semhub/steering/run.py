@@ -16,7 +16,7 @@ from semhub.contract.result import RecordsResult
 from semhub.errors import ParameterError, PluginError, SemhubError
 from semhub.steering.apply import steer
 from semhub.steering.generate import generate
-from semhub.steering.vectors import SteeringVector
+from semhub.steering.vectors import SteeringVector, random_direction
 
 
 @dataclass
@@ -37,6 +37,7 @@ class SteerSpec:
     top_p: float = 1.0
     seeds: list[int] = field(default_factory=lambda: [0])
     batch_size: int = 40
+    random_control: bool = True  # each steered setting again with a random direction of the same norm
     description: str = ""
 
 
@@ -85,30 +86,40 @@ def run_steering(backbone, vector: SteeringVector, spec: SteerSpec,
     spec.scorers = list(names)
     scorers = [catalog.lookup("scorer", table, name) for name in names]
     base_target = target_logprob(backbone, spec.prompts, spec.target_word) if spec.target_word else None
+    control = random_direction(vector.vector, seed=spec.seeds[0]) if spec.random_control else None
+
+    def scored(vec, layer: int, coeff: float) -> tuple[dict[str, list[float]], list[str]]:
+        """Every scorer's values over every seed's continuations, steering with ``vec`` at (layer, coeff)."""
+        scores: dict[str, list[float]] = {s.name: [] for s in scorers}
+        conts: list[str] = []
+        for seed in spec.seeds:
+            with steer(backbone, vec, layers=layer, coeff=coeff, positions=spec.positions, mode=spec.mode):
+                gen = generate(backbone, spec.prompts, max_new_tokens=spec.max_new_tokens,
+                               do_sample=spec.do_sample, temperature=spec.temperature, top_p=spec.top_p,
+                               seed=seed, batch_size=spec.batch_size)
+            for s in scorers:
+                scores[s.name] += checked_scores(s, gen, backbone, spec.target_language)
+            conts += gen.continuations
+        return scores, conts
+
     settings, examples = [], []
     coeffs = sorted(set([0.0, *spec.coeffs]))
     for layer in spec.layers:
         for coeff in coeffs:
-            scores: dict[str, list[float]] = {s.name: [] for s in scorers}
-            conts: list[str] = []
             with steer(backbone, vector, layers=layer, coeff=coeff, positions=spec.positions, mode=spec.mode):
                 # one forward, no sampling: the same for every seed
                 shift = (target_logprob(backbone, spec.prompts, spec.target_word) - base_target
                          if spec.target_word else None)
-            for seed in spec.seeds:
-                with steer(backbone, vector, layers=layer, coeff=coeff, positions=spec.positions, mode=spec.mode):
-                    gen = generate(backbone, spec.prompts, max_new_tokens=spec.max_new_tokens,
-                                   do_sample=spec.do_sample, temperature=spec.temperature, top_p=spec.top_p,
-                                   seed=seed, batch_size=spec.batch_size)
-                for s in scorers:
-                    scores[s.name] += checked_scores(s, gen, backbone, spec.target_language)
-                conts += gen.continuations
+            scores, conts = scored(vector, layer, coeff)
             record = {"layer": layer, "coeff": coeff, "n": len(conts),
                       "scores": {name: _nanmean(vals) for name, vals in scores.items()},
                       "per_seed": {name: [_nanmean(vals[i::len(spec.seeds)]) for i in range(len(spec.seeds))]
                                    for name, vals in scores.items()} if len(spec.seeds) > 1 else None}
             if shift is not None:
                 record["target_logprob_shift"] = float(np.mean(shift))
+            if control is not None and coeff != 0:  # the same norm, layer and coefficient, a random direction
+                random_scores, _ = scored(control, layer, coeff)
+                record["random_direction"] = {name: _nanmean(vals) for name, vals in random_scores.items()}
             settings.append(record)
             examples.append({"layer": layer, "coeff": coeff,
                              "continuations": [{"prompt": p, "continuation": c} for p, c in zip(spec.prompts, conts)]})
@@ -134,14 +145,23 @@ class SteeringResult(RecordsResult):
         return list(self.records[0]["scores"]) if self.records else []
 
     @property
+    def controlled(self) -> bool:
+        """Whether steered settings carry the random-direction control."""
+        return any("random_direction" in rec for rec in self.records)
+
+    @property
     def summary_columns(self) -> tuple[str, ...]:
         extra = ("target log p shift",) if "target_logprob_shift" in self.records[0] else ()
-        return ("layer", "coeff", *self.scorer_names, *extra)
+        control = tuple(f"{name} (random dir.)" for name in self.scorer_names) if self.controlled else ()
+        return ("layer", "coeff", *self.scorer_names, *control, *extra)
 
     def summary_rows(self) -> list[tuple[str, ...]]:
         rows = []
         for rec in self.records:
             cells = ["-" if v is None else f"{v:.3f}" for v in rec["scores"].values()]
+            if self.controlled:  # the unsteered row is its own control
+                control = rec.get("random_direction") or (rec["scores"] if rec["coeff"] == 0 else {})
+                cells += ["-" if control.get(n) is None else f"{control[n]:.3f}" for n in self.scorer_names]
             if "target_logprob_shift" in rec:
                 cells.append(f"{rec['target_logprob_shift']:+.2f}")
             rows.append((str(rec["layer"]), f"{rec['coeff']:g}", *cells))

@@ -34,6 +34,14 @@ class SteeringVector:
         return Path(path)
 
 
+def random_direction(vector: torch.Tensor, seed: int) -> torch.Tensor:
+    """A Gaussian random direction with each row's norm equal to ``vector``'s (one row for (D,), one per
+    position for (T, D)): the control a steering effect is read against, drawn from ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    draw = torch.randn(vector.shape, generator=gen)
+    return draw * (vector.float().norm(dim=-1, keepdim=True) / draw.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
 def load_vector(path: str | Path) -> SteeringVector:
     """A vector saved by ``SteeringVector.save`` (or any safetensors file with a ``vector`` tensor)."""
     from safetensors import safe_open

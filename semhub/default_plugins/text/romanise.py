@@ -19,7 +19,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from semhub.default_plugins.text import TextSpoke
+from semhub.default_plugins.text.spoke import TextSpoke
 
 ROMANISED_VIEW = re.compile(r"^([a-z]{2,3})_latn$")
 
