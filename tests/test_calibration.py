@@ -215,3 +215,37 @@ def test_perm_groups_column_and_its_errors(tmp_path, cli_run):
                            "--perm-groups", "colour", "--out", str(tmp_path / "bad"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "no column 'colour'" in err and str(data) in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_controls_add_romanised_views_length_matched_and_unrestricted_shuffles(tmp_path, cli_run):
+    from conftest import save_tiny_lm
+
+    tiny = save_tiny_lm(tmp_path / "tiny")
+    words = ["кошка", "собака", "дом", "река", "город", "книга", "вода", "окно"]
+    english = ["cat", "dog", "house", "river", "city", "book", "water", "window"]
+    rows = [{"en": " ".join(english[: i % 4 + 1]) + f" {english[i]}", "ru": " ".join(words[: i % 4 + 1]) + f" {words[i]}",
+             "topic": "ab"[i % 2]} for i in range(8)]
+    data = tmp_path / "ru.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    code, _, err = cli_run("analyze", "--model", str(tiny), "--data", str(data), "--views", "en,ru", "--controls",
+                           "--perm-groups", "topic", "--permutations", "20", "--bootstrap", "0",
+                           "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    records = json.loads((tmp_path / "run" / "results.json").read_text())["similarity"]
+    assert [(r["a"], r["b"], r.get("control_of")) for r in records] == [("en", "ru", None), ("en", "ru_latn", "ru")]
+    for rec in records:
+        assert set(rec["controls"]) == {"length-matched shuffles", "unrestricted shuffles"}
+        length = rec["controls"]["length-matched shuffles"]
+        assert length["perm_groups"] == "length bins" and length["permutations"] == 20
+        assert length["metrics"]["eq1"]["observed"] == rec["calibration"]["metrics"]["eq1"]["observed"]
+    code, _, err = cli_run("analyze", "--model", str(tiny), "--data", str(data), "--views", "en,ru", "--controls",
+                           "--analysis", "logit-lens", "--out", str(tmp_path / "bad"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--controls: analysis 'logit-lens' has no controls" in err
+
+
+def test_shuffles_within_length_bins_keep_each_row_in_its_bin():
+    labels = [f"length bin {i % 3}" for i in range(30)]
+    cal = Calibration(permutations(30, 25, SEED), seed=SEED).within(labels, "length bins")
+    assert cal.permutations == 25 and cal.groups == "length bins"
+    for perm in cal.perms:
+        assert [labels[int(j)] for j in perm] == labels

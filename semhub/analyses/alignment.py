@@ -192,13 +192,31 @@ def pool_sizes(opts, n: int) -> list[int]:
     return sorted({m for m in (list(opts.pool_sizes) or default_pool_sizes(n)) if 2 <= m <= n})
 
 
-def run_alignment(ctx) -> AlignmentResult:
+def pair_draws(ctx, a, b, perms: torch.Tensor, rows: torch.Tensor | None) -> dict[str, np.ndarray]:
+    """Every metric at every layer under every row of ``perms``: metric -> (P, L)."""
     import numpy as np
+
+    opts, s = ctx.options, ctx.settings
+    draws: dict[str, list[np.ndarray]] = {}
+    for k in range(len(ctx.layers)):
+        x, y = a[:, k].float(), b[:, k].float()
+        for name, values in layer_draws(x, y, perms, k=opts.k, ks=list(opts.retrieval_k), center=s.center,
+                                        rows=rows, knn=neighbours(x, y, opts.k)).items():
+            draws.setdefault(name, []).append(values)
+        if ctx.on_batch:
+            ctx.on_batch(len(x))
+    return {name: np.stack(columns, axis=1) for name, columns in draws.items()}
+
+
+def run_alignment(ctx) -> AlignmentResult:
     import torch
+
+    from semhub.analyses.surface import control_views, controls
 
     opts, s = ctx.options, ctx.settings
     gen = torch.Generator().manual_seed(s.seed)
     calibration = ctx.calibration
+    extra, control_of = controls(ctx), control_views(ctx.views)
     first = ctx.views[0]
     records: list[dict[str, Any]] = []
     for other in ctx.views[1:]:
@@ -206,15 +224,7 @@ def run_alignment(ctx) -> AlignmentResult:
         n = int(a.shape[0])
         perms = calibration.perms if calibration is not None else torch.arange(n)[None]
         rows = rsa_rows(n, opts.rsa_items, s.seed)
-        draws: dict[str, list[np.ndarray]] = {}
-        for k in range(len(ctx.layers)):
-            x, y = a[:, k].float(), b[:, k].float()
-            for name, values in layer_draws(x, y, perms, k=opts.k, ks=list(opts.retrieval_k), center=s.center,
-                                            rows=rows, knn=neighbours(x, y, opts.k)).items():
-                draws.setdefault(name, []).append(values)
-            if ctx.on_batch:
-                ctx.on_batch(n)
-        by_metric = {name: np.stack(columns, axis=1) for name, columns in draws.items()}  # (P, L)
+        by_metric = pair_draws(ctx, a, b, perms, rows)
         series = {name: [float(v) for v in d[0]] for name, d in by_metric.items()}
         rec = {"a": first, "b": other, "n": n, "x": list(ctx.layers), "k": opts.k,
                "rsa_items": n if rows is None else len(rows),
@@ -223,6 +233,10 @@ def run_alignment(ctx) -> AlignmentResult:
             rec["calibration"] = calibration.record(by_metric)
             for name in ("linear CKA", f"mutual k-NN (k={opts.k})"):
                 series[f"{name} (null mean)"] = rec["calibration"]["metrics"][name]["null_mean"]
+        for name, control in extra.items():
+            rec.setdefault("controls", {})[name] = control.record(pair_draws(ctx, a, b, control.perms, rows))
+        if other in control_of:
+            rec["control_of"] = control_of[other]
         records.append({**rec, "series": series})
         knn_curve = series[f"mutual k-NN (k={opts.k})"]
         peak = nanargmax(knn_curve)
@@ -321,6 +335,8 @@ def best_pair(grid: np.ndarray) -> tuple[int, int] | None:
 def run_cross_alignment(ctx) -> CrossAlignmentResult:
     import torch
 
+    from semhub.analyses.surface import controls
+
     opts, s, partner = ctx.options, ctx.settings, ctx.partner
     gen = torch.Generator().manual_seed(s.seed)
     first = ctx.views[0]
@@ -354,6 +370,10 @@ def run_cross_alignment(ctx) -> CrossAlignmentResult:
             rec["calibration"] = calibration.record({label.get(m, m): d.reshape(len(perms), -1)
                                                      for m, d in draws.items()})
             rec["calibration"]["grid"] = [len(la), len(lb)]
+        for name, control in controls(ctx).items():
+            grid = heatmaps(a, b, sa, sb, control.perms)
+            rec.setdefault("controls", {})[name] = control.record(
+                {label.get(m, m): d.reshape(len(control.perms), -1) for m, d in grid.items()})
         records.append(rec)
         if "mutual k-NN" in best:
             i, j = la.index(best["mutual k-NN"]["layer_a"]), lb.index(best["mutual k-NN"]["layer_b"])
@@ -388,6 +408,7 @@ class AlignmentAnalysis(Analysis):
     plot_name = "alignment.png"
     needs_model = False  # pooled states only: also runs from an activation store (--from-store)
     cross_model = True  # with --model-b: every layer of one model against every layer of the other
+    controls = ("romanised", "length")  # one model; across two, --controls adds the length control only
     Options = AlignmentOptions
 
     def run(self, ctx):

@@ -137,6 +137,12 @@ class Calibration:
                 "seed": self.seed, "perm_groups": self.groups,
                 "metrics": {name: calibrate_curve(d, self.alpha, smax.get(name, 1.0)) for name, d in draws.items()}}
 
+    def within(self, labels: Sequence[str], name: str) -> "Calibration":
+        """The same number of shuffles from the same seed, each within the groups of ``labels`` (a control:
+        what survives is more than the groups explain); ``name`` is recorded as its ``perm_groups``."""
+        perms = permutations(int(self.perms.shape[1]), self.permutations, self.seed, list(labels))
+        return Calibration(perms, self.alpha, self.aggregate, self.seed, name)
+
     def draws(self, x, y, metric) -> np.ndarray:
         """(K + 1,) ``metric(x, y[perm])`` for every permutation: the plain null of any metric a plugin
         analysis computes (the package's way; the built-in metrics derive theirs faster)."""

@@ -42,22 +42,43 @@ class SimilarityResult(RecordsResult):
         return rec["layers"][k], rec[metric][k]
 
     summary_title = "retrieval@1 per view pair: raw peak, calibrated peak (permutation null) and the surface"
-    summary_columns = ("pair", "n", "peak layer", "retrieval@1", "calibrated", "p", "embeddings", "lexical",
-                       "hub gain")
 
     def summary_rows(self) -> list[tuple[str, ...]]:
         """The terminal summary: each pair's best layer by retrieval@1, the calibrated aggregate with its
         p-value, the surface baselines (the embedding layer's and the bag-of-tokens' calibrated scores)
-        and the hub gain at the best layer (its calibrated score above the larger baseline)."""
+        and the hub gain (the calibrated aggregate above the larger baseline)."""
         rows = []
         for rec in self.records:
             layer, value = self.peak(rec["a"], rec["b"])
             cal = headline(rec, "retrieval_at_1")
-            rows.append((f"{rec['a']}-{rec['b']}", str(rec["n"]), str(layer), fmt(value),
-                         fmt(cal.get("score")), fmt(cal.get("p"), ".3g"),
-                         fmt(baseline(rec, "embeddings")), fmt(baseline(rec, "lexical")),
-                         fmt(cal.get("hub_gain"))))
+            row = (f"{rec['a']}-{rec['b']}", str(rec["n"]), str(layer), fmt(value),
+                   fmt(cal.get("score")), fmt(cal.get("p"), ".3g"),
+                   fmt(baseline(rec, "embeddings")), fmt(baseline(rec, "lexical")), fmt(cal.get("hub_gain")))
+            names = self.control_names
+            if names:
+                row += tuple(_control_cell(rec, name) for name in names)
+            rows.append(row)
         return rows
+
+    @property
+    def control_names(self) -> list[str]:
+        """The controls some record carries (``--controls``), in order."""
+        return list(dict.fromkeys(name for rec in self.records for name in rec.get("controls", {})))
+
+    @property
+    def summary_columns(self) -> tuple[str, ...]:
+        return (*BASE_COLUMNS, *(f"{name}: calibrated (p)" for name in self.control_names))
+
+
+BASE_COLUMNS = ("pair", "n", "peak layer", "retrieval@1", "calibrated", "p", "embeddings", "lexical", "hub gain")
+
+
+def _control_cell(rec: dict[str, Any], name: str, metric: str = "retrieval_at_1") -> str:
+    cal = rec.get("controls", {}).get(name)
+    if not cal:
+        return "-"
+    entry = cal["metrics"][metric].get(cal.get("aggregate", "max")) or {}
+    return f"{fmt(entry.get('score'))} ({fmt(entry.get('p'), '.3g')})"
 
 
 def headline(rec: dict[str, Any], metric: str) -> dict[str, Any]:
@@ -67,10 +88,15 @@ def headline(rec: dict[str, Any], metric: str) -> dict[str, Any]:
     if not cal or metric not in cal["metrics"]:
         return {}
     entry = dict(cal["metrics"][metric].get(cal.get("aggregate", "max")) or {})
-    gains = rec.get("hub_gain", {}).get(metric)
-    if gains is not None and "index" in entry:
-        entry["hub_gain"] = gains[entry["index"]]
+    if entry.get("score") is not None:  # the aggregate's calibrated score above the surface
+        entry["hub_gain"] = entry["score"] - surface_floor(rec.get("surface", {}), metric)
     return entry
+
+
+def surface_floor(surface: dict[str, Any], metric: str) -> float:
+    """The larger of the surface baselines' calibrated scores (0 where there is none)."""
+    values = [baseline({"surface": surface}, name, metric) for name in ("embeddings", "lexical")]
+    return max([v for v in values if v is not None], default=0.0)
 
 
 def baseline(rec: dict[str, Any], name: str, metric: str = "retrieval_at_1") -> float | None:
@@ -83,9 +109,7 @@ def hub_gains(curves: dict[str, Any], surface: dict[str, Any]) -> dict[str, list
     scores (None where a score is undefined)."""
     out = {}
     for metric, curve in curves.items():
-        floor = [v for v in (baseline({"surface": surface}, name, metric) for name in ("embeddings", "lexical"))
-                 if v is not None]
-        top = max(floor, default=0.0)
+        top = surface_floor(surface, metric)
         out[metric] = [None if v is None else v - top for v in curve["score"]]
     return out
 
@@ -101,12 +125,16 @@ def similarity(
     options: dict[str, Any] | None = None,
     calibration: Calibration | None = None,
     lexical: dict[str, tuple[Any, Any]] | None = None,
+    controls: dict[str, Calibration] | None = None,
+    control_of: dict[str, str] | None = None,
 ) -> SimilarityResult:
     """Compare ``views[0]`` with each other view, at every captured layer.
 
     ``calibration`` adds each metric's permutation null (per layer, and the max and mean over layers);
     ``lexical`` (other view -> the two sides' token ids, ``surface.token_ids``) adds the bag-of-tokens
-    baseline and the token overlap; the embedding layer (layer 0, when captured) is the other baseline."""
+    baseline and the token overlap; the embedding layer (layer 0, when captured) is the other baseline.
+    ``controls`` (name -> ``Calibration``: other shuffles) adds each metric calibrated under them, and
+    ``control_of`` (view -> the view it controls: ``zh_latn`` -> ``zh``) marks the control pairs."""
     from semhub.analyses import surface as sf
     from semhub.analyses.stats import NULL_METRICS, item_statistics, mean_ci, summarise
 
@@ -138,6 +166,11 @@ def similarity(
                                       "token_overlap": overlap[0], "token_overlap_ci95": (overlap_ci or [None])[0]}
             rec["surface"] = surface
             rec["hub_gain"] = hub_gains(curves, surface)
+        for name, other_cal in (controls or {}).items():
+            shuffled = item_statistics(states[first], states[other], center=center, perms=other_cal.perms)
+            rec.setdefault("controls", {})[name] = other_cal.record({m: shuffled[f"null_{m}"] for m in NULL_METRICS})
+        if control_of and other in control_of:
+            rec["control_of"] = control_of[other]
         records.append(rec)
     return SimilarityResult(records, dict(options or {}, center=center, n_boot=n_boot, seed=seed))
 
@@ -153,6 +186,7 @@ class SimilarityAnalysis(Analysis):
     plot_name = "similarity.png"
     needs_model = False  # reads only pooled states: runs from an activation store (--from-store)
     paper = PaperSetting(template="paper")  # multilingual/similarity.py appends "This represents" / "这代表了"
+    controls = ("romanised", "length")
 
     def run(self, ctx):
         from semhub.readout.collect import reader
@@ -162,11 +196,12 @@ class SimilarityAnalysis(Analysis):
             towers = ", ".join(f"{v}: {s}" for v, s in stacks.items())
             raise SemhubError(f"--views: {ctx.model_name} reads these views on different towers ({towers}), whose "
                               "layers do not correspond; for dual encoders use --analysis joint-alignment")
-        from semhub.analyses.surface import lexical_pairs
+        from semhub.analyses.surface import control_views, controls, lexical_pairs
 
         states = {view: ctx.states_by_layer(view) for view in ctx.views}
         s = ctx.settings
         calibration = ctx.calibration
         return similarity(states, ctx.layers, ctx.views, center=s.center, n_boot=s.n_boot, seed=s.seed,
                           options={"model": ctx.model_name, "pooling": s.pooling}, calibration=calibration,
-                          lexical=lexical_pairs(ctx) if calibration is not None else None)
+                          lexical=lexical_pairs(ctx) if calibration is not None else None,
+                          controls=controls(ctx), control_of=control_views(ctx.views))

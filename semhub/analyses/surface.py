@@ -76,3 +76,52 @@ def lexical_pairs(ctx: Any) -> dict[str, tuple[list[list[int]], list[list[int]]]
         if values is not None:
             out[other] = (ids_first, token_ids(values, tokenizer))
     return out
+
+
+LENGTH_BINS = 5
+
+
+def length_bins(ctx: Any, bins: int = LENGTH_BINS) -> list[str] | None:
+    """Each row's length bin (quantiles of the first view's token count): shuffles within them keep
+    short items with short ones, a control for what length alone explains. None without a tokenizer or
+    text in the first view."""
+    import numpy as np
+
+    tokenizer = getattr(ctx.backbone, "tokenizer", None)
+    texts = text_column(ctx.dataset, ctx.views[0]) if tokenizer is not None else None
+    if texts is None:
+        return None
+    lengths = np.array([len(ids) for ids in token_ids(texts, tokenizer)])
+    edges = np.unique(np.quantile(lengths, np.linspace(0, 1, bins + 1)[1:-1]))
+    return [f"length bin {int(b)}" for b in np.searchsorted(edges, lengths, side="right")]
+
+
+def controls(ctx: Any) -> dict[str, Any]:
+    """The calibrations ``--controls`` adds beside the run's own (name -> ``Calibration``): shuffles within
+    length bins, and with ``--perm-groups`` the unrestricted shuffles the grouped ones are read against."""
+    from semhub.analyses.calibration import Calibration, permutations
+
+    calibration = ctx.calibration
+    if calibration is None or not ctx.settings.calibration.controls:
+        return {}
+    out = {}
+    bins = length_bins(ctx)
+    if bins is not None:
+        out["length-matched shuffles"] = calibration.within(bins, "length bins")
+    if calibration.groups is not None:
+        n = int(calibration.perms.shape[1])
+        out["unrestricted shuffles"] = Calibration(permutations(n, calibration.permutations, calibration.seed),
+                                                   calibration.alpha, calibration.aggregate, calibration.seed)
+    return out
+
+
+def control_views(views: list[str]) -> dict[str, str]:
+    """The romanised control views among ``views`` and the view each controls (``zh_latn`` -> ``zh``)."""
+    import re
+
+    out = {}
+    for view in views:
+        match = re.match(r"^(.+)_latn$", view)
+        if match and match.group(1) in views:
+            out[view] = match.group(1)
+    return out

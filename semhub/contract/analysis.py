@@ -62,6 +62,10 @@ class Analysis:
         paper: what ``--paper`` sets for it (``PaperSetting``; default: the paper's common choices).
         min_views: the fewest views it reads (2: it compares the first with the others; 1: a lens
             or probe that reads one view), checked before the model loads.
+        controls: the controls ``--controls`` runs for it: ``"romanised"`` (the run adds ``<lang>_latn``
+            for each non-Latin text view, compared like any other view) and the ones it computes itself
+            from ``ctx.calibration`` (``"length"``: shuffles within length bins); empty: ``--controls`` is
+            refused for it.
     """
 
     name: ClassVar[str] = ""
@@ -73,6 +77,7 @@ class Analysis:
     cross_model: ClassVar[bool] = False
     paper: ClassVar[PaperSetting] = PaperSetting()
     min_views: ClassVar[int] = 2
+    controls: ClassVar[tuple[str, ...]] = ()
 
     def check(self, settings: "RunSettings", options: Options) -> None:
         """Refuse a run before the model loads: ``settings`` are the run's shared settings (``RunSettings``:

@@ -205,6 +205,9 @@ def analyze(
         check_input_kinds(analysis_obj, view_list)
         check_readout(settings.readout, view_list, list(inputs.dataset.columns))
         calibration_spec.groups(inputs.dataset)  # a missing --perm-groups column, before the model loads
+        if calibration_spec.controls:
+            inputs = _with_controls(analysis_obj, data_spec, inputs, two_models, text_template)
+            view_list = inputs.views
         if two_models and len(view_list) < 2:
             raise ParameterError("views", "two models need two views: the first is read by model, the others "
                                           "by model_b")
@@ -293,6 +296,23 @@ def _run(result: Any, analysis_obj: Any, model: dict, ctx: RunContext, given: di
     }
     return Run.build(result, manifest, producer=_producer(analysis_obj),
                      figure_name=declared(analysis_obj, "plot_name") or None)
+
+
+def _with_controls(analysis_obj: Any, data_spec: DataSpec, inputs: Inputs, two_models: bool, template: Any) -> Inputs:
+    """``--controls``: refused for an analysis that declares none; the romanised views added for one that
+    takes them (``Analysis.controls``), resolved and validated like the views asked for."""
+    from semhub.specs.inputs import romanised_controls
+
+    offered = tuple(declared(analysis_obj, "controls") or ())
+    if not offered:
+        having = [a.name for a in catalog.analyses().values() if declared(a, "controls")]
+        raise ParameterError("controls", f"analysis {analysis_obj.name!r} has no controls (these do: "
+                                         f"{', '.join(having) or 'none'})")
+    extra = romanised_controls(inputs.dataset, inputs.views) if "romanised" in offered and not two_models else []
+    if not extra:
+        return inputs
+    return data_spec.replace(views=[*inputs.views, *extra]).resolve(
+        minimum=int(declared(analysis_obj, "min_views")), template=template)
 
 
 def _analyze_stored(analysis_obj: Any, store: Path, views, settings: RunSettings, opts: Options, given: dict,

@@ -27,6 +27,8 @@ class CalibrationSpec(Ingredient):
             calibrated and recorded.
         perm_groups: a data column (``lang``, ``category``) whose values group the rows: shuffles stay
             within a group, so what survives is more than the group identity (a block permutation).
+        controls: run the analysis's controls beside it (``Analysis.controls``): romanised views of
+            non-Latin text, shuffles within length bins, and with ``perm_groups`` the unrestricted null too.
     """
 
     permutations: int = option(200, min=0, max=MAX_PERMUTATIONS,
@@ -37,6 +39,9 @@ class CalibrationSpec(Ingredient):
                                                             "calibrated).")
     perm_groups: str | None = option(None, help="A data column grouping the rows (e.g. lang): shuffle only "
                                                 "within groups, a control for what the groups alone explain.")
+    controls: bool = option(False, help="Run the analysis's controls beside it and report each next to it: "
+                                        "romanised views of non-Latin text (zh_latn...), length-matched "
+                                        "shuffles, and with --perm-groups the unrestricted null as well.")
 
     def check(self) -> None:
         if not 0 <= int(self.permutations) <= MAX_PERMUTATIONS:

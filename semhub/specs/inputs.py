@@ -145,3 +145,26 @@ def check_rows(ds: AlignedDataset) -> None:
     """Every analysis compares rows (or needs more than one): a one-row dataset is refused early."""
     if len(ds) < 2:
         raise SemhubError(f"{ds.path}: has {len(ds)} row(s); an analysis needs at least two")
+
+
+def romanised_controls(ds: AlignedDataset, views: list[str]) -> list[str]:
+    """The ``<lang>_latn`` views ``--controls`` adds: one for each compared text view (after the first)
+    whose text is mostly in another script than Latin, where a spoke claims the romanised view."""
+    import unicodedata
+
+    def latin_share(values: list) -> float:
+        letters = [c for v in values[:200] if isinstance(v, str) for c in v if c.isalpha()]
+        return sum(unicodedata.name(c, "").startswith("LATIN") for c in letters) / max(1, len(letters))
+
+    out = []
+    for view in views[1:]:
+        control = f"{view.lower()}_latn"
+        if control in views or view not in ds.columns or optional(catalog.spoke_for_view(view), "input_kind") != "text":
+            continue
+        try:
+            catalog.spoke_for_view(control)
+        except SemhubError:
+            continue  # no spoke romanises this view's name (not a language code)
+        if latin_share(ds.columns[view]) < 0.5:
+            out.append(control)
+    return out
