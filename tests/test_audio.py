@@ -625,3 +625,42 @@ def test_convert_salmonn_refuses_swapped_parts_and_an_incomplete_checkpoint(tmp_
         convert_salmonn(tmp_path / "cut.pth", parts["whisper"], parts["llm"], tmp_path / "out", beats=parts["beats"],
                         window_frames=5, qformer_heads=4)
     assert not (tmp_path / "out").exists()
+
+
+def test_real_speech_builder_keeps_the_evaluation_prompts_out_and_pairs_languages(tmp_path):
+    """The builder on the Debian packages' layout (made here): recordings of a prompt in every language,
+    the packages' transcripts, and never a held-out prompt in the tuning sample."""
+    import gzip
+
+    import numpy as np
+    import soundfile as sf
+    from semhub_audio.make_real_speech import build, missing, prompts
+
+    sounds, docs = tmp_path / "sounds", tmp_path / "doc"
+    names = ["agent-pass", "vm-goodbye", "hello-world", "digits/1", "auth-incorrect", "only-en"]
+    texts = {"en": {"agent-pass": "Agent password", "vm-goodbye": "Goodbye", "hello-world": "Hello world",
+                    "digits/1": "one", "auth-incorrect": "Login incorrect", "only-en": "English only"},
+             "es": {"agent-pass": "Clave de agente", "vm-goodbye": "Adios", "hello-world": "Hola mundo",
+                    "digits/1": "uno", "auth-incorrect": "Clave incorrecta"}}
+    for lang, table in texts.items():
+        for name in names:
+            if name in table:
+                (sounds / lang / name).parent.mkdir(parents=True, exist_ok=True)
+                sf.write(str(sounds / lang / f"{name}.wav"), np.sin(np.arange(8000) / 7).astype("float32") * 0.1, 8000)
+        folder = docs / f"asterisk-core-sounds-{lang}"
+        folder.mkdir(parents=True)
+        body = f"; Core Asterisk Sounds in {lang}\n\n" + "".join(f"{k}: {v}\n" for k, v in table.items())
+        (folder / f"core-sounds-{lang}.txt.gz").write_bytes(gzip.compress(body.encode()))
+    assert [n for n, _ in prompts(("en", "es"), sounds, docs)] == sorted(set(names) - {"only-en"})
+    tuning = build(tmp_path / "tune", rows=10, languages=("en", "es"), sounds=sounds, docs=docs)
+    rows = [json.loads(line) for line in tuning.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["agent-pass", "auth-incorrect"]  # no digits, hello-world, vm-goodbye
+    assert rows[0]["es"] == "Clave de agente" and rows[0]["audio_es"] == "es/agent-pass.ogg"
+    clip, rate = sf.read(str(tmp_path / "tune" / rows[0]["audio_en"]))
+    assert rate == 8000 and len(clip) == 8000
+    held = build(tmp_path / "held", held_out=True, languages=("en", "es"), sounds=sounds, docs=docs)
+    assert [json.loads(line)["id"] for line in held.read_text().splitlines()] == ["digits/1", "hello-world",
+                                                                                  "vm-goodbye"]
+    assert "install asterisk-core-sounds-fr-wav" in missing(("en", "fr"), sounds, docs)
+    ds = semhub.dataset(str(tuning))
+    assert ds.columns["audio_en"] == ["en/agent-pass.ogg", "en/auth-incorrect.ogg"]

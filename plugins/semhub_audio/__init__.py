@@ -92,6 +92,9 @@ def semhub_register_models(register) -> None:
 def semhub_register_datasets(register) -> None:
     register("speech", HERE / "speech.jsonl",
              "30 sentences spoken in en, es, fr, de (espeak-ng) with their text; views audio_<lang> and <lang>")
+    register("speech-real", HERE / "real_speech" / "real_speech.jsonl",
+             "120 prompts recorded by a person in en and es (Asterisk core sounds, CC-BY-SA 3.0) with their "
+             "transcripts; views audio_en, audio_es, en, es")
     register("speech-pairs", HERE / "speech_pairs.jsonl",
              "the 120 speech clips one per row (views audio, text_transcript): speech vs text across models")
     register("spoken-animals", HERE / "animals.jsonl",
@@ -145,6 +148,29 @@ def semhub_register_commands(cli) -> None:
         check_out_dir(folder, flag="FOLDER")  # a new folder, checked before any clip is spoken
         build(folder)
         click.echo(f"wrote {folder}/speech.jsonl and {folder}/animals.jsonl")
+
+    @cli.command("make-real-speech")
+    @click.argument("folder", type=click.Path(path_type=Path))
+    @click.option("--languages", default="en,es", show_default=True,
+                  help="Comma list of languages (asterisk-core-sounds-<lang>-wav must be installed).")
+    @click.option("--rows", type=click.IntRange(min=2), default=120, show_default=True,
+                  help="Prompts drawn (seeded) among those that may be tuned on.")
+    @click.option("--held-out", is_flag=True, help="Only the evaluation prompts (digits/*, hello-world, "
+                                                   "vm-goodbye), never the tuning ones.")
+    @click.option("--sounds", type=click.Path(path_type=Path), default=None,
+                  help="The sounds folder [default: /usr/share/asterisk/sounds].")
+    def make_real_speech(folder, languages, rows, held_out, sounds):
+        """Build a real-speech sample from the installed Asterisk core sounds into FOLDER."""
+        from semhub import ParameterError, check_out_dir
+        from semhub_audio.make_real_speech import SOUNDS, build, missing
+
+        langs = tuple(part.strip() for part in languages.split(",") if part.strip())
+        problem = missing(langs, sounds or SOUNDS)
+        if problem:
+            raise ParameterError("languages", problem)
+        check_out_dir(folder, flag="FOLDER")
+        path = build(folder, rows=rows, held_out=held_out, languages=langs, sounds=sounds or SOUNDS)
+        click.echo(f"wrote {path}")
 
     @cli.command("convert-salmonn")
     @click.option("--ckpt", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
