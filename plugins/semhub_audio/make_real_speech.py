@@ -34,15 +34,23 @@ def transcripts(language: str, docs: Path = DOCS) -> dict[str, str]:
     return out
 
 
+MAX_SECONDS = 28.0
+"""Longer prompts are left out: Whisper reads at most 30 s (the demo instructions last over a minute)."""
+
+
 def prompts(languages: tuple[str, ...], sounds: Path = SOUNDS, docs: Path = DOCS) -> list[tuple[str, dict[str, str]]]:
-    """(name, language -> transcript) of every prompt recorded, and transcribed, in every language."""
+    """(name, language -> transcript) of every prompt recorded, and transcribed, in every language, at most
+    ``MAX_SECONDS`` long in each."""
+    import soundfile as sf
+
     texts = {lang: transcripts(lang, docs) for lang in languages}
     names = None
     for lang in languages:
         here = {str(p.relative_to(sounds / lang).with_suffix("")) for p in (sounds / lang).rglob("*.wav")}
         names = here if names is None else names & here
     return [(n, {lang: texts[lang][n] for lang in languages}) for n in sorted(names or ())
-            if all(n in texts[lang] for lang in languages)]
+            if all(n in texts[lang] for lang in languages)
+            and all(sf.info(str(sounds / lang / f"{n}.wav")).duration <= MAX_SECONDS for lang in languages)]
 
 
 def missing(languages: tuple[str, ...], sounds: Path = SOUNDS, docs: Path = DOCS) -> str | None:
