@@ -67,10 +67,23 @@ def test_every_number_equals_the_separate_run_of_its_recorded_call(tiny, profile
     assert best["flip_rate"] == next(s["scores"]["language"] for s in steered
                                      if s["coeff"] == best["coeff"] and s["layer"] == best["layer"])
     data = card.to_json()
-    assert data["schema"] == "semhub-card/1" and data["n_layers"] == 3
+    assert data["schema"] == "semhub-card/2" and data["n_layers"] == 3
     head = data["spokes"][0]["curves"]["retrieval@1"]["headline"]
-    assert set(head) == {"peak", "layer", "depth", "ci95", "span"}
+    assert set(head) == {"peak", "layer", "depth", "ci95", "span", "calibrated", "p", "significant",
+                         "over_embeddings"}
+    code_cal = alone["calibration"]["metrics"]["retrieval_at_1"]
+    assert code.curves["retrieval@1"].calibrated == code_cal  # the card's calibration is the run's
+    assert code.curves["retrieval@1"].headline().calibrated == code_cal["max"]["score"]
+    assert code.curves["retrieval@1"].items == alone["items"]["retrieval_at_1"]["values"]
+    assert code.surface == alone["surface"]
     assert Card.from_json(json.loads(json.dumps(data))).to_json() == data
+    old = json.loads(json.dumps(data))  # a semhub-card/1 document still reads, without calibration
+    old["schema"] = "semhub-card/1"
+    for spoke in old["spokes"]:
+        spoke.pop("surface")
+        for c in spoke["curves"].values():
+            c.pop("calibrated"), c.pop("items")
+    assert Card.from_json(old).spokes[0].curves["retrieval@1"].headline().calibrated is None
 
 
 def test_resume_recomputes_only_what_is_missing(tiny, profiled, tmp_path):
@@ -99,6 +112,35 @@ def test_resume_refuses_a_work_folder_of_another_model(tiny, profiled, tmp_path)
     assert err.value.parameter == "resume" and "holds a profile of another model" in str(err.value)
     with pytest.raises(semhub.ParameterError, match="another quick"):
         semhub.profile(str(tiny), quick=False, work=copy, resume=True, progress=Notes())
+
+
+def test_the_paired_test_finds_a_real_difference_and_not_a_relabelled_one():
+    import numpy as np
+
+    from semhub.cards.compare import paired_difference
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.5, 0.1, 60)
+    assert paired_difference(list(a), list(a + rng.normal(0, 0.05, 60))) > 0.05  # noise only
+    assert paired_difference(list(a), list(a - 0.1 + rng.normal(0, 0.05, 60))) < 0.001  # a shift of 0.1
+    assert paired_difference(list(a), list(a[:50])) is None and paired_difference(None, list(a)) is None
+
+
+def test_calibrated_headline_and_the_lens_range_that_holds():
+    from semhub.cards.profile import lens_profile, longest_run, wilson_low
+
+    cal = {"score": [0.9, 0.0, 0.2, 0.6, 0.7, 0.0], "p": [0.01, 0.5, 0.03, 0.01, 0.01, 0.4],
+           "max": {"score": 0.65, "p": 0.01, "index": 4}}
+    c = Curve("m", [0, 1, 2, 3, 4, 5], [0, .2, .4, .6, .8, 1], [0.9, 0.1, 0.3, 0.7, 0.8, 0.1], calibrated=cal)
+    h = c.headline()
+    assert (h.calibrated, h.p, h.significant) == (0.65, 0.01, [2, 4])
+    assert h.over_embeddings == pytest.approx(0.65 - 0.9)  # below the embeddings: nothing added
+    assert longest_run([0, 1, 2, 3, 4], [False, True, False, True, True]) == [3, 4]
+    assert wilson_low(0.6, 10) < 0.5 < wilson_low(0.6, 1000)
+    rec = {"view": "es", "dominant": "en", "layers": [0, 1, 2, 3, 4, 5], "n_positions": 400,
+           "dominant_wins": [0.79, 0.2, 0.7, 0.45, 0.8, 0.9], "native_logprob": [0] * 6, "dominant_logprob": [0] * 6,
+           "ci95": {}}
+    assert lens_profile(rec, 5).wins_range == [4, 5]  # not the embeddings, not across the dip at layer 3
 
 
 def test_headline_peak_depth_span_and_interval():
@@ -130,12 +172,16 @@ def test_cli_profile_and_compare_write_complete_folders(tiny, tmp_path, cli_run)
     code, stdout, err = cli_run("compare", *map(str, cards), "--out", str(tmp_path / "cmp"))
     assert code == 0, err
     result = json.loads((tmp_path / "cmp" / "compare.json").read_text())
-    assert result["schema"] == "semhub-compare/1" and len(result["cards"]) == 2 and result["rows"]
-    retrieval = [r for r in result["rows"] if r["metric"] == "retrieval@1"]
-    for row in retrieval:
-        a, b = (h["ci95"] for h in row["headlines"])
-        assert row["differs"] == (a[1] < b[0] or b[1] < a[0])
+    assert result["schema"] == "semhub-compare/2" and len(result["cards"]) == 2 and result["rows"]
+    from semhub.cards.compare import paired_difference
+
+    loaded = [Card.read(c) for c in cards]
+    for row in (r for r in result["rows"] if r["metric"] in ("retrieval@1", "Eq. 1")):
+        items = [card.curve(row["section"], row["name"], row["metric"]).items for card in loaded]
+        (p,) = row["p_difference"].values()
+        assert p == paired_difference(*items) and row["differs"] == (p <= 0.05)
     assert all(r["differs"] is None for r in result["rows"] if r["metric"] == "debiased CKA")
+    assert "with a paired permutation test" in stdout
     code, _, err = cli_run("compare", str(cards[0]), "--out", str(tmp_path / "one"))
     assert code == 2 and "needs at least two cards" in err and not (tmp_path / "one").exists()
     code, _, err = cli_run("compare", str(cards[0]), str(tmp_path / "nothing"), "--out", str(tmp_path / "two"))

@@ -166,6 +166,12 @@ def similarity(
                                       "token_overlap": overlap[0], "token_overlap_ci95": (overlap_ci or [None])[0]}
             rec["surface"] = surface
             rec["hub_gain"] = hub_gains(curves, surface)
+            per_item = {"retrieval_at_1": stats["hit"], "eq1": stats["matched"] - stats["mismatched"]}
+            rec["items"] = {}  # at each metric's calibrated peak: what a paired test between models reads
+            for metric, values in per_item.items():
+                top = curves[metric].get("max")
+                if top is not None:
+                    rec["items"][metric] = {"layer": layers[top["index"]], "values": values[top["index"]].tolist()}
         for name, other_cal in (controls or {}).items():
             shuffled = item_statistics(states[first], states[other], center=center, perms=other_cal.perms)
             rec.setdefault("controls", {})[name] = other_cal.record({m: shuffled[f"null_{m}"] for m in NULL_METRICS})

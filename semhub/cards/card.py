@@ -1,9 +1,10 @@
 """A model's hub card: what ``semhub profile`` measures, as one versioned JSON document.
 
-Schema ``semhub-card/1`` (documented in docs/cards.md): ``model`` (the backbone's description),
-``n_layers``, ``spokes`` (per view pair: the per-layer curves of every state metric, with 95%
-intervals where the analysis gives them, and headline numbers), ``lenses`` (per probed view: where
-the dominant language wins under the lens), ``steering`` (the language preset: flip rate at the
+Schema ``semhub-card/2`` (documented in docs/cards.md; ``/1`` cards are still read): ``model`` (the
+backbone's description), ``n_layers``, ``spokes`` (per view pair: the per-layer curves of every state
+metric, with 95% intervals where the analysis gives them, each calibrated against its permutation null,
+the surface baselines, and headline numbers led by the calibrated peak), ``lenses`` (per probed view:
+the contiguous layers where the dominant language's wins hold, the embeddings left out), ``steering`` (the language preset: flip rate at the
 best coefficient and its perplexity cost), ``calls`` (the exact ``semhub.analyze`` / ``semhub.steer``
 keywords of every part, so each number can be reproduced alone) and ``timings``.
 """
@@ -14,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "semhub-card/1"
+SCHEMA = "semhub-card/2"
+READS = ("semhub-card/1", SCHEMA)
+"""The schemas ``Card.from_json`` reads (a /1 card has no calibration: its calibrated fields are None)."""
 SPAN = 0.9  # a metric's "span": the layers, contiguous around the peak, within 90% of the peak value
 
 
@@ -32,6 +35,13 @@ class Headline:
         depth: that layer's relative depth, layer / L (0 = embeddings, 1 = last block).
         ci95: the 95% interval at the peak, where the analysis gives one (bootstrap), else None.
         span: [first, last] layer of the contiguous run around the peak within 90% of it (positive peaks).
+        calibrated: the calibrated max over layers (the permutation null's, shared by every layer), what
+            headlines lead with; None for a curve without a null.
+        p: its add-one permutation p-value.
+        significant: [first, last] layer of the contiguous run around the calibrated peak where each
+            layer's own calibrated score is above 0 (p <= alpha), or None.
+        over_embeddings: the calibrated max minus the embedding layer's calibrated score (layer 0): what
+            the network adds to a static lookup of its tokens.
     """
 
     peak: float | None
@@ -39,6 +49,10 @@ class Headline:
     depth: float | None
     ci95: list[float] | None = None
     span: list[int] | None = None
+    calibrated: float | None = None
+    p: float | None = None
+    significant: list[int] | None = None
+    over_embeddings: float | None = None
 
 
 @dataclass
@@ -52,6 +66,10 @@ class Curve:
         values: the metric per layer (None where undefined).
         ci95: per layer [lo, hi] (bootstrap), or None.
         chance: the value a model with no alignment gets (a shuffled-rows null or 1 / N), or None.
+        calibrated: the metric's calibration (``semhub.analyses.calibration.calibrate_curve``): per layer
+            ``score``, ``p``, ``tau``, ``null_mean``; ``max`` and ``mean`` over layers; or None.
+        items: the per-item values at the calibrated peak layer (retrieval@1, Eq. 1), for ``compare``'s
+            paired permutation test; None for set-level metrics (CKA...).
     """
 
     metric: str
@@ -60,6 +78,8 @@ class Curve:
     values: list[float | None]
     ci95: list[list[float]] | None = None
     chance: list[float | None] | None = None
+    calibrated: dict[str, Any] | None = None
+    items: list[float] | None = None
 
     def headline(self) -> Headline:
         finite = [i for i, v in enumerate(self.values) if _finite(v)]
@@ -75,7 +95,23 @@ class Curve:
             while hi < len(self.values) - 1 and _finite(self.values[hi + 1]) and self.values[hi + 1] >= SPAN * peak:
                 hi += 1
             span = [self.layers[lo], self.layers[hi]]
-        return Headline(peak, self.layers[k], self.depth[k], self.ci95[k] if self.ci95 else None, span)
+        head = Headline(peak, self.layers[k], self.depth[k], self.ci95[k] if self.ci95 else None, span)
+        cal = self.calibrated or {}
+        top = cal.get("max") or {}
+        if "score" in top:
+            head.calibrated, head.p = top["score"], top["p"]
+            scores = cal.get("score") or []
+            i = top.get("index", k)
+            if _finite(scores[i] if i < len(scores) else None) and scores[i] > 0:
+                lo = hi = i
+                while lo > 0 and _finite(scores[lo - 1]) and scores[lo - 1] > 0:
+                    lo -= 1
+                while hi < len(scores) - 1 and _finite(scores[hi + 1]) and scores[hi + 1] > 0:
+                    hi += 1
+                head.significant = [self.layers[lo], self.layers[hi]]
+            if 0 in self.layers and _finite(scores[self.layers.index(0)] if scores else None):
+                head.over_embeddings = top["score"] - scores[self.layers.index(0)]
+        return head
 
 
 @dataclass
@@ -88,6 +124,7 @@ class SpokeProfile:
         a, b: the two views.
         data: the dataset (name or path); n: its rows.
         curves: metric -> ``Curve``.
+        surface: the similarity's surface baselines (``embeddings``, ``lexical``: calibrated scores), or None.
     """
 
     name: str
@@ -97,6 +134,7 @@ class SpokeProfile:
     data: str
     n: int
     curves: dict[str, Curve] = field(default_factory=dict)
+    surface: dict[str, Any] | None = None
 
 
 @dataclass
@@ -108,7 +146,9 @@ class LensProfile:
         name: ``"lens: view -> dominant"``.
         view, dominant: the probed view and the model's dominant language.
         curves: ``dominant wins`` (share of positions), ``log p next`` and ``log p translation``.
-        wins_range: [first, last] layer where the translation wins at more than half the positions, or None.
+        wins_range: [first, last] of the longest run of layers after the embeddings where the translation
+            wins at more than half the positions with 95% confidence (the Wilson interval's lower bound above
+            0.5), or None.
     """
 
     name: str
@@ -125,7 +165,8 @@ class SteeringProfile:
     Attributes:
         preset: its name; target: the language it steers towards.
         best: the setting with the highest flip rate: layer, coeff, flip_rate (share of continuations
-            in the target language), perplexity, and baseline_perplexity (coefficient 0).
+            in the target language), perplexity, random_flip_rate (a random direction of the same norm at
+            that layer and coefficient: the control), baseline_flip_rate and baseline_perplexity (coefficient 0).
         settings: every (layer, coeff) with its scores.
     """
 
@@ -174,6 +215,7 @@ class Card:
         """A card from its JSON, checked against the schema first (``check_card``): a field of the wrong type
         or length is a ``ValueError`` naming where, never a traceback deep in a comparison."""
         check_card(data)
+        data = {**data, "schema": SCHEMA}  # a /1 card reads as /2 without calibration
 
         def curves(raw: dict[str, Any]) -> dict[str, Curve]:
             return {k: Curve(**{f: v for f, v in c.items() if f != "headline"}) for k, c in raw.items()}
@@ -199,7 +241,7 @@ class Card:
         try:
             return cls.from_json(data)
         except ValueError as exc:
-            raise SemhubError(f"{path}: not a {SCHEMA} card: {exc}") from None
+            raise SemhubError(f"{path}: not a {' or '.join(READS)} card: {exc}") from None
 
     def to_pandas(self):
         """Every curve as rows: section, name, metric, layer, depth, value, ci_lo, ci_hi (needs pandas)."""
@@ -256,7 +298,7 @@ def _number(v: Any) -> bool:
 def _check_curve(where: str, c: Any) -> None:
     if not isinstance(c, dict) or not isinstance(c.get("metric"), str):
         raise ValueError(f"{where}: expected a curve (an object with a metric name)")
-    unknown = set(c) - {"metric", "layers", "depth", "values", "ci95", "chance", "headline"}
+    unknown = set(c) - {"metric", "layers", "depth", "values", "ci95", "chance", "headline", "calibrated", "items"}
     if unknown:
         raise ValueError(f"{where}: unknown field {sorted(unknown)[0]!r}")
     layers = c.get("layers")
@@ -274,6 +316,21 @@ def _check_curve(where: str, c: Any) -> None:
     if ci is not None and (not isinstance(ci, list) or len(ci) != n or not all(
             isinstance(p, list) and len(p) == 2 and all(_number(v) for v in p) for p in ci)):
         raise ValueError(f"{where}.ci95: expected {n} [low, high] pairs of numbers")
+    cal = c.get("calibrated")
+    if cal is not None:
+        if not isinstance(cal, dict):
+            raise ValueError(f"{where}.calibrated: expected an object")
+        for name in ("score", "p"):
+            seq = cal.get(name)
+            if not isinstance(seq, list) or len(seq) != n or not all(_number(v) for v in seq):
+                raise ValueError(f"{where}.calibrated.{name}: expected {n} numbers (one per layer)")
+        top = cal.get("max")
+        if top is not None and not (isinstance(top, dict) and all(_number(top.get(k)) for k in ("score", "p"))
+                                    and isinstance(top.get("index", 0), int) and 0 <= top.get("index", 0) < n):
+            raise ValueError(f"{where}.calibrated.max: expected score, p and a layer index")
+    items = c.get("items")
+    if items is not None and (not isinstance(items, list) or not all(_number(v) for v in items)):
+        raise ValueError(f"{where}.items: expected a list of numbers")
 
 
 def _known(where: str, obj: dict, fields: set[str]) -> None:
@@ -283,12 +340,12 @@ def _known(where: str, obj: dict, fields: set[str]) -> None:
 
 
 def check_card(data: Any) -> None:
-    """The ``semhub-card/1`` schema, checked field by field: ``ValueError`` naming the first field that is not
+    """The ``semhub-card/2`` schema (or ``/1``), checked field by field: ``ValueError`` naming the first field that is not
     as the schema says (its type, or a length that does not match its layers)."""
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-    if data.get("schema") != SCHEMA:
-        raise ValueError(f"schema {data.get('schema')!r} is not {SCHEMA!r}")
+    if data.get("schema") not in READS:
+        raise ValueError(f"schema {data.get('schema')!r} is not {' or '.join(map(repr, READS))}")
     _known("", data, {"model", "n_layers", "spokes", "lenses", "steering", "calls", "timings", "quick", "schema"})
     if not isinstance(data.get("model"), dict) or not isinstance(data["model"].get("name"), str):
         raise ValueError("model: expected an object with a name")
@@ -302,7 +359,8 @@ def check_card(data: Any) -> None:
             where = f"{group}[{i}]"
             if not isinstance(item, dict) or not all(isinstance(item.get(f), str) for f in fields):
                 raise ValueError(f"{where}: expected an object with {', '.join(fields)} as strings")
-            _known(where, item, {*fields, "curves", "n"} if group == "spokes" else {*fields, "curves", "wins_range"})
+            _known(where, item, {*fields, "curves", "n", "surface"} if group == "spokes"
+                   else {*fields, "curves", "wins_range"})
             if group == "spokes" and (not isinstance(item.get("n"), int) or isinstance(item.get("n"), bool)):
                 raise ValueError(f"{where}.n: expected a count")
             if not isinstance(item.get("curves"), dict):

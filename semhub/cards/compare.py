@@ -1,6 +1,8 @@
 """``semhub.compare``: several hub cards side by side (models, revisions, dtypes) on a relative-depth
-axis. Headline numbers go in one table; a difference is flagged when the cards' 95% intervals at
-their peaks do not overlap (metrics without intervals, the alignment indices, are shown unflagged).
+axis. Headline numbers (calibrated peaks first) go in one table; two cards differ on a metric only when
+the difference survives a permutation test: a paired sign-flip test of the per-item values at each
+card's calibrated peak (the same items, in the same order), Bonferroni-corrected over the pairs of cards.
+Set-level metrics (CKA, mutual k-NN, RSA) have no per-item values: they are shown, never flagged.
 """
 from __future__ import annotations
 
@@ -11,13 +13,24 @@ from typing import Any
 from semhub.cards.card import Card
 from semhub.errors import ParameterError
 
-SCHEMA = "semhub-compare/1"
+SCHEMA = "semhub-compare/2"
+FLIPS = 10_000
+"""Random sign flips of the paired test (seeded: a comparison is reproducible)."""
+ALPHA = 0.05
 
 
-def _overlap(a: list[float] | None, b: list[float] | None) -> bool | None:
-    if not a or not b:
+def paired_difference(a: list[float] | None, b: list[float] | None, flips: int = FLIPS, seed: int = 0) -> float | None:
+    """The two-sided add-one p-value of a paired sign-flip permutation test of mean(a - b) = 0, or None when
+    the two cards' items cannot be paired (missing, or another number of items)."""
+    import numpy as np
+
+    if not a or not b or len(a) != len(b):
         return None
-    return a[0] <= b[1] and b[0] <= a[1]
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    observed = abs(diff.mean())
+    signs = np.random.default_rng(seed).choice((-1.0, 1.0), size=(flips, len(diff)))
+    null = np.abs(signs @ diff / len(diff))
+    return float((1 + np.count_nonzero(null >= observed - 1e-12)) / (flips + 1))
 
 
 @dataclass
@@ -26,8 +39,9 @@ class Comparison:
 
     Attributes:
         cards: the compared cards, in the order given.
-        rows: per (section, name, metric) present in every card: each card's headline and ``differs``
-            (True: some pair of cards has non-overlapping 95% intervals at the peak; None: no intervals).
+        rows: per (section, name, metric) present in every card: each card's headline, ``p_difference``
+            (pair of cards -> the paired test's p-value) and ``differs`` (True: some pair's p is at most
+            0.05 divided by the number of pairs; None: no paired test for this metric).
     """
 
     cards: list[Card]
@@ -76,12 +90,15 @@ def compare(*cards: Card | str | Path) -> Comparison:
     if len(loaded) < 2:
         raise ParameterError("cards", "compare needs at least two cards")
     out = Comparison(loaded)
+    pairs = [(i, j) for i in range(len(loaded)) for j in range(i + 1, len(loaded))]
     for section, name, metric in shared_curves(loaded):
-        heads = [c.curve(section, name, metric).headline() for c in loaded]
-        intervals = [h.ci95 for h in heads]
-        verdicts = [_overlap(a, b) for i, a in enumerate(intervals) for b in intervals[i + 1:]]
-        differs = None if any(v is None for v in verdicts) else not all(verdicts)
+        curves = [c.curve(section, name, metric) for c in loaded]
+        heads = [c.headline() for c in curves]
+        tests = {f"{loaded[i].label} vs {loaded[j].label}": paired_difference(curves[i].items, curves[j].items)
+                 for i, j in pairs}
+        ps = list(tests.values())
+        differs = None if any(p is None for p in ps) else min(ps) <= ALPHA / len(pairs)
         out.rows.append({"section": section, "name": name, "metric": metric, "differs": differs,
-                         "headlines": [h.__dict__ for h in heads]})
+                         "p_difference": tests, "headlines": [h.__dict__ for h in heads]})
     return out
 

@@ -104,13 +104,16 @@ def headline_rows(card) -> list[tuple[str, str, Any]]:
 
 
 def headline_table(card) -> str:
-    rows = ["<table><tr><th>spoke pair</th><th>metric</th><th>peak</th><th>95% interval</th><th>layer</th>"
-            "<th>relative depth</th><th>layers within 90%</th></tr>"]
+    rows = ["<table><tr><th>spoke pair</th><th>metric</th><th>calibrated peak</th><th>p</th>"
+            "<th>over the embeddings</th><th>significant layers</th><th>raw peak</th><th>95% interval</th>"
+            "<th>layer</th><th>relative depth</th></tr>"]
     for spoke, metric, h in headline_rows(card):
         ci = f"[{fmt(h.ci95[0])}, {fmt(h.ci95[1])}]" if h.ci95 else "-"
-        span = f"{h.span[0]}-{h.span[1]}" if h.span else "-"
-        rows.append(f'<tr><td class="name">{esc(spoke)}</td><td class="name">{esc(metric)}</td><td>{fmt(h.peak)}</td>'
-                    f"<td>{ci}</td><td>{esc(h.layer)}</td><td>{fmt(h.depth, '.2f')}</td><td>{span}</td></tr>")
+        sig = f"{h.significant[0]}-{h.significant[1]}" if h.significant else "-"
+        rows.append(f'<tr><td class="name">{esc(spoke)}</td><td class="name">{esc(metric)}</td>'
+                    f"<td>{fmt(h.calibrated)}</td><td>{fmt(h.p, '.3g')}</td><td>{fmt(h.over_embeddings)}</td>"
+                    f"<td>{sig}</td><td>{fmt(h.peak)}</td><td>{ci}</td><td>{esc(h.layer)}</td>"
+                    f"<td>{fmt(h.depth, '.2f')}</td></tr>")
     return "".join(rows) + "</table>"
 
 
@@ -133,9 +136,11 @@ def card_sections(card, prefix: str = "c") -> str:
     if card.steering:
         s, b = card.steering, card.steering.best
         parts.append(f"<h2>Steering: {esc(s.preset)} (towards {esc(s.target)})</h2><table><tr><th>layer</th>"
-                     "<th>coeff</th><th>flip rate</th><th>perplexity</th><th>baseline flip rate</th>"
+                     "<th>coeff</th><th>flip rate</th><th>perplexity</th><th>random direction's flip rate</th>"
+                     "<th>baseline flip rate</th>"
                      f"<th>baseline perplexity</th></tr><tr><td>{esc(b['layer'])}</td><td>{fmt(b['coeff'], 'g')}</td>"
                      f"<td>{fmt(b['flip_rate'])}</td><td>{fmt(b['perplexity'], '.1f')}</td>"
+                     f"<td>{fmt(b.get('random_flip_rate'))}</td>"
                      f"<td>{fmt(b['baseline_flip_rate'])}</td><td>{fmt(b['baseline_perplexity'], '.1f')}</td></tr></table>")
     for i, spoke in enumerate(card.spokes):
         parts.append(f"<h2>{esc(spoke.name)}</h2><p class='small'>data {esc(spoke.data)}, n = {spoke.n}</p>")
@@ -172,7 +177,7 @@ def compare_table(comparison) -> str:
         for h in row["headlines"]:
             ci = f" [{fmt(h['ci95'][0])}, {fmt(h['ci95'][1])}]" if h["ci95"] else ""
             cells.append(f"<td>{fmt(h['peak'])}{ci} @ {fmt(h['depth'], '.2f')}</td>")
-        verdict = {True: "yes", False: "no", None: "no interval"}[row["differs"]]
+        verdict = {True: "yes", False: "no", None: "no paired test"}[row["differs"]]
         mark = ' class="diff"' if row["differs"] else ""
         rows.append(f"<tr{mark}><td class='name'>{esc(row['section'])}</td><td class='name'>{esc(row['name'])}</td>"
                     f"<td class='name'>{esc(row['metric'])}</td>{''.join(cells)}<td>{verdict}</td></tr>")

@@ -35,10 +35,18 @@ def spoke_curves(similarity: dict[str, Any], alignment: list[dict[str, Any]], n_
     """One view pair's curves from its similarity record and its alignment records (results.json)."""
     layers = similarity["layers"]
     d = depth(layers, n_layers)
+    cal = (similarity.get("calibration") or {}).get("metrics", {})
+    items = similarity.get("items", {})
+
+    def extra(metric: str) -> dict[str, Any]:
+        return {"calibrated": cal.get(metric), "items": (items.get(metric) or {}).get("values")}
+
     out = {
         "retrieval@1": Curve("retrieval@1", layers, d, similarity["retrieval_at_1"],
-                             similarity["ci95"].get("retrieval_at_1"), [similarity["chance"]] * len(layers)),
-        "Eq. 1": Curve("Eq. 1", layers, d, similarity["eq1"], similarity["ci95"].get("eq1"), [0.0] * len(layers)),
+                             similarity["ci95"].get("retrieval_at_1"), [similarity["chance"]] * len(layers),
+                             **extra("retrieval_at_1")),
+        "Eq. 1": Curve("Eq. 1", layers, d, similarity["eq1"], similarity["ci95"].get("eq1"), [0.0] * len(layers),
+                       **extra("eq1")),
     }
     rec = next(r for r in alignment if not r.get("pool") and r["a"] == similarity["a"] and r["b"] == similarity["b"])
     nulls = (rec.get("calibration") or {}).get("metrics", {})
@@ -47,7 +55,7 @@ def spoke_curves(similarity: dict[str, Any], alignment: list[dict[str, Any]], n_
             continue
         null = nulls.get(name)
         out[name] = Curve(name, rec["x"], depth(rec["x"], n_layers), values,
-                          chance=null["null_mean"] if null else None)
+                          chance=null["null_mean"] if null else None, calibrated=null)
     return out
 
 
@@ -58,9 +66,32 @@ def lens_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
               "log p next": Curve("log p next", layers, d, rec["native_logprob"], rec["ci95"].get("native_logprob")),
               "log p translation": Curve("log p translation", layers, d, rec["dominant_logprob"],
                                          rec["ci95"].get("dominant_logprob"))}
-    wins = [layer for layer, w in zip(layers, rec["dominant_wins"]) if w is not None and w > 0.5]
+    n = int(rec.get("n_positions") or 0)
+    holds = [layer != 0 and w is not None and wilson_low(w, n) > 0.5 for layer, w in zip(layers, rec["dominant_wins"])]
     return LensProfile(f"lens: {rec['view']} -> {rec['dominant']}", rec["view"], rec["dominant"], curves,
-                       [wins[0], wins[-1]] if wins else None)
+                       longest_run(layers, holds))
+
+
+def wilson_low(share: float, n: int, z: float = 1.959964) -> float:
+    """The lower bound of the 95% Wilson interval of a share of ``n`` (0 without positions)."""
+    if n <= 0:
+        return 0.0
+    centre = share + z * z / (2 * n)
+    spread = z * (share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5
+    return (centre - spread) / (1 + z * z / n)
+
+
+def longest_run(layers: list[int], holds: list[bool]) -> list[int] | None:
+    """[first, last] layer of the longest run of consecutive layers where ``holds`` (the first on a tie)."""
+    best, start = None, None
+    for i, ok in enumerate([*holds, False]):
+        if ok and start is None:
+            start = i
+        elif not ok and start is not None:
+            if best is None or i - start > best[1] - best[0] + 1:
+                best = (start, i - 1)
+            start = None
+    return None if best is None else [layers[best[0]], layers[best[1]]]
 
 
 def trends_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
@@ -85,6 +116,7 @@ def steering_profile(preset: str, result: dict[str, Any]) -> SteeringProfile:
     return SteeringProfile(preset, target, {
         "layer": best["layer"], "coeff": best["coeff"], "flip_rate": best["scores"].get("language"),
         "perplexity": best["scores"].get("perplexity"),
+        "random_flip_rate": (best.get("random_direction") or {}).get("language"),
         "baseline_flip_rate": base["scores"].get("language") if base else None,
         "baseline_perplexity": base["scores"].get("perplexity") if base else None}, settings)
 
@@ -251,7 +283,7 @@ def profile(model: ModelSpec | str | None = None, *, backbone: Any = None, data:
         for rec in sim["similarity"]:
             card.spokes.append(SpokeProfile(f"{modality}: {rec['a']} vs {rec['b']}", modality, rec["a"], rec["b"],
                                             name or "built-in", rec["n"],
-                                            spoke_curves(rec, align["alignment"], n_layers)))
+                                            spoke_curves(rec, align["alignment"], n_layers), rec.get("surface")))
     if reads_text:
         langs = [v for v in ("en", "zh", "es", "fr", "de") if v != backbone.family.dominant_language]
         langs = [backbone.family.dominant_language, *langs][: (sizes["views"] or 5)]

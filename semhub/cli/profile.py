@@ -66,5 +66,6 @@ def compare(cards, out) -> None:
     comparison = run_compare(*cards)
     comparison.write(out)
     flagged = sum(1 for r in comparison.rows if r["differs"])
-    click.echo(f"{len(comparison.rows)} shared curves, {flagged} with non-overlapping peak intervals; "
-               f"written to {out / 'compare.html'}")
+    tested = sum(1 for r in comparison.rows if r["differs"] is not None)
+    click.echo(f"{len(comparison.rows)} shared curves, {tested} with a paired permutation test, {flagged} of them "
+               f"different (p <= 0.05, Bonferroni over the card pairs); written to {out / 'compare.html'}")
