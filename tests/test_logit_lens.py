@@ -68,7 +68,24 @@ def test_logit_lens_analysis_on_a_tiny_model(tmp_path):
     for key in ("native_logprob", "dominant_logprob"):
         assert all(v < 0 for v in rec[key]) and len(rec["ci95"][key]) == 4
     assert all(0 <= w <= 1 for w in rec["dominant_wins"])
+    assert rec["random_positions"] == 6 and len(rec["random_wins"]) == 4 and all(0 <= w <= 1 for w in rec["random_wins"])
     assert res.plot(tmp_path).stat().st_size > 1000
+
+
+def test_the_random_word_is_frequency_matched_seeded_and_never_a_translation():
+    from semhub.analyses.logit_lens import CONTROL_WINDOW, random_words, single_token_ids
+
+    bb = tiny_backbone("qwen2")
+    translations = {"gato": ["cat"], "rojo": ["red"], "casa": ["house"], "azul": ["blue"], "dos": ["two"],
+                    "tres": ["three"], "perro": ["dog"], "sol": ["sun"]}
+    drawn = random_words(bb, translations, "tokenizer", seed=0)
+    pool = sorted({i for g in translations.values() for i in single_token_ids(bb, g)})
+    assert drawn and drawn == random_words(bb, translations, "tokenizer", seed=0)
+    for word, token in drawn.items():
+        own = single_token_ids(bb, translations[word])
+        assert token not in own and token in pool
+        assert abs(pool.index(token) - pool.index(own[0])) <= CONTROL_WINDOW
+    assert any(random_words(bb, translations, "tokenizer", seed=s) != drawn for s in range(1, 6))
 
 
 def test_language_table_is_a_distribution_over_languages():

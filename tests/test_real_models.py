@@ -110,6 +110,9 @@ def test_multilingual_logit_lens_shows_english_in_the_middle(cli_run, tmp_path):
     wins = rec["dominant_wins"]
     assert wins[-1] < 0.2  # at the output the model predicts the Chinese token
     assert max(wins[9:16]) > 0.5 and max(wins[9:16]) > wins[-1] + 0.4
+    # and more than any English word of its frequency: the frequency-matched random word wins far less there
+    k = 9 + int(np.argmax(wins[9:16]))
+    assert wins[k] > rec["random_wins"][k] + 0.3
     assert (out / "logit_lens.png").stat().st_size > 10_000
     assert "zh -> en" in stdout
 

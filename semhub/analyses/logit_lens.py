@@ -90,6 +90,46 @@ def paper_gloss(model_name: str, text: str) -> str:
     return " " + text if ("llama-3" in name or "llama3" in name) else text
 
 
+def gloss_ids(backbone, text: str, translation_space: str = "tokenizer") -> list[int]:
+    """A dominant-language gloss's token ids as the probe scores it (``probe_sites``'s ``translation_space``)."""
+    tok = backbone.tokenizer
+    if translation_space == "paper":
+        text = paper_gloss(backbone.name, text)
+    if translation_space in ("none", "paper"):
+        return tok(text, add_special_tokens=False)["input_ids"]
+    return word_start_ids(tok, text, backbone.quirks)
+
+
+def single_token_ids(backbone, glosses: list[str], translation_space: str = "tokenizer") -> list[int]:
+    """The token ids of the glosses that are one token."""
+    ids = {tuple(gloss_ids(backbone, t, translation_space)) for t in glosses}
+    return sorted({i[0] for i in ids if len(i) == 1})
+
+
+CONTROL_WINDOW = 5
+"""A random word is drawn among the pool's tokens this many ranks either side of the translation's."""
+
+
+def random_words(backbone, translations: dict[str, list[str]], translation_space: str, seed: int) -> dict[str, int]:
+    """Per dictionary word, a frequency-matched random dominant-language word (one token): drawn, seeded by
+    the word, among the single-token glosses of the whole dictionary within ``CONTROL_WINDOW`` ranks of its
+    translation's token (token ids rank subwords by merge order, roughly by frequency), never one of its
+    own translations. The control for "the translation wins": how often does any word of that frequency?"""
+    import random
+
+    own = {w: single_token_ids(backbone, g, translation_space) for w, g in translations.items()}
+    pool = sorted({i for ids in own.values() for i in ids})
+    out = {}
+    for word, ids in own.items():
+        if not ids:
+            continue
+        at = pool.index(ids[0])
+        window = [t for t in pool[max(0, at - CONTROL_WINDOW): at + CONTROL_WINDOW + 1] if t not in ids]
+        if window:
+            out[word] = random.Random(f"{seed}:{word}").choice(window)
+    return out
+
+
 def probe_sites(texts, enc, translations: dict[str, list[str]], backbone, *, sites: str = "substring",
                 language: str = "", translation_space: str = "tokenizer") -> list[Site]:
     """Where, in a batch, a dictionary word is exactly one token preceded by a content token.
@@ -102,20 +142,11 @@ def probe_sites(texts, enc, translations: dict[str, list[str]], backbone, *, sit
     """
     if enc.offsets is None:
         raise SemhubError("the logit-lens dictionary probe needs character offsets (a fast tokenizer)")
-    tok, quirks = backbone.tokenizer, backbone.quirks
     cache: dict[str, list[int]] = {}
-
-    def token_ids(text: str) -> list[int]:
-        if translation_space == "paper":
-            text = paper_gloss(backbone.name, text)
-        if translation_space in ("none", "paper"):
-            return tok(text, add_special_tokens=False)["input_ids"]
-        return word_start_ids(tok, text, quirks)
 
     def candidates(word: str) -> list[int]:
         if word not in cache:
-            ids = {tuple(token_ids(t)) for t in translations[word]}
-            cache[word] = sorted({i[0] for i in ids if len(i) == 1})
+            cache[word] = single_token_ids(backbone, translations[word], translation_space)
         return cache[word]
 
     out = []
@@ -144,15 +175,17 @@ def probe_sites(texts, enc, translations: dict[str, list[str]], backbone, *, sit
 
 def dictionary_probe(backbone, dataset, view: str, translations, layers: list[int], *, norm: bool,
                      batch_size: int, on_batch=None, sites: str = "substring",
-                     translation_space: str = "tokenizer", lens=None) -> dict[str, Any]:
-    """Per-layer log-probs of the native next token and of its best dominant-language translation."""
+                     translation_space: str = "tokenizer", lens=None, seed: int = 0) -> dict[str, Any]:
+    """Per-layer log-probs of the native next token, of its best dominant-language translation and of a
+    frequency-matched random dominant-language word (``random_words``; NaN where none could be drawn)."""
     import numpy as np
     import torch
 
     from semhub.lens.sites import read_lens
     from semhub.readout.collect import view_batches
 
-    native_rows, dominant_rows, words = [], [], []
+    native_rows, dominant_rows, random_rows, words = [], [], [], []
+    controls = random_words(backbone, translations, translation_space, seed)
 
     def batches():
         for rows, enc in view_batches(backbone, dataset, view, batch_size):
@@ -165,7 +198,8 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
             yield rows, enc
 
     def candidate_ids(enc) -> list[int]:
-        return sorted({i for s in enc.meta[PROBE] for i in s.candidates})
+        return sorted({i for s in enc.meta[PROBE] for i in s.candidates}
+                      | {controls[s.word] for s in enc.meta[PROBE] if s.word in controls})
 
     for reading in read_lens(backbone, batches(), layers, sites=PROBE, ids=candidate_ids, next_token=True,
                              norm=norm, lens=lens, on_batch=on_batch):
@@ -175,10 +209,15 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
         cand = torch.stack([torch.isin(reading.ids, torch.tensor(s.candidates)) for s in found])  # (P, K)
         native_rows.append(reading.next_logprob.T.numpy())
         dominant_rows.append(reading.logprobs.masked_fill(~cand[None], -torch.inf).max(2).values.T.numpy())
+        ids = reading.ids.tolist()
+        random_rows.append(np.stack([reading.logprobs[:, p, ids.index(controls[s.word])].numpy()
+                                     if s.word in controls else np.full(len(layers), np.nan)
+                                     for p, s in enumerate(found)]))
         words.extend(s.word for s in found)
     if not native_rows:
         raise SemhubError(f"view {view!r}: no dictionary word found as a single token; nothing to probe")
-    return {"native": np.concatenate(native_rows), "dominant": np.concatenate(dominant_rows), "words": words}
+    return {"native": np.concatenate(native_rows), "dominant": np.concatenate(dominant_rows),
+            "random": np.concatenate(random_rows), "words": words}
 
 
 @dataclass
@@ -192,7 +231,7 @@ class LogitLensResult(RecordsResult):
 
     summary_title = "logit lens: dominant-language translation vs the next token"
     summary_columns = ("probe", "positions", "peak layer (>= L/3)", "translation wins there",
-                       "log p next / translation there", "wins at last layer")
+                       "random word wins there", "log p next / translation there", "wins at last layer")
 
     def summary_rows(self) -> list[tuple[str, ...]]:
         """Per view: where, from a third of the depth up, the translation most often beats the next token.
@@ -205,13 +244,16 @@ class LogitLensResult(RecordsResult):
         for rec in self.records:
             wins = rec["dominant_wins"]
             k = upper_peak(wins, rec["layers"])
+            random = rec.get("random_wins")
             rows.append((f"{rec['view']} -> {rec['dominant']}", str(rec["n_positions"]), str(rec["layers"][k]),
-                         f"{wins[k]:.2f}", f"{rec['native_logprob'][k]:.1f} / {rec['dominant_logprob'][k]:.1f}",
-                         f"{wins[-1]:.2f}"))
+                         f"{wins[k]:.2f}", "-" if random is None else f"{random[k]:.2f}",
+                         f"{rec['native_logprob'][k]:.1f} / {rec['dominant_logprob'][k]:.1f}", f"{wins[-1]:.2f}"))
         return rows
 
 
 def run_logit_lens(ctx) -> LogitLensResult:
+    import numpy as np
+
     from semhub.analyses.stats import mean_ci
     from semhub.data.dictionary import dictionaries as registered
     from semhub.data.dictionary import load_dictionary
@@ -230,8 +272,10 @@ def run_logit_lens(ctx) -> LogitLensResult:
         probe = dictionary_probe(ctx.backbone, ctx.dataset, view, translations, ctx.layers,
                                  norm=ctx.settings.lens_norm, batch_size=ctx.settings.batch_size,
                                  on_batch=ctx.on_batch, sites=ctx.options.sites,
-                                 translation_space=ctx.options.translation_space, lens=ctx.lens)
-        native, dom = probe["native"], probe["dominant"]
+                                 translation_space=ctx.options.translation_space, lens=ctx.lens,
+                                 seed=ctx.settings.seed)
+        native, dom, rand = probe["native"], probe["dominant"], probe["random"]
+        drawn = ~np.isnan(rand).any(1)  # the sites a random word could be drawn for
         n_boot, seed = ctx.settings.n_boot, ctx.settings.seed
         native_mean, native_ci = mean_ci(native, n_boot, seed)
         dom_mean, dom_ci = mean_ci(dom, n_boot, seed)
@@ -240,6 +284,10 @@ def run_logit_lens(ctx) -> LogitLensResult:
             "n_positions": int(len(native)), "distinct_words": len(set(probe["words"])),
             "layers": list(ctx.layers), "native_logprob": native_mean, "dominant_logprob": dom_mean,
             "dominant_wins": (dom > native).mean(0).tolist(),
+            # the control: a random dominant-language word of the translation's frequency, at the same sites
+            "random_wins": (rand[drawn] > native[drawn]).mean(0).tolist() if drawn.any() else None,
+            "random_logprob": rand[drawn].mean(0).tolist() if drawn.any() else None,
+            "random_positions": int(drawn.sum()),
             "ci95": {"native_logprob": native_ci, "dominant_logprob": dom_ci},
             "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe(), "bos": ctx.settings.bos,
             "sites": ctx.options.sites,

@@ -147,8 +147,8 @@ class LensProfile:
         view, dominant: the probed view and the model's dominant language.
         curves: ``dominant wins`` (share of positions), ``log p next`` and ``log p translation``.
         wins_range: [first, last] of the longest run of layers after the embeddings where the translation
-            wins at more than half the positions with 95% confidence (the Wilson interval's lower bound above
-            0.5), or None.
+            wins at more than half the positions, and more often than a frequency-matched random word, with
+            95% confidence (the Wilson interval's lower bound above both), or None.
     """
 
     name: str

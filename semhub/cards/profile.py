@@ -67,7 +67,9 @@ def lens_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
               "log p translation": Curve("log p translation", layers, d, rec["dominant_logprob"],
                                          rec["ci95"].get("dominant_logprob"))}
     n = int(rec.get("n_positions") or 0)
-    holds = [layer != 0 and w is not None and wilson_low(w, n) > 0.5 for layer, w in zip(layers, rec["dominant_wins"])]
+    floor = rec.get("random_wins") or [0.5] * len(layers)  # a random word of the same frequency, where recorded
+    holds = [layer != 0 and w is not None and wilson_low(w, n) > max(0.5, f or 0.0)
+             for layer, w, f in zip(layers, rec["dominant_wins"], floor)]
     return LensProfile(f"lens: {rec['view']} -> {rec['dominant']}", rec["view"], rec["dominant"], curves,
                        longest_run(layers, holds))
 
