@@ -110,6 +110,11 @@ def test_language_trends_masses_sum_to_one(tmp_path):
         total = np.array(rec["mass"]["en"]) + np.array(rec["mass"]["es"])
         assert total == pytest.approx(np.ones(len(rec["layers"])), abs=1e-5)
         assert all(0 <= m <= 1 + 1e-6 for m in rec["known_mass"])
+        (other,) = [lang for lang in ("en", "es") if lang != rec["view"]]
+        middle = [i for i, layer in enumerate(rec["layers"]) if max(rec["layers"]) / 3 <= layer <= 2 * max(rec["layers"]) / 3]
+        (cand,) = rec["latent_candidates"]  # every language but the text's own
+        assert cand["language"] == other
+        assert cand["mass"] == pytest.approx(np.mean(np.array(rec["mass"][other])[middle]))
 
 
 def test_lens_view_top_token_at_last_layer_is_the_models_prediction():
@@ -123,6 +128,15 @@ def test_lens_view_top_token_at_last_layer_is_the_models_prediction():
     assert view.tokens[0] == "<bos>" and len(view.tokens) == 7
     probs = torch.softmax(logits, -1).max(-1).values
     torch.testing.assert_close(view.top_probs[1, :, 0], probs, atol=1e-5, rtol=1e-5)
+    ranked = view.best_layers()  # the last position: every top-k token, by its best layer's probability
+    seen = {t for li in range(2) for t in view.top_tokens[li][-1]}
+    assert {r["token"] for r in ranked} == seen
+    assert [r["probability"] for r in ranked] == sorted((r["probability"] for r in ranked), reverse=True)
+    for r in ranked:
+        li = view.layers.index(r["layer"])
+        rank = view.top_tokens[li][-1].index(r["token"])
+        assert r["probability"] == pytest.approx(float(view.top_probs[li, -1, rank]))
+    assert view.to_json()["best_layer"] == ranked
 
 
 def test_lens_command_rejects_empty_text(cli_run):

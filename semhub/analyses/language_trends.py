@@ -91,7 +91,8 @@ class LanguageTrendsResult(RecordsResult):
         return plot_language_trends(self, self.figure_path(folder))
 
     summary_title = "language trends: lens mass about two thirds up the network"
-    summary_columns = ("text", "positions", "layer", "top language", "its mass", "dominant mass", "known mass")
+    summary_columns = ("text", "positions", "layer", "top language", "its mass", "dominant mass", "known mass",
+                       "latent candidates (middle third)")
 
     def summary_rows(self) -> list[tuple[str, ...]]:
         """Per view: the middle layer's leading language, and the dominant language's share there."""
@@ -100,9 +101,28 @@ class LanguageTrendsResult(RecordsResult):
             k = len(rec["layers"]) // 2 + len(rec["layers"]) // 6  # about two thirds up: the hub region
             masses = {lang: vals[k] for lang, vals in rec["mass"].items()}
             top = max(masses, key=masses.get)
+            ranked = ", ".join(f"{c['language']} {c['mass']:.2f}" for c in rec.get("latent_candidates", [])[:3])
             rows.append((rec["view"], str(rec["positions"]), str(rec["layers"][k]), top, f"{masses[top]:.2f}",
-                         f"{masses.get(rec['dominant'], float('nan')):.2f}", f"{rec['known_mass'][k]:.2f}"))
+                         f"{masses.get(rec['dominant'], float('nan')):.2f}", f"{rec['known_mass'][k]:.2f}",
+                         ranked or "-"))
         return rows
+
+
+def latent_candidates(mass: dict[str, Any], layers: list[int], view: str) -> list[dict[str, Any]]:
+    """The latent-language candidates: every language but the text's own, ranked by its mean lens mass over
+    the middle third of the layers (where a hub would be read), with the layer where its mass peaks there.
+    A model need not have one dominant latent language (Zhong et al. 2025): the list says how many compete."""
+    import numpy as np
+
+    depth = max(layers) or 1
+    middle = [i for i, layer in enumerate(layers) if depth / 3 <= layer <= 2 * depth / 3] or list(range(len(layers)))
+    out = []
+    for lang, values in mass.items():
+        if lang == view:
+            continue
+        part = np.asarray(values, dtype=np.float64)[middle]
+        out.append({"language": lang, "mass": float(part.mean()), "peak_layer": layers[middle[int(part.argmax())]]})
+    return sorted(out, key=lambda c: -c["mass"])
 
 
 def run_language_trends(ctx) -> LanguageTrendsResult:
@@ -128,6 +148,8 @@ def run_language_trends(ctx) -> LanguageTrendsResult:
             "layers": list(ctx.layers), "languages": langs,
             "mass": {lang: out["mass"][:, j].tolist() for j, lang in enumerate(langs)},
             "known_mass": out["known_mass"].tolist(), "table_tokens_seen": int(seen.sum()),
+            "latent_candidates": latent_candidates({lang: out["mass"][:, j] for j, lang in enumerate(langs)},
+                                                   list(ctx.layers), view),
             "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe(),
         })
     return LanguageTrendsResult(records, {"model": ctx.backbone.name, "corpora": list(specs) or "dataset views"})

@@ -22,9 +22,23 @@ class LensView:
     norm: bool
     model: str = ""
 
+    def best_layers(self, position: int = -1) -> list[dict[str, Any]]:
+        """Every token in the top-k of some layer at ``position`` (default: the last), ranked by its best
+        probability over the layers, with that layer: a token the middle layers favour is ranked where
+        its peak puts it, not where the output leaves it (the question "which layer thinks this most?")."""
+        best: dict[str, tuple[float, int]] = {}
+        for li, layer in enumerate(self.layers):
+            for rank, token in enumerate(self.top_tokens[li][position]):
+                prob = float(self.top_probs[li, position, rank])
+                if token not in best or prob > best[token][0]:
+                    best[token] = (prob, layer)
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[1][1]))
+        return [{"token": token, "probability": prob, "layer": layer} for token, (prob, layer) in ranked]
+
     def to_json(self) -> dict[str, Any]:
         return {"tokens": self.tokens, "layers": self.layers, "top_tokens": self.top_tokens,
-                "top_probs": self.top_probs.tolist(), "lens_norm": self.norm, "model": self.model}
+                "top_probs": self.top_probs.tolist(), "best_layer": self.best_layers(), "lens_norm": self.norm,
+                "model": self.model}
 
     def plot(self, path: str | Path) -> Path:
         """Write the figure to the file ``path`` (a view is not a run's result: the caller names the file)."""

@@ -99,6 +99,12 @@ def semhub_register_commands(cli) -> None:
             table.add_row(repr(token)[1:-1], *cells)
         console = Console()
         console.print(table)
+        ranked = Table(title=f"at {repr(view.tokens[-1])[1:-1]!r} (the last position): tokens by their best layer")
+        for column in ("token", "best probability", "at layer"):
+            ranked.add_column(column, justify="right")
+        for entry in view.best_layers()[:10]:
+            ranked.add_row(repr(entry["token"])[1:-1], f"{entry['probability']:.3f}", str(entry["layer"]))
+        console.print(ranked)
         if scores is not None:
             words_table = Table(title="log p of each word's first token at the last position")
             words_table.add_column("word")
