@@ -118,8 +118,7 @@ def layer_draws(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor, *, k: int
     n = len(x)
     kk = min(k, n - 1)
     na, nb = knn or neighbours(x, y, k)
-    inverse = torch.empty_like(perms)
-    inverse.scatter_(1, perms, torch.arange(n).expand_as(perms).contiguous())
+    inverse = am.inverse_permutations(perms)
     out: dict[str, list[float]] = dict(am.cka_draws(x, y, perms))
     ux, uy = am.unit_rows(x), am.unit_rows(y)
     rx, ry = (am.dissimilarity_ranks(x), am.dissimilarity_ranks(y)) if rows is None else \
@@ -306,13 +305,10 @@ def heatmaps(a, b, sa: list[am.LayerSummary], sb: list[am.LayerSummary], perms: 
     observed heatmap): B's layers a block at a time, each A layer read once per block; CKA's shuffles from
     ``cka_draws``, mutual k-NN's by relabelling the layers' neighbour lists."""
     import numpy as np
-    import torch
 
     from semhub.analyses import alignment_metrics as am
 
-    n = perms.shape[1]
-    inverse = torch.empty_like(perms)
-    inverse.scatter_(1, perms, torch.arange(n).expand_as(perms).contiguous())
+    inverse = am.inverse_permutations(perms)
     out = {name: np.full((len(perms), len(sa), len(sb)), np.nan) for name in CROSS_METRICS}
     for block in layer_blocks(len(sb), b.shape[0], b.shape[2]):
         ys = {j: b[:, j].float() for j in block}

@@ -274,6 +274,13 @@ def mean_reciprocal_rank(ranks: torch.Tensor) -> float:
     return float((1.0 / ranks.double()).mean())
 
 
+def inverse_permutations(perms: torch.Tensor) -> torch.Tensor:
+    """(P, N): row p's inverse permutation (``inverse[p][perms[p][i]] == i``): where each shuffled row came from."""
+    inverse = torch.empty_like(perms)
+    inverse.scatter_(1, perms, torch.arange(perms.shape[1]).expand_as(perms).contiguous())
+    return inverse
+
+
 GRAM_ROWS = 2048
 """Up to this many rows a shuffled CKA is read from the N x N centred Gram matrices (O(N^2) per shuffle);
 above it from the D x D' product of the shuffled rows (O(N D D'), memory O(D D'))."""
@@ -321,8 +328,7 @@ def partner_ranks_under(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor, c
         raise ValueError(f"retrieval needs states of one width: {x.shape[1]} vs {y.shape[1]}")
     ux, uy = unit_rows(x), unit_rows(y)
     n = ux.shape[0]
-    inverse = torch.empty_like(perms)
-    inverse.scatter_(1, perms, torch.arange(n).expand_as(perms).contiguous())
+    inverse = inverse_permutations(perms)
     out = torch.empty(perms.shape[0], 2, n, dtype=torch.long)
     # X -> Y: a_i's partner is y[perm(i)]; Y -> X: y_j's partner is a[perm^-1(j)]
     for side, (q, g, partner) in enumerate(((ux, uy, perms), (uy, ux, inverse))):
@@ -347,8 +353,7 @@ def cknna_draws(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, b: torch.Tens
     ll = hsic_unbiased_sparse(rows_all, lb, ly, ly, n)
     denom = (kk * ll) ** 0.5 if kk * ll > 0 else 0.0
     gram = v.double() @ v.double().T if n <= GRAM_ROWS else None
-    inverse = torch.empty_like(perms)
-    inverse.scatter_(1, perms, torch.arange(n).expand_as(perms).contiguous())
+    inverse = inverse_permutations(perms)
     out = []
     for perm, inv in zip(perms, inverse):
         both = knn_overlap(a, inv[b[perm]]).reshape(-1)
