@@ -34,11 +34,30 @@ def save_figure(fig: Any, path: Path) -> Path:
 
 
 def plot_similarity(result: Any, path: Path) -> Path:
-    """Two panels per run: retrieval@1 and Eq. 1 across layers, one line per view pair, 95% bands."""
+    """Retrieval@1 and Eq. 1 across layers, one line per view pair, 95% bands; with calibration a third
+    panel: calibrated retrieval@1 per layer (layer 0 is the embedding baseline) and, dashed, each pair's
+    bag-of-tokens baseline."""
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    calibrated = [rec for rec in result.records if rec.get("calibration")]
+    fig, axes = plt.subplots(1, 3 if calibrated else 2, figsize=(16 if calibrated else 11, 4.2),
+                             constrained_layout=True)
+    if calibrated:
+        ax = axes[2]
+        for rec in calibrated:
+            curve = rec["calibration"]["metrics"]["retrieval_at_1"]["score"]
+            (line,) = ax.plot(rec["layers"], [float("nan") if v is None else v for v in curve], marker="o", ms=3,
+                              label=f"{rec['a']}-{rec['b']}")
+            lexical = (rec.get("surface", {}).get("lexical") or {}).get("score", {}).get("retrieval_at_1")
+            if lexical is not None:
+                ax.axhline(lexical, color=line.get_color(), ls="--", lw=1)
+        ax.set_ylim(0, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("layer (0 = embeddings: the static baseline)")
+        ax.set_title("calibrated retrieval@1 (dashed: bag of tokens)")
+        ax.grid(alpha=0.3)
+        axes = axes[:2]
     panels = (("retrieval_at_1", "retrieval@1 (both directions)"), ("eq1", "Eq. 1: matched - mismatched cosine"))
     for ax, (metric, title) in zip(axes, panels):
         for rec in result.records:
@@ -83,7 +102,11 @@ def plot_logit_lens(result: Any, path: Path) -> Path:
         top.set_ylim(min(inner) - 2, max(0.5, max(inner) + 1))
         top.set_title(f"{rec['view']}: {rec['n_positions']} positions")
         top.legend(fontsize=8)
-        bottom.plot(layers, rec["dominant_wins"], marker="o", ms=3, color="tab:green")
+        bottom.plot(layers, rec["dominant_wins"], marker="o", ms=3, color="tab:green", label="translation")
+        if rec.get("random_wins"):  # the control: a random word of the translation's frequency
+            bottom.plot(layers, rec["random_wins"], marker=".", ms=3, color="tab:grey", ls=":",
+                        label="random word, same frequency")
+            bottom.legend(fontsize=8)
         bottom.axhline(0.5, color="grey", ls="--", lw=1)
         bottom.set_ylim(0, 1)
         bottom.set_xlabel("layer")
