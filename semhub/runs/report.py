@@ -97,11 +97,44 @@ def _rows_html(name: str, rows: list[dict[str, Any]]) -> str:
     return f"<h3>{esc(name)}</h3>{found}<table><tr>{head}</tr>{body}</table>"
 
 
+def calibration_finding(cal: dict[str, Any], xs: list[Any], surface: dict[str, Any] | None = None) -> str:
+    """One sentence per calibrated metric: its calibrated max over layers with p and layer, the mean's, and
+    (similarity) the surface baselines it is read against."""
+    parts = []
+    for metric, curve in cal.get("metrics", {}).items():
+        top, mean = curve.get("max") or {}, curve.get("mean") or {}
+        if "score" not in top:
+            continue
+        where = f" at {_number(xs[top['index']])}" if "index" in top and top["index"] < len(xs) else ""
+        text = (f"{metric}: calibrated max {_number(top['score'])} (p {_number(top['p'])}){where}, "
+                f"mean over layers {_number(mean.get('score'))} (p {_number(mean.get('p'))})")
+        floors = [f"{name} {_number(base['score'][metric])}" for name, base in (surface or {}).items()
+                  if isinstance(base, dict) and metric in base.get("score", {})]
+        parts.append(text + (f"; surface: {', '.join(floors)}" if floors else ""))
+    head = f"Calibrated against {cal.get('permutations')} shuffles (alpha {cal.get('alpha')}"
+    head += f", within {cal['perm_groups']})" if cal.get("perm_groups") else ")"
+    return f"{head}: " + "; ".join(parts) + "." if parts else ""
+
+
 def _record_html(record: dict[str, Any]) -> str:
     xname, xs, columns = _columns(record)
     scalars = {k: v for k, v in record.items()
                if k not in columns and k not in ("x", "layers", "series") and not isinstance(v, (list, dict))}
     out = []
+    cal = record.get("calibration")
+    if isinstance(cal, dict) and not cal.get("grid"):  # one model: per-layer scores beside the raw curves
+        sentence = calibration_finding(cal, xs, record.get("surface"))
+        if sentence:
+            out.append(f'<p class="finding">{esc(sentence)}</p>')
+        for name, control in (record.get("controls") or {}).items():
+            sentence = calibration_finding(control, xs)
+            if sentence:
+                out.append(f'<p class="finding">{esc(name)}: {esc(sentence)}</p>')
+        for metric, curve in cal.get("metrics", {}).items():
+            for key in ("score", "p"):
+                values = curve.get(key)
+                if isinstance(values, list) and len(values) == len(xs):
+                    columns[f"{metric} calibrated {key}"] = [float("nan") if v is None else v for v in values]
     if scalars:
         out.append("<table><tr>" + "".join(f'<th class="k">{esc(k)}</th>' for k in scalars) + "</tr><tr>"
                    + "".join(f'<td class="k">{_number(v)}</td>' for v in scalars.values()) + "</tr></table>")
