@@ -63,7 +63,11 @@ def test_analyze_default_shows_the_hub_shape(cli_run, tmp_path):
     assert len(manifest["data"]["sha256"]) == 64 and manifest["seed"] == 0
     assert manifest["options"]["pooling"] == "mean" and manifest["options"]["center"] is True
     assert manifest["timings"]["total_s"] > 0
-    assert "peak retrieval@1" in stdout
+    assert "calibrated peak" in stdout and "hub gain" in stdout
+    for rec in records:  # the headline is calibrated: significant, chosen under the null, at an inner layer
+        top = rec["calibration"]["metrics"]["eq1"]["max"]
+        assert top["p"] <= 1 / 201 + 1e-12 and top["score"] > 0.3 and 4 <= rec["layers"][top["index"]] <= 16
+        assert top["score"] > rec["surface"]["embeddings"]["score"]["eq1"] + 0.1  # above the static baseline
 
 
 def test_paper_setting_is_one_flag(cli_run, tmp_path):
