@@ -249,3 +249,17 @@ def test_shuffles_within_length_bins_keep_each_row_in_its_bin():
     assert cal.permutations == 25 and cal.groups == "length bins"
     for perm in cal.perms:
         assert [labels[int(j)] for j in perm] == labels
+
+
+def test_a_plugin_metric_is_calibrated_through_the_run_s_shuffles(states):
+    """``Calibration.draws``: any metric under every shuffle, recorded like the built-in ones."""
+    x, y = states
+    cal = Calibration(permutations(N, K, SEED), seed=SEED)
+    draws = np.stack([cal.draws(x[:, k], y[:, k], am.linear_cka) for k in range(LAYERS)], axis=1)
+    assert draws.shape == (K + 1, LAYERS)
+    assert draws[3, 1] == pytest.approx(am.linear_cka(x[:, 1], y[cal.perms[3], 1]))
+    rec = cal.record({"my CKA": draws})["metrics"]["my CKA"]
+    score, p, _ = cs.calibrate_layers([x[:, k] for k in range(LAYERS)], [y[:, k] for k in range(LAYERS)],
+                                      am.linear_cka, agg=lambda s: s.diagonal().max(), K=K,
+                                      generator=torch.Generator().manual_seed(SEED))
+    assert rec["max"]["score"] == pytest.approx(float(score), abs=1e-5) and rec["max"]["p"] == pytest.approx(float(p))

@@ -147,9 +147,3 @@ class Calibration:
         """(K + 1,) ``metric(x, y[perm])`` for every permutation: the plain null of any metric a plugin
         analysis computes (the package's way; the built-in metrics derive theirs faster)."""
         return np.array([float(metric(x, y[perm])) for perm in self.perms])
-
-
-def significant(entry: dict[str, Any], alpha: float) -> bool:
-    """Whether a calibrated aggregate (or one layer's) rejects the null at ``alpha``."""
-    p = entry.get("p")
-    return p is not None and p <= alpha and (entry.get("score") or 0) > 0
