@@ -263,3 +263,14 @@ def test_a_plugin_metric_is_calibrated_through_the_run_s_shuffles(states):
                                       am.linear_cka, agg=lambda s: s.diagonal().max(), K=K,
                                       generator=torch.Generator().manual_seed(SEED))
     assert rec["max"]["score"] == pytest.approx(float(score), abs=1e-5) and rec["max"]["p"] == pytest.approx(float(p))
+
+
+def test_make_context_takes_the_calibration_keywords(tmp_path):
+    from conftest import tiny_backbone
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"en": f"word {i}", "es": f"palabra {i}"}) + "\n" for i in range(6)))
+    ctx = semhub.make_context(tiny_backbone("llama"), data, ["en", "es"], permutations=30, alpha=0.1)
+    assert (ctx.settings.calibration.permutations, ctx.settings.calibration.alpha) == (30, 0.1)
+    assert tuple(ctx.calibration.perms.shape) == (31, 6) and ctx.calibration is ctx.calibration  # drawn once
+    assert semhub.make_context(tiny_backbone("llama"), data, ["en", "es"], permutations=0).calibration is None

@@ -277,8 +277,15 @@ def make_context(
     store a killed run left behind.
     """
     base = (settings or RunSettings()).to_dict()
-    if any(k in keywords for k in CalibrationSpec.names()):
-        base["calibration"] = CalibrationSpec.of(None, keywords)
+    owned: set[str] = set()  # an analysis option spelled like a calibration field keeps its keyword
+    if analysis is not None:
+        from semhub.contract.analysis import options_class
+        from semhub.plugins import catalog
+
+        owned = {s.name for s in options_class(catalog.lookup("analysis", catalog.analyses(), analysis)).specs()}
+    mine = {k: keywords.pop(k) for k in CalibrationSpec.names() if k in keywords and k not in owned}
+    if mine:
+        base["calibration"] = CalibrationSpec.of(None, mine)
     names = set(base)
     settings = RunSettings(**{**base, **{k: (str(v) if k == "store" and v is not None else v)
                                          for k, v in keywords.items() if k in names}})
