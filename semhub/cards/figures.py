@@ -19,7 +19,7 @@ def check_formats(formats: tuple[str, ...]) -> None:
 
 
 def static_figures(card, folder: Path, formats: tuple[str, ...]) -> list[Path]:
-    from semhub.cards.page import DEPTHS, primary
+    from semhub.cards.page import map_rows
     from semhub.plots import pyplot
 
     check_formats(formats)
@@ -34,13 +34,12 @@ def static_figures(card, folder: Path, formats: tuple[str, ...]) -> list[Path]:
             written.append(path)
         plt.close(fig)
 
-    rows = [[np.nan if v is None else v for v in primary(s.curves).values] for s in card.spokes]
-    z = [np.interp(DEPTHS, primary(s.curves).depth, r) for s, r in zip(card.spokes, rows)]
+    z, label = map_rows(card.spokes)
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(z) + 1.6), constrained_layout=True)
     image = ax.imshow(z, aspect="auto", vmin=0, vmax=1, cmap="viridis", extent=(0, 1, len(z) - 0.5, -0.5))
     ax.set_yticks(range(len(z)), [s.name for s in card.spokes], fontsize=8)
     ax.set_xlabel("relative depth")
-    fig.colorbar(image, ax=ax, label="retrieval@1")
+    fig.colorbar(image, ax=ax, label=label)
     ax.set_title(f"hub map: {card.label}", fontsize=10)
     save(fig, "hub_map")
     for i, item in enumerate([*card.spokes, *card.lenses]):

@@ -42,9 +42,21 @@ def figure(fig, div_id: str) -> str:
             f'Plotly.newPlot("{div_id}",f.data,f.layout,{{responsive:true,displaylogo:false}});}})();</script>')
 
 
-def primary(curves: dict[str, Any]):
-    """The curve the hub map shows: retrieval@1 where there is one (it is comparable across spokes)."""
-    return curves.get("retrieval@1") or next(iter(curves.values()))
+def primary(curves: dict[str, Any]) -> tuple[list[float], list[float], str]:
+    """What the hub map shows of a spoke pair: (depth, values, label). Eq. 1's calibrated score per layer
+    where the card has it (continuous, 0 under the null, comparable across spokes, and not saturated at
+    the top as retrieval@1 is on small samples); else (a /1 card) retrieval@1, raw."""
+    eq1 = curves.get("Eq. 1")
+    if eq1 is not None and eq1.calibrated:
+        return eq1.depth, [np.nan if v is None else v for v in eq1.calibrated["score"]], "calibrated Eq. 1"
+    c = curves.get("retrieval@1") or next(iter(curves.values()))
+    return c.depth, [np.nan if v is None else v for v in c.values], c.metric
+
+
+def map_rows(spokes: list) -> tuple[list[list[float]], str]:
+    """The hub map's rows on the common depth grid, and what they show (the label of the first)."""
+    read = [primary(s.curves) for s in spokes]
+    return [np.interp(DEPTHS, depth, values).tolist() for depth, values, _ in read], (read[0][2] if read else "")
 
 
 def hub_map(cards: list) -> Any:
@@ -52,17 +64,15 @@ def hub_map(cards: list) -> Any:
     and spoke pair when several cards are compared)."""
     import plotly.graph_objects as go
 
-    rows, z = [], []
+    rows, z, label = [], [], ""
     for card in cards:
-        for spoke in card.spokes:
-            c = primary(spoke.curves)
-            values = [np.nan if v is None else v for v in c.values]
-            rows.append(spoke.name if len(cards) == 1 else f"{card.label} | {spoke.name}")
-            z.append(np.interp(DEPTHS, c.depth, values).tolist())
+        values, label = map_rows(card.spokes)
+        z += values
+        rows += [spoke.name if len(cards) == 1 else f"{card.label} | {spoke.name}" for spoke in card.spokes]
     fig = go.Figure(go.Heatmap(z=z, x=DEPTHS.round(2).tolist(), y=rows, colorscale="Viridis", zmin=0, zmax=1,
-                               colorbar={"title": "retrieval@1"},
-                               hovertemplate="%{y}<br>depth %{x}<br>retrieval@1 %{z:.3f}<extra></extra>"))
-    fig.update_layout(title="hub map: retrieval@1 of each view pair by relative depth (0 = embeddings, 1 = last)",
+                               colorbar={"title": label},
+                               hovertemplate=f"%{{y}}<br>depth %{{x}}<br>{label} %{{z:.3f}}<extra></extra>"))
+    fig.update_layout(title=f"hub map: {label} of each view pair by relative depth (0 = embeddings, 1 = last)",
                       xaxis_title="relative depth", height=max(300, 26 * len(rows) + 140),
                       margin={"l": 260, "r": 20, "t": 50, "b": 40})
     return fig
