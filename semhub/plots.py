@@ -196,13 +196,17 @@ def plot_steering(result: Any, path: Path) -> Path:
 
 
 def plot_curves(result: Any, path: Path) -> Path:
-    """Generic line panels: each record has ``x``, ``series`` (name -> values), ``title``, ``xlabel``, ``ylabel``."""
+    """Generic line panels: each record has ``x``, ``series`` (name -> values), ``title``, ``xlabel``, ``ylabel``
+    and optionally ``ci`` (name -> [low, high] per x, drawn as a band)."""
     plt = pyplot()
     n = len(result.records)
     fig, axes = plt.subplots(1, n, figsize=(4.6 * n + 0.6, 3.8), squeeze=False, constrained_layout=True)
     for ax, rec in zip(axes[0], result.records):
         for name, values in rec["series"].items():
-            ax.plot(rec["x"], values, marker="o", ms=3, label=name)
+            (line,) = ax.plot(rec["x"], values, marker="o", ms=3, label=name)
+            band = rec.get("ci", {}).get(name)
+            if band:
+                ax.fill_between(rec["x"], [b[0] for b in band], [b[1] for b in band], color=line.get_color(), alpha=0.15)
         ax.set_xlabel(rec.get("xlabel", "layer"))
         ax.set_ylabel(rec.get("ylabel", ""))
         ax.set_title(rec.get("title", ""), fontsize=10)

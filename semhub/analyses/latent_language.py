@@ -26,7 +26,7 @@ from typing import ClassVar
 from semhub.contract.analysis import Analysis
 from semhub.contract.options import Options, option
 from semhub.contract.result import CurvesResult
-from semhub.data.dictionary import check_dictionaries
+from semhub.data.dictionary import check_dictionaries, words_in
 from semhub.errors import ParameterError, SemhubError
 
 ANSWER = {"en": "Answer", "zh": "答案", "fr": "Réponse", "de": "Antwort", "es": "Respuesta", "ja": "答え",
@@ -47,23 +47,7 @@ class Item:
 
 def triples(dictionaries, source: str, target: str) -> list[tuple[str, str, str]]:
     """(english, source word, target word) for English words both dictionaries translate (first translation)."""
-    def table(lang: str) -> dict[str, str]:
-        if lang == "en":
-            return {}
-        found = [d for d in dictionaries if set(d.languages) == {"en", lang}]
-        if not found:
-            raise ParameterError("dictionary", f"no en-{lang} dictionary (have: "
-                                 f"{', '.join('-'.join(d.languages) for d in dictionaries)})")
-        out: dict[str, str] = {}
-        for d in found:
-            for en, words in d.translations("en", lang).items():
-                out.setdefault(en, words[0])
-        return out
-
-    src, tgt = table(source), table(target)
-    known = [t for lang, t in ((source, src), (target, tgt)) if lang != "en"]
-    english = sorted(set(known[0]).intersection(*known[1:])) if known else []
-    return [(en, src.get(en, en), tgt.get(en, en)) for en in english]
+    return [(row["en"], row[source], row[target]) for row in words_in(dictionaries, [source, target])]
 
 
 def cloze_rows(dataset, target: str) -> list[tuple[str, str, str]]:

@@ -135,3 +135,13 @@ def mean_ci(values: np.ndarray, n_boot: int, seed: int) -> tuple[list[float], li
     boot = values[draws].mean(1)  # (n_boot, K)
     lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
     return mean, [[float(a), float(b)] for a, b in zip(lo, hi)]
+
+
+def wilson_interval(share: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The 95% Wilson score interval of a share of ``n`` trials ((0, 1) without trials): honest at
+    shares near 0 or 1 and small n, where the normal interval leaves [0, 1]."""
+    if n <= 0:
+        return 0.0, 1.0
+    centre = share + z * z / (2 * n)
+    spread = z * (share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5
+    return (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)

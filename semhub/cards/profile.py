@@ -74,13 +74,11 @@ def lens_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
                        longest_run(layers, holds))
 
 
-def wilson_low(share: float, n: int, z: float = 1.959964) -> float:
+def wilson_low(share: float, n: int) -> float:
     """The lower bound of the 95% Wilson interval of a share of ``n`` (0 without positions)."""
-    if n <= 0:
-        return 0.0
-    centre = share + z * z / (2 * n)
-    spread = z * (share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5
-    return (centre - spread) / (1 + z * z / n)
+    from semhub.analyses.stats import wilson_interval
+
+    return wilson_interval(share, n)[0] if n > 0 else 0.0
 
 
 def longest_run(layers: list[int], holds: list[bool]) -> list[int] | None:

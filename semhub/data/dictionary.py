@@ -19,7 +19,7 @@ from pathlib import Path
 
 from semhub.data.aligned import VIEW_NAME
 from semhub.files import read_text, text_lines
-from semhub.errors import DataError
+from semhub.errors import DataError, ParameterError
 from semhub.plugins import catalog
 
 
@@ -103,6 +103,26 @@ def dictionaries() -> list[Dictionary]:
         out.append(found)
         catalog.OWNERS[("semhub_register_dictionaries", "-".join(found.languages))] = plugin_name
     return out
+
+
+def words_in(dictionaries: list[Dictionary], languages: list[str]) -> list[dict[str, str]]:
+    """``{"en": word, lang: its first translation, ...}`` for every English word that the en-LANG
+    dictionaries translate into all of ``languages`` (English itself needs none), sorted by the English word."""
+    tables = []
+    for lang in dict.fromkeys(languages):
+        if lang == "en":
+            continue
+        found = [d for d in dictionaries if set(d.languages) == {"en", lang}]
+        if not found:
+            raise ParameterError("dictionary", f"no en-{lang} dictionary (have: "
+                                 f"{', '.join('-'.join(d.languages) for d in dictionaries)})")
+        table: dict[str, str] = {}
+        for d in found:
+            for en, words in d.translations("en", lang).items():
+                table.setdefault(en, words[0])
+        tables.append((lang, table))
+    english = sorted(set(tables[0][1]).intersection(*(t for _, t in tables[1:]))) if tables else []
+    return [{"en": en, **{lang: table[en] for lang, table in tables}} for en in english]
 
 
 def check_dictionaries(paths: list[Path]) -> None:

@@ -2,7 +2,7 @@
 whatever SEMHUB_LOAD_PLUGINS says).
 
 Each analysis lives in one module, its declaration (name, options, what it needs) beside its
-computation: ``semhub/analyses/<name>.py`` (and ``semhub/patchscopes/analysis.py``). Those modules
+computation: ``semhub/analyses/<name>.py`` (and ``semhub/patchscopes/analysis.py``, ``concept_patching.py``). Those modules
 import torch and numpy inside their functions, so listing analyses (``semhub plugins``, ``--help``)
 never imports them.
 """
@@ -15,10 +15,11 @@ from semhub.analyses.lens_quality import LensQualityAnalysis
 from semhub.analyses.logit_lens import LogitLensAnalysis
 from semhub.analyses.similarity import SimilarityAnalysis
 from semhub.patchscopes.analysis import PatchscopeAnalysis
+from semhub.patchscopes.concept_patching import ConceptPatchingAnalysis
 from semhub.plugins.hookspecs import hookimpl
 
 BUILT_IN = (SimilarityAnalysis, LogitLensAnalysis, LanguageTrendsAnalysis, LensQualityAnalysis, LatentLanguageAnalysis,
-            PatchscopeAnalysis, AlignmentAnalysis)
+            PatchscopeAnalysis, AlignmentAnalysis, ConceptPatchingAnalysis)
 
 
 @hookimpl

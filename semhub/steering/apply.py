@@ -43,7 +43,7 @@ def steer(backbone, vector, *, layers: int | Sequence[int], coeff: float = 1.0,
     state: dict = {"calls": 0}
     per_position = vec.dim() == 2
 
-    def edit(hidden: torch.Tensor) -> torch.Tensor | None:
+    def edit(hidden: torch.Tensor, layer: int) -> torch.Tensor | None:
         v = (coeff * vec).to(hidden.device, hidden.dtype)
         if not per_position and isinstance(positions, str) and positions == "all":
             return hidden + v if mode == "add" else v.expand_as(hidden).clone()
@@ -76,14 +76,15 @@ def steer(backbone, vector, *, layers: int | Sequence[int], coeff: float = 1.0,
 
 @contextmanager
 def edit_hooks(backbone, layers: Sequence[int], edit, state: dict) -> Iterator[None]:
-    """Install ``edit`` at every layer in ``layers`` for the block; ``state["calls"]`` counts the
-    forward passes seen (incremented after the last layer's edit), so an edit can tell the prefill
-    pass (0) from decode steps. The one place steering and patching install their hooks."""
+    """Install ``edit(hidden, layer)`` at every layer in ``layers`` for the block; ``state["calls"]``
+    counts the forward passes seen (incremented after the last layer's edit), so an edit can tell the
+    prefill pass (0) from decode steps. The one place steering and patching install their hooks."""
     state.setdefault("calls", 0)
+    layers = sorted(layers)
 
     def make(layer: int):
         def fn(hidden):
-            out = edit(hidden)
+            out = edit(hidden, layer)
             if layer == layers[-1]:
                 state["calls"] += 1
             return out
@@ -97,27 +98,42 @@ def edit_hooks(backbone, layers: Sequence[int], edit, state: dict) -> Iterator[N
 
 
 @contextmanager
-def patch(backbone, values: torch.Tensor, *, layer: int, position: int) -> Iterator[None]:
+def patch(backbone, values: torch.Tensor, *, layer: int, position: int | torch.Tensor) -> Iterator[None]:
     """Within the block, the first forward of ``backbone`` has its residual stream at ``layer`` and
     token ``position`` replaced by ``values`` (B, D), row b of the batch by ``values[b]``.
 
     Only the first pass is edited (the prefill of ``generate``; decode steps run on the patched
     cache), so use one block per batch. This is the write half of a patchscope.
     """
-    if values.dim() != 2 or values.shape[-1] != backbone.d_model:
-        raise SemhubError(f"patched states have shape {tuple(values.shape)}, expected (batch, {backbone.d_model})")
-    (layer,) = check_layers([layer], backbone.n_layers)
+    with patch_layers(backbone, {layer: values}, position=position):
+        yield
+
+
+@contextmanager
+def patch_layers(backbone, values: dict[int, torch.Tensor], *, position: int | torch.Tensor) -> Iterator[None]:
+    """Within the block, the first forward of ``backbone`` has its residual stream at every layer of
+    ``values`` replaced, at ``position`` (one index for all rows, or a (B,) tensor: one per row), by
+    ``values[layer]`` (B, D). Concept patching writes a word's states at a layer and every layer after it."""
+    layers = check_layers(list(values), backbone.n_layers)
+    batch = {v.shape[0] for v in values.values()}
+    for v in values.values():
+        if v.dim() != 2 or v.shape[-1] != backbone.d_model or len(batch) != 1:
+            raise SemhubError(f"patched states have shape {tuple(v.shape)}, expected (batch, {backbone.d_model}), "
+                              "the same batch at every layer")
     state = {"calls": 0}
 
-    def edit(hidden: torch.Tensor) -> torch.Tensor | None:
+    def edit(hidden: torch.Tensor, layer: int) -> torch.Tensor | None:
         if state["calls"] > 0:
             return None
-        if hidden.shape[0] != values.shape[0] or not -hidden.shape[1] <= position < hidden.shape[1]:
-            raise SemhubError(f"patch: a batch of {tuple(hidden.shape[:2])} cannot take {values.shape[0]} states "
-                              f"at position {position}")
+        B, T = hidden.shape[:2]
+        where = torch.as_tensor(position)
+        where = where.expand(B) if where.dim() == 0 else where
+        if B not in batch or where.shape != (B,) or not ((-T <= where) & (where < T)).all():
+            raise SemhubError(f"patch: a batch of {(B, T)} cannot take {batch.pop()} states at position(s) "
+                              f"{where.tolist()}")
         out = hidden.clone()
-        out[:, position] = values.to(hidden.device, hidden.dtype)
+        out[torch.arange(B), where.to(hidden.device)] = values[layer].to(hidden.device, hidden.dtype)
         return out
 
-    with edit_hooks(backbone, [layer], edit, state):
+    with edit_hooks(backbone, layers, edit, state):
         yield

@@ -112,6 +112,11 @@ def semhub_register_experiments(register) -> None:
              "beyond the paper: Wendler et al.'s cloze prompts, zh definitions with a blank, p(zh word) vs p(English word)")
     register("patchscope", "analyze", {'analysis': 'patchscope', 'views': ['en'], 'source': 'zh'},
              "beyond the paper: each zh word's state per layer decoded by the identity prompt, p(English) vs p(zh)")
+    register("concept-patching", "analyze", {'analysis': 'concept-patching', 'views': ['en']},
+             "beyond the paper: Dumas et al.'s concept patching, a de word's latent written over an es word's in "
+             "translation prompts into fr and zh: p(C in zh) vs p(D in zh) per layer, mean-over-languages and control")
+    register("concept-patching-last", "analyze", {'analysis': 'concept-patching', 'views': ['en'], 'site': 'last'},
+             "beyond the paper: the same at the last token, one layer at a time (Dumas et al. Fig. 2)")
     register("language-trends", "analyze", {'data': 'multilingual', 'analysis': 'language-trends', 'views': ['zh', 'en', 'es']}, "language mass of the lens per layer (paper 1.3)")
     register("language-steering", "steer", {'preset': 'language'}, "English prompts steered to Spanish")
     register("align-two-lms", "analyze", {"analysis": "alignment", "data": "multilingual", "views": ["en", "zh"],
