@@ -214,7 +214,7 @@ def test_plugins_lists_the_audio_readouts(cli_run):
     code, out, _ = cli_run("plugins")
     assert code == 0
     lines = [line for line in out.splitlines() if line.startswith("readout (audio): ")]
-    assert lines[0].split()[2] == "sot" and lines[1].split()[2] == "translate:auto:greedy"
+    assert lines[0].split()[2] == "sot" and lines[1].split()[2] == "translate:auto:prompt"
     assert len(lines) == len(AudioSpoke().readouts)
 
 

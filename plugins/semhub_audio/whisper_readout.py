@@ -25,7 +25,7 @@ from semhub import ParameterError
 
 TASKS = ("transcribe", "translate")
 POSITIONS = ("prompt", "greedy", "transcript", "translation")
-DEFAULT_READOUT = "translate:auto:greedy"  # the best audio-only read-out on the built-in sample (docs/findings.md)
+DEFAULT_READOUT = "translate:auto:prompt"  # the best audio-only read-out on recorded speech (docs/findings.md)
 MAX_NEW_TOKENS = 96
 
 
@@ -78,8 +78,8 @@ def view_language(view: str) -> str:
 def readouts() -> dict[str, str]:
     """The read-outs to list (``view``, ``auto`` or a language code may stand where ``detect`` is)."""
     out = {"sot": "<|startoftranscript|> alone: the state that predicts the language tag",
-           DEFAULT_READOUT: "the default: the mean over Whisper's own greedy English translation, the language "
-                            "tag the view's (audio_es: es) or, when it names none, detected"}
+           DEFAULT_READOUT: "the default: the end of the translate prompt, the language tag the view's (audio_es: "
+                            "es) or, when it names none, detected (best on recorded speech, no generation)"}
     for task in TASKS:
         out[f"{task}:detect:prompt"] = f"the end of the {task} prompt, the detected language's tag"
         out[f"{task}:detect:greedy"] = f"the mean over Whisper's own greedy {task} output, teacher-forced"

@@ -152,7 +152,7 @@ def models(as_json: bool) -> None:
 
 def _attach_commands() -> None:
     from semhub.cli.analyze import analyze
-    from semhub.cli.lens import train_lens
+    from semhub.cli.lens import fit_lens, train_lens
     from semhub.cli.patchscope import patchscope
     from semhub.cli.profile import compare, profile
     from semhub.cli.steer import steer
@@ -163,6 +163,7 @@ def _attach_commands() -> None:
     cli.add_command(profile)
     cli.add_command(compare)
     cli.add_command(train_lens)
+    cli.add_command(fit_lens)
     cli.add_command(patchscope)
     catalog.call_isolated("semhub_register_commands", observe=lambda: set(cli.commands), cli=cli)
     if _drop_commands not in catalog.ON_DROP:

@@ -82,7 +82,7 @@ class AnalyzeCommand(click.Command):
 @data_flags("bos")
 @click.option("--readout", default=None,
               help="Where a spoke reads its inputs, in its own terms (`semhub plugins` lists them), e.g. on "
-                   "Whisper's decoder transcribe:view:prompt [default: each spoke's; Whisper: translate:auto:greedy].")
+                   "Whisper's decoder transcribe:view:prompt [default: each spoke's; Whisper: translate:auto:prompt].")
 @data_flags("template")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @data_flags("limit")

@@ -2,7 +2,7 @@
 like a plugin's. A core plugin: always loaded, whatever SEMHUB_LOAD_PLUGINS says."""
 from __future__ import annotations
 
-from semhub.lens.kinds import LogitLensKind, TunedLensKind
+from semhub.lens.kinds import JacobianLensKind, LogitLensKind, TunedLensKind
 from semhub.plugins.hookspecs import hookimpl
 
 
@@ -10,3 +10,4 @@ from semhub.plugins.hookspecs import hookimpl
 def semhub_register_lenses(register) -> None:
     register(LogitLensKind())
     register(TunedLensKind())
+    register(JacobianLensKind())

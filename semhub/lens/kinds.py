@@ -78,3 +78,25 @@ class TunedLensKind(LensKind):
             raise ParameterError("lens", f"no tuned lens for {backbone.name} yet: train one with `semhub train-lens "
                                          f"--model {backbone.name}` or pass --lens-path DIR")
         return load_tuned_lens(backbone, folder)
+
+
+class JacobianLensKind(LensKind):
+    name = "jacobian"
+    description = ("the Jacobian lens: each layer transported to the last by its average Jacobian J_l, then the final "
+                   "norm (--lens-path FILE from `semhub fit-lens`, or a published name: neuronpedia/jacobian-lens:MODEL)")
+    needs_path = True
+    takes_norm = False
+
+    def check(self, path: Path | None) -> None:
+        if path is None:
+            raise ParameterError("lens_path", "the Jacobian lens needs --lens-path: a file from `semhub fit-lens` or a "
+                                              "published name (neuronpedia/jacobian-lens:gemma-3-270m)")
+        from semhub.lens.jacobian import lens_file
+
+        lens_file(path)  # a published lens is fetched here, before the model loads
+
+    def build(self, backbone, *, norm: bool, path: Path | None):
+        from semhub.lens.jacobian import load_jacobian_lens
+
+        self.check(path)
+        return load_jacobian_lens(backbone, path)

@@ -190,18 +190,18 @@ def run_concept_patching(ctx) -> ConceptPatchingResult:
             "pairs": [{"C": p.c, "D": p.d, "E": p.e} for p in pairs],
             "unpatched": {w: float(v) for w, v in zip(WORDS, baseline.mean(0))},
             "unpatched_top1": {w: float(v) for w, v in zip(WORDS, baseline_top.mean(0))}}
-    how = "at the last token, layer l only" if o.site == "last" else "at the query word, layers l..L"
+    where = "last token, layer l" if o.site == "last" else "word, layers l..L"
+    labels = {"patch": "C's latent", "control": "E's latent (control)", "mean": "C's latent, mean over languages"}
     records = []
     for name in sources:
         series, ci = {}, {}
         for j, w in enumerate(WORDS):
             series[w], ci[w] = mean_ci(probs[name][:, :, j], ctx.settings.n_boot, seed)
-        records.append({"x": layers, "variant": name, **desc, "series": series, "ci": ci, "xlabel": "patch layer l",
-                        "ylabel": "next-token probability (mean over pairs)",
-                        "title": f"{bb.name}: {'C' if name != 'control' else 'E (unrelated)'}"
-                                 f"{' mean over languages' if name == 'mean' else ''} patched {how}"})
+        records.append({"x": layers, "variant": name, **desc, "series": series, "ci": ci,
+                        "xlabel": f"patch layer l ({where})", "ylabel": "next-token probability (mean over pairs)",
+                        "title": f"{bb.name}: {labels[name]}"})
     rates = {name: w.mean(0).tolist() for name, w in wins.items()}
-    records.append({"x": layers, **desc, "title": f"{bb.name}: transfer (C in Y the top next token)", "xlabel": "patch layer l",
+    records.append({"x": layers, **desc, "title": f"{bb.name}: transfer (C in Y on top)", "xlabel": f"patch layer l ({where})",
                     "ylabel": "share of pairs", "series": rates,
                     "ci": {name: [list(wilson_interval(r, n)) for r in rate] for name, rate in rates.items()},
                     "p_vs_control": p_vs_control})

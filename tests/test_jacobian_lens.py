@@ -1,0 +1,137 @@
+"""The Jacobian lens: J_l fitted by vector-Jacobian products, the reference artifact, the lens kind."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import semhub
+from conftest import tiny_backbone
+from semhub.errors import DataError, ParameterError
+from semhub.lens.jacobian import (
+    fit_jacobian,
+    lens_file,
+    load_jacobian_lens,
+    read_jacobians,
+    save_jacobian_lens,
+)
+from semhub.lens.kinds import build_lens
+
+TEXTS = ["the cat sat on the mat and the dog sat on the red house", "one two three four five one two three four"]
+
+
+def reference_jacobian(bb, text: str, layer: int, skip_first: int) -> torch.Tensor:
+    """J_layer of one prompt by full autograd: the whole (T, d, T, d) Jacobian of the last block's output
+    with respect to the layer's states, summed over valid targets t' >= t, averaged over valid sources t."""
+    from semhub.backbone.convention import hook_layer
+
+    ids = bb.tokenizer(text, return_tensors="pt")["input_ids"]
+    T, L = ids.shape[1], bb.n_layers
+    states = {}
+
+    def grab(layer_: int):
+        def fn(h):
+            states[layer_] = h
+        return fn
+
+    handles = [hook_layer(bb, layer, grab(layer)), hook_layer(bb, L, grab(L))]
+    with torch.no_grad():
+        bb.base(input_ids=ids)
+    for h in handles:
+        h.remove()
+    base = states[layer][0].detach().clone()
+
+    def f(x):
+        h = hook_layer(bb, layer, lambda _: x.unsqueeze(0))
+        out = {}
+        g = hook_layer(bb, L, lambda h_: out.setdefault("h", h_))
+        try:
+            bb.base(input_ids=ids)
+        finally:
+            h.remove()
+            g.remove()
+        return out["h"][0]
+
+    full = torch.autograd.functional.jacobian(f, base)  # (T, d, T, d): d out[t', i] / d x[t, j]
+    valid = list(range(skip_first, T - 1))
+    rows = [sum(full[tp, :, t, :] for tp in valid if tp >= t) for t in valid]
+    return torch.stack(rows).mean(0)
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3"])
+def test_fitted_matrices_equal_full_autograd(family):
+    bb = tiny_backbone(family)
+    layers = list(range(1, bb.n_layers))
+    got, n = fit_jacobian(bb, TEXTS, layers=layers, dim_batch=5, skip_first=2)
+    assert n == 2 and sorted(got) == layers
+    for layer in layers:
+        want = sum(reference_jacobian(bb, t, layer, 2) for t in TEXTS) / 2
+        assert torch.allclose(got[layer], want, atol=1e-4), (layer, (got[layer] - want).abs().max())
+    assert all(p.requires_grad for p in bb.model.parameters())  # frozen for the fit only
+
+
+def test_the_artifact_round_trips_in_the_reference_layout_and_reads_as_the_lens(tmp_path):
+    bb = tiny_backbone("llama")
+    L, d = bb.n_layers, bb.d_model
+    torch.manual_seed(0)
+    jac = {layer: torch.randn(d, d) / d ** 0.5 + torch.eye(d) for layer in range(1, L)}
+    path = save_jacobian_lens(tmp_path / "lens.pt", jac, n_prompts=7, d_model=d, metadata={"corpus": "x"})
+    raw = torch.load(path, weights_only=True)
+    assert sorted(raw) == ["J", "d_model", "metadata", "n_prompts", "source_layers"]
+    assert raw["source_layers"] == list(range(L - 1)) and raw["J"][0].dtype == torch.float16  # block-output keys
+    lens = build_lens(bb, "jacobian", path=path)
+    h = torch.randn(3, d)
+    for layer in range(L + 1):
+        matrix = raw["J"][layer - 1].float() if 1 <= layer < L else torch.eye(d)
+        want = semhub.Lens(bb).prepare(h @ matrix.T, layer)
+        assert torch.allclose(lens.prepare(h, layer), want, atol=1e-5)
+    assert lens.describe()["n_prompts"] == 7 and lens.describe()["layers"] == list(range(1, L))
+    # a reference fit checkpoint (running sums) reads as the same means
+    torch.save({"jacobian_sum": {k: v.float() * 4 for k, v in raw["J"].items()}, "n_done": 4, "next_idx": 4,
+                "source_layers": raw["source_layers"], "target_layer": L - 1, "skip_first": 16}, tmp_path / "ck.pt")
+    again, n, _ = read_jacobians(tmp_path / "ck.pt")
+    assert n == 4 and all(torch.allclose(again[k], raw["J"][k - 1].float()) for k in again)
+
+
+def test_bad_lens_files_and_names_are_one_line_errors(tmp_path):
+    bb = tiny_backbone("llama")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(DataError, match="cannot read a Jacobian lens"):
+        load_jacobian_lens(bb, tmp_path / "junk.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(DataError, match="expected a 'J'"):
+        load_jacobian_lens(bb, tmp_path / "other.pt")
+    save_jacobian_lens(tmp_path / "wide.pt", {1: torch.eye(bb.d_model + 1)}, n_prompts=1, d_model=bb.d_model + 1)
+    with pytest.raises(ParameterError, match="does not fit"):
+        load_jacobian_lens(bb, tmp_path / "wide.pt")
+    with pytest.raises(ParameterError, match="not a Jacobian lens file nor a published lens"):
+        lens_file("no-such-model")
+    with pytest.raises(ParameterError, match="needs --lens-path"):
+        build_lens(bb, "jacobian")
+
+
+def test_a_published_name_is_read_from_the_hub_cache_at_the_registry_revision(tmp_path, monkeypatch):
+    """``neuronpedia/jacobian-lens:gemma-3-270m``: the registry's file at its pinned revision, read offline from
+    a hub cache laid out as huggingface_hub writes it; other repositories take ``REPO:FILE.pt``."""
+    import json
+
+    from semhub.lens import jacobian
+
+    registry = json.loads(jacobian.REGISTRY.read_text())
+    bb = tiny_backbone("llama")
+    snapshot = tmp_path / "hub" / "models--neuronpedia--jacobian-lens" / "snapshots" / registry["revision"]
+    target = snapshot / registry["files"]["gemma-3-270m"]
+    target.parent.mkdir(parents=True)
+    save_jacobian_lens(target, {1: torch.eye(bb.d_model)}, n_prompts=3, d_model=bb.d_model)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as constants
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    for name in ("neuronpedia/jacobian-lens:gemma-3-270m", "gemma-3-270m"):
+        assert lens_file(name).resolve() == target.resolve()
+    lens = build_lens(bb, "jacobian", path="neuronpedia/jacobian-lens:gemma-3-270m")
+    assert lens.n_prompts == 3
+    with pytest.raises(ParameterError, match="gemma-3-1b-pt_jacobian_lens.pt: not in the local hub cache"):
+        lens_file("gemma-3-1b")
+    with pytest.raises(ParameterError, match="someone/lenses/model/j.pt"):
+        lens_file("someone/lenses:model/j.pt")
