@@ -32,13 +32,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from semhub.contract.analysis import Analysis
 from semhub.contract.options import Options, option
 from semhub.contract.result import CurvesResult
 from semhub.data.dictionary import check_dictionaries
 from semhub.errors import ParameterError, SemhubError
+
+if TYPE_CHECKING:
+    import torch
 
 SITES = ("last", "word")
 WORDS = ("C in Y", "C in X", "D in Y", "D in X")  # the four scored answers, in this order everywhere
