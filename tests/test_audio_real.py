@@ -80,8 +80,8 @@ def test_analyze_modality_audio_out_of_the_box(tmp_path, cli_run):
 
 
 def test_the_default_decoder_readout_matches_meaning_across_languages_better_than_the_encoder(whisper):
-    """The documented default (the mean over Whisper's own greedy English translation) against the
-    encoder's top layer, on the built-in en/es sentences: the reason it is the default."""
+    """The documented default (the end of the translate prompt, the clip's language tag; chosen on recorded
+    speech, docs/findings.md) against the encoder's top layer, on the built-in en/es sentences."""
     def peak(backbone, readout=None):
         run = semhub.analyze("similarity", backbone=backbone, modality="audio", data="speech",
                              views=["audio_en", "audio_es"], readout=readout, n_boot=0)
@@ -91,4 +91,4 @@ def test_the_default_decoder_readout_matches_meaning_across_languages_better_tha
     decoder = peak(whisper)
     encoder = peak(whisper.using("encoder"))
     assert whisper.stack == "decoder"
-    assert decoder > encoder + 0.15, (decoder, encoder)  # measured 0.52 against 0.18 (30 sentences, chance 0.03)
+    assert decoder > encoder + 0.15, (decoder, encoder)  # measured 0.40 against 0.18 (30 sentences, chance 0.03)

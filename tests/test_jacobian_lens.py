@@ -135,3 +135,38 @@ def test_a_published_name_is_read_from_the_hub_cache_at_the_registry_revision(tm
         lens_file("gemma-3-1b")
     with pytest.raises(ParameterError, match="someone/lenses/model/j.pt"):
         lens_file("someone/lenses:model/j.pt")
+
+
+def test_fit_lens_writes_a_lens_every_lens_analysis_reads_through(tmp_path, cli_run):
+    """`semhub fit-lens` on a saved tiny model: the file holds the fitted matrices (equal to fit_jacobian on
+    the same texts), the report judges it on held-out texts, and logit-lens and lens-quality read through it."""
+    import json
+
+    from conftest import save_tiny_lm
+
+    model = save_tiny_lm(tmp_path / "m")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(TEXTS + ["red blue green house tree river sun moon big small", "the a cat dog sat"]))
+    code, out, err = cli_run("fit-lens", "--model", str(model), "--out", str(tmp_path / "j"), "--corpus", str(corpus),
+                             "--prompts", "3", "--judge", "1", "--skip-first", "2", "--dim-batch", "7")
+    assert code == 0, err
+    assert "KL Jacobian lens" in out and "Jacobian lens written to" in out
+    file = tmp_path / "j.pt"  # the suffix is added
+    jac, n, meta = read_jacobians(file)
+    assert n == 3 and meta["dim_batch"] == 7 and meta["skip_first_positions"] == 2
+    bb = semhub.ModelSpec(str(model)).load()
+    assert sorted(jac) == list(range(1, bb.n_layers))
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps({"en": a, "es": b}) for a, b in (
+        ("the red cat", "el gato rojo"), ("the blue house", "la casa azul"), ("one two three", "uno dos tres"))))
+    quality = semhub.analyze("lens-quality", backbone=bb, data=data, views=["en"], n_boot=0, lens="jacobian",
+                             lens_path=file).results["lens_quality"][0]
+    assert set(quality["series"]) == {"logit", "jacobian"}
+    lens = semhub.analyze("logit-lens", backbone=bb, data=data, views=["en", "es"], n_boot=0, lens="jacobian",
+                          lens_path=file).results["logit_lens"][0]
+    assert lens["lens"]["lens"] == "jacobian" and lens["lens"]["n_prompts"] == 3
+    code, _, err = cli_run("fit-lens", "--model", str(model), "--out", str(tmp_path / "k.pt"), "--corpus",
+                           str(corpus), "--prompts", "3", "--judge", "1", "--skip-first", "40")
+    last = err.splitlines()[-1]  # after the progress notes: one line naming the option
+    assert code == 2 and last.startswith("Error: --corpus: every prompt was too short") and "Traceback" not in err
+    assert not (tmp_path / "k.pt").exists()

@@ -133,8 +133,8 @@ def fit_jacobian(backbone, prompts: Sequence[str], *, layers: Sequence[int] | No
         for p in params:
             p.requires_grad_(True)
     if not done:
-        raise ParameterError("prompts", f"every prompt was too short (the Jacobian lens needs more than "
-                                        f"{skip_first + 1} tokens)")
+        raise ParameterError("corpus", f"every prompt was too short (the Jacobian lens needs more than "
+                                       f"{skip_first + 1} tokens; lower --skip-first or give longer texts)")
     return {layer: s / done for layer, s in sums.items()}, done
 
 
