@@ -47,7 +47,7 @@ $(EXTRAS)/.installed: $(VENV)/.installed
 extras: $(EXTRAS)/.installed
 
 test: setup browser extras
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 	$(EXTRAS_PY) -m pytest -q -p no:cacheprovider tests/test_open_clip_extra.py \
 	  tests/test_image.py::test_open_clip_model_converts_and_matches_its_own_features
 
