@@ -117,11 +117,6 @@ def controls(ctx: Any) -> dict[str, Any]:
 
 def control_views(views: list[str]) -> dict[str, str]:
     """The romanised control views among ``views`` and the view each controls (``zh_latn`` -> ``zh``)."""
-    import re
+    from semhub.data.aligned import romanised_source
 
-    out = {}
-    for view in views:
-        match = re.match(r"^(.+)_latn$", view)
-        if match and match.group(1) in views:
-            out[view] = match.group(1)
-    return out
+    return {view: romanised_source(view) for view in views if romanised_source(view) in views}

@@ -18,6 +18,18 @@ from semhub.errors import DataError, SemhubError, first_line
 from semhub.files import atomic_write, read_text, text_lines
 
 VIEW_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)*$")
+ROMANISED = re.compile(r"^([a-z]{2,3})_latn$")  # a language code's text in Latin script: the script control
+
+
+def romanised_view(view: str) -> str:
+    """The name of ``view``'s romanised control view (``zh`` -> ``zh_latn``)."""
+    return f"{view.lower()}_latn"
+
+
+def romanised_source(view: str) -> str | None:
+    """The view a romanised view romanises (``zh_latn`` -> ``zh``), or None for any other view."""
+    match = ROMANISED.match(view)
+    return match.group(1) if match else None
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from semhub.data.aligned import AlignedDataset, load_aligned
+from semhub.data.aligned import AlignedDataset, load_aligned, romanised_view
 from semhub.data.hf_datasets import is_hub, load_hub
 from semhub.contract.spoke import optional
 from semhub.errors import ParameterError, SemhubError
@@ -158,7 +158,7 @@ def romanised_controls(ds: AlignedDataset, views: list[str]) -> list[str]:
 
     out = []
     for view in views[1:]:
-        control = f"{view.lower()}_latn"
+        control = romanised_view(view)
         if control in views or view not in ds.columns or optional(catalog.spoke_for_view(view), "input_kind") != "text":
             continue
         try:

@@ -15,13 +15,12 @@ The romanisers are the maintained ones each script's readers use:
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
 
+from semhub.data.aligned import romanised_source
 from semhub.default_plugins.text.spoke import TextSpoke
 
-ROMANISED_VIEW = re.compile(r"^([a-z]{2,3})_latn$")
 
 
 @lru_cache(maxsize=1)
@@ -76,11 +75,10 @@ class RomanisedSpoke(TextSpoke):
     default_dataset = None
 
     def claims(self, view: str) -> bool:
-        return bool(ROMANISED_VIEW.match(view))
+        return romanised_source(view) is not None
 
     def source_view(self, view: str) -> str | None:
-        match = ROMANISED_VIEW.match(view)
-        return match.group(1) if match else None
+        return romanised_source(view)
 
     def derive(self, view: str, values: list[Any]) -> list[str]:
         language = self.source_view(view)
