@@ -114,8 +114,9 @@ def test_gemma_carries_the_concept_across_languages_above_the_unrelated_control(
     """Gemma 3 270M, the built-in dictionaries: a German word's latent written over a Spanish word's (at
     a middle layer and after) makes the model answer with the German concept in Chinese far more often
     than an unrelated concept's latent does; the written files carry every curve and the pairs."""
-    run = semhub.analyze(analysis="concept-patching", pairs=24, layers=[0, 8, 16], out=tmp_path / "run")
-    rates = run.results.records[-1]
+    run = semhub.analyze(analysis="concept-patching", pairs=20, layers=[8, 16])
+    run.write(tmp_path / "run")
+    rates = run.results["concept_patching"][-1]
     k = rates["x"].index(8)
     assert rates["series"]["patch"][k] >= rates["series"]["control"][k] + 0.2
     assert rates["p_vs_control"][k] < 0.05
@@ -123,4 +124,4 @@ def test_gemma_carries_the_concept_across_languages_above_the_unrelated_control(
     assert rates["series"]["patch"][rates["x"].index(16)] <= 0.1  # too late: the answer no longer reads the word
     written = json.loads((tmp_path / "run" / "results.json").read_text())["concept_patching"]
     assert [r.get("variant") for r in written] == ["patch", "control", "mean", None]
-    assert len(written[0]["pairs"]) == 24 and (tmp_path / "run" / "concept_patching.png").stat().st_size > 0
+    assert len(written[-1]["pairs"]) == 20 and "pairs" not in written[0] and (tmp_path / "run" / "concept_patching.png").stat().st_size > 0

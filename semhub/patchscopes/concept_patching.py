@@ -190,7 +190,6 @@ def run_concept_patching(ctx) -> ConceptPatchingResult:
     desc = {"source": o.source, "target": o.target, "site": o.site, "n": n, "shots": shots, "mean_over": means,
             "variants": list(sources), "example_source": prompt_for(words, index[pairs[0].c["en"]], src, shots, seed),
             "example_target": targets[0],
-            "pairs": [{"C": p.c, "D": p.d, "E": p.e} for p in pairs],
             "unpatched": {w: float(v) for w, v in zip(WORDS, baseline.mean(0))},
             "unpatched_top1": {w: float(v) for w, v in zip(WORDS, baseline_top.mean(0))}}
     where = "last token, layer l" if o.site == "last" else "word, layers l..L"
@@ -207,7 +206,7 @@ def run_concept_patching(ctx) -> ConceptPatchingResult:
     records.append({"x": layers, **desc, "title": f"{bb.name}: transfer (C in Y on top)", "xlabel": f"patch layer l ({where})",
                     "ylabel": "share of pairs", "series": rates,
                     "ci": {name: [list(wilson_interval(r, n)) for r in rate] for name, rate in rates.items()},
-                    "p_vs_control": p_vs_control})
+                    "p_vs_control": p_vs_control, "pairs": [{"C": p.c, "D": p.d, "E": p.e} for p in pairs]})
     return ConceptPatchingResult(records, {"model": bb.name, "variants": list(sources)})
 
 
