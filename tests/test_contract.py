@@ -154,7 +154,7 @@ def test_plugins_json_lists_what_each_plugin_registered(fresh_plugins, tmp_path,
     assert row["registered"] == {"analyses": ["kit-norms"], "commands": ["kit-hello"], "datasets": ["kit-data"],
                                  "scorers": ["kit-length"]}
     core = {r["name"]: r["registered"] for r in listing["plugins"]}
-    assert "similarity" in core["semhub.analyses"]["analyses"] and core["semhub.lenses"]["lenses"] == ["logit", "tuned"]
+    assert "similarity" in core["semhub.analyses"]["analyses"] and core["semhub.lenses"]["lenses"] == ["jacobian", "logit", "tuned"]
     assert "text" in core["text"]["spokes"] and not listing["failed"]
 
 
