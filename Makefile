@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup browser extras demo test test-fast bench bench-venvs bench-peers clean
+.PHONY: setup browser extras jlens-peer demo test test-fast bench bench-venvs bench-peers clean
 
 # tuned-lens goes in without its training dependencies (wandb, torchdata): its lens code needs only
 # torch, transformers and huggingface_hub; the parity test loads its files and compares its logits.
@@ -46,7 +46,23 @@ $(EXTRAS)/.installed: $(VENV)/.installed
 
 extras: $(EXTRAS)/.installed
 
-test: setup browser extras
+# TransformerLens 4.3, the independent Jacobian-lens implementation the lens test compares with, in its
+# own venv that sees the main venv's torch and transformers (the .pth as above); its other needs are
+# small and pure Python (installed without dependencies: wandb and the evaluation extras are not used).
+JLENS := .venv-jlens
+JLENS_PY := $(JLENS)/bin/python
+
+$(JLENS)/.installed: $(VENV)/.installed
+	test -x $(JLENS_PY) || $(PYTHON) -m venv $(JLENS)
+	$(JLENS_PY) -m pip install --quiet --no-deps "transformer-lens==4.3.0" "jaxtyping==0.3.11" "wadler-lindig==0.1.8" \
+	  "fancy-einsum==0.0.3" "beartype==0.23.1" "typeguard==4.6.1" "transformers-stream-generator==0.0.5" "einops==0.8.2"
+	$(PY) -c "import site; print('import site; ' + '; '.join(f'site.addsitedir({p!r})' for p in site.getsitepackages()))" > \
+	  "$$($(JLENS_PY) -c 'import site; print(site.getsitepackages()[0])')/semhub-venv.pth"
+	touch $@
+
+jlens-peer: $(JLENS)/.installed
+
+test: setup browser extras jlens-peer
 	$(PY) -m pytest -q --durations=25
 	$(EXTRAS_PY) -m pytest -q -p no:cacheprovider tests/test_open_clip_extra.py \
 	  tests/test_image.py::test_open_clip_model_converts_and_matches_its_own_features
@@ -75,4 +91,4 @@ bench-peers: bench-venvs
 	cd benchmarks && for task in similarity lens steer; do ../$(PY) bench_peers.py --task $$task || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(EXTRAS) runs build *.egg-info
+	rm -rf $(VENV) $(EXTRAS) $(JLENS) runs build *.egg-info

@@ -170,3 +170,43 @@ def test_fit_lens_writes_a_lens_every_lens_analysis_reads_through(tmp_path, cli_
     last = err.splitlines()[-1]  # after the progress notes: one line naming the option
     assert code == 2 and last.startswith("Error: --corpus: every prompt was too short") and "Traceback" not in err
     assert not (tmp_path / "k.pt").exists()
+
+
+PEER = __import__("pathlib").Path(__file__).resolve().parents[1] / ".venv-jlens" / "bin" / "python"
+
+
+@pytest.mark.skipif(not PEER.exists(), reason="optional extra: the TransformerLens 4.3 venv (make jlens-peer; "
+                                               "make test builds it)")
+def test_transformer_lens_reads_semhubs_lens_and_semhub_reads_and_refits_transformer_lens(tmp_path):
+    """The independent implementation: TransformerLens 4.3's JacobianLens, in its own venv, fits a lens on
+    the same tiny model and texts; its file loads in semhub with the same matrices as semhub's own fit, and
+    each side's read-outs of the other's file (per layer, every position) agree."""
+    import subprocess
+
+    from conftest import save_tiny_lm
+
+    folder = save_tiny_lm(tmp_path / "m", "llama")
+    bb = semhub.ModelSpec(str(folder)).load()
+    L = bb.n_layers
+    ours, _ = fit_jacobian(bb, TEXTS, dim_batch=4, skip_first=2)
+    save_jacobian_lens(tmp_path / "ours.pt", ours, n_prompts=len(TEXTS), d_model=bb.d_model, dtype=torch.float32)
+    done = subprocess.run([str(PEER), str(__import__("pathlib").Path(__file__).parent / "peers" / "tl_jacobian_lens.py"),
+                           str(folder), str(tmp_path / "ours.pt"), str(tmp_path / "tl.pt"), *TEXTS],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs = load_jacobian_lens(bb, str(tmp_path / "tl.pt") + ".lens.pt")
+    assert sorted(theirs.jacobians) == list(range(1, L)) and theirs.n_prompts == len(TEXTS)
+    for layer in range(1, L):
+        assert torch.allclose(theirs.jacobians[layer], ours[layer], atol=1e-5), layer
+    got = torch.load(tmp_path / "tl.pt", weights_only=True)
+    ids = got["tokens"].unsqueeze(0)
+    states = {}
+    from semhub.backbone.convention import run_layers
+
+    run_layers(bb, [semhub.Encoded({"input_ids": ids, "attention_mask": torch.ones_like(ids)},
+                                   {"content": torch.ones_like(ids, dtype=torch.bool)})],
+               list(range(L + 1)), lambda layer, h, _b: states.__setitem__(layer, h[0].float()))
+    for name, lens in (("semhub", load_jacobian_lens(bb, tmp_path / "ours.pt")), ("fitted", theirs)):
+        for tl_layer, logits in got[name].items():  # block-output index: semhub layer + 1
+            mine = lens.prepare(states[tl_layer + 1], tl_layer + 1).float() @ lens.weight.float().T
+            assert torch.allclose(torch.log_softmax(mine, -1), torch.log_softmax(logits, -1), atol=1e-3), (name, tl_layer)
