@@ -1,6 +1,8 @@
 """The Jacobian lens: J_l fitted by vector-Jacobian products, the reference artifact, the lens kind."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -210,3 +212,35 @@ def test_transformer_lens_reads_semhubs_lens_and_semhub_reads_and_refits_transfo
         for tl_layer, logits in got[name].items():  # block-output index: semhub layer + 1
             mine = lens.prepare(states[tl_layer + 1], tl_layer + 1).float() @ lens.weight.float().T
             assert torch.allclose(torch.log_softmax(mine, -1), torch.log_softmax(logits, -1), atol=1e-3), (name, tl_layer)
+
+
+def test_steer_jlens_adds_the_words_jlens_vector(tmp_path, cli_run):
+    """`semhub steer --jlens WORD --layer l --lens-path FILE`: the vector written is row t of W_U J_l (t: the
+    word's first token), read at and added at layer l; it raises the word's log-probability; missing
+    pieces are one-line errors before any model loads."""
+    from conftest import save_tiny_lm
+
+    from semhub.steering.vectors import load_vector
+
+    folder = save_tiny_lm(tmp_path / "m", "llama")
+    bb = semhub.ModelSpec(str(folder)).load()
+    torch.manual_seed(1)
+    jac = {layer: torch.eye(bb.d_model) + 0.1 * torch.randn(bb.d_model, bb.d_model) for layer in range(1, bb.n_layers)}
+    lens_path = save_jacobian_lens(tmp_path / "j.pt", jac, n_prompts=1, d_model=bb.d_model, dtype=torch.float32)
+    code, out, err = cli_run("steer", "--model", str(folder), "--jlens", "cat", "--layer", "1", "--lens-path",
+                             str(lens_path), "--prompt", "the dog sat on the", "--coeff", "4", "--target-word", "cat",
+                             "--max-new-tokens", "2", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    vec = load_vector(tmp_path / "run" / "vector.safetensors")
+    token = bb.tokenizer.convert_tokens_to_ids("cat")
+    want = bb.part("unembedding").weight[token].float() @ jac[1]
+    assert vec.layer == 1 and torch.allclose(vec.vector, want, atol=1e-5)
+    assert vec.provenance["method"] == "jacobian-lens" and vec.provenance["token"] == "cat"
+    record = json.loads((tmp_path / "run" / "results.json").read_text())["steering"]["settings"][-1]
+    assert record["layer"] == 1 and record["coeff"] == 4.0 and record["target_logprob_shift"] > 0
+    for args, message in ((["--jlens", "cat", "--prompt", "x"], "--layer: the J-lens vector is read at a layer"),
+                          (["--jlens", "cat", "--layer", "1", "--prompt", "x"], "--lens-path: the Jacobian lens needs"),
+                          (["--unembed", "a", "b", "--lens-path", str(lens_path), "--prompt", "x"],
+                           "--lens-path: only a --jlens vector reads a lens")):
+        code, _, err = cli_run("steer", "--model", str(folder), *args, "--out", str(tmp_path / "bad"))
+        assert code == 2 and err.count("\n") == 1 and message in err, err

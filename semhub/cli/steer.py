@@ -52,6 +52,10 @@ def _lines(path: Path, option: str) -> list[str]:
               help="Mean difference of two text sets (one text per line).")
 @click.option("--pair", nargs=2, default=None, metavar="POS NEG", help="ActAdd: two prompts, aligned to the end.")
 @click.option("--unembed", nargs=2, default=None, metavar="POS NEG", help="W_U[POS] - W_U[NEG] (first tokens).")
+@click.option("--jlens", default=None, metavar="WORD",
+              help="WORD's J-lens vector at --layer: row t of W_U J_layer (its first token t), from --lens-path.")
+@click.option("--lens-path", default=None, help="With --jlens: a Jacobian lens file (`semhub fit-lens`) or a published "
+                                               "name (neuronpedia/jacobian-lens:gemma-3-270m).")
 @click.option("--layer", "read_layer", type=int, default=None, help="Layer the vector is read at (and written, by default).")
 @click.option("--layers", default=None, help="Layers to write at, e.g. 6 or 3,6,9 (several: a sweep).")
 @click.option("--coeff", "coeffs", default=None, help="Coefficients, e.g. 1 or 0.5,1,2 (0 is always run as the baseline).")
@@ -74,7 +78,7 @@ def _lines(path: Path, option: str) -> list[str]:
                    "score [default: on].")
 @model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-steer).")
-def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, read_layer, layers, coeffs, positions,
+def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, jlens, lens_path, read_layer, layers, coeffs, positions,
           mode, prompts, prompts_file, scorers, target_language, target_word, max_new_tokens, sample, temperature,
           top_p, seeds, batch_size, limit, random_control, out, **placement) -> None:
     """Add a direction to the residual stream while generating, and measure what changed."""
@@ -100,6 +104,6 @@ def steer(preset, list_presets, model, vector_file, contrast, pair, unembed, rea
     check_out_dir(out)  # before the model loads
     with RichProgress("steer") as progress:
         run = run_steer(preset, model=model, vector=vector_file, contrast=contrast_sets, pair=pair, unembed=unembed,
-                        layer=read_layer, limit=limit, progress=progress, **overrides)
+                        jlens=jlens, lens_path=lens_path, layer=read_layer, limit=limit, progress=progress, **overrides)
     run.write(out)
     print_summary(run, out)

@@ -389,6 +389,8 @@ def steer(
     contrast: tuple[list[str], list[str]] | None = None,
     pair: tuple[str, str] | None = None,
     unembed: tuple[str, str] | None = None,
+    jlens: str | None = None,
+    lens_path: str | Path | None = None,
     layer: int | None = None,
     limit: int | None = None,
     progress: Progress | None = None,
@@ -398,13 +400,14 @@ def steer(
 
     Exactly one source: ``preset`` (a registered name), ``vector`` (a ``SteeringVector`` or a saved
     ``.safetensors`` path), ``contrast`` (two lists of texts), ``pair`` (two prompts, ActAdd) or
-    ``unembed`` (two words: W_U[pos] - W_U[neg]). ``model`` is a ``ModelSpec`` or a name with its fields
+    ``unembed`` (two words: W_U[pos] - W_U[neg]) or ``jlens`` (a word: its J-lens vector at ``layer`` under the
+    Jacobian lens of ``lens_path``, a file or a published name). ``model`` is a ``ModelSpec`` or a name with its fields
     as keywords (``device``, ``dtype``, ``device_map``...); the other keywords are ``SteerSpec`` fields
     (``layers``, ``coeffs``, ``prompts``, ``scorers``, ``max_new_tokens``...).
     """
     from semhub.steering.run import SteerSpec, run_steering
-    from semhub.steering.vectors import (SteeringVector, from_contrast, from_prompt_pair, from_unembedding, load_vector,
-                                        refuse_zero)
+    from semhub.steering.vectors import (SteeringVector, from_contrast, from_jacobian_lens, from_prompt_pair,
+                                        from_unembedding, load_vector, refuse_zero)
 
     started = time.perf_counter()
     progress = progress or Progress()
@@ -415,9 +418,19 @@ def steer(
     if unknown:
         raise ParameterError(unknown[0], f"no such steering option (choose from {', '.join(STEER_OVERRIDES)})")
     sources = [name for name, v in (("preset", preset), ("vector", vector), ("contrast", contrast), ("pair", pair),
-                                    ("unembed", unembed)) if v]
+                                    ("unembed", unembed), ("jlens", jlens)) if v]
     if len(sources) != 1:
-        raise ParameterError("preset", "give exactly one of preset, vector, contrast, pair, unembed")
+        raise ParameterError("preset", "give exactly one of preset, vector, contrast, pair, unembed, jlens")
+    if jlens is not None:
+        from semhub.lens.kinds import check_lens
+
+        if not isinstance(jlens, str) or not jlens.strip():
+            raise ParameterError("jlens", "needs a word")
+        if layer is None:
+            raise ParameterError("layer", "the J-lens vector is read at a layer (its J_l): give --layer")
+        check_lens("jacobian", path=lens_path)  # a published lens is fetched here, before the model loads
+    elif lens_path is not None:
+        raise ParameterError("lens_path", "only a --jlens vector reads a lens")
     presets = catalog.steering_presets()
     if preset:
         catalog.lookup("steering preset", presets, preset)
@@ -452,6 +465,10 @@ def steer(
             vec = from_contrast(bb, list(contrast[0]), list(contrast[1]), layer=layer)
         elif pair:
             vec = from_prompt_pair(bb, pair[0], pair[1], layer=layer)
+        elif jlens:
+            from semhub.lens.kinds import build_lens
+
+            vec = from_jacobian_lens(bb, build_lens(bb, "jacobian", path=lens_path), jlens, layer)
         else:
             vec = from_unembedding(bb, unembed[0], unembed[1])
         read_at = layer if layer is not None else vec.layer

@@ -135,15 +135,8 @@ def from_prompt_pair(backbone, positive: str, negative: str, *, layer: int, view
 
 def from_unembedding(backbone, positive: str, negative: str) -> SteeringVector:
     """W_U[first token of positive] - W_U[first token of negative] (prefix-space rule applied)."""
-    from semhub.lens.token_sets import word_token_ids
-
     weight = backbone.part("unembedding").weight.detach()
-    ids = []
-    for word in (positive, negative):
-        found = word_token_ids(backbone, [word])
-        if not found:
-            raise SemhubError(f"unembedding vector: {word!r} has no token")
-        ids.append(found[0])
+    ids = [first_token(backbone, word, "unembed") for word in (positive, negative)]
     tok = backbone.tokenizer
     if ids[0] == ids[1]:
         from semhub.errors import ParameterError
@@ -155,3 +148,27 @@ def from_unembedding(backbone, positive: str, negative: str) -> SteeringVector:
     vec = (weight[ids[0]] - weight[ids[1]]).float().cpu()
     return SteeringVector(vec, -1, {"method": "unembedding", "model": backbone.name, "positive": positive,
                                     "negative": negative, "tokens": tok.convert_ids_to_tokens(ids)})
+
+
+def first_token(backbone, word: str, option: str) -> int:
+    """The id of ``word``'s first token as it appears inside a sentence (the prefix-space rule)."""
+    from semhub.lens.token_sets import word_token_ids
+
+    found = word_token_ids(backbone, [word])
+    if not found:
+        raise SemhubError(f"--{option}: {word!r} has no token")
+    return found[0]
+
+
+def from_jacobian_lens(backbone, lens, word: str, layer: int) -> SteeringVector:
+    """The J-lens vector of ``word`` at ``layer`` (Gurnee et al. 2026): row ``t`` of W_U J_layer for its
+    first token t, the residual direction whose transport to the output raises t's logit most. Added
+    as it is (the paper's minimal form ``h + coeff * v_t``)."""
+    from semhub.backbone.convention import check_layers
+
+    (layer,) = check_layers([layer], backbone.n_layers)
+    token = first_token(backbone, word, "jlens")
+    vec = lens.vectors([token], layer)[0].float().cpu()
+    return SteeringVector(vec, layer, {"method": "jacobian-lens", "model": backbone.name, "word": word,
+                                       "token": backbone.tokenizer.convert_ids_to_tokens(token),
+                                       "lens": lens.describe()})
