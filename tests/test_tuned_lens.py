@@ -159,14 +159,16 @@ def test_bad_lenses_are_one_line(tmp_path, cli_run):
 
 @pytest.mark.real_model
 def test_a_quick_tuned_lens_halves_the_kl_of_gemma_on_unseen_prose(tmp_path):
+    """Least squares alone (no KL steps: the sampled-KL training is tested on tiny models) already halves
+    the logit lens's KL in the middle layers on README paragraphs never trained on."""
     bb = semhub.load()
-    trained = semhub.train_lens(backbone=bb, out=tmp_path / "lens", max_tokens=4000, steps=30, judge_tokens=50)
+    trained = semhub.train_lens(backbone=bb, out=tmp_path / "lens", max_tokens=4000, steps=0, judge_tokens=10)
     held = [p.strip().replace("\n", " ") for p in (semhub.__file__.rsplit("/", 2)[0] + "/README.md",)
             for p in open(p).read().split("\n\n") if len(p.strip()) > 120 and not p.lstrip().startswith(("```", "|"))][:12]
     data = tmp_path / "held.txt"
     data.write_text("\n".join(held) + "\n")
     rec = semhub.analyze("lens-quality", backbone=bb, data=data, lens="tuned", lens_path=trained.folder,
-                         max_positions=200, n_boot=0).results["lens_quality"][0]
+                         max_positions=100, n_boot=0).results["lens_quality"][0]
     ratio = dict(zip(rec["x"], rec["ratio_to_logit"]))
     for layer in range(6, 13):
         assert ratio[layer] <= 0.5, (layer, ratio[layer])
