@@ -139,7 +139,7 @@ def test_a_published_name_is_read_from_the_hub_cache_at_the_registry_revision(tm
         lens_file("someone/lenses:model/j.pt")
 
 
-def test_fit_lens_writes_a_lens_every_lens_analysis_reads_through(tmp_path, cli_run):
+def test_fit_lens_writes_a_lens_every_lens_analysis_reads_through(tmp_path, cli_run, monkeypatch):
     """`semhub fit-lens` on a saved tiny model: the file holds the fitted matrices (equal to fit_jacobian on
     the same texts), the report judges it on held-out texts, and logit-lens and lens-quality read through it."""
     import json
@@ -164,6 +164,17 @@ def test_fit_lens_writes_a_lens_every_lens_analysis_reads_through(tmp_path, cli_
     quality = semhub.analyze("lens-quality", backbone=bb, data=data, views=["en"], n_boot=0, lens="jacobian",
                              lens_path=file).results["lens_quality"][0]
     assert set(quality["series"]) == {"logit", "jacobian"}
+    # with the model's trained tuned lens in its cache folder, lens-quality judges all three side by side
+    from semhub.lens.kinds import default_lens_folder
+    from semhub.lens.tuned import save_tuned_lens
+
+    monkeypatch.setenv("SEMHUB_CACHE_DIR", str(tmp_path / "cache"))
+    L, d = bb.n_layers, bb.d_model
+    save_tuned_lens(default_lens_folder(bb), torch.zeros(L, d, d), torch.zeros(L, d), base_model="tiny")
+    three = semhub.analyze("lens-quality", backbone=bb, data=data, views=["en"], n_boot=0, lens="jacobian",
+                           lens_path=file).results["lens_quality"][0]
+    assert set(three["series"]) == {"logit", "jacobian", "tuned"}
+    assert three["series"]["tuned"] == pytest.approx(three["series"]["logit"], abs=1e-4)  # zero translators
     lens = semhub.analyze("logit-lens", backbone=bb, data=data, views=["en", "es"], n_boot=0, lens="jacobian",
                           lens_path=file).results["logit_lens"][0]
     assert lens["lens"]["lens"] == "jacobian" and lens["lens"]["n_prompts"] == 3

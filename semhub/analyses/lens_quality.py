@@ -44,8 +44,8 @@ def lenses_to_judge(ctx) -> dict[str, object]:
     if not standard:
         desc = ctx.lens.describe()
         out[desc["lens"] if desc["lens"] != "logit" else "logit (raw)"] = ctx.lens
-    elif (default_lens_folder(ctx.backbone) / "params.pt").is_file():
-        out["tuned"] = build_lens(ctx.backbone, "tuned")
+    if "tuned" not in out and (default_lens_folder(ctx.backbone) / "params.pt").is_file():
+        out["tuned"] = build_lens(ctx.backbone, "tuned")  # beside any other lens: the trained reference
     return out
 
 
