@@ -31,15 +31,26 @@ def _on_sigterm(_signum, frame) -> None:
     _deliver(Terminated, frame)
 
 
-def _deliver(exc_type: type, frame) -> None:
-    """Raise the abort, unless the signal arrived where Python prints an exception and carries on (a
-    ``__del__``, importlib's module-lock callback): there, try again a moment later."""
-    code = getattr(frame, "f_code", None)
-    if code is not None and (code.co_name == "__del__" or code.co_filename.startswith("<frozen importlib")):
-        signal.signal(signal.SIGALRM, lambda _s, later: _deliver(exc_type, later))
+def _deliver(exc_type: type, frame, tries: int = 0) -> None:
+    """Raise the abort, unless the signal arrived where raising is unsafe: inside an import (a C++
+    extension half-initialised: pybind11 aborts the process, numpy cannot be imported again) or a
+    ``__del__`` (Python prints the exception and carries on). There, try again 20 ms later, for 5 s at
+    most."""
+    if tries < 250 and _unsafe(frame):
+        signal.signal(signal.SIGALRM, lambda _s, later: _deliver(exc_type, later, tries + 1))
         signal.setitimer(signal.ITIMER_REAL, 0.02)
         return
     raise exc_type
+
+
+def _unsafe(frame) -> bool:
+    """Whether ``frame`` or a frame below it is an import under way or a ``__del__``."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def run() -> None:
