@@ -23,6 +23,7 @@ def plain(bb, prompts, answer, edits, site, ends, batch_size):
     from semhub.lens.logit import Lens
     from semhub.lens.sites import last_site, read_lens
     from semhub.patchscopes.concept_patching import word_positions
+    from semhub.readout.capture import last_index
     from semhub.readout.collect import encode_values
     from semhub.steering.apply import patch_layers
 
@@ -31,7 +32,7 @@ def plain(bb, prompts, answer, edits, site, ends, batch_size):
     lens = Lens(bb)
     out = {key: np.zeros((len(prompts), 4)) for key in edits}
     for start, batch in zip(range(0, len(prompts), batch_size), encode_values(bb, prompts, "text", batch_size)):
-        last = batch.groups["content"].long().cumsum(1).argmax(1)
+        last = last_index(batch.groups["content"])
         where = last if site == "last" else word_positions(batch, ends[start : start + len(batch)])
         for key, (states, layers) in edits.items():
             values = {} if states is None else {layer: states[start : start + len(batch), layer] for layer in layers}

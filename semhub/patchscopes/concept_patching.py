@@ -168,8 +168,9 @@ def run_concept_patching(ctx) -> ConceptPatchingResult:
         return source_states(bb, prompts, every, batch_size=ctx.settings.batch_size)
 
     sources = {"patch": latents([p.c for p in pairs], src), "control": latents([p.e for p in pairs], src)}
-    if means:
-        sources["mean"] = torch.stack([latents([p.c for p in pairs], Direction(a, src.target)) for a in means]).mean(0)
+    if means:  # the source's own input language, when among them, is the plain patch's latent: read once
+        sources["mean"] = torch.stack([sources["patch"] if a == src.source else
+                                       latents([p.c for p in pairs], Direction(a, src.target)) for a in means]).mean(0)
     targets = [prompt_for(words, index[p.d["en"]], tgt, shots, seed) for p in pairs]
     answer = [[forms[(w["en"], lang)] for w, lang in ((p.c, tgt.target), (p.c, src.target), (p.d, tgt.target),
                                                         (p.d, src.target))] for p in pairs]
@@ -253,6 +254,7 @@ def answer_probs(bb, prompts: list[str], answer: list[list[list[int]]], edits: d
 
     import numpy as np
 
+    from semhub.readout.capture import last_index
     from semhub.readout.collect import encode_values
     from semhub.steering.apply import patch_layers
 
@@ -261,8 +263,7 @@ def answer_probs(bb, prompts: list[str], answer: list[list[list[int]]], edits: d
     out = {key: (np.zeros((len(prompts), 4)), np.zeros((len(prompts), 4), dtype=bool)) for key in edits}
     rows: list[tuple[list[int], int]] = []  # per prompt: its token ids up to the read token, the patched index
     for start, batch in zip(range(0, len(prompts), batch_size), encode_values(bb, prompts, "text", batch_size)):
-        content = batch.groups["content"]
-        last = content.long().cumsum(1).argmax(1)  # each row's last content token: where the answer is read
+        last = last_index(batch.groups["content"])  # each row's last content token: where the answer is read
         where = last if site == "last" else word_positions(batch, ends[start : start + len(batch)])
         for b in range(len(batch)):
             real = batch.inputs["input_ids"][b][batch.groups["all"][b].bool()]
