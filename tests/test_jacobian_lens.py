@@ -137,6 +137,8 @@ def test_a_published_name_is_read_from_the_hub_cache_at_the_registry_revision(tm
         lens_file("gemma-3-1b")
     with pytest.raises(ParameterError, match="someone/lenses/model/j.pt"):
         lens_file("someone/lenses:model/j.pt")
+    with pytest.raises(ParameterError, match="hubber/lenses/model/j.pt"):  # a repository whose name starts with hub
+        lens_file("hubber/lenses:model/j.pt")
 
 
 def test_fit_lens_writes_a_lens_every_lens_analysis_reads_through(tmp_path, cli_run, monkeypatch):

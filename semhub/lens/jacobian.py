@@ -95,8 +95,10 @@ def fit_jacobian(backbone, prompts: Sequence[str], *, layers: Sequence[int] | No
     if not layers or layers[0] < 1 or layers[-1] >= L:
         raise ParameterError("layers", f"Jacobian lens layers run from 1 to {L - 1} (the embeddings and the last "
                                        f"layer read through the identity), got {layers}")
-    if dim_batch < 1 or skip_first < 0:
-        raise ParameterError("dim_batch", "dim_batch must be at least 1 and skip_first at least 0")
+    if dim_batch < 1:
+        raise ParameterError("dim_batch", f"must be at least 1, got {dim_batch}")
+    if skip_first < 0:
+        raise ParameterError("skip_first", f"must be at least 0, got {skip_first}")
     sums = {layer: torch.zeros(d, d) for layer in layers}
     done = 0
     params = [p for p in backbone.model.parameters() if p.requires_grad]
@@ -187,8 +189,8 @@ def lens_file(path: str | Path) -> Path:
     if local.is_file():
         return local
     registry = json.loads(REGISTRY.read_text(encoding="utf-8"))
-    repo, _, name = text.rpartition(":") if ":" in text else (registry["repo_id"], "", text)
-    repo = repo.removeprefix("hub").strip(":") or registry["repo_id"]
+    repo, _, name = text.rpartition(":")
+    repo = registry["repo_id"] if repo in ("", "hub") else repo  # a bare name, or hub:NAME
     filename = name if name.endswith(".pt") else registry["files"].get(name)
     if filename is None or text.startswith((".", "/", "~")) or local.exists():
         known = ", ".join(sorted(registry["files"])[:6])
@@ -207,10 +209,13 @@ def lens_file(path: str | Path) -> Path:
         raise ParameterError("lens_path", f"no file {text} and no published lens {repo}/{filename}: {why}") from None
 
 
-def read_jacobians(path: Path) -> tuple[dict[int, torch.Tensor], int, dict[str, Any]]:
-    """``({semhub layer: J}, n_prompts, metadata)`` of an artifact or a reference fit checkpoint."""
+def read_jacobians(path: Path, raw: bytes | None = None) -> tuple[dict[int, torch.Tensor], int, dict[str, Any]]:
+    """``({semhub layer: J}, n_prompts, metadata)`` of an artifact or a reference fit checkpoint (``raw``:
+    the file's bytes when the caller has read them already)."""
+    import io
+
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(io.BytesIO(raw) if raw is not None else path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a refused pickle or a corrupt file: one line
         raise DataError(path, None, f"cannot read a Jacobian lens: {first_line(exc)}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("J", payload.get("jacobian_sum")), dict):
@@ -236,8 +241,9 @@ def read_jacobians(path: Path) -> tuple[dict[int, torch.Tensor], int, dict[str, 
 def load_jacobian_lens(backbone, path: str | Path) -> JacobianLens:
     """The Jacobian lens of ``path`` (a file or a published name, see ``lens_file``) for ``backbone``."""
     file = lens_file(path)
-    jacobians, n, meta = read_jacobians(file)
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    raw = file.read_bytes()  # read once: hashed and parsed (published lenses of big models run to gigabytes)
+    jacobians, n, meta = read_jacobians(file, raw)
+    digest = hashlib.sha256(raw).hexdigest()
     return JacobianLens(backbone, jacobians, n_prompts=n, path=str(file), sha256=digest, metadata=meta)
 
 
@@ -247,10 +253,6 @@ def default_corpus(limit: int, seed: int = 0) -> list[str]:
     from semhub.data.prose import docstring_paragraphs
 
     return docstring_paragraphs(limit, seed)
-
-
-__all__ = ["JacobianLens", "fit_jacobian", "fit_jacobian_lens", "save_jacobian_lens", "load_jacobian_lens", "read_jacobians", "lens_file",
-           "SKIP_FIRST"]
 
 
 def fit_jacobian_lens(model: Any = None, *, backbone: Any = None, out: str | Path, corpus: Sequence[str] | None = None,
@@ -309,3 +311,7 @@ def fit_jacobian_lens(model: Any = None, *, backbone: Any = None, out: str | Pat
                                "top1_logit": top1["logit"][i], "top1_jacobian": top1["jacobian"][i]}
                               for i, layer in enumerate(range(L + 1))]
     return lens, report
+
+
+__all__ = ["JacobianLens", "fit_jacobian", "fit_jacobian_lens", "save_jacobian_lens", "load_jacobian_lens",
+           "read_jacobians", "lens_file", "SKIP_FIRST"]
