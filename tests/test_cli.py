@@ -20,6 +20,40 @@ def test_plugins_lists_first_party_plugins(cli_run):
     assert code == 0 and {"text", "multilingual_sample", "embedded_models", "semhub.analyses"} <= names
 
 
+def _panels(text: str) -> list[str]:
+    """The section titles of a rich-click help page (its boxes' top edges)."""
+    import re
+
+    return re.findall(r"╭─ (.+?) ─", text)
+
+
+def test_analyze_help_is_grouped_and_every_flag_has_its_section(cli_run):
+    code, out, _ = cli_run("analyze", "--analysis", "concept-patching", "--help")
+    panels = _panels(out)
+    assert code == 0
+    assert panels[:6] == ["Model", "Data", "Analysis", "Calibration and controls", "Output", "Scale"], panels
+    assert "Analyze options" not in panels  # no flag of analyze fell outside the sections
+    assert panels[-2:] == ["Analyses (--analysis NAME)", "Options of --analysis concept-patching (also -o NAME=VALUE)"]
+    own = out.split("Options of --analysis concept-patching")[1]
+    assert "--source" in own and "--mean-over" in own and "--model " not in own
+    model = out.split("╭─ Model")[1].split("╭─ Data")[0]
+    assert "--model-b" in model and "--store" not in model and "--permutations" not in model
+
+
+def test_every_command_help_is_sectioned_and_light(cli_run):
+    from semhub.cli import _attach_commands, cli
+    from semhub.cli.help import COMMAND_SECTIONS
+
+    _attach_commands()
+    code, out, _ = cli_run("--help")
+    assert code == 0 and _panels(out)[1:len(COMMAND_SECTIONS) + 1] == list(COMMAND_SECTIONS)
+    for name in ("steer", "patchscope", "profile", "train-lens", "fit-lens", "lens", "reproduce"):
+        code, out, _ = cli_run(name, "--help")
+        panels = _panels(out)
+        assert code == 0 and "Model" in panels and "Help" == panels[-1], (name, panels)
+        assert panels[0] in (f"{cli.commands[name].name.capitalize()} options", "Model"), (name, panels)
+
+
 @pytest.fixture
 def data_file(tmp_path):
     path = tmp_path / "d.jsonl"

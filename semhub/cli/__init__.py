@@ -12,11 +12,15 @@ from pathlib import Path
 
 import click
 
+import rich_click
+
+from semhub.cli.help import HELP_CONFIG, SemhubGroup
 from semhub.cli.params import flag, model_flags
 from semhub.errors import ParameterError, SemhubError, Terminated
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SemhubGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@rich_click.rich_config(help_config=HELP_CONFIG)
 @click.version_option(package_name="semhub")
 def cli() -> None:
     """Measure whether a model routes languages and modalities through one shared space."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from semhub.cli.help import SemhubCommand, write_table
 from semhub.cli.params import (RichProgress, data_flags, model_flags, option_help_rows, parse_analysis_flags, print_summary,
                                spec_flags, split_specs)
 from semhub.specs.data import DataSpec
@@ -24,8 +25,9 @@ def _analysis_named(args: list[str]) -> str:
     return "similarity"
 
 
-class AnalyzeCommand(click.Command):
-    """Takes the chosen analysis's own options as extra flags, and lists them in ``--help``."""
+class AnalyzeCommand(SemhubCommand):
+    """Takes the chosen analysis's own options as extra flags, and lists them in ``--help`` in a section
+    of their own, after the list of analyses."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["semhub_args"] = list(args)
@@ -37,16 +39,10 @@ class AnalyzeCommand(click.Command):
 
         table = catalog.analyses()
         name = _analysis_named(ctx.meta.get("semhub_args", []))
-        with formatter.section("Analyses (--analysis)"):
-            formatter.write_dl([(n, a.description) for n, a in sorted(table.items())])
+        write_table(formatter, "Analyses (--analysis NAME)", [(n, a.description) for n, a in sorted(table.items())])
         analysis = table.get(name)
         if analysis is not None:
-            rows = option_help_rows(analysis)
-            with formatter.section(f"Options of --analysis {name} (also -o NAME=VALUE)"):
-                if rows:
-                    formatter.write_dl(rows)
-                else:
-                    formatter.write_text("none")
+            write_table(formatter, f"Options of --analysis {name} (also -o NAME=VALUE)", option_help_rows(analysis))
 
 
 @click.command(cls=AnalyzeCommand, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

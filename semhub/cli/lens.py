@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from semhub.cli.help import SemhubCommand
+
 from semhub.cli.params import FiniteFloat, RichProgress, data_flags, model_flags, split_specs
 from semhub.contract.options import SEED_MAX
 from semhub.specs.data import DataSpec
@@ -12,7 +14,7 @@ from semhub.specs.model import ModelSpec
 from semhub.lens.training import MAX_STEPS, MAX_TAIL
 
 
-@click.command("train-lens")
+@click.command("train-lens", cls=SemhubCommand)
 @model_flags("model")
 @data_flags("data", "views", help={
     "data": "Text to train on: a dataset name, or a JSONL/TSV/TXT file (its text views; a .txt is one text per line) "
@@ -56,7 +58,7 @@ def train_lens(out, held_out, **settings) -> None:
                f"use it with --lens tuned" + ("" if out is None else f" --lens-path {trained.folder}"))
 
 
-@click.command("fit-lens")
+@click.command("fit-lens", cls=SemhubCommand)
 @model_flags("model")
 @click.option("--kind", type=click.Choice(["jacobian"]), default="jacobian", show_default=True,
               help="The lens to fit (the tuned lens is trained by `semhub train-lens`).")

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import click
 
+from semhub.cli.help import SemhubCommand
+
 from semhub.cli.params import RichProgress, model_flags, print_summary, split_specs
 from semhub.specs.model import ModelSpec
 
 
-@click.command()
+@click.command(cls=SemhubCommand)
 @click.option("--source", "sources", multiple=True, required=True,
               help="A source prompt (repeatable); its last token's state is decoded.")
 @model_flags("model")

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from semhub.cli.help import SemhubCommand
+
 from semhub.cli.params import model_flags, split_specs
 from semhub.specs.model import ModelSpec
 
 
-@click.command()
+@click.command(cls=SemhubCommand)
 @model_flags("model")
 @click.option("--data", "data_pairs", multiple=True, metavar="MODALITY=DATA",
               help="A spoke's data instead of its built-in set (repeatable), e.g. code=mine.jsonl.")
@@ -54,7 +56,7 @@ def profile(data_pairs, quick, no_steering, work, resume, figure_format, out, **
     click.echo(f"card written to {out} ({out / 'card.html'}); {card.timings['total_s']:.0f} s")
 
 
-@click.command()
+@click.command(cls=SemhubCommand)
 @click.argument("cards", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for compare.json and compare.html.")
 def compare(cards, out) -> None:

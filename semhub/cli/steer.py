@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from semhub.cli.help import SemhubCommand
+
 from semhub.cli.params import RichProgress, model_flags, print_summary, split_specs
 from semhub.specs.model import ModelSpec
 from semhub.errors import ParameterError
@@ -43,7 +45,7 @@ def _lines(path: Path, option: str) -> list[str]:
     return lines
 
 
-@click.command()
+@click.command(cls=SemhubCommand)
 @click.option("--preset", default=None, help="A registered experiment (see --list-presets).")
 @click.option("--list-presets", is_flag=True, help="List steering presets and exit.")
 @model_flags("model")
