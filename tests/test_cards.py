@@ -15,6 +15,8 @@ import pytest
 import semhub
 from semhub.cards.card import Card, Curve
 
+from browser import in_chromium
+
 INJECTION = '<script>document.body.setAttribute("data-pwned","1")</script>'
 
 
@@ -186,47 +188,6 @@ def test_cli_profile_and_compare_write_complete_folders(tiny, tmp_path, cli_run)
     assert code == 2 and "needs at least two cards" in err and not (tmp_path / "one").exists()
     code, _, err = cli_run("compare", str(cards[0]), str(tmp_path / "nothing"), "--out", str(tmp_path / "two"))
     assert code == 2 and "no such card" in err and not (tmp_path / "two").exists()
-
-
-PROBE = """<script>window.addEventListener('load', function(){setTimeout(function(){
-  var d = document.querySelectorAll('.plot')[1], out = {};
-  Plotly.Fx.hover(d, [{curveNumber: 0, pointNumber: 1}]);
-  var tip = d.querySelector('.hovertext'); out.hover = tip ? tip.textContent : null;
-  var toggle = d.querySelector('.legendtoggle');
-  ['mousedown', 'mouseup', 'click'].forEach(function(e){ toggle.dispatchEvent(new MouseEvent(e, {bubbles: true})); });
-  setTimeout(function(){ out.visible = String(d.data[0].visible);
-    document.body.setAttribute('data-probe', JSON.stringify(out)); }, 500);
-}, 500);});</script>"""
-
-
-def in_chromium(page: str, folder: Path) -> dict:
-    """Open ``page`` in headless Chromium: no console error, no injected attribute; hover the first series
-    of the second plot and toggle it from the legend; a screenshot shows the plots. Returns the probe."""
-    import html as _html
-
-    from PIL import Image
-    from test_report import chromium
-
-    folder.mkdir(parents=True, exist_ok=True)
-    harness, plain = folder / "probe.html", folder / "page.html"
-    harness.write_text(page.replace("</body>", PROBE + "</body>"))
-    plain.write_text(page)
-    common = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-              "--virtual-time-budget=8000", f"--user-data-dir={folder / 'profile'}"]
-    dom = subprocess.run([*common, "--dump-dom", harness.as_uri()], capture_output=True, text=True, timeout=180)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert not [line for line in dom.stderr.splitlines() if "CONSOLE" in line]  # nothing failed to load
-    body = dom.stdout.split("<body", 1)[1].split(">", 1)[0]
-    assert "data-pwned" not in body
-    probe = json.loads(_html.unescape(body.split('data-probe="', 1)[1].split('"', 1)[0]))
-    assert probe["visible"] == "legendonly"  # the series was toggled off
-    shot = folder / "shot.png"
-    done = subprocess.run([*common, "--window-size=1200,1400", f"--screenshot={shot}", plain.as_uri()],
-                          capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
-    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
-    assert int(((pixels.max(-1) - pixels.min(-1)) > 80).sum()) > 20_000  # the hub map and plots are drawn
-    return probe
 
 
 def test_pages_escape_data_strings_and_work_in_headless_chromium(tiny, profiled, tmp_path):

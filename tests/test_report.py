@@ -1,7 +1,8 @@
-"""report.html: self-contained, every data string escaped, rendered by headless Chromium with
-no console errors and the plots visible."""
+"""report.html: the story first, self-contained, every data string escaped, rendered by headless Chromium
+with no console errors, hover and legend toggles working, and the plots visible."""
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import subprocess
@@ -12,13 +13,6 @@ from PIL import Image
 
 INJECTIONS = ['<script>document.body.setAttribute("data-pwned","script")</script>',
               '"><img src=x onerror="document.body.setAttribute(\'data-pwned\',\'img\')">']
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    pytest.fail("headless Chromium is missing: `make test` installs the Debian package chromium")
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +34,55 @@ def run_dir(tmp_path_factory):
     return root / "run"
 
 
-def test_analyze_and_steer_write_the_report(run_dir):
-    page = (run_dir / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == len(list(run_dir.glob("*.png"))) >= 1
-    assert "http://" not in page and "https://" not in page  # nothing to fetch: it opens offline
+@pytest.fixture(scope="module")
+def calibrated_run(tmp_path_factory):
+    """A calibrated similarity run of the tiny model on two views."""
+    from conftest import save_tiny_lm
+    from semhub.cli import main
+
+    root = tmp_path_factory.mktemp("calibrated")
+    save_tiny_lm(root / "tiny")
+    rows = root / "rows.jsonl"
+    words = ["cat", "dog", "sun", "moon", "tree", "house", "water", "fire", "stone", "bird", "fish", "rain"]
+    rows.write_text("".join(json.dumps({"id": i, "en": f"the {w} is here", "de": f"{w} {w} ist da"}) + "\n"
+                            for i, w in enumerate(words)))
+    try:
+        main(["analyze", "--model", str(root / "tiny"), "--data", str(rows), "--views", "en,de", "--permutations", "50",
+              "--bootstrap", "50", "--out", str(root / "run")])
+    except SystemExit as exc:
+        assert not exc.code
+    return root / "run"
+
+
+def test_analyze_and_steer_write_the_report(run_dir, calibrated_run):
+    for folder in (run_dir, calibrated_run):
+        page = (folder / "report.html").read_text()
+        assert page.count('<img alt="') == len(list(folder.glob("*.png"))) >= 1
+        assert 'src="http' not in page and "<link" not in page  # nothing to fetch: it opens offline
+        assert page.index("What this run shows") < page.index("Curves") < page.index("<details>")  # the story first
+        summary = json.loads((folder / "summary.json").read_text())
+        assert all(f"<th>{c}</th>" in page for c in summary["columns"])  # the analysis's own headline table
+    steering = (run_dir / "report.html").read_text()
+    assert "scores.perplexity is highest" in steering and "a random direction of the same norm there gives" in steering
+
+
+def test_the_story_leads_with_the_calibrated_peak_its_span_and_the_surface(calibrated_run):
+    from semhub.runs.report import significant_span, story
+
+    results = json.loads((calibrated_run / "results.json").read_text())
+    rec = results["similarity"][0]
+    cal = rec["calibration"]["metrics"]["retrieval_at_1"]
+    sentence = story(results)[0]
+    assert sentence.startswith("en-de: retrieval_at_1 reaches ")
+    assert f", {cal['max']['score']:.3g} after calibration against 50 shuffles" in sentence
+    assert f"p {cal['max']['p']:.3g})." in sentence
+    assert "The surface alone reaches the embeddings" in sentence
+    span = significant_span(cal["p"], cal["max"]["index"], 0.05)
+    assert ("Significant (p <= 0.05) at layers" in sentence) == (span is not None)
+    page = (calibrated_run / "report.html").read_text()
+    assert html.escape(sentence) in page
+    assert significant_span([0.5, 0.01, 0.02, 0.2, 0.01], 2, 0.05) == (1, 2)
+    assert significant_span([0.5, 0.01], 0, 0.05) is None
 
 
 def test_every_data_string_is_escaped(run_dir):
@@ -51,30 +90,20 @@ def test_every_data_string_is_escaped(run_dir):
     for payload in INJECTIONS:
         assert payload not in page
     assert "&lt;script&gt;document.body.setAttribute" in page
-    assert page.count("<script>") == 1  # semhub's own, nothing from the data
+    # the scripts are semhub's own: plotly.js, the load marker and one per curve, nothing from the data
+    assert page.count("<script>") == 2 + page.count('class="plot"')
 
 
-def test_report_renders_in_headless_chromium(run_dir, tmp_path):
-    browser = chromium()
-    url = (run_dir / "report.html").as_uri()
-    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-              "--virtual-time-budget=5000", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
-    assert not console, console  # no script errors, no failed resources
-    plots = len(list(run_dir.glob("*.png")))
-    assert f'data-plots-loaded="{plots}"' in dom.stdout and f'data-plots-total="{plots}"' in dom.stdout
-    assert "data-pwned" not in dom.stdout.split("<body", 1)[1].split(">", 1)[0]
+def test_report_renders_in_headless_chromium(run_dir, calibrated_run, tmp_path):
+    from browser import in_chromium
 
-    shot = tmp_path / "shot.png"
-    done = subprocess.run([*common, "--window-size=1200,1600", f"--screenshot={shot}", url],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
-    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
-    # the page itself is black, white and grey: saturated colour comes only from the embedded plots
-    colourful = int(((pixels.max(-1) - pixels.min(-1)) > 80).sum())
-    assert colourful > 20_000, f"the screenshot shows no plot ({colourful} coloured pixels)"
+    for i, folder in enumerate((run_dir, calibrated_run)):
+        page = (folder / "report.html").read_text()
+        probe = in_chromium(page, tmp_path / str(i), plot=0, coloured=1_000)
+        curves, plots = page.count('class="plot"'), len(list(folder.glob("*.png")))
+        assert curves >= 1 and f'data-curves-drawn="{curves}"' in probe["body"]  # every curve drawn by Plotly
+        assert f'data-plots-loaded="{plots}"' in probe["body"] and f'data-plots-total="{plots}"' in probe["body"]
+        assert probe["hover"]  # the hover label appeared
 
 
 def test_report_command_and_bad_run_dir(run_dir, tmp_path, cli_run):
@@ -89,7 +118,6 @@ def test_report_command_and_bad_run_dir(run_dir, tmp_path, cli_run):
     page = (run_dir / "report.html").read_text()
     settings = json.loads((run_dir / "results.json").read_text())["steering"]["settings"]
     assert page.count("<tr>") >= len(settings) + 1  # the settings table: a header and a row each
-    assert "scores.perplexity is highest" in page
 
 
 def test_report_embeds_only_the_run_figures_never_through_a_link(run_dir, tmp_path):

@@ -6,40 +6,14 @@ as JSON escapes, so no dataset string can close a tag.
 """
 from __future__ import annotations
 
-import html
 from typing import Any, Iterable
 
 import numpy as np
 
+from semhub.pages import Series, esc, figure, fmt, lines_figure, page, plotly_js
+
 DEPTHS = np.linspace(0.0, 1.0, 21)
 HEADLINE_METRICS = ("retrieval@1", "Eq. 1", "debiased CKA", "mutual k-NN")
-STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
-th{background:#f3f3f3}td.name{text-align:left}.diff{background:#ffe08a;font-weight:600}.plot{width:100%;height:420px}
-.small{color:#666;font-size:12px}h2{margin-top:1.6em;border-bottom:1px solid #ddd}"""
-
-
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def fmt(v: Any, spec: str = ".3f") -> str:
-    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
-
-
-def plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
-    return f"<script>{get_plotlyjs()}</script>"
-
-
-def figure(fig, div_id: str) -> str:
-    """A Plotly figure as a div and the call that draws it, its JSON unable to close a tag."""
-    import plotly.io as pio
-
-    payload = pio.to_json(fig, validate=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return (f'<div id="{div_id}" class="plot"></div><script>(function(){{var f={payload};'
-            f'Plotly.newPlot("{div_id}",f.data,f.layout,{{responsive:true,displaylogo:false}});}})();</script>')
 
 
 def primary(curves: dict[str, Any]) -> tuple[list[float], list[float], str]:
@@ -78,29 +52,12 @@ def hub_map(cards: list) -> Any:
     return fig
 
 
-def curves_figure(title: str, named: Iterable[tuple[str, Any]]) -> Any:
-    """Lines over relative depth, a 95% band where there is one, chance dashed; hover: layer and value."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for label, c in named:
-        values = [None if v is None else v for v in c.values]
-        fig.add_trace(go.Scatter(x=c.depth, y=values, mode="lines+markers", name=label, customdata=c.layers,
-                                 legendgroup=label,
-                                 hovertemplate=f"{esc(label)}<br>layer %{{customdata}} (depth %{{x:.2f}})"
-                                               "<br>%{y:.4f}<extra></extra>"))
-        if c.ci95:
-            lo, hi = [b[0] for b in c.ci95], [b[1] for b in c.ci95]
-            fig.add_trace(go.Scatter(x=[*c.depth, *c.depth[::-1]], y=[*hi, *lo[::-1]], fill="toself", opacity=0.2,
-                                     line={"width": 0}, name=f"{label} 95%", legendgroup=label, showlegend=False,
-                                     hoverinfo="skip"))
-        if c.chance and any(v is not None for v in c.chance):
-            fig.add_trace(go.Scatter(x=c.depth, y=c.chance, mode="lines", line={"dash": "dot", "width": 1},
-                                     name=f"{label} chance", legendgroup=label, showlegend=False,
-                                     hovertemplate=f"{esc(label)} chance %{{y:.4f}}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="relative depth (layer / L)", hovermode="closest",
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40})
-    return fig
+def curves_figure(title: str, named: Iterable[tuple[str, Any]], shown: Any = None) -> Any:
+    """Lines over relative depth, a 95% band where there is one, chance dotted; hover: layer and value.
+    ``shown(label)`` says which lines start visible (the others are a legend click away)."""
+    series = [Series(label, c.depth, c.values, band=c.ci95 or (), chance=c.chance or (), hover_x=c.layers,
+                     visible=shown is None or shown(label)) for label, c in named]
+    return lines_figure(title, series, "relative depth (layer / L)")
 
 
 def headline_rows(card) -> list[tuple[str, str, Any]]:
@@ -125,6 +82,10 @@ def headline_table(card) -> str:
                     f"<td>{sig}</td><td>{fmt(h.peak)}</td><td>{ci}</td><td>{esc(h.layer)}</td>"
                     f"<td>{fmt(h.depth, '.2f')}</td></tr>")
     return "".join(rows) + "</table>"
+
+
+def _headline_metric(label: str) -> bool:
+    return label.split(" (")[0] in HEADLINE_METRICS
 
 
 def card_sections(card, prefix: str = "c") -> str:
@@ -154,13 +115,9 @@ def card_sections(card, prefix: str = "c") -> str:
                      f"<td>{fmt(b['baseline_flip_rate'])}</td><td>{fmt(b['baseline_perplexity'], '.1f')}</td></tr></table>")
     for i, spoke in enumerate(card.spokes):
         parts.append(f"<h2>{esc(spoke.name)}</h2><p class='small'>data {esc(spoke.data)}, n = {spoke.n}</p>")
-        parts.append(figure(curves_figure(spoke.name, spoke.curves.items()), f"{prefix}-spoke{i}"))
+        parts.append(figure(curves_figure(spoke.name, spoke.curves.items(), _headline_metric),
+                            f"{prefix}-spoke{i}"))
     return "".join(parts)
-
-
-def page(title: str, body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{STYLE}</style>"
-            f"{plotly_js()}</head><body><h1>{esc(title)}</h1>{body}</body></html>")
 
 
 def card_page(card) -> str:

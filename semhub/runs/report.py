@@ -1,45 +1,51 @@
-"""One self-contained ``report.html`` per run directory: the manifest, every plot (embedded as
-data URIs), a per-layer table for each result record, and a findings sentence for each.
+"""One self-contained, interactive ``report.html`` per run directory. It leads with the story (what
+the run shows, in sentences for a reader: the calibrated peak, its p-value, where it is significant,
+the hub gain over the surface baselines, the controls), then the analysis's own headline table, then
+the per-layer curves (Plotly: hover for exact values, click the legend to toggle a series), and folds
+the details away (the static figures, every number per layer, the manifest).
 
-Every string that comes from data, options or results is HTML-escaped: a dataset may hold
-``<script>`` and the page must still only show it. No external resources: the file opens
-offline and can be mailed as it is.
+Every string that comes from data, options or results is escaped (``semhub.pages``): a dataset may hold
+``<script>`` and the page must still only show it. No external resources: plotly.js is inlined, the
+file opens offline and can be mailed as it is.
 """
 from __future__ import annotations
 
 import base64
-import html
 import json
 from pathlib import Path
 from typing import Any
 
 from semhub.errors import SemhubError, first_line
 from semhub.files import atomic_write, read_json_object
+from semhub.pages import Series, esc, figure, lines_figure, page
 
 REPORT = "report.html"
-STYLE = """body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0 1em;font-variant-numeric:tabular-nums}
-td,th{border:1px solid #ddd;padding:.2em .6em;text-align:right}th{background:#f4f4f4}
-td.k,th.k{text-align:left}img{max-width:100%;border:1px solid #eee}.finding{background:#f6f8ff;padding:.5em .8em}
-details{margin:.5em 0}pre{white-space:pre-wrap;word-break:break-all;background:#fafafa;padding:.5em}"""
-# Marks the page once every plot has decoded, so a headless browser test can check it.
-SCRIPT = """window.addEventListener("load", function () {
+SUMMARY = "summary.json"
+# The curve a record's sentence is about when it is not calibrated, where it has one (else its first).
+LEAD_COLUMNS = ("dominant_wins", "retrieval_at_1", "transfer", "C in Y", "eq1", "top1", "kl")
+MAX_FIGURES = 12  # curves drawn interactively; every number is still in the tables below them
+# Marks the page once it has loaded: how many static figures decoded and how many curves Plotly drew,
+# so a headless browser test can check both.
+SCRIPT = """<script>window.addEventListener("load", function () {
   var imgs = Array.prototype.slice.call(document.images);
   var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
   document.body.setAttribute("data-plots-loaded", String(ok));
   document.body.setAttribute("data-plots-total", String(imgs.length));
-});"""
-
-
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+  document.body.setAttribute("data-curves-drawn", String(document.querySelectorAll(".plot.js-plotly-plot").length));
+});</script>"""
 
 
 def _number(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return esc(value)
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _short(value: Any) -> str:
+    """A number for a sentence: three significant digits."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return esc(value)
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _columns(record: dict[str, Any]) -> tuple[str, list[Any], dict[str, list[Any]]]:
@@ -49,7 +55,7 @@ def _columns(record: dict[str, Any]) -> tuple[str, list[Any], dict[str, list[Any
         return "", [], {}
     xs = record[xname]
     columns: dict[str, list[Any]] = {}
-    candidates = dict(record.get("series", {}))
+    candidates = dict(record.get("series", {})) if isinstance(record.get("series"), dict) else {}
     candidates.update({k: v for k, v in record.items() if k not in (xname, "series")})
     for key, values in candidates.items():
         if isinstance(values, list) and len(values) == len(xs) and all(
@@ -58,16 +64,115 @@ def _columns(record: dict[str, Any]) -> tuple[str, list[Any], dict[str, list[Any
     return ("layer" if xname == "layers" else record.get("xlabel", "x")), xs, columns
 
 
-def finding(columns: dict[str, list[Any]], xname: str, xs: list[Any]) -> str:
-    """One sentence per record: where each curve peaks, and its value at the last point."""
-    parts = []
-    for name, values in columns.items():
-        finite = [(v, i) for i, v in enumerate(values) if v == v]  # NaN-safe
-        if not finite:
-            continue
-        best, k = max(finite)
-        parts.append(f"{name} peaks at {xname} {_number(xs[k])} ({_number(best)}) and ends at {_number(values[-1])}")
-    return "; ".join(parts) + "." if parts else "No per-layer numbers in this record."
+def label_of(record: dict[str, Any], fallback: str) -> str:
+    """What a record is about, for a reader: its view pair (``en-zh``), its view, or its name."""
+    if isinstance(record.get("a"), str) and isinstance(record.get("b"), str):
+        return f"{record['a']}-{record['b']}"
+    for key in ("view", "name", "source", "pair"):
+        if isinstance(record.get(key), str):
+            return record[key]
+    return fallback
+
+
+def peak_sentence(name: str, values: list[Any], xname: str, xs: list[Any]) -> str:
+    """Where one curve is highest, how far through it that is, and where it starts and ends."""
+    finite = [(v, i) for i, v in enumerate(values) if isinstance(v, (int, float)) and v == v]
+    if not finite:
+        return f"{name} has no finite value."
+    best, k = max(finite)
+    where = f"{xname} {_short(xs[k])}"
+    if xname == "layer" and isinstance(xs[-1], int) and xs[-1] > 0 and isinstance(xs[k], int):
+        where += f" ({xs[k] / xs[-1]:.0%} of the way through)"
+    return (f"{name} is highest at {where}, {_short(best)}; it starts at {_short(finite[0][0])} "
+            f"and ends at {_short(finite[-1][0])}.")
+
+
+def significant_span(p: list[Any], index: int, alpha: float) -> tuple[int, int] | None:
+    """The contiguous run of positions around ``index`` whose p-value is at most ``alpha``."""
+    ok = [isinstance(v, (int, float)) and v <= alpha for v in p]
+    if not (0 <= index < len(ok)) or not ok[index]:
+        return None
+    lo = hi = index
+    while lo > 0 and ok[lo - 1]:
+        lo -= 1
+    while hi + 1 < len(ok) and ok[hi + 1]:
+        hi += 1
+    return lo, hi
+
+
+def lead_metric(cal: dict[str, Any]) -> str | None:
+    """The calibrated metric a record's story leads with: retrieval@1 where there is one (what the
+    terminal summary leads with), else the first."""
+    metrics = cal.get("metrics") or {}
+    return "retrieval_at_1" if "retrieval_at_1" in metrics else next(iter(metrics), None)
+
+
+def calibrated_headline(record: dict[str, Any], xs: list[Any]) -> dict[str, Any]:
+    """What a calibrated record leads with: its lead metric's aggregate (raw, calibrated score, p-value,
+    layer), the significant span around it, the surface baselines and the hub gain; empty when none."""
+    from semhub.analyses.similarity import baseline, headline
+
+    cal = record.get("calibration")
+    if not isinstance(cal, dict) or cal.get("grid"):
+        return {}
+    metric = lead_metric(cal)
+    if metric is None:
+        return {}
+    curve = cal["metrics"][metric]
+    top = curve.get(cal.get("aggregate", "max")) or curve.get("max") or {}
+    if top.get("score") is None:
+        return {}
+    at = top.get("index") if isinstance(top.get("index"), int) and 0 <= top["index"] < len(xs) else None
+    span = significant_span(curve.get("p") or [], -1 if at is None else at, float(cal.get("alpha", 0.05)))
+    return {"metric": metric, "raw": top.get("observed"), "score": top["score"], "p": top.get("p"),
+            "layer": None if at is None else xs[at], "span": None if span is None else (xs[span[0]], xs[span[1]]),
+            "alpha": cal.get("alpha", 0.05), "embeddings": baseline(record, "embeddings", metric),
+            "lexical": baseline(record, "lexical", metric), "gain": headline(record, metric).get("hub_gain"),
+            "shuffles": f"{cal.get('permutations')} shuffles" + (f" within {cal['perm_groups']}"
+                                                                 if cal.get("perm_groups") else "")}
+
+
+def calibrated_story(label: str, record: dict[str, Any], xs: list[Any]) -> list[str]:
+    """Sentences for a calibrated record: the calibrated aggregate with its p-value and layer, where the
+    per-layer score is significant, the surface baselines and the hub gain, then each control."""
+    h = calibrated_headline(record, xs)
+    if not h:
+        return []
+    where = f" at layer {_short(h['layer'])}" if h["layer"] is not None else ""
+    text = (f"{label}: {h['metric']} reaches {_short(h['raw'])}{where}, {_short(h['score'])} after calibration "
+            f"against {h['shuffles']} (0 = no better than shuffled pairs; p {_short(h['p'])}).")
+    if h["span"]:
+        text += f" Significant (p <= {_short(h['alpha'])}) at layers {_short(h['span'][0])}-{_short(h['span'][1])}."
+    else:
+        text += " The peak is not significant."
+    if h["gain"] is not None and (h["embeddings"] is not None or h["lexical"] is not None):
+        floors = " and ".join(f"{name} {_short(v)}" for name, v in (("the embeddings", h["embeddings"]),
+                                                                     ("bags of tokens", h["lexical"])) if v is not None)
+        verdict = "the hub adds nothing over the surface" if h["gain"] <= 0 else f"a hub gain of {_short(h['gain'])}"
+        text += f" The surface alone reaches {floors} (calibrated): {verdict}."
+    out = [text]
+    for name, control in (record.get("controls") or {}).items():
+        entry = ((control.get("metrics") or {}).get(h["metric"]) or {}).get(control.get("aggregate", "max")) or {}
+        if entry.get("score") is not None:
+            out.append(f"{label}, control {name}: calibrated {_short(entry['score'])} (p {_short(entry.get('p'))}).")
+    return out
+
+
+def overview(headlines: list[tuple[str, dict[str, Any]]]) -> str:
+    """One sentence over several calibrated records (the pairs of a run): how many peaks are significant,
+    at which layers, and the range of hub gains, naming the pairs at its ends."""
+    sig = [(label, h) for label, h in headlines if h["span"]]
+    layers = [h["layer"] for _, h in headlines if isinstance(h["layer"], (int, float))]
+    text = (f"Across {len(headlines)} pairs, the calibrated {headlines[0][1]['metric']} peak is significant for "
+            f"{len(sig)}")
+    if layers:
+        text += f", at layers {_short(min(layers))}-{_short(max(layers))}"
+    gains = [(h["gain"], label) for label, h in headlines if h["gain"] is not None]
+    if gains:
+        lo, hi = min(gains), max(gains)
+        text += (f"; the hub gain over the surface runs from {_short(lo[0])} ({lo[1]}) to {_short(hi[0])} ({hi[1]})"
+                 + (f", and is nothing for {sum(g <= 0 for g, _ in gains)}" if any(g <= 0 for g, _ in gains) else ""))
+    return text + "."
 
 
 def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -80,74 +185,134 @@ def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _rows_html(name: str, rows: list[dict[str, Any]]) -> str:
-    """A list of settings (steering: layer x coefficient) as a table, with the best row of each score."""
+def _settings(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str], list[str], list[str]]:
+    """A list of settings (steering: layer x coefficient) flattened: (rows, every key, setting keys, score keys)."""
     flat = [_flat(r) for r in rows]
     keys = list(dict.fromkeys(k for r in flat for k in r))
-    scores = [k for k in keys if "." in k and all(isinstance(r.get(k), (int, float)) for r in flat)]
-    setting = [k for k in keys if "." not in k]
-    sentences = []
-    for key in scores:
-        best = max(flat, key=lambda r: r[key])
-        where = ", ".join(f"{k} {_number(best[k])}" for k in setting)
-        sentences.append(f"{key} is highest ({_number(best[key])}) at {where}")
+    scores = [k for k in keys if "." in k and all(isinstance(r.get(k), (int, float)) for r in flat if k in r)]
+    return flat, keys, [k for k in keys if "." not in k], scores
+
+
+def rows_story(name: str, rows: list[dict[str, Any]]) -> list[str]:
+    """One sentence per score of a settings table: its best setting, and the control's score there."""
+    flat, _, setting, scores = _settings(rows)
+    out = []
+    for key in [k for k in scores if not k.startswith("random_direction.")]:
+        best = max((r for r in flat if key in r), key=lambda r: r[key])
+        where = ", ".join(f"{k} {_short(best[k])}" for k in setting if k not in ("n",))
+        text = f"{name}: {key} is highest ({_short(best[key])}) at {where}"
+        control = "random_direction." + key.split(".", 1)[-1]
+        if isinstance(best.get(control), (int, float)):
+            text += f"; a random direction of the same norm there gives {_short(best[control])}"
+        out.append(text + ".")
+    return out
+
+
+def _rows_table(name: str, rows: list[dict[str, Any]]) -> str:
+    flat, keys, _, _ = _settings(rows)
     head = "".join(f"<th>{esc(k)}</th>" for k in keys)
     body = "".join("<tr>" + "".join(f"<td>{_number(r.get(k, ''))}</td>" for k in keys) + "</tr>" for r in flat)
-    found = f'<p class="finding">{esc("; ".join(sentences) + ".")}</p>' if sentences else ""
-    return f"<h3>{esc(name)}</h3>{found}<table><tr>{head}</tr>{body}</table>"
+    return f"<h3>{esc(name)}</h3><table><tr>{head}</tr>{body}</table>"
 
 
-def calibration_finding(cal: dict[str, Any], xs: list[Any], surface: dict[str, Any] | None = None) -> str:
-    """One sentence per calibrated metric: its calibrated max over layers with p and layer, the mean's, and
-    (similarity) the surface baselines it is read against."""
-    parts = []
-    for metric, curve in cal.get("metrics", {}).items():
-        top, mean = curve.get("max") or {}, curve.get("mean") or {}
-        if "score" not in top:
-            continue
-        where = f" at {_number(xs[top['index']])}" if "index" in top and top["index"] < len(xs) else ""
-        text = (f"{metric}: calibrated max {_number(top['score'])} (p {_number(top['p'])}){where}, "
-                f"mean over layers {_number(mean.get('score'))} (p {_number(mean.get('p'))})")
-        floors = [f"{name} {_number(base['score'][metric])}" for name, base in (surface or {}).items()
-                  if isinstance(base, dict) and metric in base.get("score", {})]
-        parts.append(text + (f"; surface: {', '.join(floors)}" if floors else ""))
-    head = f"Calibrated against {cal.get('permutations')} shuffles (alpha {cal.get('alpha')}"
-    head += f", within {cal['perm_groups']})" if cal.get("perm_groups") else ")"
-    return f"{head}: " + "; ".join(parts) + "." if parts else ""
+def _rows_series(name: str, rows: list[dict[str, Any]]) -> tuple[str, str, list[Series]] | None:
+    """A settings table as lines: each score over the last numeric setting (the coefficient), one line
+    per value of the others (the layer); the first score shown, the rest a legend click away."""
+    flat, _, setting, scores = _settings(rows)
+    numeric = [k for k in setting if k != "n" and all(isinstance(r.get(k), (int, float)) for r in flat)]
+    if not numeric or not scores:
+        return None
+    x, groups = numeric[-1], numeric[:-1]
+    series = []
+    for j, score in enumerate(scores):
+        by_group: dict[tuple, list[dict[str, Any]]] = {}
+        for r in flat:
+            by_group.setdefault(tuple(r[g] for g in groups), []).append(r)
+        for group, members in by_group.items():
+            members = sorted(members, key=lambda r: r[x])
+            tag = ", ".join(f"{g} {_number(v)}" for g, v in zip(groups, group))
+            series.append(Series(f"{score}" + (f" ({tag})" if tag else ""), [r[x] for r in members],
+                                 [r.get(score) for r in members], hover_x=[r[x] for r in members],
+                                 visible=j == 0 or score.startswith("random_direction.") and
+                                 score.split(".", 1)[1] == scores[0].split(".", 1)[1],
+                                 dash="dot" if score.startswith("random_direction.") else "solid"))
+    return f"{name} by {x}", x, series
 
 
-def _record_html(record: dict[str, Any]) -> str:
+def _band(record: dict[str, Any], column: str, n: int) -> list[Any]:
+    ci = (record.get("ci95") or {}).get(column) if isinstance(record.get("ci95"), dict) else None
+    return ci if isinstance(ci, list) and len(ci) == n and all(isinstance(b, list) and len(b) == 2 for b in ci) else []
+
+
+def _null(record: dict[str, Any], column: str, n: int) -> list[Any]:
+    cal = record.get("calibration") if isinstance(record.get("calibration"), dict) else {}
+    mean = ((cal.get("metrics") or {}).get(column) or {}).get("null_mean")
+    return mean if isinstance(mean, list) and len(mean) == n else []
+
+
+def curve_figures(labelled: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, Any]]:
+    """The interactive figures of a result's records: the calibrated lead metric first (when calibrated),
+    then each per-layer column, one line per record where the records share their layers and columns (the
+    pairs of a similarity run), else one figure per record with all its columns."""
+    parsed = [(label, rec, *_columns(rec)) for label, rec in labelled]
+    parsed = [p for p in parsed if p[4]]
+    if not parsed:
+        return []
+    figures = []
+    shared = len(parsed) > 1 and all(p[3] == parsed[0][3] and list(p[4]) == list(parsed[0][4]) for p in parsed)
+    cal0 = parsed[0][1].get("calibration") if isinstance(parsed[0][1].get("calibration"), dict) else {}
+    metric = lead_metric(cal0) if cal0 and not cal0.get("grid") else None
+    if metric:
+        series = []
+        for label, rec, xname, xs, _ in parsed:
+            score = ((rec.get("calibration") or {}).get("metrics", {}).get(metric) or {}).get("score")
+            if isinstance(score, list) and len(score) == len(xs):
+                series.append(Series(label, xs, score, hover_x=xs))
+        if series:
+            figures.append((f"calibrated {metric} (0 = the shuffled null's {1 - float(cal0.get('alpha', 0.05)):.0%} "
+                            "quantile, 1 = the metric's maximum)", lines_figure(
+                                f"calibrated {metric} per layer", series, parsed[0][2], yrange=(-0.02, 1.02))))
+    if shared:
+        xname, xs = parsed[0][2], parsed[0][3]
+        for column in parsed[0][4]:
+            series = [Series(label, xs, cols[column], band=_band(rec, column, len(xs)),
+                             chance=_null(rec, column, len(xs)), hover_x=xs) for label, rec, _, _, cols in parsed]
+            figures.append((f"{column}: 95% bootstrap bands; dotted, the shuffled null's mean",
+                            lines_figure(column, series, xname)))
+    else:
+        for label, rec, xname, xs, cols in parsed:
+            series = [Series(column, xs, values, band=_band(rec, column, len(xs)), chance=_null(rec, column, len(xs)),
+                             hover_x=xs, visible=i < 4) for i, (column, values) in enumerate(cols.items())]
+            figures.append((f"{label}: every per-layer series (the first four shown; click the legend for the rest)",
+                            lines_figure(label, series, xname)))
+    return figures
+
+
+def _record_table(label: str, record: dict[str, Any]) -> str:
+    """Every number of a record: its scalars, its per-layer columns (calibrated scores and p-values
+    included), and anything else as JSON."""
     xname, xs, columns = _columns(record)
-    scalars = {k: v for k, v in record.items()
-               if k not in columns and k not in ("x", "layers", "series") and not isinstance(v, (list, dict))}
-    out = []
     cal = record.get("calibration")
-    if isinstance(cal, dict) and not cal.get("grid"):  # one model: per-layer scores beside the raw curves
-        sentence = calibration_finding(cal, xs, record.get("surface"))
-        if sentence:
-            out.append(f'<p class="finding">{esc(sentence)}</p>')
-        for name, control in (record.get("controls") or {}).items():
-            sentence = calibration_finding(control, xs)
-            if sentence:
-                out.append(f'<p class="finding">{esc(name)}: {esc(sentence)}</p>')
-        for metric, curve in cal.get("metrics", {}).items():
+    if isinstance(cal, dict) and not cal.get("grid"):
+        for metric, curve in (cal.get("metrics") or {}).items():
             for key in ("score", "p"):
                 values = curve.get(key)
                 if isinstance(values, list) and len(values) == len(xs):
                     columns[f"{metric} calibrated {key}"] = [float("nan") if v is None else v for v in values]
+    scalars = {k: v for k, v in record.items()
+               if k not in columns and k not in ("x", "layers", "series") and not isinstance(v, (list, dict))}
+    out = [f"<h3>{esc(label)}</h3>"]
     if scalars:
         out.append("<table><tr>" + "".join(f'<th class="k">{esc(k)}</th>' for k in scalars) + "</tr><tr>"
                    + "".join(f'<td class="k">{_number(v)}</td>' for v in scalars.values()) + "</tr></table>")
     if columns:
-        out.append(f'<p class="finding">{esc(finding(columns, xname, xs))}</p>')
         head = f'<th class="k">{esc(xname)}</th>' + "".join(f"<th>{esc(c)}</th>" for c in columns)
         rows = "".join(f'<tr><td class="k">{_number(x)}</td>'
                        + "".join(f"<td>{_number(col[i])}</td>" for col in columns.values()) + "</tr>"
                        for i, x in enumerate(xs))
         out.append(f"<table><tr>{head}</tr>{rows}</table>")
-    tables = {k: v for k, v in record.items()
-              if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)}
-    out += [_rows_html(k, v) for k, v in tables.items()]
+    tables = {k: v for k, v in record.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)}
+    out += [_rows_table(k, v) for k, v in tables.items()]
     rest = {k: v for k, v in record.items()
             if k not in columns and k not in scalars and k not in tables and k not in ("x", "layers")}
     if rest:
@@ -196,8 +361,9 @@ def _run_file(run_dir: Path, name: str) -> dict[str, Any]:
 def render(run_dir: Path) -> str:
     """The report's HTML for a run directory holding ``manifest.json`` and ``results.json``."""
     manifest, results = _run_file(run_dir, "manifest.json"), _run_file(run_dir, "results.json")
+    summary = _run_file(run_dir, SUMMARY) if (run_dir / SUMMARY).exists() or (run_dir / SUMMARY).is_symlink() else {}
     try:
-        return _page(run_dir, manifest, results)
+        return _page(run_dir, manifest, results, summary)
     except (AttributeError, TypeError, ValueError, KeyError) as exc:  # a hand-edited or foreign run file
         raise SemhubError(f"{run_dir}: manifest.json or results.json has an unexpected shape "
                           f"({type(exc).__name__}: {first_line(exc, default='')})") from None
@@ -207,24 +373,87 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _page(run_dir: Path, manifest: dict[str, Any], results: dict[str, Any]) -> str:
+def _summary_html(summary: dict[str, Any]) -> str:
+    """The analysis's own headline table (``Result.summary``, as the terminal shows it)."""
+    columns, rows = summary.get("columns"), summary.get("rows")
+    if not isinstance(columns, list) or not isinstance(rows, list):
+        return ""
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f'<td class="{"name" if i == 0 else ""}">{esc(c)}</td>' for i, c in enumerate(row))
+                   + "</tr>" for row in rows if isinstance(row, list))
+    return f"<p class='small'>{esc(summary.get('title', ''))}</p><table><tr>{head}</tr>{body}</table>"
+
+
+def _labelled(key: str, records: Any) -> list[tuple[str, dict[str, Any]]]:
+    items = records if isinstance(records, list) else [records]
+    items = [r for r in items if isinstance(r, dict)]
+    return [(label_of(r, key if len(items) == 1 else f"{key} {i + 1}"), r) for i, r in enumerate(items)]
+
+
+def story(results: dict[str, Any]) -> list[str]:
+    """The sentences the page opens with: per record, the calibrated story where the run was calibrated,
+    else where its main curve peaks; per settings table, its best settings beside the random control."""
+    out: list[str] = []
+    for key, records in results.items():
+        labelled = _labelled(key, records)
+        headlines = [(label, calibrated_headline(rec, _columns(rec)[1])) for label, rec in labelled]
+        headlines = [(label, h) for label, h in headlines if h]
+        if len(headlines) > 1:
+            out.append(overview(headlines))
+        for label, rec in labelled:
+            xname, xs, columns = _columns(rec)
+            cal = rec.get("calibration")
+            told = calibrated_story(label, rec, xs) if isinstance(cal, dict) and not cal.get("grid") else []
+            if not told and columns:
+                name = next((c for c in LEAD_COLUMNS if c in columns), next(iter(columns)))
+                told = [f"{label}: " + peak_sentence(name, columns[name], xname, xs)]
+            out += told
+            for name, rows in rec.items():
+                if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+                    out += rows_story(label, rows)
+    return out
+
+
+def _page(run_dir: Path, manifest: dict[str, Any], results: dict[str, Any], summary: dict[str, Any]) -> str:
     model = _obj(manifest.get("model"))
     title = f"semhub report: {model.get('name', run_dir.name)}"
-    body = [f"<h1>{esc(title)}</h1>",
-            f"<p>{esc(model.get('family', ''))} &middot; {esc(model.get('n_layers', '?'))} layers &middot; "
-            f"data {esc(_obj(manifest.get('data')).get('path', manifest.get('preset') or ''))} &middot; "
+    data = _obj(manifest.get("data")).get("path", manifest.get("preset") or "")
+    what = manifest.get("analysis") or ", ".join(results)
+    body = [f"<p class='small'>{esc(what)} &middot; {esc(model.get('family', ''))} &middot; "
+            f"{esc(model.get('n_layers', '?'))} layers &middot; data {esc(data)} &middot; "
             f"seed {esc(manifest.get('seed', _obj(manifest.get('options')).get('seeds', '')))}</p>"]
+    sentences = story(results)
+    body.append("<h2>What this run shows</h2>")
+    body.append("<ul class='story'>" + "".join(f"<li>{esc(s)}</li>" for s in sentences) + "</ul>" if sentences
+                else "<p>No per-layer numbers or settings in this run's results.</p>")
+    body.append(_summary_html(summary))
+    figures: list[tuple[str, Any]] = []
+    for key, records in results.items():
+        labelled = _labelled(key, records)
+        figures += curve_figures(labelled)
+        for _, rec in labelled:
+            for name, rows in rec.items():
+                if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+                    drawn = _rows_series(name, rows)
+                    if drawn:
+                        figures.append((f"{drawn[0]} (dotted: the random direction of the same norm)",
+                                        lines_figure(drawn[0], drawn[2], drawn[1], hover_name=drawn[1])))
+    if figures:
+        body.append("<h2>Curves</h2><p class='small'>Hover for exact values; click a legend entry to hide or "
+                    "show a series (double-click: only that one).</p>")
+        for i, (caption, fig) in enumerate(figures[:MAX_FIGURES]):
+            body.append(f"<p class='small'>{esc(caption)}</p>{figure(fig, f'curve{i}')}")
+        if len(figures) > MAX_FIGURES:
+            body.append(f"<p class='small'>{len(figures) - MAX_FIGURES} more series are in the tables below.</p>")
     plots = run_figures(run_dir, manifest)
     if plots:
-        body.append("<h2>Plots</h2>" + "".join(_plot_html(p) for p in plots))
-    for key, records in results.items():
-        body.append(f"<h2>{esc(key)}</h2>")
-        for record in records if isinstance(records, list) else [records]:
-            if isinstance(record, dict):
-                body.append(_record_html(record))
-    body.append(f"<h2>Manifest</h2><pre>{esc(json.dumps(manifest, indent=1, ensure_ascii=False))}</pre>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-            f"<style>{STYLE}</style><script>{SCRIPT}</script></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
+        body.append(f"<details><summary>The run's static figures ({len(plots)})</summary>"
+                    + "".join(_plot_html(p) for p in plots) + "</details>")
+    tables = [_record_table(label, rec) for key, records in results.items() for label, rec in _labelled(key, records)]
+    body.append("<details><summary>Every number, per layer and setting</summary>" + "".join(tables) + "</details>")
+    body.append(f"<details><summary>Manifest (model, data, every option, seed, timings)</summary>"
+                f"<pre>{esc(json.dumps(manifest, indent=1, ensure_ascii=False))}</pre></details>")
+    return page(title, "\n".join(body), head=SCRIPT)
 
 
 def write_report(run_dir: str | Path) -> Path:

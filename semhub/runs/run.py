@@ -72,7 +72,7 @@ class Run:
 
     def write(self, out: str | Path) -> Path:
         """Write the run directory at ``out`` (which must not exist or be empty): results.json, the
-        figures, the other files, manifest.json and report.html appear together or not at all."""
+        figures, the other files, summary.json (the headline table), manifest.json and report.html appear together or not at all."""
         from semhub.runs.report import write_report
 
         out = Path(out)
@@ -81,6 +81,10 @@ class Run:
             (tmp / "results.json").write_text(self.results_text, encoding="utf-8")
             for name, data in {**self.figures, **self.files}.items():
                 (tmp / name).write_bytes(data)
+            if self.summary is not None:  # the headline table, for the report (and anyone reading the folder)
+                table = {"title": self.summary.title, "columns": list(self.summary.columns),
+                         "rows": [list(row) for row in self.summary.rows]}
+                (tmp / "summary.json").write_text(dumps(table), encoding="utf-8")
             (tmp / "manifest.json").write_text(dumps(self.manifest), encoding="utf-8")
             write_report(tmp)  # inside the staged folder: the run appears complete, report included, or not at all
         return out
