@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +116,6 @@ def test_resume_refuses_a_work_folder_of_another_model(tiny, profiled, tmp_path)
 
 
 def test_the_paired_test_finds_a_real_difference_and_not_a_relabelled_one():
-    import numpy as np
 
     from semhub.cards.compare import paired_difference
 

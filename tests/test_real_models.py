@@ -46,7 +46,8 @@ def test_analyze_default_shows_the_hub_shape(cli_run, tmp_path):
     out = tmp_path / "run"
     code, stdout, err = cli_run("analyze", "--views", "en,zh,es", "--out", str(out))
     assert code == 0, err
-    assert {p.name for p in out.iterdir()} == {"manifest.json", "results.json", "similarity.png", "report.html"}
+    assert {p.name for p in out.iterdir()} == {"manifest.json", "results.json", "summary.json", "similarity.png",
+                                               "report.html"}
     records = json.loads((out / "results.json").read_text())["similarity"]
     assert [(r["a"], r["b"]) for r in records] == [("en", "zh"), ("en", "es")]
     for rec in records:

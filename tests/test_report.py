@@ -5,11 +5,8 @@ from __future__ import annotations
 import html
 import json
 import shutil
-import subprocess
 
-import numpy as np
 import pytest
-from PIL import Image
 
 INJECTIONS = ['<script>document.body.setAttribute("data-pwned","script")</script>',
               '"><img src=x onerror="document.body.setAttribute(\'data-pwned\',\'img\')">']
@@ -123,7 +120,6 @@ def test_report_command_and_bad_run_dir(run_dir, tmp_path, cli_run):
 def test_report_embeds_only_the_run_figures_never_through_a_link(run_dir, tmp_path):
     import base64
     import json as _json
-    import shutil
 
     from semhub.runs.report import render
 
@@ -155,7 +151,6 @@ def test_report_embeds_only_the_run_figures_never_through_a_link(run_dir, tmp_pa
     ("results.json", '{"x": ' + "9" * 5000 + "}", "results.json: unreadable (a number Python will not read"),
 ], ids=["manifest-list", "results-list", "not-utf8", "deep", "linked-manifest", "odd-shapes", "huge-int"])
 def test_report_reads_only_sound_run_files(name, content, expect, run_dir, tmp_path, cli_run):
-    import shutil
 
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
