@@ -55,7 +55,8 @@ _EXPORTS: dict[str, str] = {
     "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
     "view_states": "semhub.readout.collect",
     "parse_layer_spec": "semhub.readout.layers", "parse_layers": "semhub.readout.layers",
-    "spoke_for_view": "semhub.plugins.catalog",
+    "spoke_for_view": "semhub.plugins.catalog", "register_plugin": "semhub.plugins.catalog",
+    "unregister_plugin": "semhub.plugins.catalog",
     # analyses' building blocks
     "similarity": "semhub.analyses.similarity", "lens_view": "semhub.analyses.lens_view",
     "LogitLensResult": "semhub.analyses.logit_lens", "mean_ci": "semhub.analyses.stats", "item_statistics": "semhub.analyses.stats",

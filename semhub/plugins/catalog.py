@@ -248,6 +248,31 @@ def clear_cache() -> None:
     OWNERS.clear()
 
 
+def register_plugin(plugin: Any, name: str) -> str:
+    """Register ``plugin`` (a module, class or object with ``@semhub.hookimpl`` functions) in this process,
+    beside the installed plugins: how a notebook or a script tries a plugin before packaging it. Its
+    registrations are checked as an installed plugin's are (a failing hook drops it, `semhub plugins`
+    says why). Returns ``name``; a name already taken is refused."""
+    manager.load_plugins()
+    if not isinstance(name, str) or not name:
+        raise SemhubError("register_plugin: name must be a non-empty string")
+    if manager.pm.get_plugin(name) is not None:
+        raise SemhubError(f"register_plugin: a plugin named {name!r} is already registered "
+                          "(unregister_plugin it first, or pick another name)")
+    manager.pm.register(plugin, name=name)
+    manager.pm.check_pending()
+    clear_cache()
+    return name
+
+
+def unregister_plugin(name: str) -> None:
+    """Remove a plugin ``register_plugin`` added (or any loaded one) and forget the tables built with it."""
+    if manager.pm.get_plugin(name) is None:
+        raise SemhubError(f"unregister_plugin: no plugin named {name!r} is registered")
+    manager.pm.unregister(name=name)
+    clear_cache()
+
+
 def reset() -> None:
     """Forget the loaded plugins and every table (tests, or after changing ``SEMHUB_LOAD_PLUGINS``)."""
     manager.unload()
