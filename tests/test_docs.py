@@ -1,5 +1,6 @@
-"""docs/plugins.md is executed: the walkthrough package is written from its blocks, installed and
-every command of it run; every other Python block runs; every contract attribute is documented."""
+"""The plugin pages (docs/plugins/: tutorial, contracts, hooks) are executed: the walkthrough package is
+written from their blocks, installed and every command of it run; every other Python block runs; every
+contract attribute is documented."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,13 +18,14 @@ import pytest
 import semhub
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "plugins.md"
+PLUGIN_DOCS = [ROOT / "docs" / "plugins" / f"{name}.md" for name in ("tutorial", "contracts", "hooks")]
+CONTRACTS = ROOT / "docs" / "plugins" / "contracts.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 FILE_LINE = re.compile(r"^(?:#|//) (semhub_toolkit/\S+)$")
 
 
 def blocks() -> list[tuple[str, str]]:
-    return BLOCK.findall(DOC.read_text())
+    return [block for page in PLUGIN_DOCS for block in BLOCK.findall(page.read_text())]
 
 
 def walkthrough_files() -> dict[str, str]:
@@ -109,7 +111,7 @@ def test_every_other_python_block_runs_and_registers_something(tmp_path):
         if lang != "python" or FILE_LINE.match(first) or body.startswith("import semhub\n\nrun ="):
             continue
         namespace = {"__file__": str(tmp_path / "plugin.py"), "__name__": "doc_example"}
-        exec(compile(body, f"{DOC}:{first}", "exec"), namespace)
+        exec(compile(body, f"docs/plugins:{first}", "exec"), namespace)
         hooks = {n: f for n, f in namespace.items() if n.startswith("semhub_register_") and callable(f)}
         assert hooks, f"a block without a hook implementation: {first}"
         for name, hook in hooks.items():
@@ -150,21 +152,21 @@ def _documented_attributes(cls) -> list[str]:
      ["ModelSpec", "DataSpec", "StoreSpec", "EngineSpec", "CalibrationSpec", "Inputs"]),
 ])
 def test_every_contract_attribute_is_documented(heading, classes):
-    doc = DOC.read_text()
-    section = re.search(rf"^### {re.escape(heading)}\n(.*?)(?=^##)", doc, re.M | re.S)
-    assert section, f"no section '### {heading}'"
+    doc = CONTRACTS.read_text()
+    section = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", doc, re.M | re.S)
+    assert section, f"no section '## {heading}'"
     for name in classes:
         attrs = _documented_attributes(getattr(semhub, name))
         assert attrs, name
         missing = [a for a in attrs if f"`{a}`" not in section.group(1) and f"`{a}(" not in section.group(1)]
-        assert not missing, f"{name}: {missing} not documented under '### {heading}'"
+        assert not missing, f"{name}: {missing} not documented under '## {heading}'"
 
 
 @pytest.mark.real_model
 def test_the_readme_unembed_example_builds_a_nonzero_vector():
-    """The README's `semhub steer --unembed A B` words have different first tokens on the default model."""
-    readme = (ROOT / "README.md").read_text()
-    (words,) = re.findall(r"semhub steer --unembed (\S+) (\S+)", readme)
+    """The steering guide's `semhub steer --unembed A B` words have different first tokens on the default model."""
+    guide = (ROOT / "docs" / "guides" / "steering-and-patching.md").read_text()
+    (words,) = re.findall(r"semhub steer --unembed (\S+) (\S+)", guide)
     bb = semhub.load("gemma3-270m")
     vec = semhub.from_unembedding(bb, *words)
     assert float(vec.vector.norm()) > 0 and len(set(vec.provenance["tokens"])) == 2

@@ -260,3 +260,25 @@ def test_unembed_on_two_words_with_the_same_first_token_is_refused(tiny_dir):
     bb = semhub.load(str(tiny_dir))
     with pytest.raises(ParameterError, match="^unembed: .*both start with the token"):
         semhub.from_unembedding(bb, "cat", "cat")
+
+
+class _OnlyNorms:
+    @hookimpl
+    def semhub_register_analyses(self, register):
+        register(NormAnalysis())
+
+
+def test_register_plugin_adds_an_analysis_in_process_and_takes_it_back(fresh_plugins, tiny_dir, tmp_path):
+    fresh_plugins.load_plugins()
+    assert "toy-norms" not in catalog.analyses()
+    assert semhub.register_plugin(_OnlyNorms(), name="in-process") == "in-process"
+    try:
+        with pytest.raises(semhub.SemhubError, match="already registered"):
+            semhub.register_plugin(_OnlyNorms(), name="in-process")
+        run = semhub.analyze("toy-norms", model=str(tiny_dir), data=str(_rows(tmp_path)), views=["en", "fr"], factor=2.0)
+        assert run.result.records[0]["series"]["en"]  # it ran like an installed plugin's analysis
+    finally:
+        semhub.unregister_plugin("in-process")
+    assert "toy-norms" not in catalog.analyses()
+    with pytest.raises(semhub.SemhubError, match="no plugin named 'in-process'"):
+        semhub.unregister_plugin("in-process")

@@ -105,17 +105,17 @@ def test_in_process_plugin_registers_model_family(fresh_plugins):
 def test_every_hook_is_documented_with_its_signature_and_an_example():
     import inspect
 
-    doc = (ROOT / "docs" / "plugins.md").read_text()
+    doc = (ROOT / "docs" / "plugins" / "hooks.md").read_text()
     hooks = [name for name in dir(hookspecs) if name.startswith("semhub_")]
     assert hooks
     for name in hooks:
         params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
         section = re.search(rf"^## {name}\(([^)]*)\)\n(.*?)(?=^## |\Z)", doc, re.M | re.S)
-        assert section, f"{name} is not documented in docs/plugins.md"
+        assert section, f"{name} is not documented in docs/plugins/hooks.md"
         assert section.group(1) == params, f"{name}: documented as ({section.group(1)}), defined as ({params})"
         example = re.search(r"```python\n(.*?)```", section.group(2), re.S)
         assert example and f"def {name}(" in example.group(1), f"{name}: no example implementing it"
-        compile(example.group(1), f"docs/plugins.md:{name}", "exec")  # the example is valid Python
+        compile(example.group(1), f"docs/plugins/hooks.md:{name}", "exec")  # the example is valid Python
 
 
 @pytest.fixture(scope="module")

@@ -160,11 +160,12 @@ def test_bad_lenses_are_one_line(tmp_path, cli_run):
 @pytest.mark.real_model
 def test_a_quick_tuned_lens_halves_the_kl_of_gemma_on_unseen_prose(tmp_path):
     """Least squares alone (no KL steps: the sampled-KL training is tested on tiny models) already halves
-    the logit lens's KL in the middle layers on README paragraphs never trained on."""
+    the logit lens's KL in the middle layers on the guides' paragraphs, never trained on."""
     bb = semhub.load()
     trained = semhub.train_lens(backbone=bb, out=tmp_path / "lens", max_tokens=4000, steps=0, judge_tokens=10)
-    held = [p.strip().replace("\n", " ") for p in (semhub.__file__.rsplit("/", 2)[0] + "/README.md",)
-            for p in open(p).read().split("\n\n") if len(p.strip()) > 120 and not p.lstrip().startswith(("```", "|"))][:12]
+    guides = sorted(Path(semhub.__file__).parents[1].joinpath("docs", "guides").glob("*.md"))
+    held = [p.strip().replace("\n", " ") for page in guides for p in page.read_text().split("\n\n")
+            if len(p.strip()) > 120 and not p.lstrip().startswith(("```", "|", "#"))][:12]
     data = tmp_path / "held.txt"
     data.write_text("\n".join(held) + "\n")
     rec = semhub.analyze("lens-quality", backbone=bb, data=data, lens="tuned", lens_path=trained.folder,

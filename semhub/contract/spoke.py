@@ -37,7 +37,7 @@ class Encoded:
 
 @runtime_checkable
 class Spoke(Protocol):
-    """What ``semhub_register_spokes`` expects; see docs/plugins.md."""
+    """What ``semhub_register_spokes`` expects; see docs/plugins/contracts.md."""
 
     name: str
     modality: str
@@ -71,7 +71,7 @@ OPTIONAL: dict[str, Any] = {
     "suggested_model": None,     # a model to name in "needs a model that reads ..." errors
     "default_dataset": None,     # the built-in dataset this modality reads by default
 }
-"""A spoke's optional attributes and their defaults (docs/plugins.md: spokes). ``Spoke`` is a protocol
+"""A spoke's optional attributes and their defaults (docs/plugins/contracts.md: spokes). ``Spoke`` is a protocol
 (any object with the required members), so these are read through ``optional``, never guessed twice."""
 
 

@@ -5,7 +5,7 @@ plugin can contribute several objects, in the style of simonw/llm; ``register`` 
 its fields as keywords. The catalog (``semhub.plugins.catalog``) calls each plugin's implementation on
 its own: one that raises or registers something of the wrong shape is unregistered whole and listed
 once by ``semhub plugins``, naming the hook and the file:line. Each hook is documented in
-``docs/plugins.md`` (a test enforces it).
+``docs/plugins/hooks.md`` (a test enforces it).
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def semhub_register_dictionaries(register: Callable) -> None:
 @hookspec
 def semhub_register_scorers(register: Callable) -> None:
     """Register steering scorers: ``register(scorer)``; ``scorer.score(generation, backbone, *, target_language=None)``
-    returns one float per continuation (see docs/plugins.md)."""
+    returns one float per continuation (see docs/plugins/hooks.md)."""
 
 
 @hookspec

@@ -44,7 +44,7 @@ class Run:
         analysis and its plugin in errors ("analysis 'cka' (plugin semhub_cka)")."""
         if not isinstance(result, Result) and not all(hasattr(result, a) for a in ("key", "to_json")):
             raise PluginError(f"{producer} returned {type(result).__name__}, not a semhub.Result "
-                              "(see docs/plugins.md: results)")
+                              "(see docs/plugins/contracts.md: results)")
         try:
             results_text = dumps({result.key: result.to_json()})
             summary_fn = getattr(result, "summary", None)
