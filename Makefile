@@ -33,13 +33,13 @@ browser:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# The optional extras that import torchvision (open_clip) in their own venv, with a torch that has a
-# matching torchvision (pip takes both from this machine's disk on Python 3.11 x86_64; a CPU build on
-# aarch64). It sees the main venv's packages (transformers, semhub...) through a .pth file that runs
+# The optional extras that import torchvision (open_clip) or torchaudio in their own venv, with a torch
+# that has matching torchvision and torchaudio builds (torchaudio's newest is 2.11, so torch 2.11 here;
+# a CPU build on aarch64). It sees the main venv's packages (transformers, semhub...) through a .pth file that runs
 # site.addsitedir, after its own: its torch wins.
 EXTRAS := .venv-extras
 EXTRAS_PY := $(EXTRAS)/bin/python
-EXTRAS_TORCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),torch==2.9.1 torchvision==0.24.1,torch==2.14.1 torchvision==0.29.1)
+EXTRAS_TORCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),torch==2.9.1 torchvision==0.24.1 torchaudio==2.9.1,torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0)
 
 $(EXTRAS)/.installed: $(VENV)/.installed
 	test -x $(EXTRAS_PY) || $(PYTHON) -m venv $(EXTRAS)
