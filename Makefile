@@ -70,7 +70,9 @@ jlens-peer: $(JLENS)/.installed
 test: setup browser extras jlens-peer
 	$(PY) -m pytest -q --durations=25
 	$(EXTRAS_PY) -m pytest -q -p no:cacheprovider tests/test_open_clip_extra.py \
-	  tests/test_image.py::test_open_clip_model_converts_and_matches_its_own_features
+	  tests/test_image.py::test_open_clip_model_converts_and_matches_its_own_features \
+	  tests/test_beats.py::test_fbank_against_torchaudio_where_it_imports \
+	  tests/test_beats.py::test_resampling_equals_torchaudio_on_band_limited_audio
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not real_model"
