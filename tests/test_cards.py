@@ -130,10 +130,10 @@ def test_calibrated_headline_and_the_lens_range_that_holds():
     from semhub.cards.profile import lens_profile, longest_run, wilson_low
 
     cal = {"score": [0.9, 0.0, 0.2, 0.6, 0.7, 0.0], "p": [0.01, 0.5, 0.03, 0.01, 0.01, 0.4],
-           "max": {"score": 0.65, "p": 0.01, "index": 4}}
+           "max": {"score": 0.65, "p": 0.01, "index": 4, "tau": 0.43}}
     c = Curve("m", [0, 1, 2, 3, 4, 5], [0, .2, .4, .6, .8, 1], [0.9, 0.1, 0.3, 0.7, 0.8, 0.1], calibrated=cal)
     h = c.headline()
-    assert (h.calibrated, h.p, h.significant) == (0.65, 0.01, [2, 4])
+    assert (h.calibrated, h.p, h.significant, h.null_max) == (0.65, 0.01, [2, 4], 0.43)
     assert h.over_embeddings == pytest.approx(0.65 - 0.9)  # below the embeddings: nothing added
     assert longest_run([0, 1, 2, 3, 4], [False, True, False, True, True]) == [3, 4]
     assert wilson_low(0.6, 10) < 0.5 < wilson_low(0.6, 1000)
@@ -197,6 +197,9 @@ def test_pages_escape_data_strings_and_work_in_headless_chromium(tiny, profiled,
     page = card.html()
     assert INJECTION.replace("/", "") not in page and 'src="http' not in page  # escaped; nothing to fetch
     assert page.count('class="plot"') >= 1 + len(card.spokes)
+    assert "shuffled rows reach (95%)" in page and "Which states each metric reads" in page  # null and states named
+    tau = card.spokes[0].curves["retrieval@1"].calibrated["max"]["tau"]
+    assert f"<td>{tau:.3f}</td>" in page.split("shuffled rows reach")[1].split("</table>")[0]
     probe = in_chromium(page, tmp_path / "card")
     first = card.spokes[0]
     assert probe["hover"] and f"layer {next(iter(first.curves.values())).layers[1]}" in probe["hover"]

@@ -42,6 +42,8 @@ class Headline:
             layer's own calibrated score is above 0 (p <= alpha), or None.
         over_embeddings: the calibrated max minus the embedding layer's calibrated score (layer 0): what
             the network adds to a static lookup of its tokens.
+        null_max: what shuffled rows reach: the (1 - alpha) quantile of the null's max over layers (tau,
+            the raw value the calibrated max is measured from), or None.
     """
 
     peak: float | None
@@ -53,6 +55,7 @@ class Headline:
     p: float | None = None
     significant: list[int] | None = None
     over_embeddings: float | None = None
+    null_max: float | None = None
 
 
 @dataclass
@@ -99,7 +102,7 @@ class Curve:
         cal = self.calibrated or {}
         top = cal.get("max") or {}
         if "score" in top:
-            head.calibrated, head.p = top["score"], top["p"]
+            head.calibrated, head.p, head.null_max = top["score"], top["p"], top.get("tau")
             scores = cal.get("score") or []
             i = top.get("index", k)
             if _finite(scores[i] if i < len(scores) else None) and scores[i] > 0:

@@ -14,6 +14,7 @@ from semhub.pages import Series, esc, figure, fmt, lines_figure, page, plotly_js
 
 DEPTHS = np.linspace(0.0, 1.0, 21)
 HEADLINE_METRICS = ("retrieval@1", "Eq. 1", "debiased CKA", "mutual k-NN")
+STATES_NOTE = ("Which states each metric reads: Eq. 1, matched cosine and retrieval@k read the pooled states centred per view (the run's center setting, on by default); linear and debiased CKA centre by definition; mutual k-NN, CKNNA and RSA read the rows scaled to unit length and not centred (cosine neighbours and 1 - cosine dissimilarities, as platonic-rep defines them), whatever center says.")
 
 
 def primary(curves: dict[str, Any]) -> tuple[list[float], list[float], str]:
@@ -73,13 +74,13 @@ def headline_rows(card) -> list[tuple[str, str, Any]]:
 def headline_table(card) -> str:
     rows = ["<table><tr><th>spoke pair</th><th>metric</th><th>calibrated peak</th><th>p</th>"
             "<th>over the embeddings</th><th>significant layers</th><th>raw peak</th><th>95% interval</th>"
-            "<th>layer</th><th>relative depth</th></tr>"]
+            "<th>shuffled rows reach (95%)</th><th>layer</th><th>relative depth</th></tr>"]
     for spoke, metric, h in headline_rows(card):
         ci = f"[{fmt(h.ci95[0])}, {fmt(h.ci95[1])}]" if h.ci95 else "-"
         sig = f"{h.significant[0]}-{h.significant[1]}" if h.significant else "-"
         rows.append(f'<tr><td class="name">{esc(spoke)}</td><td class="name">{esc(metric)}</td>'
                     f"<td>{fmt(h.calibrated)}</td><td>{fmt(h.p, '.3g')}</td><td>{fmt(h.over_embeddings)}</td>"
-                    f"<td>{sig}</td><td>{fmt(h.peak)}</td><td>{ci}</td><td>{esc(h.layer)}</td>"
+                    f"<td>{sig}</td><td>{fmt(h.peak)}</td><td>{ci}</td><td>{fmt(h.null_max)}</td><td>{esc(h.layer)}</td>"
                     f"<td>{fmt(h.depth, '.2f')}</td></tr>")
     return "".join(rows) + "</table>"
 
@@ -89,7 +90,8 @@ def _headline_metric(label: str) -> bool:
 
 
 def card_sections(card, prefix: str = "c") -> str:
-    parts = [f"<h2>Overview</h2>{figure(hub_map([card]), f'{prefix}-hubmap')}{headline_table(card)}"]
+    parts = [f"<h2>Overview</h2>{figure(hub_map([card]), f'{prefix}-hubmap')}{headline_table(card)}"
+             f"<p class='small'>{esc(STATES_NOTE)}</p>"]
     probes = [l for l in card.lenses if "dominant wins" in l.curves]
     trends = [l for l in card.lenses if "dominant wins" not in l.curves]
     if probes:
