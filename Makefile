@@ -83,9 +83,10 @@ bench: setup
 
 # Peers in their own venvs; they share this venv's torch and transformers through a .pth file,
 # so no dependency range can pull another torch (cffi: soundfile, imported by transformers, needs it).
-PEERS := nnsight==0.8.1 transformer-lens==3.9.0
+# TransformerLens 4.3 is the jlens-peer venv (the same install the Jacobian-lens parity test uses).
+PEERS := nnsight==0.8.1
 
-bench-venvs: setup
+bench-venvs: setup jlens-peer
 	for spec in $(PEERS); do \
 	  v=benchmarks/.venvs/$$(echo $${spec%%==*} | tr - _); \
 	  test -x $$v/bin/python || $(PYTHON) -m venv $$v; \

@@ -11,8 +11,8 @@ Contenders (peer_*.py; the task files they read are described in peer_tasks.py):
 - semhub: its CLI end to end (analysis, bootstrap, plot, report, run directory);
 - hf: batched ``output_hidden_states`` / ``generate`` with a forward hook;
 - paper: the same one example at a time (the paper's code style);
-- nnsight, transformer_lens: each in its own venv under benchmarks/.venvs (``make bench-venvs``),
-  skipped when that venv is missing.
+- nnsight 0.8 in its own venv under benchmarks/.venvs, TransformerLens 4.3 (its TransformerBridge) in
+  .venv-jlens (both made by ``make bench-venvs``); a contender whose venv is missing is skipped.
 Numbers each contender computes are compared with hf's (lens: per-layer mean log-probs;
 steer: identical continuations), so a fast but wrong contender shows.
 """
@@ -30,7 +30,9 @@ from bench_similarity_floor import BASELINE
 from side_by_side import bench_env
 
 HERE = Path(__file__).parent
-VENVS = {name: HERE / ".venvs" / name / "bin" / "python" for name in ("nnsight", "transformer_lens")}
+# nnsight in its own benchmark venv; TransformerLens 4.3 in the one the Jacobian-lens test uses (.venv-jlens)
+VENVS = {"nnsight": HERE / ".venvs" / "nnsight" / "bin" / "python",
+         "transformer_lens": HERE.parent / ".venv-jlens" / "bin" / "python"}
 WRAP = r'''
 import json, resource, subprocess, sys, time
 start = time.perf_counter()
@@ -134,7 +136,7 @@ class Tasks:
         cfg = json.loads(Path(spec).read_text())
         return [self.semhub, "steer", "--vector", cfg["vector"], "--layer", str(cfg["layer"]), "--coeff",
                 str(cfg["coeff"]), "--prompts", str(self.work / f"prompts-{n}.txt"), "--max-new-tokens",
-                str(cfg["max_new_tokens"]), "--target-language", "es", "--greedy", "--batch-size", str(bs), "--out", run]
+                str(cfg["max_new_tokens"]), "--scorer", "language", "--target-language", "es", "--greedy", "--no-random-control", "--batch-size", str(bs), "--out", run]
 
 
 def main() -> None:

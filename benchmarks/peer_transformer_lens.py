@@ -1,19 +1,17 @@
-"""The TransformerLens 3 contender (run inside benchmarks/.venvs/transformer_lens): the HF model
-converted to a HookedTransformer, ``run_with_cache`` for states and ``generate`` under
-``model.hooks`` for steering. Tasks as in peer_tasks.py."""
+"""The TransformerLens 4.3 contender (run inside .venv-jlens, `make jlens-peer`): the HF model wrapped by
+its ``TransformerBridge`` (the 4.x way: the transformers module tree with hook points, no weight
+conversion), ``run_with_cache`` for states and ``generate`` under ``model.hooks`` for steering, with the
+legacy hook names the bridge keeps. Tasks as in peer_tasks.py."""
 import torch
-from transformer_lens import HookedTransformer
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformer_lens.model_bridge import TransformerBridge
+from transformers import AutoTokenizer
 
 from peer_tasks import (LensScores, args, continuations, lens_batches, score_layer, similarity_texts, steer_spec,
                         write)
 
 task, model_dir, spec, bs, out = args()
 tok = AutoTokenizer.from_pretrained(model_dir)
-hf = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-model = HookedTransformer.from_pretrained_no_processing("google/gemma-3-270m", hf_model=hf, tokenizer=tok,
-                                                        device="cpu", dtype=torch.float32)
-del hf
+model = TransformerBridge.boot_transformers(model_dir, device="cpu", dtype=torch.float32, tokenizer=tok)
 model.eval()
 L = model.cfg.n_layers
 names = ["blocks.0.hook_resid_pre"] + [f"blocks.{i}.hook_resid_post" for i in range(L)]
@@ -51,8 +49,11 @@ with torch.inference_mode():
             with model.hooks(fwd_hooks=hooks):
                 for s in range(0, len(cfg["prompts"]), bs):
                     enc = tok(cfg["prompts"][s:s + bs], padding=True, padding_side="left", return_tensors="pt")
+                    # without its KV cache: TransformerLens 4.3's bridge repeats one token after the first
+                    # on Gemma 3 when it caches (transformers' own generate does not; docs/benchmarks.md)
                     gen = model.generate(cfg["prompts"][s:s + bs], max_new_tokens=cfg["max_new_tokens"],
-                                         do_sample=False, padding_side="left", return_type="tokens", verbose=False)
+                                         do_sample=False, padding_side="left", return_type="tokens", verbose=False,
+                                         use_past_kv_cache=False)
                     ids += continuations(gen, enc["input_ids"].shape[1], tok)
             gens[str(coeff)] = ids
         write(out, {"generations": gens})
