@@ -71,7 +71,8 @@ def test_every_number_equals_the_separate_run_of_its_recorded_call(tiny, profile
     assert data["schema"] == "semhub-card/2" and data["n_layers"] == 3
     head = data["spokes"][0]["curves"]["retrieval@1"]["headline"]
     assert set(head) == {"peak", "layer", "depth", "ci95", "span", "calibrated", "p", "significant",
-                         "over_embeddings"}
+                         "over_embeddings", "null_max"}
+    assert head["null_max"] == data["spokes"][0]["curves"]["retrieval@1"]["calibrated"]["max"]["tau"]
     code_cal = alone["calibration"]["metrics"]["retrieval_at_1"]
     assert code.curves["retrieval@1"].calibrated == code_cal  # the card's calibration is the run's
     assert code.curves["retrieval@1"].headline().calibrated == code_cal["max"]["score"]

@@ -70,6 +70,12 @@ class SemhubGroup(rich_click.RichGroup):
 
     command_class = SemhubCommand
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """click's own main, not rich-click's: rich-click raises ``Abort() from None`` on an interrupt,
+        which drops the cause ``semhub.cli.main`` reads to tell SIGTERM (exit 143) from Ctrl-C (130);
+        semhub prints its own one-line errors, so rich-click's error panels are not used anyway."""
+        return click.Command.main(self, *args, **kwargs)
+
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         names = self.list_commands(ctx)
         known = {n for listed in COMMAND_SECTIONS.values() for n in listed}
