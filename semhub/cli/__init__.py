@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import click
-
 import rich_click
 
 from semhub.cli.help import HELP_CONFIG, SemhubGroup

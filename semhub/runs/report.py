@@ -102,9 +102,14 @@ def significant_span(p: list[Any], index: int, alpha: float) -> tuple[int, int] 
 
 def lead_metric(cal: dict[str, Any]) -> str | None:
     """The calibrated metric a record's story leads with: retrieval@1 where there is one (what the
-    terminal summary leads with), else the first."""
-    metrics = cal.get("metrics") or {}
-    return "retrieval_at_1" if "retrieval_at_1" in metrics else next(iter(metrics), None)
+    terminal summary leads with), else mutual k-NN (the index that survives calibration across models,
+    where CKA's trend does not), else the first."""
+    metrics = list(cal.get("metrics") or {})
+    for wanted in ("retrieval_at_1", "retrieval@1", "mutual k-NN"):
+        found = [m for m in metrics if m.startswith(wanted)]
+        if found:
+            return found[0]
+    return next(iter(metrics), None)
 
 
 def calibrated_headline(record: dict[str, Any], xs: list[Any]) -> dict[str, Any]:
@@ -124,10 +129,11 @@ def calibrated_headline(record: dict[str, Any], xs: list[Any]) -> dict[str, Any]
         return {}
     at = top.get("index") if isinstance(top.get("index"), int) and 0 <= top["index"] < len(xs) else None
     span = significant_span(curve.get("p") or [], -1 if at is None else at, float(cal.get("alpha", 0.05)))
+    emb, lex = baseline(record, "embeddings", metric), baseline(record, "lexical", metric)
+    gain = headline(record, metric).get("hub_gain") if emb is not None or lex is not None else None  # no surface: no gain
     return {"metric": metric, "raw": top.get("observed"), "score": top["score"], "p": top.get("p"),
             "layer": None if at is None else xs[at], "span": None if span is None else (xs[span[0]], xs[span[1]]),
-            "alpha": cal.get("alpha", 0.05), "embeddings": baseline(record, "embeddings", metric),
-            "lexical": baseline(record, "lexical", metric), "gain": headline(record, metric).get("hub_gain"),
+            "alpha": cal.get("alpha", 0.05), "embeddings": emb, "lexical": lex, "gain": gain,
             "shuffles": f"{cal.get('permutations')} shuffles" + (f" within {cal['perm_groups']}"
                                                                  if cal.get("perm_groups") else "")}
 
@@ -166,7 +172,7 @@ def overview(headlines: list[tuple[str, dict[str, Any]]]) -> str:
     text = (f"Across {len(headlines)} pairs, the calibrated {headlines[0][1]['metric']} peak is significant for "
             f"{len(sig)}")
     if layers:
-        text += f", at layers {_short(min(layers))}-{_short(max(layers))}"
+        text += f"; the peaks lie at layers {_short(min(layers))}-{_short(max(layers))}"
     gains = [(h["gain"], label) for label, h in headlines if h["gain"] is not None]
     if gains:
         lo, hi = min(gains), max(gains)
