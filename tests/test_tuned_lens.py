@@ -165,7 +165,7 @@ def test_a_quick_tuned_lens_halves_the_kl_of_gemma_on_unseen_prose(tmp_path):
     trained = semhub.train_lens(backbone=bb, out=tmp_path / "lens", max_tokens=4000, steps=0, judge_tokens=10)
     guides = sorted(Path(semhub.__file__).parents[1].joinpath("docs", "guides").glob("*.md"))
     held = [p.strip().replace("\n", " ") for page in guides for p in page.read_text().split("\n\n")
-            if len(p.strip()) > 120 and not p.lstrip().startswith(("```", "|", "#"))][:12]
+            if 120 < len(p.strip()) <= 800 and not p.lstrip().startswith(("```", "|", "#"))][:12]
     data = tmp_path / "held.txt"
     data.write_text("\n".join(held) + "\n")
     rec = semhub.analyze("lens-quality", backbone=bb, data=data, lens="tuned", lens_path=trained.folder,
