@@ -35,17 +35,16 @@ SCRIPT = """<script>window.addEventListener("load", function () {
 });</script>"""
 
 
-def _number(value: Any) -> str:
+def _number(value: Any, spec: str = ".4g") -> str:
+    """A number for a table cell (four significant digits); anything else escaped."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return esc(value)
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return format(value, spec) if isinstance(value, float) else str(value)
 
 
 def _short(value: Any) -> str:
     """A number for a sentence: three significant digits."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return esc(value)
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    return _number(value, ".3g")
 
 
 def _columns(record: dict[str, Any]) -> tuple[str, list[Any], dict[str, list[Any]]]:
@@ -230,12 +229,11 @@ def _rows_series(name: str, rows: list[dict[str, Any]]) -> tuple[str, str, list[
         return None
     x, groups = numeric[-1], numeric[:-1]
     series = []
+    by_group: dict[tuple, list[dict[str, Any]]] = {}
+    for r in sorted(flat, key=lambda r: r[x]):
+        by_group.setdefault(tuple(r[g] for g in groups), []).append(r)
     for j, score in enumerate(scores):
-        by_group: dict[tuple, list[dict[str, Any]]] = {}
-        for r in flat:
-            by_group.setdefault(tuple(r[g] for g in groups), []).append(r)
         for group, members in by_group.items():
-            members = sorted(members, key=lambda r: r[x])
             tag = ", ".join(f"{g} {_number(v)}" for g, v in zip(groups, group))
             series.append(Series(f"{score}" + (f" ({tag})" if tag else ""), [r[x] for r in members],
                                  [r.get(score) for r in members], hover_x=[r[x] for r in members],
