@@ -75,9 +75,12 @@ def cached_build(target: Path, build: Callable[[Path], None], stamp: str) -> Pat
     """``target`` built once by ``build(folder)``: into a staging sibling (``files.atomic_folder``), marked
     complete, then renamed, so a killed conversion never leaves a folder that looks finished. Later calls
     return at once."""
-    if (target / "semhub-complete").exists():
+    def complete(folder: Path) -> bool:
+        return (folder / "semhub-complete").exists()
+
+    if complete(target):
         return target
-    with atomic_folder(target, replace=True) as tmp:
+    with atomic_folder(target, replace=True, keep=complete) as tmp:
         build(tmp)
         (tmp / "semhub-complete").write_text(stamp + "\n")
     return target

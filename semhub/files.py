@@ -15,7 +15,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from semhub.errors import DataError, first_line
 
@@ -159,12 +159,15 @@ def clean_stale_staging(parent: Path) -> list[Path]:
 
 
 @contextmanager
-def atomic_folder(out: Path, *, replace: bool = False) -> Iterator[Path]:
+def atomic_folder(out: Path, *, replace: bool = False,
+                  keep: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """Yield a temporary sibling folder of ``out``; on success it becomes ``out``, on failure it vanishes.
 
     The one folder writer (run directories, converted models in the cache, tuned lenses): staging
     folders left by killed processes are removed first. ``replace=True`` swaps out an existing ``out``
-    (a cache entry rebuilt); otherwise ``out`` must be absent or an empty folder.
+    (a cache entry rebuilt); otherwise ``out`` must be absent or an empty folder. ``keep(out)`` true at
+    the end leaves ``out`` as it is and drops ours: another process finished the same cache entry while
+    we built it, and a reader may already be using its files.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +175,8 @@ def atomic_folder(out: Path, *, replace: bool = False) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
     try:
         yield tmp
+        if keep is not None and keep(out):
+            return
         if replace:
             shutil.rmtree(out, ignore_errors=True)
         elif out.exists():

@@ -137,6 +137,15 @@ def fresh_plugins(monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def gemma():
+    """The default model (Gemma 3 270M), loaded once for the whole run: the real-model tests that take a
+    loaded backbone share it (each load costs 5-9 s)."""
+    import semhub
+
+    return semhub.load()
+
+
+@pytest.fixture(scope="session")
 def sentences():
     return [
         "the cat sat on the mat",

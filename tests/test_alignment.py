@@ -74,8 +74,8 @@ def test_cli_options_python_keywords_and_the_store_agree(tiny_dir, rows, tmp_pat
 
 
 @pytest.mark.real_model
-def test_en_zh_peak_inside_the_network_and_shuffled_rows_sit_on_the_null(tmp_path):
-    bb = semhub.load("gemma3-270m")
+def test_en_zh_peak_inside_the_network_and_shuffled_rows_sit_on_the_null(tmp_path, gemma):
+    bb = gemma
     run = semhub.analyze("alignment", backbone=bb, data="multilingual", views=["en", "zh"], permutations=20,
                          pool_sizes=[16])
     curves = run.result.records[0]

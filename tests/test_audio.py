@@ -350,6 +350,36 @@ def test_audio_analyze_end_to_end_on_saved_tiny_models(tmp_path, cli_run, tiny_w
         assert result["similarity"]
 
 
+def test_length_matched_shuffles_of_audio_bin_the_clips_by_duration(tmp_path, cli_run, tiny_whisper_dir):
+    """--controls on audio views: the length bins are the clips' durations (the spoke's length_hint), so the
+    control's shuffles keep short clips with short ones, as token counts do for text."""
+    from semhub.analyses.surface import length_bins, row_lengths
+
+    seconds = [1.1 - 0.1 * i for i in range(10)]  # falling: batching by duration reverses the rows
+    rows = []
+    for i, sec in enumerate(seconds):
+        for lang, freq in (("en", 300 + 40 * i), ("es", 320 + 40 * i)):
+            sf.write(tmp_path / f"{lang}{i}.wav", tone(sec, freq), RATE)
+        rows.append({"audio_en": f"en{i}.wav", "audio_es": f"es{i}.wav"})
+    data = tmp_path / "clips.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from semhub.readout.collect import view_batches
+
+    backbone = semhub.load(str(tiny_whisper_dir), stack="encoder")
+    ctx = semhub.make_context(backbone, data, ["audio_en", "audio_es"], permutations=20, controls=True)
+    assert row_lengths(ctx) == [round(sec * 100) for sec in seconds]  # paths relative to the data file
+    bins = length_bins(ctx)
+    assert bins == sorted(bins, reverse=True) and len(set(bins)) == 5  # five quantile bins of two clips
+    assert [rows for rows, _ in view_batches(backbone, ctx.dataset, "audio_en", 4)][0] == [9, 8, 7, 6]
+    code, _, err = cli_run("analyze", "--modality", "audio", "--model", str(tiny_whisper_dir), "--stack", "encoder",
+                           "--data", str(data), "--views", "audio_en,audio_es", "--controls", "--permutations", "20",
+                           "--bootstrap", "0", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    (rec,) = json.loads((tmp_path / "run" / "results.json").read_text())["similarity"]
+    control = rec["controls"]["length-matched shuffles"]
+    assert control["perm_groups"] == "length bins" and control["permutations"] == 20
+
+
 # ---- the published SALMONN checkpoint layout ------------------------------------------------
 
 def salmonn_layout(model, rank: int = 2) -> dict[str, torch.Tensor]:

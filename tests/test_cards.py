@@ -116,6 +116,19 @@ def test_resume_refuses_a_work_folder_of_another_model(tiny, profiled, tmp_path)
         semhub.profile(str(tiny), quick=False, work=copy, resume=True, progress=Notes())
 
 
+def test_a_card_of_chosen_spokes_keeps_its_lens_and_equals_the_full_cards_rows(tiny, profiled, tmp_path):
+    card, work, _ = profiled
+    some = semhub.profile(str(tiny), quick=True, steering=False, spokes=["code"], work=tmp_path / "w",
+                          progress=Notes())
+    assert [s.modality for s in some.spokes] == ["code"] and some.lenses  # the lens parts still run
+    assert "text-similarity" not in some.calls and "language-steering" not in some.calls
+    full = next(s for s in card.spokes if s.modality == "code")
+    assert some.spokes[0].curves["retrieval@1"].values == full.curves["retrieval@1"].values
+    with pytest.raises(semhub.ParameterError, match="another spokes"):  # resume never mixes two plans
+        semhub.profile(str(tiny), quick=True, steering=False, spokes=["text"], work=tmp_path / "w", resume=True,
+                       progress=Notes())
+
+
 def test_the_paired_test_finds_a_real_difference_and_not_a_relabelled_one():
 
     from semhub.cards.compare import paired_difference
@@ -225,14 +238,15 @@ def test_card_in_a_notebook_and_as_a_table(profiled):
 @pytest.mark.real_model
 def test_quick_card_of_the_default_model(tmp_path, cli_run):
     out = tmp_path / "card"
-    code, stdout, err = cli_run("profile", "--quick", "--out", str(out))
+    # steering is left out here: the card's steering part is tested on a tiny model (test_every_number_...)
+    # and the language preset's behaviour on this model by test_language_steering_bar (40 prompts)
+    code, stdout, err = cli_run("profile", "--quick", "--no-steering", "--out", str(out))
     assert code == 0, err
     card = Card.read(out)
-    assert card.model["name"] == "gemma3-270m" and card.quick
+    assert card.model["name"] == "gemma3-270m" and card.quick and card.steering is None
     assert {s.modality for s in card.spokes} == {"text", "code", "arithmetic", "semantics"}
     text = next(s for s in card.spokes if s.name == "text: en vs zh")
     head = text.curves["retrieval@1"].headline()
     assert 0 < head.layer < card.n_layers and head.peak > 0.5  # the hub: an inner layer retrieves
     assert any(l.wins_range for l in card.lenses if "dominant wins" in l.curves)
-    assert card.steering.best["flip_rate"] > card.steering.best["baseline_flip_rate"]
-    assert {p.name for p in (out / "runs").iterdir()} == set(card.calls)
+    assert {p.name for p in (out / "runs").iterdir()} == set(card.calls) and "language-steering" not in card.calls

@@ -163,10 +163,10 @@ def test_every_contract_attribute_is_documented(heading, classes):
 
 
 @pytest.mark.real_model
-def test_the_readme_unembed_example_builds_a_nonzero_vector():
+def test_the_readme_unembed_example_builds_a_nonzero_vector(gemma):
     """The steering guide's `semhub steer --unembed A B` words have different first tokens on the default model."""
     guide = (ROOT / "docs" / "guides" / "steering-and-patching.md").read_text()
     (words,) = re.findall(r"semhub steer --unembed (\S+) (\S+)", guide)
-    bb = semhub.load("gemma3-270m")
+    bb = gemma
     vec = semhub.from_unembedding(bb, *words)
     assert float(vec.vector.norm()) > 0 and len(set(vec.provenance["tokens"])) == 2

@@ -136,6 +136,25 @@ def test_staging_folders_of_killed_runs_are_cleaned_and_live_ones_kept(tmp_path,
     assert err == [f"semhub: removed 1 staging folder(s) left by killed runs in {tmp_path}"]
 
 
+def test_a_cache_entry_finished_by_another_process_meanwhile_is_kept(tmp_path):
+    """Two processes converting the same model at once: the one that finishes second keeps the first's
+    folder (a reader may be using its files) and drops its own copy."""
+    from semhub.cache import cached_build
+
+    target = tmp_path / "entry"
+
+    def other_process_first(folder) -> None:
+        (folder / "weights.bin").write_text("ours")
+        target.mkdir()  # meanwhile the other process renamed its finished folder into place
+        (target / "weights.bin").write_text("theirs")
+        (target / "semhub-complete").write_text("stamp\n")
+
+    assert cached_build(target, other_process_first, "stamp") == target
+    assert (target / "weights.bin").read_text() == "theirs"
+    assert [p.name for p in target.parent.iterdir()] == ["entry"]  # our staging folder is gone
+    assert cached_build(target, lambda folder: pytest.fail("built twice"), "stamp") == target
+
+
 def _interrupted_run(tmp_path, signum: int, delays: list[float]) -> tuple[int, str]:
     """``semhub analyze`` started as the executable, sent ``signum`` after each delay in turn; (exit status,
     stderr). The child gets the default disposition, as a terminal would give it."""

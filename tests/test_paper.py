@@ -249,14 +249,9 @@ def test_jieba_words_are_the_sites_not_characters_inside_words():
 # ---- the default model ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def gemma():
-    return semhub.load()
-
-
 @pytest.mark.real_model
 def test_paper_eq1_on_the_default_model(gemma):
-    ds = semhub.dataset("multilingual", limit=60)
+    ds = semhub.dataset("multilingual", limit=30)  # an equality test: 30 sentences test it as strictly as 60
     run = semhub.analyze("similarity", backbone=gemma, data=ds, views=["en", "zh"], paper=True, n_boot=0)
     rec = run.results["similarity"][0]
     want = paper_eq1(gemma, [paper_augment(t, "en") for t in ds.columns["en"]],
@@ -270,7 +265,7 @@ def test_paper_eq1_on_the_default_model(gemma):
 def test_paper_dictionary_lens_on_the_default_model(gemma):
     from semhub.data.segmentation import segment
 
-    ds = semhub.dataset("multilingual", limit=60)
+    ds = semhub.dataset("multilingual", limit=30)
     run = semhub.analyze("logit-lens", backbone=gemma, data=ds, views=["en", "zh"], paper=True, n_boot=0)
     rec = run.results["logit_lens"][0]
     dictionary = next(d for d in semhub.data.dictionary.dictionaries() if set(d.languages) == {"en", "zh"})

@@ -53,11 +53,6 @@ def test_standardise_and_the_anchor_plane():
         assert comps[k][np.abs(comps[k]).argmax()] > 0
 
 
-@pytest.fixture(scope="module")
-def gemma():
-    return semhub.load()
-
-
 def raw_lens(bb, text: str) -> tuple[dict, torch.Tensor]:
     enc = bb.tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
     with torch.no_grad():

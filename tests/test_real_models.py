@@ -18,11 +18,6 @@ from semhub.default_plugins.text import TextSpoke
 pytestmark = pytest.mark.real_model
 
 
-@pytest.fixture(scope="session")
-def gemma():
-    return semhub.load()
-
-
 def test_default_model_is_gemma3_from_the_pinned_package(gemma):
     assert gemma.family.name == "gemma3_text" and gemma.n_layers == 18 and gemma.d_model == 640
     assert gemma.fingerprint["gguf_sha256"] == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
@@ -168,6 +163,8 @@ def test_language_steering_bar(cli_run, tmp_path, gemma):
     by_coeff = {s["coeff"]: s for s in res["settings"]}
     assert by_coeff[0.0]["n"] == 40 and by_coeff[0.0]["scores"]["language"] <= 0.10
     assert by_coeff[1.0]["scores"]["language"] >= 0.60
+    # a random direction of the same norm at the same layer and coefficient: near the unsteered rate
+    assert by_coeff[1.0]["random_direction"]["language"] <= by_coeff[0.0]["scores"]["language"] + 0.10
     assert res["vector"]["method"] == "contrast" and res["vector"]["model"] == "gemma3-270m"
     assert {p.name for p in out.iterdir()} >= {"results.json", "continuations.json", "vector.safetensors", "steering.png"}
     # coefficient 0 reproduces the unsteered output exactly

@@ -81,17 +81,37 @@ def lexical_pairs(ctx: Any) -> dict[str, tuple[list[list[int]], list[list[int]]]
 LENGTH_BINS = 5
 
 
+def row_lengths(ctx: Any) -> list[int] | None:
+    """Each row's length in the first view: its token count where the view is text and the model has a
+    tokenizer, else the spoke's own ``length_hint`` (an audio clip's duration in centiseconds). None
+    when neither says anything (every hint 0)."""
+    from semhub.contract.spoke import optional
+    from semhub.plugins import catalog
+
+    view = ctx.views[0]
+    spoke = catalog.spoke_for_view(view)
+    tokenizer = getattr(ctx.backbone, "tokenizer", None)
+    texts = text_column(ctx.dataset, view) if optional(spoke, "input_kind") == "text" else None
+    if texts is not None and tokenizer is not None:
+        return [len(ids) for ids in token_ids(texts, tokenizer)]
+    if spoke is None or texts is not None:
+        return None
+    from semhub.readout.collect import view_lengths
+
+    hints = view_lengths(spoke, ctx.dataset.columns[view], ctx.dataset.base_dir)
+    return hints if any(hints) else None
+
+
 def length_bins(ctx: Any, bins: int = LENGTH_BINS) -> list[str] | None:
-    """Each row's length bin (quantiles of the first view's token count): shuffles within them keep
-    short items with short ones, a control for what length alone explains. None without a tokenizer or
-    text in the first view."""
+    """Each row's length bin (quantiles of ``row_lengths``: tokens of text, seconds of audio): shuffles
+    within them keep short items with short ones, a control for what length alone explains. None where
+    the first view has no length."""
     import numpy as np
 
-    tokenizer = getattr(ctx.backbone, "tokenizer", None)
-    texts = text_column(ctx.dataset, ctx.views[0]) if tokenizer is not None else None
-    if texts is None:
+    lengths = row_lengths(ctx)
+    if lengths is None:
         return None
-    lengths = np.array([len(ids) for ids in token_ids(texts, tokenizer)])
+    lengths = np.asarray(lengths)
     edges = np.unique(np.quantile(lengths, np.linspace(0, 1, bins + 1)[1:-1]))
     return [f"length bin {int(b)}" for b in np.searchsorted(edges, lengths, side="right")]
 

@@ -205,8 +205,27 @@ def check_data(data: dict[str, str]) -> None:
         dataset(name, None, None, modality)
 
 
-def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any]) -> list[tuple[str, str | None, list[str]]]:
-    """(modality, data, views) for every spoke the model reads, its views as ``semhub analyze`` picks them."""
+def check_spokes(spokes: list[str] | None, data: dict[str, str]) -> None:
+    """Each chosen spoke is a loaded one, and no dataset is given for a spoke left out."""
+    from semhub.plugins import catalog
+
+    if spokes is None:
+        return
+    known = {s.modality for s in catalog.spokes().values()}
+    unknown = [m for m in spokes if m not in known]
+    if not spokes:
+        raise ParameterError("spokes", "names no spoke (give e.g. text,code)")
+    if unknown:
+        raise ParameterError("spokes", f"{', '.join(unknown)}: no such spoke (loaded: {', '.join(sorted(known))})")
+    left_out = sorted(set(data) - set(spokes))
+    if left_out:
+        raise ParameterError("data", f"data given for {', '.join(left_out)}, which --spokes leaves out")
+
+
+def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any],
+                spokes: list[str] | None = None) -> list[tuple[str, str | None, list[str]]]:
+    """(modality, data, views) for every spoke the model reads (of ``spokes``, when given), its views as
+    ``semhub analyze`` picks them."""
     from semhub.contract.spoke import optional
     from semhub.plugins import catalog
     from semhub.specs.inputs import dataset, default_views
@@ -215,6 +234,8 @@ def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any]) -> list[t
     for spoke in catalog.spokes().values():
         kind = optional(spoke, "input_kind")
         if spoke.modality in seen or kind not in backbone.family.modalities:
+            continue
+        if spokes is not None and spoke.modality not in spokes:
             continue
         seen.add(spoke.modality)
         name = data.get(spoke.modality)
@@ -229,15 +250,19 @@ def plan_spokes(backbone, data: dict[str, str], sizes: dict[str, Any]) -> list[t
     unknown = sorted(set(data) - seen)
     if unknown:
         raise ParameterError("data", f"no spoke the model reads has modality {', '.join(unknown)}")
+    if spokes is not None and not plan:
+        raise ParameterError("spokes", f"the model reads none of {', '.join(spokes)} (it reads "
+                                       f"{', '.join(sorted(backbone.family.modalities))})")
     return plan
 
 
 def profile(model: ModelSpec | str | None = None, *, backbone: Any = None, data: dict[str, str] | None = None,
             quick: bool = False, work: str | Path | None = None, resume: bool = False, steering: bool = True,
-            progress: Progress | None = None, **keywords: Any) -> Card:
+            spokes: list[str] | None = None, progress: Progress | None = None, **keywords: Any) -> Card:
     """The hub card of ``model`` (default: the text spoke's default model); see the module docstring.
 
-    ``data`` maps a modality to a dataset (``{"code": "mine.jsonl"}``); ``quick`` is a smaller card
+    ``spokes`` limits the spoke rows to these modalities (``["text", "code"]``; the lens and steering parts
+    still run); ``data`` maps a modality to a dataset (``{"code": "mine.jsonl"}``); ``quick`` is a smaller card
     (40 rows, three views per spoke, eight steering prompts); ``work`` keeps every part's run
     directory and store (a temporary folder by default); ``resume`` reuses what ``work`` holds.
     ``model`` is a ``ModelSpec``, or a name with its fields as keywords (``device``, ``dtype``, ``revision``...).
@@ -258,6 +283,7 @@ def profile(model: ModelSpec | str | None = None, *, backbone: Any = None, data:
         check_folder(work, "work")
         if resume and not Path(work).exists():
             raise ParameterError("resume", f"{work} holds no earlier profile to continue")
+    check_spokes(spokes, dict(data or {}))
     check_data(data or {})
     model_spec.check()
     if backbone is None:
@@ -265,9 +291,10 @@ def profile(model: ModelSpec | str | None = None, *, backbone: Any = None, data:
     work = Path(work) if work is not None else Path(tempfile.mkdtemp(prefix="semhub-profile-"))
     work.mkdir(parents=True, exist_ok=True)
     parts = Parts(work, resume, progress)
-    parts.claim({"model": backbone.describe(), "quick": quick, "steering": steering, "data": dict(data or {})})
+    chosen = {"spokes": list(spokes)} if spokes is not None else {}
+    parts.claim({"model": backbone.describe(), "quick": quick, "steering": steering, "data": dict(data or {}), **chosen})
     n_layers = backbone.n_layers
-    plan = plan_spokes(backbone, dict(data or {}), sizes)
+    plan = plan_spokes(backbone, dict(data or {}), sizes, spokes)
     card = Card(backbone.describe(), n_layers, quick=quick)
     reads_text = "text" in backbone.family.modalities and "unembedding" in backbone.family.paths(backbone.stack)
     parts.total = 2 * len(plan) + (2 + int(steering) if reads_text else 0)

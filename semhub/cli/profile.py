@@ -18,13 +18,15 @@ from semhub.specs.model import ModelSpec
               help="A spoke's data instead of its built-in set (repeatable), e.g. code=mine.jsonl.")
 @click.option("--quick", is_flag=True, help="A smaller card in about a minute (40 rows, 3 views, 8 prompts).")
 @click.option("--no-steering", is_flag=True, help="Leave out the causal test (the language steering preset).")
+@click.option("--spokes", default=None, metavar="MODALITY,...",
+              help="Only these spokes' rows, e.g. text,code (default: every spoke the model reads).")
 @click.option("--work", type=click.Path(path_type=Path), default=None,
               help="Keep each part's run and store here (default: <out>.work, removed when the card is written).")
 @click.option("--resume", is_flag=True, help="Continue a killed profile from its --work folder: only what is missing.")
 @click.option("--figure-format", default="", help="Also write static figures: a comma list of png, pdf, svg.")
 @model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code", "stack")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default runs/<time>-<model>-profile).")
-def profile(data_pairs, quick, no_steering, work, resume, figure_format, out, **load) -> None:
+def profile(data_pairs, quick, no_steering, spokes, work, resume, figure_format, out, **load) -> None:
     """A model's hub card: every spoke it reads, the state metrics, the lens and the steering test."""
     import shutil
 
@@ -49,8 +51,9 @@ def profile(data_pairs, quick, no_steering, work, resume, figure_format, out, **
     check_out_dir(out)
     work = check_folder(work or out.with_name(out.name + ".work"), "work")
     with RichProgress("profile") as progress:
-        card = run_profile(model, data=data, quick=quick, steering=not no_steering, work=work, resume=resume,
-                           progress=progress)
+        chosen = None if spokes is None else [m.strip() for m in spokes.split(",") if m.strip()]
+        card = run_profile(model, data=data, quick=quick, steering=not no_steering, spokes=chosen, work=work,
+                           resume=resume, progress=progress)
         card.write(out, formats, parts=work)
     shutil.rmtree(work, ignore_errors=True)
     click.echo(f"card written to {out} ({out / 'card.html'}); {card.timings['total_s']:.0f} s")

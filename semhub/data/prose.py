@@ -4,6 +4,7 @@ tuned lens trains on (``semhub train-lens``), so training needs no download."""
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import random
 import sysconfig
@@ -15,7 +16,15 @@ SKIP = {"test", "tests", "idlelib", "site-packages", "dist-packages", "lib2to3",
 def docstring_paragraphs(limit: int | None = None, seed: int = 0, root: str | Path | None = None) -> list[str]:
     """Paragraphs (80-600 characters, doctest lines left out) of the docstrings under ``root``
     (default: the standard library), shuffled with ``seed``, at most ``limit``."""
-    root = Path(root or sysconfig.get_paths()["stdlib"])
+    paragraphs = list(_paragraphs(str(Path(root or sysconfig.get_paths()["stdlib"]).resolve())))
+    random.Random(seed).shuffle(paragraphs)
+    return paragraphs if limit is None else paragraphs[:limit]
+
+
+@functools.lru_cache(maxsize=4)
+def _paragraphs(root: str) -> tuple[str, ...]:
+    """Every paragraph under ``root`` in walk order: parsing the standard library takes ~10 s, so a
+    process that trains several lenses parses it once."""
     paragraphs: list[str] = []
     for dirpath, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP)
@@ -32,5 +41,4 @@ def docstring_paragraphs(limit: int | None = None, seed: int = 0, root: str | Pa
                         text = " ".join(part.split())
                         if 80 <= len(text) <= 600 and not text.startswith((">>>", "..", "$")):
                             paragraphs.append(text)
-    random.Random(seed).shuffle(paragraphs)
-    return paragraphs if limit is None else paragraphs[:limit]
+    return tuple(paragraphs)

@@ -14,6 +14,7 @@ import torch
 from semhub.contract.spoke import Encoded
 from semhub.backbone.convention import run_layers
 from semhub.lens.logit import Lens
+from semhub.errors import SemhubError
 
 
 def content_states(backbone, batches: Iterable[Encoded], layers: Sequence[int], *, max_tokens: int | None = None,
@@ -69,9 +70,8 @@ def kl_and_agreement(lens: Lens, states: torch.Tensor, layer: int, final: Lens, 
     ``final_states`` at the last layer (the model's own output distribution)."""
     kls, agree = [], []
     for s in range(0, states.shape[0], rows):
-        q_h = lens.prepare(states[s:s + rows], layer)
         p_h = final.prepare(final_states[s:s + rows], final.n_layers)
-        kl, same = _stream(lens, q_h, final, p_h)
+        ((kl, same),) = _stream(final, p_h, [(lens, lens.prepare(states[s:s + rows], layer))])
         kls.append(kl.cpu())
         agree.append(same.cpu())
     if not kls:
@@ -80,48 +80,72 @@ def kl_and_agreement(lens: Lens, states: torch.Tensor, layer: int, final: Lens, 
 
 
 def judge_lenses(lenses: dict, states: dict[int, torch.Tensor], layers: Sequence[int], final: Lens,
-                 on_lens=None) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+                 on_lens=None, rows: int = 256) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """({lens name: mean KL per layer}, {lens name: top-1 agreement per layer}) on ``states``
-    ({layer: (N, D)}, the last layer included), each lens against ``final`` at the last layer."""
+    ({layer: (N, D)}, the last layer included), each lens against ``final`` at the last layer.
+
+    Every lens and layer is judged in one pass over the vocabulary per block of ``rows`` positions: the
+    final distribution's logits are computed once per chunk, not once per lens and layer (half the
+    work, and the unembedding is read once: with few positions the pass is memory-bound)."""
     last = max(states)
+    n = states[last].shape[0]
+    pairs = [(name, layer) for name in lenses for layer in layers]
+    kl_sum = {pair: 0.0 for pair in pairs}
+    agree_sum = {pair: 0.0 for pair in pairs}
+    for s in range(0, n, rows):
+        p_h = final.prepare(states[last][s:s + rows], final.n_layers)
+        judged = _stream(final, p_h, [(lenses[name], lenses[name].prepare(states[layer][s:s + rows], layer))
+                                      for name, layer in pairs])
+        for pair, (kl, same) in zip(pairs, judged):
+            kl_sum[pair] += float(kl.sum())
+            agree_sum[pair] += float(same.sum())
     kl: dict[str, list[float]] = {}
     top1: dict[str, list[float]] = {}
-    for name, lens in lenses.items():
-        kl[name], top1[name] = [], []
-        for layer in layers:
-            k, a = kl_and_agreement(lens, states[layer], layer, final, states[last])
-            kl[name].append(float(k.mean()))
-            top1[name].append(float(a.mean()))
+    for name in lenses:
+        kl[name] = [kl_sum[(name, layer)] / n if n else float("nan") for layer in layers]
+        top1[name] = [agree_sum[(name, layer)] / n if n else float("nan") for layer in layers]
         if on_lens is not None:
             on_lens(1)
     return kl, top1
 
 
-def _stream(lens: Lens, q_h: torch.Tensor, final: Lens, p_h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    P = q_h.shape[0]
-    neg = torch.full((P,), -torch.inf, device=q_h.device)
-    m_p, m_q = neg.clone(), neg.clone()
-    s_p, s_q, a_p = (torch.zeros(P, device=q_h.device) for _ in range(3))
-    best_p, best_q = neg.clone(), neg.clone()
-    arg_p = torch.zeros(P, dtype=torch.long, device=q_h.device)
-    arg_q = torch.zeros_like(arg_p)
+def _stream(final: Lens, p_h: torch.Tensor,
+            judged: list[tuple[Lens, torch.Tensor]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """For each (lens, prepared states) of ``judged``: KL(final || lens) per position and top-1 agreement,
+    streaming the vocabulary once in ``final``'s chunks (running log-sum-exps, as in ``Lens.scan``)."""
+    P = p_h.shape[0]
+    dev = p_h.device
+    for lens, _ in judged:
+        if lens.vocab_size != final.vocab_size:
+            raise SemhubError(f"a lens over {lens.vocab_size} tokens judged against an output over {final.vocab_size}")
+    neg = torch.full((P,), -torch.inf, device=dev)
+    m_p, s_p, best_p = neg.clone(), torch.zeros(P, device=dev), neg.clone()
+    arg_p = torch.zeros(P, dtype=torch.long, device=dev)
+    q = [{"m": neg.clone(), "s": torch.zeros(P, device=dev), "a": torch.zeros(P, device=dev), "best": neg.clone(),
+          "arg": torch.zeros(P, dtype=torch.long, device=dev)} for _ in judged]
+
+    def track_best(z: torch.Tensor, best: torch.Tensor, arg: torch.Tensor, start: int) -> None:
+        val, idx = z.max(1)
+        better = val > best
+        best[better], arg[better] = val[better], idx[better] + start
+
     with torch.inference_mode():
-        for start in range(0, lens.vocab_size, lens.chunk):
-            rows = slice(start, min(start + lens.chunk, lens.vocab_size))
-            z_q = lens._logits(q_h, rows)
+        for start in range(0, final.vocab_size, final.chunk):
+            rows = slice(start, min(start + final.chunk, final.vocab_size))
             z_p = final._logits(p_h, rows)
-            for z, best, arg in ((z_p, best_p, arg_p), (z_q, best_q, arg_q)):
-                val, idx = z.max(1)
-                better = val > best
-                best[better], arg[better] = val[better], idx[better] + start
+            track_best(z_p, best_p, arg_p, start)
             new_p = torch.maximum(m_p, z_p.amax(1))
             scale = torch.exp(m_p - new_p)
             w = torch.exp(z_p - new_p[:, None])
             s_p = s_p * scale + w.sum(1)
-            a_p = a_p * scale + (w * (z_p - z_q)).sum(1)
             m_p = new_p
-            new_q = torch.maximum(m_q, z_q.amax(1))
-            s_q = s_q * torch.exp(m_q - new_q) + torch.exp(z_q - new_q[:, None]).sum(1)
-            m_q = new_q
-    kl = a_p / s_p - (m_p + torch.log(s_p)) + (m_q + torch.log(s_q))
-    return kl.clamp_min(0), (arg_p == arg_q).float()
+            for (lens, q_h), acc in zip(judged, q):
+                z_q = lens._logits(q_h, rows)
+                track_best(z_q, acc["best"], acc["arg"], start)
+                acc["a"] = acc["a"] * scale + (w * (z_p - z_q)).sum(1)
+                new_q = torch.maximum(acc["m"], z_q.amax(1))
+                acc["s"] = acc["s"] * torch.exp(acc["m"] - new_q) + torch.exp(z_q - new_q[:, None]).sum(1)
+                acc["m"] = new_q
+    log_z_p = m_p + torch.log(s_p)
+    return [((acc["a"] / s_p - log_z_p + acc["m"] + torch.log(acc["s"])).clamp_min(0), (arg_p == acc["arg"]).float())
+            for acc in q]

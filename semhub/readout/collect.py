@@ -10,7 +10,7 @@ from semhub.plugins import catalog
 from semhub.readout.capture import capture
 from semhub.data.aligned import AlignedDataset
 from semhub.errors import DataError, PluginError, SemhubError, first_line
-from semhub.contract.spoke import Encoded, optional
+from semhub.contract.spoke import Encoded, FileSpoke, optional
 
 
 def derive_views(dataset: AlignedDataset, views: list[str]) -> AlignedDataset:
@@ -97,6 +97,14 @@ def encode_values(backbone, values: list[Any], view: str, batch_size: int = 16,
         yield check_fits(backbone, enc, lambda i, s=start: f"view {view!r}, text {s + i + 1}")
 
 
+def view_lengths(spoke: Any, values: list[Any], base_dir: Path | None) -> list[int]:
+    """The spoke's ``length_hint`` of each value; a ``FileSpoke`` is handed the path resolved against the
+    data file's folder (its values are relative to it, not to the working directory)."""
+    if isinstance(spoke, FileSpoke):
+        return [int(spoke.length_hint(str(FileSpoke.path(v, base_dir)) if isinstance(v, str) else v)) for v in values]
+    return [int(spoke.length_hint(v)) for v in values]
+
+
 def view_batches(backbone, dataset: AlignedDataset, view: str, batch_size: int) -> Iterator[tuple[list[int], Encoded]]:
     """(row indices, encoded batch) for one view, batched by the spoke's ``length_hint``.
 
@@ -104,7 +112,8 @@ def view_batches(backbone, dataset: AlignedDataset, view: str, batch_size: int) 
     """
     spoke = catalog.spoke_for_view(view)
     values = dataset.columns[view]
-    order = sorted(range(len(values)), key=lambda i: spoke.length_hint(values[i]))
+    lengths = view_lengths(spoke, values, dataset.base_dir)
+    order = sorted(range(len(values)), key=lambda i: lengths[i])
     with_rows = bool(optional(spoke, "reads_rows"))
     for s in range(0, len(order), batch_size):
         rows = order[s : s + batch_size]
