@@ -380,6 +380,48 @@ def test_length_matched_shuffles_of_audio_bin_the_clips_by_duration(tmp_path, cl
     assert control["perm_groups"] == "length bins" and control["permutations"] == 20
 
 
+def test_speech_concept_patching_writes_where_it_reads_and_runs_end_to_end(tmp_path, cli_run, tiny_whisper_dir):
+    """Whisper concept patching on a tiny Whisper: a clip's own latent written back at any layer changes
+    nothing (capture and patch mean the same state), another clip's does; the run writes its curves."""
+    from semhub_audio.concept_patching import encoded, encoder_states, next_token, prompt_states
+
+    concepts = [("cat", "gato"), ("dog", "perro"), ("house", "casa"), ("tree", "árbol"), ("water", "agua"),
+                ("one", "uno")]
+    rows = []
+    for i, (en, es) in enumerate(concepts):
+        row = {"en": en, "es": es}
+        for j, lang in enumerate(("es", "fr", "de")):
+            sf.write(tmp_path / f"{lang}{i}.wav", tone(0.3 + 0.05 * i, 200 + 90 * i + 30 * j), RATE)
+            row[f"audio_{lang}"] = f"{lang}{i}.wav"
+        rows.append(row)
+    data = tmp_path / "words.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    bb = semhub.load(str(tiny_whisper_dir))
+    batch = encoded(bb, [r["audio_es"] for r in rows], tmp_path, "transcribe:es:prompt")
+    hidden, ids = encoder_states(bb, batch), batch.inputs["decoder_input_ids"]
+    own = prompt_states(bb, batch, list(range(bb.n_layers + 1)))
+    plain = next_token(bb, hidden, ids)
+    for layer in range(bb.n_layers):
+        assert torch.allclose(next_token(bb, hidden, ids, (own[:, layer], layer)), plain, atol=1e-5), layer
+    other = own[torch.roll(torch.arange(len(rows)), 1)]
+    assert not torch.allclose(next_token(bb, hidden, ids, (other[:, 1], 1)), plain, atol=1e-3)
+    out = tmp_path / "run"
+    code, _, err = cli_run("analyze", "--analysis", "speech-concept-patching", "--model", str(tiny_whisper_dir),
+                           "--data", str(data), "--views", "audio_es", "--source", "fr", "--target", "es",
+                           "--bootstrap", "20", "--out", str(out))
+    assert code == 0, err
+    records = json.loads((out / "results.json").read_text())["speech_concept_patching"]
+    assert [r.get("variant") for r in records] == ["patch", "control", "mean", None]
+    rates = records[-1]
+    assert rates["mean_over"] == ["fr", "de"] and rates["n"] >= 2 and len(rates["p_vs_control"]) == len(rates["x"])
+    assert all(0 <= v <= 1 for series in rates["series"].values() for v in series)
+    assert (out / "speech_concept_patching.png").exists()
+    code, _, err = cli_run("analyze", "--analysis", "speech-concept-patching", "--model", str(tiny_whisper_dir),
+                           "--data", str(data), "--views", "audio_es", "--source", "it", "--target", "es",
+                           "--out", str(tmp_path / "bad"))
+    assert code == 2 and "has no column audio_it" in err and not (tmp_path / "bad").exists()
+
+
 # ---- the published SALMONN checkpoint layout ------------------------------------------------
 
 def salmonn_layout(model, rank: int = 2) -> dict[str, torch.Tensor]:

@@ -203,11 +203,13 @@ def semhub_register_commands(cli) -> None:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
+    from semhub_audio.concept_patching import SpeechConceptPatching
     from semhub_audio.lens import AudioLensAnalysis
     from semhub_audio.mammal import MammalSteeringAnalysis
 
     register(AudioLensAnalysis())
     register(MammalSteeringAnalysis())
+    register(SpeechConceptPatching())
 
 
 @hookimpl
@@ -225,6 +227,9 @@ def semhub_register_experiments(register) -> None:
              "views": ["text_transcript", "audio"],
              "permutations": 20},
              "beyond the paper: Gemma 3 (the transcript) x the Whisper base encoder (the speech), all layer pairs")
+    register("speech-concept-patching", "analyze", {"modality": "audio", "data": "spoken-animals",
+             "views": ["audio_es"], "analysis": "speech-concept-patching"},
+             "beyond the paper: a spoken word's Whisper decoder latent written into another word's clip (Dumas et al.)")
     register("audio-mammal-steering", "analyze", {'modality': 'audio', 'data': 'spoken-animals', 'views': ['audio_en', 'audio_es'], 'analysis': 'mammal-steering'},
              "paper 6.3: steer heard animals across the mammal line (needs --model: an audio LLM)")
 

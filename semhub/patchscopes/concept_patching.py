@@ -32,7 +32,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from semhub.contract.analysis import Analysis
 from semhub.contract.options import Options, option
@@ -137,10 +137,8 @@ class ConceptPatchingResult(CurvesResult):
 def run_concept_patching(ctx) -> ConceptPatchingResult:
     import numpy as np
     import torch
-    from scipy.stats import binomtest
 
     from semhub.analyses.latent_language import dictionaries_option, variants
-    from semhub.analyses.stats import mean_ci, wilson_interval
     from semhub.data.dictionary import words_in
     from semhub.patchscopes.states import source_states
 
@@ -183,31 +181,17 @@ def run_concept_patching(ctx) -> ConceptPatchingResult:
     baseline, baseline_top = got[None]
     probs = {name: np.stack([got[(name, layer)][0] for layer in layers], 1) for name in sources}
     wins = {name: np.stack([got[(name, layer)][1][:, 0] for layer in layers], 1) for name in sources}  # C in Y top-1
-    n = len(pairs)
-    p_vs_control = []
-    for k in range(len(layers)):
-        a, b = int((wins["patch"][:, k] & ~wins["control"][:, k]).sum()), int((~wins["patch"][:, k] & wins["control"][:, k]).sum())
-        p_vs_control.append(float(binomtest(a, a + b, 0.5, alternative="greater").pvalue) if a + b else 1.0)
-    desc = {"source": o.source, "target": o.target, "site": o.site, "n": n, "shots": shots, "mean_over": means,
+    desc = {"source": o.source, "target": o.target, "site": o.site, "n": len(pairs), "shots": shots, "mean_over": means,
             "variants": list(sources), "example_source": prompt_for(words, index[pairs[0].c["en"]], src, shots, seed),
             "example_target": targets[0],
             "unpatched": {w: float(v) for w, v in zip(WORDS, baseline.mean(0))},
             "unpatched_top1": {w: float(v) for w, v in zip(WORDS, baseline_top.mean(0))}}
     where = "last token, layer l" if o.site == "last" else "word, layers l..L"
     labels = {"patch": "C's latent", "control": "E's latent (control)", "mean": "C's latent, mean over languages"}
-    records = []
-    for name in sources:
-        series, ci = {}, {}
-        for j, w in enumerate(WORDS):
-            series[w], ci[w] = mean_ci(probs[name][:, :, j], ctx.settings.n_boot, seed)
-        records.append({"x": layers, "variant": name, **desc, "series": series, "ci": ci,
-                        "xlabel": f"patch layer l ({where})", "ylabel": "next-token probability (mean over pairs)",
-                        "title": f"{bb.name}: {labels[name]}"})
-    rates = {name: w.mean(0).tolist() for name, w in wins.items()}
-    records.append({"x": layers, **desc, "title": f"{bb.name}: transfer (C in Y on top)", "xlabel": f"patch layer l ({where})",
-                    "ylabel": "share of pairs", "series": rates,
-                    "ci": {name: [list(wilson_interval(r, n)) for r in rate] for name, rate in rates.items()},
-                    "p_vs_control": p_vs_control, "pairs": [{"C": p.c, "D": p.d, "E": p.e} for p in pairs]})
+    titles = {**{name: f"{bb.name}: {labels[name]}" for name in sources}, "transfer": f"{bb.name}: transfer (C in Y on top)"}
+    records = transfer_records(probs, wins, layers, desc, n_boot=ctx.settings.n_boot, seed=seed, titles=titles,
+                               xlabel=f"patch layer l ({where})")
+    records[-1]["pairs"] = [{"C": p.c, "D": p.d, "E": p.e} for p in pairs]
     return ConceptPatchingResult(records, {"model": bb.name, "variants": list(sources)})
 
 
@@ -221,25 +205,63 @@ def mean_languages(o: "ConceptPatchingOptions", dictionaries) -> list[str]:
 
 def draw_pairs(words: list[dict[str, str]], forms: dict, src: Direction, tgt: Direction, n: int,
                seed: int) -> list[PatchPair]:
-    """Up to ``n`` (C, D, E) triples of distinct concepts whose four scored answers (C and D in X and
-    Y) have disjoint first tokens; the control E is drawn among the rest."""
+    """Up to ``n`` (C, D, E) triples of the dictionary words (``draw_concept_pairs``), their answers C and
+    D in X and Y told apart by their first tokens ``forms[(en word, language)]``."""
+    def answers(c: int, d: int) -> list[list[int]]:
+        return [forms[(w["en"], lang)] for w in (words[c], words[d]) for lang in (src.target, tgt.target)]
+
+    return [PatchPair(words[c], words[d], words[e]) for c, d, e in draw_concept_pairs(len(words), answers, n, seed)]
+
+
+def draw_concept_pairs(n_items: int, answers: Callable[[int, int], list[list[int]]], n: int,
+                       seed: int) -> list[tuple[int, int, int]]:
+    """Up to ``n`` (C, D, E) triples of distinct item indices whose scored answers (``answers(c, d)``:
+    the first-token ids of each) are disjoint, so their probabilities can be told apart; the control
+    E is drawn among the rest. Text and speech concept patching both draw their pairs here."""
     rng = random.Random(seed)
-    order = list(range(len(words)))
+    order = list(range(n_items))
     rng.shuffle(order)
-    pairs: list[PatchPair] = []
-    for i in order:
+    pairs: list[tuple[int, int, int]] = []
+    for c in order:
         if len(pairs) >= n:
             break
-        c = words[i]
-        for j in rng.sample(order, len(order)):
-            d = words[j]
-            sets = [set(forms[(w["en"], lang)]) for w in (c, d) for lang in (src.target, tgt.target)]
-            if j == i or not all(sets) or sum(map(len, sets)) != len(set().union(*sets)):
+        for d in rng.sample(order, len(order)):
+            sets = [set(a) for a in answers(c, d)]
+            if d == c or not all(sets) or sum(map(len, sets)) != len(set().union(*sets)):
                 continue
-            e = words[rng.choice([k for k in order if k not in (i, j)])]
-            pairs.append(PatchPair(c, d, e))
+            pairs.append((c, d, rng.choice([k for k in order if k not in (c, d)])))
             break
     return pairs
+
+
+def transfer_records(probs: dict[str, Any], wins: dict[str, Any], layers: list[int], desc: dict[str, Any], *,
+                     n_boot: int, seed: int, titles: dict[str, str], xlabel: str) -> list[dict[str, Any]]:
+    """A concept-patching result's records: per variant (``probs[name]``: pairs x layers x the four
+    ``WORDS``) the mean probabilities with bootstrap bands, then the transfer rates (``wins[name]``:
+    pairs x layers, C in Y on top) with Wilson intervals and the exact one-sided McNemar test of
+    ``patch`` against ``control`` on the same pairs."""
+    from scipy.stats import binomtest
+
+    from semhub.analyses.stats import mean_ci, wilson_interval
+
+    n = len(next(iter(wins.values())))
+    p_vs_control = []
+    for k in range(len(layers)):
+        a = int((wins["patch"][:, k] & ~wins["control"][:, k]).sum())
+        b = int((~wins["patch"][:, k] & wins["control"][:, k]).sum())
+        p_vs_control.append(float(binomtest(a, a + b, 0.5, alternative="greater").pvalue) if a + b else 1.0)
+    records = []
+    for name in probs:
+        series, ci = {}, {}
+        for j, w in enumerate(WORDS):
+            series[w], ci[w] = mean_ci(probs[name][:, :, j], n_boot, seed)
+        records.append({"x": layers, "variant": name, **desc, "series": series, "ci": ci, "xlabel": xlabel,
+                        "ylabel": "next-token probability (mean over pairs)", "title": titles[name]})
+    rates = {name: w.mean(0).tolist() for name, w in wins.items()}
+    records.append({"x": layers, **desc, "title": titles["transfer"], "xlabel": xlabel, "ylabel": "share of pairs",
+                    "series": rates, "ci": {name: [list(wilson_interval(r, n)) for r in rate] for name, rate in rates.items()},
+                    "p_vs_control": p_vs_control})
+    return records
 
 
 def answer_probs(bb, prompts: list[str], answer: list[list[list[int]]], edits: dict, site: str, ends: list[int],
