@@ -141,7 +141,8 @@ def test_the_paired_test_finds_a_real_difference_and_not_a_relabelled_one():
 
 
 def test_calibrated_headline_and_the_lens_range_that_holds():
-    from semhub.cards.profile import lens_profile, longest_run, wilson_low
+    from semhub.analyses.spans import longest_run
+    from semhub.cards.profile import lens_profile, wilson_low
 
     cal = {"score": [0.9, 0.0, 0.2, 0.6, 0.7, 0.0], "p": [0.01, 0.5, 0.03, 0.01, 0.01, 0.4],
            "max": {"score": 0.65, "p": 0.01, "index": 4, "tau": 0.43}}

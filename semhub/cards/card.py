@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from semhub.analyses.spans import run_around
+
 SCHEMA = "semhub-card/2"
 READS = ("semhub-card/1", SCHEMA)
 """The schemas ``Card.from_json`` reads (a /1 card has no calibration: its calibrated fields are None)."""
@@ -92,11 +94,7 @@ class Curve:
         peak = float(self.values[k])
         span = None
         if peak > 0:
-            lo = hi = k
-            while lo > 0 and _finite(self.values[lo - 1]) and self.values[lo - 1] >= SPAN * peak:
-                lo -= 1
-            while hi < len(self.values) - 1 and _finite(self.values[hi + 1]) and self.values[hi + 1] >= SPAN * peak:
-                hi += 1
+            lo, hi = run_around([_finite(v) and v >= SPAN * peak for v in self.values], k)
             span = [self.layers[lo], self.layers[hi]]
         head = Headline(peak, self.layers[k], self.depth[k], self.ci95[k] if self.ci95 else None, span)
         cal = self.calibrated or {}
@@ -104,14 +102,9 @@ class Curve:
         if "score" in top:
             head.calibrated, head.p, head.null_max = top["score"], top["p"], top.get("tau")
             scores = cal.get("score") or []
-            i = top.get("index", k)
-            if _finite(scores[i] if i < len(scores) else None) and scores[i] > 0:
-                lo = hi = i
-                while lo > 0 and _finite(scores[lo - 1]) and scores[lo - 1] > 0:
-                    lo -= 1
-                while hi < len(scores) - 1 and _finite(scores[hi + 1]) and scores[hi + 1] > 0:
-                    hi += 1
-                head.significant = [self.layers[lo], self.layers[hi]]
+            run = run_around([_finite(v) and v > 0 for v in scores], top.get("index", k))
+            if run is not None:
+                head.significant = [self.layers[run[0]], self.layers[run[1]]]
             if 0 in self.layers and _finite(scores[self.layers.index(0)] if scores else None):
                 head.over_embeddings = top["score"] - scores[self.layers.index(0)]
         return head

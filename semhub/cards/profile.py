@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from semhub.analyses.spans import longest_run
 from semhub.cards.card import Card, Curve, LensProfile, SpokeProfile, SteeringProfile
 from semhub.errors import DataError, ParameterError, SemhubError
 from semhub.files import read_json_object
@@ -79,19 +80,6 @@ def wilson_low(share: float, n: int) -> float:
     from semhub.analyses.stats import wilson_interval
 
     return wilson_interval(share, n)[0] if n > 0 else 0.0
-
-
-def longest_run(layers: list[int], holds: list[bool]) -> list[int] | None:
-    """[first, last] layer of the longest run of consecutive layers where ``holds`` (the first on a tie)."""
-    best, start = None, None
-    for i, ok in enumerate([*holds, False]):
-        if ok and start is None:
-            start = i
-        elif not ok and start is not None:
-            if best is None or i - start > best[1] - best[0] + 1:
-                best = (start, i - 1)
-            start = None
-    return None if best is None else [layers[best[0]], layers[best[1]]]
 
 
 def trends_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:

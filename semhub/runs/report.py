@@ -88,15 +88,9 @@ def peak_sentence(name: str, values: list[Any], xname: str, xs: list[Any]) -> st
 
 def significant_span(p: list[Any], index: int, alpha: float) -> tuple[int, int] | None:
     """The contiguous run of positions around ``index`` whose p-value is at most ``alpha``."""
-    ok = [isinstance(v, (int, float)) and v <= alpha for v in p]
-    if not (0 <= index < len(ok)) or not ok[index]:
-        return None
-    lo = hi = index
-    while lo > 0 and ok[lo - 1]:
-        lo -= 1
-    while hi + 1 < len(ok) and ok[hi + 1]:
-        hi += 1
-    return lo, hi
+    from semhub.analyses.spans import run_around
+
+    return run_around([isinstance(v, (int, float)) and v <= alpha for v in p], index)
 
 
 def lead_metric(cal: dict[str, Any]) -> str | None:
