@@ -129,6 +129,16 @@ def _stream(final: Lens, p_h: torch.Tensor,
         better = val > best
         best[better], arg[better] = val[better], idx[better] + start
 
+    # lenses that unembed alike (the logit and tuned lenses share W_U) get one matmul per chunk for all
+    # their layers' rows, not one each
+    groups: list[list[int]] = []
+    for j, (lens, _) in enumerate(judged):
+        same = next((g for g in groups if _unembeds_alike(judged[g[0]][0], lens)), None)
+        if same is None:
+            groups.append([j])
+        else:
+            same.append(j)
+    stacked = [(judged[members[0]][0], torch.cat([judged[j][1] for j in members]), members) for members in groups]
     with torch.inference_mode():
         for start in range(0, final.vocab_size, final.chunk):
             rows = slice(start, min(start + final.chunk, final.vocab_size))
@@ -139,8 +149,13 @@ def _stream(final: Lens, p_h: torch.Tensor,
             w = torch.exp(z_p - new_p[:, None])
             s_p = s_p * scale + w.sum(1)
             m_p = new_p
-            for (lens, q_h), acc in zip(judged, q):
-                z_q = lens._logits(q_h, rows)
+            z_by_pair: dict[int, torch.Tensor] = {}
+            for lens, q_all, members in stacked:
+                z_all = lens._logits(q_all, rows)
+                for k, j in enumerate(members):
+                    z_by_pair[j] = z_all[k * P:(k + 1) * P]
+            for j, acc in enumerate(q):
+                z_q = z_by_pair.pop(j)
                 track_best(z_q, acc["best"], acc["arg"], start)
                 acc["a"] = acc["a"] * scale + (w * (z_p - z_q)).sum(1)
                 new_q = torch.maximum(acc["m"], z_q.amax(1))
@@ -149,3 +164,15 @@ def _stream(final: Lens, p_h: torch.Tensor,
     log_z_p = m_p + torch.log(s_p)
     return [((acc["a"] / s_p - log_z_p + acc["m"] + torch.log(acc["s"])).clamp_min(0), (arg_p == acc["arg"]).float())
             for acc in q]
+
+
+def _unembeds_alike(a: Lens, b: Lens) -> bool:
+    """True when ``a._logits`` and ``b._logits`` are the same map (the same code, unembedding, bias,
+    softcap and excluded ids), so their rows can share one matmul."""
+    if type(a)._logits is not type(b)._logits or a.weight is not b.weight or a.softcap != b.softcap:
+        return False
+    if (a.bias is None) != (b.bias is None) or (a.bias is not None and a.bias is not b.bias):
+        return False
+    if (a.excluded is None) != (b.excluded is None):
+        return False
+    return a.excluded is None or torch.equal(a.excluded, b.excluded)
