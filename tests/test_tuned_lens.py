@@ -84,6 +84,10 @@ def test_kl_and_agreement_equal_the_full_softmax():
             alone, same = kl_and_agreement(judged, st[layer], layer, final, st[L])
             assert kl[name][layer] == pytest.approx(float(alone.sum()) / n, abs=1e-5)
             assert top1[name][layer] == pytest.approx(float(same.mean()))
+    final.max_rows = 7  # two (lens, layer) blocks of 3 positions per matmul: the same numbers
+    kl_blocks, top1_blocks = judge_lenses({"tuned": lens, "logit": final}, st, list(range(L)), final, rows=3)
+    for name in kl:
+        assert kl_blocks[name] == pytest.approx(kl[name], abs=1e-6) and top1_blocks[name] == top1[name]
 
 
 def test_the_sampled_objective_is_the_exact_kl_when_every_token_is_scored():

@@ -138,7 +138,9 @@ def _stream(final: Lens, p_h: torch.Tensor,
             groups.append([j])
         else:
             same.append(j)
-    stacked = [(judged[members[0]][0], torch.cat([judged[j][1] for j in members]), members) for members in groups]
+    per_block = max(1, final.max_rows // max(P, 1))  # logits in flight stay at most max_rows x chunk
+    blocks = [(judged[group[0]][0], torch.cat([judged[j][1] for j in part]), part)
+              for group in groups for part in (group[i:i + per_block] for i in range(0, len(group), per_block))]
     with torch.inference_mode():
         for start in range(0, final.vocab_size, final.chunk):
             rows = slice(start, min(start + final.chunk, final.vocab_size))
@@ -149,18 +151,15 @@ def _stream(final: Lens, p_h: torch.Tensor,
             w = torch.exp(z_p - new_p[:, None])
             s_p = s_p * scale + w.sum(1)
             m_p = new_p
-            z_by_pair: dict[int, torch.Tensor] = {}
-            for lens, q_all, members in stacked:
-                z_all = lens._logits(q_all, rows)
+            for lens, q_block, members in blocks:
+                z_block = lens._logits(q_block, rows)
                 for k, j in enumerate(members):
-                    z_by_pair[j] = z_all[k * P:(k + 1) * P]
-            for j, acc in enumerate(q):
-                z_q = z_by_pair.pop(j)
-                track_best(z_q, acc["best"], acc["arg"], start)
-                acc["a"] = acc["a"] * scale + (w * (z_p - z_q)).sum(1)
-                new_q = torch.maximum(acc["m"], z_q.amax(1))
-                acc["s"] = acc["s"] * torch.exp(acc["m"] - new_q) + torch.exp(z_q - new_q[:, None]).sum(1)
-                acc["m"] = new_q
+                    z_q, acc = z_block[k * P:(k + 1) * P], q[j]
+                    track_best(z_q, acc["best"], acc["arg"], start)
+                    acc["a"] = acc["a"] * scale + (w * (z_p - z_q)).sum(1)
+                    new_q = torch.maximum(acc["m"], z_q.amax(1))
+                    acc["s"] = acc["s"] * torch.exp(acc["m"] - new_q) + torch.exp(z_q - new_q[:, None]).sum(1)
+                    acc["m"] = new_q
     log_z_p = m_p + torch.log(s_p)
     return [((acc["a"] / s_p - log_z_p + acc["m"] + torch.log(acc["s"])).clamp_min(0), (arg_p == acc["arg"]).float())
             for acc in q]
