@@ -53,7 +53,7 @@ _EXPORTS: dict[str, str] = {
     "inspect_states": "semhub.patchscopes.states", "source_states": "semhub.patchscopes.states",
     "PatchReadout": "semhub.patchscopes.states", "patch_hooks": "semhub.steering.apply",
     "draw_concept_pairs": "semhub.patchscopes.concept_patching", "transfer_records": "semhub.patchscopes.concept_patching",
-    "PATCH_ANSWERS": "semhub.patchscopes.concept_patching",
+    "PATCH_ANSWERS": "semhub.patchscopes.concept_patching", "first_token_variants": "semhub.analyses.latent_language",
     "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
     "view_states": "semhub.readout.collect",
     "parse_layer_spec": "semhub.readout.layers", "parse_layers": "semhub.readout.layers",
@@ -72,7 +72,8 @@ _EXPORTS: dict[str, str] = {
     # figures
     "pyplot": "semhub.plots", "save_figure": "semhub.plots",
 }
-_RENAMED = {"load": "load_backbone", "steer_hooks": "steer", "patch_hooks": "patch", "PATCH_ANSWERS": "WORDS"}
+_RENAMED = {"load": "load_backbone", "steer_hooks": "steer", "patch_hooks": "patch", "PATCH_ANSWERS": "WORDS",
+            "first_token_variants": "variants"}
 
 __all__ = sorted(["__version__", *_EXPORTS])
 

@@ -28,14 +28,11 @@ WORDS = semhub.PATCH_ANSWERS  # ("C in Y", "C in X", "D in Y", "D in X"): the or
 
 
 def first_tokens(tokenizer, word: str) -> list[int]:
-    """The first token of the ways Whisper may begin writing ``word`` (with and without a leading
-    space, lower case and capitalised): its probability is the sum over them."""
-    ids = set()
-    for form in {word, word.lower(), word.capitalize()}:
-        for text in (form, f" {form}"):
-            tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
-            if tokens and tokens[0] != tokenizer.unk_token_id:
-                ids.add(int(tokens[0]))
+    """The first tokens Whisper may begin writing ``word`` with: each case form's (as written, lower case,
+    capitalised) first-token variants with and without a leading space (``semhub.first_token_variants``,
+    the text concept patching's), the unknown token left out. A word's probability is the sum over them."""
+    ids = {i for form in {word, word.lower(), word.capitalize()} for i in semhub.first_token_variants(tokenizer, form)}
+    ids.discard(tokenizer.unk_token_id)
     return sorted(ids)
 
 

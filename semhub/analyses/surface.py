@@ -51,28 +51,30 @@ def text_column(dataset: Any, view: str) -> list[str] | None:
     return list(values)
 
 
-def lexical_pairs(ctx: Any) -> dict[str, tuple[list[list[int]], list[list[int]]]]:
-    """Other view -> the token ids of both sides, for every pair of text views of a run that has the
-    model's tokenizer (a run from a store has none; audio and images have no tokens to share)."""
+def text_view(dataset: Any, view: str) -> list[str] | None:
+    """The view's values when its spoke reads text (``input_kind``) and every value is text, else None:
+    code and arithmetic have words; a clip's or an image's path is not one."""
     from semhub.contract.spoke import optional
     from semhub.plugins import catalog
 
+    if optional(catalog.spoke_for_view(view), "input_kind") != "text":
+        return None
+    return text_column(dataset, view)
+
+
+def lexical_pairs(ctx: Any) -> dict[str, tuple[list[list[int]], list[list[int]]]]:
+    """Other view -> the token ids of both sides, for every pair of text views of a run that has the
+    model's tokenizer (a run from a store has none; audio and images have no tokens to share)."""
     tokenizer = getattr(ctx.backbone, "tokenizer", None)
     if tokenizer is None:
         return {}
-
-    def texts(view: str) -> list[str] | None:
-        if optional(catalog.spoke_for_view(view), "input_kind") != "text":
-            return None
-        return text_column(ctx.dataset, view)
-
-    first = texts(ctx.views[0])
+    first = text_view(ctx.dataset, ctx.views[0])
     if first is None:
         return {}
     ids_first = token_ids(first, tokenizer)
     out = {}
     for other in ctx.views[1:]:
-        values = texts(other)
+        values = text_view(ctx.dataset, other)
         if values is not None:
             out[other] = (ids_first, token_ids(values, tokenizer))
     return out
@@ -85,19 +87,17 @@ def row_lengths(ctx: Any) -> list[int] | None:
     """Each row's length in the first view: its token count where the view is text and the model has a
     tokenizer, else the spoke's own ``length_hint`` (an audio clip's duration in centiseconds). None
     when neither says anything (every hint 0)."""
-    from semhub.contract.spoke import optional
     from semhub.plugins import catalog
-
-    view = ctx.views[0]
-    spoke = catalog.spoke_for_view(view)
-    tokenizer = getattr(ctx.backbone, "tokenizer", None)
-    texts = text_column(ctx.dataset, view) if optional(spoke, "input_kind") == "text" else None
-    if texts is not None and tokenizer is not None:
-        return [len(ids) for ids in token_ids(texts, tokenizer)]
-    if spoke is None or texts is not None:
-        return None
     from semhub.readout.collect import view_lengths
 
+    view = ctx.views[0]
+    texts = text_view(ctx.dataset, view)
+    if texts is not None:
+        tokenizer = getattr(ctx.backbone, "tokenizer", None)
+        return None if tokenizer is None else [len(ids) for ids in token_ids(texts, tokenizer)]
+    spoke = catalog.spoke_for_view(view)
+    if spoke is None:
+        return None
     hints = view_lengths(spoke, ctx.dataset.columns[view], ctx.dataset.base_dir)
     return hints if any(hints) else None
 

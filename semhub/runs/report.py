@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from semhub.analyses.spans import run_around
 from semhub.errors import SemhubError, first_line
 from semhub.files import atomic_write, read_json_object
 from semhub.pages import Series, esc, figure, lines_figure, page
@@ -88,8 +89,6 @@ def peak_sentence(name: str, values: list[Any], xname: str, xs: list[Any]) -> st
 
 def significant_span(p: list[Any], index: int, alpha: float) -> tuple[int, int] | None:
     """The contiguous run of positions around ``index`` whose p-value is at most ``alpha``."""
-    from semhub.analyses.spans import run_around
-
     return run_around([isinstance(v, (int, float)) and v <= alpha for v in p], index)
 
 
