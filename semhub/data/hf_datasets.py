@@ -195,6 +195,11 @@ def _media_kind(feature) -> str | None:
     return None
 
 
+def _feature_name(feature) -> str:
+    """A column type in a few words for an error line (``List``, ``struct``...)."""
+    return "struct" if isinstance(feature, dict) else type(feature).__name__
+
+
 def undecoded(ds):
     """The table with media columns undecoded (bytes and path): no decoder library needed."""
     import datasets
@@ -240,6 +245,8 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
 
     if not views:
         raise ParameterError("data", f"{describe}: no column to read besides the id")
+    import datasets
+
     with quiet():
         sources = {view: (undecoded(c.table), c) for view, c in views.items()}
     for view, (table, c) in sources.items():
@@ -247,6 +254,13 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
             if col not in table.column_names:
                 raise ParameterError("data", f"{describe}: view {view!r} reads column {col!r}, which is not there "
                                              f"(columns: {', '.join(table.column_names)})")
+        # column types from the table's features, before any cell is read (pyarrow cannot even read some structs)
+        if not isinstance(id_feature := table.features[c.id_column], datasets.Value):
+            raise ParameterError("data", f"{describe}: the id column {c.id_column!r} holds "
+                                         f"{_feature_name(id_feature)} values; ids are strings or integers")
+        if not isinstance(feature := table.features[c.column], datasets.Value) and not _media_kind(feature):
+            raise ParameterError("data", f"{describe}: view {view!r} (column {c.column!r}) holds "
+                                         f"{_feature_name(feature)} cells, not texts or media files")
     fingerprints = [getattr(t, "_fingerprint", "") for t, _ in sources.values()]
     from semhub.contract.spoke import outside_paths_allowed
 
@@ -271,16 +285,14 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
         if not shared:
             raise ParameterError("data", f"{describe}: the tables share no id")
         ids = sorted(shared, key=lambda v: (str(type(v)), v))[:limit]  # [:None] keeps all
+        cells = {view: table.select_columns([c.column]) for view, (table, c) in sources.items()}  # read one column
         with (folder / "data.jsonl").open("w", encoding="utf-8") as out:
             for ident in ids:
                 row: dict[str, Any] = {"id": str(ident)}
                 for view, (table, c) in sources.items():
                     i = first[view][ident]
-                    value = table[i][c.column]
+                    value = cells[view][i][c.column]
                     kind = _media_kind(table.features[c.column])
-                    if not kind and isinstance(value, (dict, list)):
-                        raise ParameterError("data", f"{describe}: view {view!r} (column {c.column!r}), id {ident}: a "
-                                                     f"{type(value).__name__} cell, not a text or a media file")
                     row[view] = _write_media(folder, view, ident, value, roots[view]) if kind else value
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         (folder / "source.json").write_text(json.dumps({"data": describe, "views": sorted(views)}) + "\n")
