@@ -54,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "PatchReadout": "semhub.patchscopes.states", "patch_hooks": "semhub.steering.apply",
     "draw_concept_pairs": "semhub.patchscopes.concept_patching", "transfer_records": "semhub.patchscopes.concept_patching",
     "PATCH_ANSWERS": "semhub.patchscopes.concept_patching", "first_token_variants": "semhub.analyses.latent_language",
+    "TranslationDirection": "semhub.patchscopes.concept_patching", "translation_prompt": "semhub.patchscopes.concept_patching",
+    "patched_answer_probs": "semhub.patchscopes.concept_patching", "LANGUAGE_NAMES": "semhub.analyses.latent_language",
     "encode_values": "semhub.readout.collect", "view_batches": "semhub.readout.collect",
     "view_states": "semhub.readout.collect",
     "parse_layer_spec": "semhub.readout.layers", "parse_layers": "semhub.readout.layers",
@@ -73,7 +75,8 @@ _EXPORTS: dict[str, str] = {
     "pyplot": "semhub.plots", "save_figure": "semhub.plots",
 }
 _RENAMED = {"load": "load_backbone", "steer_hooks": "steer", "patch_hooks": "patch", "PATCH_ANSWERS": "WORDS",
-            "first_token_variants": "variants"}
+            "first_token_variants": "variants", "TranslationDirection": "Direction", "translation_prompt": "prompt_for",
+            "patched_answer_probs": "answer_probs", "LANGUAGE_NAMES": "NAMES"}
 
 __all__ = sorted(["__version__", *_EXPORTS])
 

@@ -7,7 +7,7 @@ Views ``image`` and ``image_<tag>`` hold paths to image files, relative to the d
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from semhub import Encoded, FileSpoke, ModelSource, hookimpl
 
@@ -35,6 +35,11 @@ class ImageSpoke(FileSpoke):
         from semhub_image.encoding import encode_images
 
         return encode_images([self.read(self.path(v, base_dir)) for v in values], backbone, question, texts)
+
+    def batches(self, values: list[Any], backbone: Any, base_dir: Path, question: str, size: int) -> Iterator[Encoded]:
+        """``values`` encoded ``size`` at a time under one ``question``, in order (the lenses and the image
+        concept patching read their images this way)."""
+        return (self.encode(values[s:s + size], backbone, base_dir, question=question) for s in range(0, len(values), size))
 
 
 @hookimpl
@@ -66,6 +71,8 @@ def semhub_register_datasets(register) -> None:
              "6 scenes of four objects each, with per-pixel class masks (segmentation lens)")
     register("clipart", DATA / "clipart.jsonl",
              "400 public-domain drawings of distinct objects (Open Clip Art Library) with English captions")
+    register("clipart-words", DATA / "clipart_words.jsonl",
+             "100 of those drawings, each one object named in en, de, es, fr and zh (image concept patching)")
 
 
 @hookimpl
@@ -117,11 +124,12 @@ def semhub_register_commands(cli) -> None:
 
 @hookimpl
 def semhub_register_analyses(register) -> None:
+    from semhub_image.concept_patching import ImageConceptPatching
     from semhub_image.joint import JointAlignmentAnalysis
     from semhub_image.lenses import CaptionLensAnalysis, ColourEditAnalysis, ColourLensAnalysis, SegmentationLensAnalysis
 
     for analysis in (ColourLensAnalysis(), CaptionLensAnalysis(), SegmentationLensAnalysis(), ColourEditAnalysis(),
-                     JointAlignmentAnalysis()):
+                     JointAlignmentAnalysis(), ImageConceptPatching()):
         register(analysis)
 
 
@@ -142,6 +150,9 @@ def semhub_register_experiments(register) -> None:
              f"paper 5.4: each patch's class name vs a random class name {needs}")
     register("vision-colour-edit", "analyze", {'modality': 'image', 'data': 'colour-halves', 'analysis': 'colour-edit'},
              "paper 5.5: replace half an image's tokens by W_U[new] - W_U[old]; does the answer change? (Chameleon)")
+    register("image-concept-patching", "analyze", {"modality": "image", "data": "clipart-words", "views": ["image"],
+                                                   "analysis": "image-concept-patching"},
+             f"beyond the paper: a drawing's latent written into a word's translation prompt (Dumas et al.) {needs}")
     register("clip-alignment", "analyze", {'modality': 'image', 'analysis': 'joint-alignment'},
              "image-text alignment per layer of a dual encoder (needs --model: a CLIP model)")
 

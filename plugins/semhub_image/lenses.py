@@ -64,10 +64,8 @@ def position_logprobs(ctx, ids: list[int], *, question: str = "", group: str = "
     """
     bb, view = ctx.backbone, image_view(ctx)
     needs_vision_llm(bb)
-    spoke = semhub.spoke_for_view(view)
-    values, size = list(ctx.dataset.columns[view]), ctx.settings.batch_size
-    batches = (spoke.encode(values[s:s + size], bb, ctx.dataset.base_dir, question=question)
-               for s in range(0, len(values), size))
+    batches = semhub.spoke_for_view(view).batches(list(ctx.dataset.columns[view]), bb, ctx.dataset.base_dir, question,
+                                                  ctx.settings.batch_size)
     for r in semhub.read_lens(bb, batches, ctx.layers, sites=group, ids=ids, top_k=1 if top1 else 0,
                               lens=ctx.lens, on_batch=ctx.on_batch):
         yield r.row, r.logprobs, (r.top_ids[..., 0] if top1 else None), (r.batch, r.item)
