@@ -203,6 +203,22 @@ def test_hf_data_reads_a_saved_dataset_with_a_column_mapping(tmp_path, cli_run):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize("cells, message", [
+    ([b"abc", b"de"], "view 'en' (column 'en') holds binary cells, not texts or media files"),
+    ([1.5, 2.5], "view 'en' (column 'en') holds float64 cells, not texts or media files"),
+    ([{"a": "x"}, {"a": "y"}], "view 'en' (column 'en') holds struct cells, not texts or media files"),
+    (["the cat", None], "view 'en' (column 'en'), id 1: an empty cell"),
+])
+def test_cells_that_are_not_texts_are_refused_naming_the_dataset_not_the_cache(tmp_path, cells, message):
+    """Column types come from the table's features before any cell is read; an empty cell names its id."""
+    saved = tmp_path / "saved"
+    datasets.Dataset.from_dict({"en": cells, "es": ["el gato", "el perro"]}).save_to_disk(str(saved))
+    with pytest.raises(semhub.ParameterError) as caught:
+        semhub.dataset(f"hf:{saved}")
+    text = str(caught.value)
+    assert text == f"data: hf:{saved}: {message}" and "cache" not in text
+
+
 def test_offline_hub_dataset_is_one_line_naming_it(tmp_path, cli_run, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
     code, _, err = cli_run("analyze", "--data", "hf:someone/never-downloaded:cfg@test", "--out", str(tmp_path / "r"))

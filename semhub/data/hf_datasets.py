@@ -195,8 +195,23 @@ def _media_kind(feature) -> str | None:
     return None
 
 
+PLAIN_TYPES = ("string", "large_string")
+"""Value types a text view's column may hold (a view is text or a media file; numbers, bytes and dates are not)."""
+
+
+def _plain(feature) -> bool:
+    """A text column (``Value('string')``)."""
+    import datasets
+
+    return isinstance(feature, datasets.Value) and feature.dtype.startswith(PLAIN_TYPES)
+
+
 def _feature_name(feature) -> str:
-    """A column type in a few words for an error line (``List``, ``struct``...)."""
+    """A column type in a few words for an error line (``List``, ``struct``, ``binary``...)."""
+    import datasets
+
+    if isinstance(feature, datasets.Value):
+        return feature.dtype
     return "struct" if isinstance(feature, dict) else type(feature).__name__
 
 
@@ -258,7 +273,7 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
         if not isinstance(id_feature := table.features[c.id_column], datasets.Value):
             raise ParameterError("data", f"{describe}: the id column {c.id_column!r} holds "
                                          f"{_feature_name(id_feature)} values; ids are strings or integers")
-        if not isinstance(feature := table.features[c.column], datasets.Value) and not _media_kind(feature):
+        if not _plain(feature := table.features[c.column]) and not _media_kind(feature):
             raise ParameterError("data", f"{describe}: view {view!r} (column {c.column!r}) holds "
                                          f"{_feature_name(feature)} cells, not texts or media files")
     fingerprints = [getattr(t, "_fingerprint", "") for t, _ in sources.values()]
@@ -292,6 +307,9 @@ def join_tables(views: dict[str, HubColumn], *, key: str, describe: str, limit: 
                 for view, (table, c) in sources.items():
                     i = first[view][ident]
                     value = cells[view][i][c.column]
+                    if value is None:
+                        raise ParameterError("data", f"{describe}: view {view!r} (column {c.column!r}), id {ident}: an "
+                                                     "empty cell")
                     kind = _media_kind(table.features[c.column])
                     row[view] = _write_media(folder, view, ident, value, roots[view]) if kind else value
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
