@@ -67,13 +67,8 @@ $(JLENS)/.installed: $(VENV)/.installed
 
 jlens-peer: $(JLENS)/.installed
 
-# The extras venv (a second torch, torchvision, torchaudio: mostly download) is set up in the background
-# while the main suite runs on the CPUs; its log is shown, and the run fails, if that set-up fails.
-test: setup browser jlens-peer
-	@$(MAKE) --no-print-directory extras > .extras-setup.log 2>&1 & extras=$$!; \
-	$(PY) -m pytest -q --durations=25; suite=$$?; \
-	wait $$extras || { cat .extras-setup.log; echo "make test: setting up $(EXTRAS) failed (log above)"; exit 1; }; \
-	exit $$suite
+test: setup browser extras jlens-peer
+	$(PY) -m pytest -q --durations=25
 	$(EXTRAS_PY) -m pytest -q -p no:cacheprovider tests/test_open_clip_extra.py \
 	  tests/test_image.py::test_open_clip_model_converts_and_matches_its_own_features \
 	  tests/test_beats.py::test_fbank_against_torchaudio_where_it_imports \
@@ -104,4 +99,4 @@ bench-peers: bench-venvs
 	cd benchmarks && for task in similarity lens steer; do ../$(PY) bench_peers.py --task $$task || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(EXTRAS) $(JLENS) runs build site *.egg-info .extras-setup.log
+	rm -rf $(VENV) $(EXTRAS) $(JLENS) runs build site *.egg-info
