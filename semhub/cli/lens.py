@@ -71,16 +71,12 @@ def train_lens(out, held_out, **settings) -> None:
               help="Further prompts, never fitted on, on which the lens is judged against the logit lens.")
 @click.option("--dim-batch", type=click.IntRange(min=1), default=8, show_default=True,
               help="Output dimensions per backward pass (the prompt is replicated this many times).")
-@click.option("--probes", type=click.IntRange(min=1), default=None,
-              help="Random orthonormal output directions read per prompt instead of all of the width: an "
-                   "unbiased estimate of the same J at probes / width of the cost [default: all, the reference's].")
 @click.option("--max-seq-len", type=click.IntRange(min=2), default=128, show_default=True)
 @click.option("--skip-first", type=click.IntRange(min=0), default=16, show_default=True,
               help="Leading positions left out of the average (as the reference implementation).")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
 @model_flags("device", "dtype", "device_map", "offload_folder", "revision", "trust_remote_code")
-def fit_lens(kind, out, corpus, prompts, judge, dim_batch, probes, max_seq_len, skip_first, seed,
-             **settings) -> None:
+def fit_lens(kind, out, corpus, prompts, judge, dim_batch, max_seq_len, skip_first, seed, **settings) -> None:
     """Fit a Jacobian lens (one averaged Jacobian per layer) and write it in the reference artifact format."""
     from rich.console import Console
     from rich.table import Table
@@ -93,7 +89,7 @@ def fit_lens(kind, out, corpus, prompts, judge, dim_batch, probes, max_seq_len, 
     with RichProgress("fit-lens") as progress:
         lens, report = fit_jacobian_lens(model, out=out, corpus=texts, prompts=prompts, judge=judge,
                                          dim_batch=dim_batch, max_seq_len=max_seq_len, skip_first=skip_first,
-                                         seed=seed, probes=probes, progress=progress)
+                                         seed=seed, progress=progress)
     table = Table(title="held-out text: KL to the final distribution (nats) and top-1 agreement")
     for column in ("layer", "KL logit lens", "KL Jacobian lens", "top-1 logit", "top-1 Jacobian"):
         table.add_column(column, justify="right")

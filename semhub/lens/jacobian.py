@@ -82,15 +82,10 @@ class JacobianLens(Lens):
 
 
 def fit_jacobian(backbone, prompts: Sequence[str], *, layers: Sequence[int] | None = None, dim_batch: int = 8,
-                 max_seq_len: int = 128, skip_first: int = SKIP_FIRST, probes: int | None = None, seed: int = 0,
+                 max_seq_len: int = 128, skip_first: int = SKIP_FIRST,
                  on_prompt: Callable[[int], None] | None = None) -> tuple[dict[int, torch.Tensor], int]:
     """``({layer: J_layer}, prompts used)``: the reference estimator on ``prompts`` (semhub layer indices,
-    default 1..L-1). Prompts with no valid position (at most ``skip_first + 1`` tokens) are skipped.
-
-    ``probes`` (k < d): each prompt is read along k random orthonormal output directions (drawn with
-    ``seed`` and the prompt's index) instead of all d, scaled by d / k: an unbiased estimate of the same
-    J at k / d of the backward passes (exactly the reference's at k = d), for fits the reference's cost
-    rules out on a CPU."""
+    default 1..L-1). Prompts with no valid position (at most ``skip_first + 1`` tokens) are skipped."""
     from contextlib import ExitStack
 
     from semhub.backbone.convention import hook_layer
@@ -104,8 +99,6 @@ def fit_jacobian(backbone, prompts: Sequence[str], *, layers: Sequence[int] | No
         raise ParameterError("dim_batch", f"must be at least 1, got {dim_batch}")
     if skip_first < 0:
         raise ParameterError("skip_first", f"must be at least 0, got {skip_first}")
-    if probes is not None and not 1 <= probes <= d:
-        raise ParameterError("probes", f"must be between 1 and the width {d}, got {probes}")
     sums = {layer: torch.zeros(d, d) for layer in layers}
     done = 0
     params = [p for p in backbone.model.parameters() if p.requires_grad]
@@ -133,9 +126,7 @@ def fit_jacobian(backbone, prompts: Sequence[str], *, layers: Sequence[int] | No
                     stack.callback(hook_layer(backbone, layer, make(layer)).remove)
                 batch = ids.expand(dim_batch, -1).to(backbone.input_device)
                 backbone.base(input_ids=batch, attention_mask=torch.ones_like(batch))
-            basis = None if probes is None else probe_basis(d, probes, seed, done)
-            for layer, matrix in per_prompt(captured, layers, L, d, dim_batch, list(range(skip_first, T - 1)),
-                                            basis).items():
+            for layer, matrix in per_prompt(captured, layers, L, d, dim_batch, list(range(skip_first, T - 1))).items():
                 sums[layer] += matrix
             done += 1
             if on_prompt:
@@ -149,35 +140,24 @@ def fit_jacobian(backbone, prompts: Sequence[str], *, layers: Sequence[int] | No
     return {layer: s / done for layer, s in sums.items()}, done
 
 
-def probe_basis(d: int, k: int, seed: int, index: int) -> torch.Tensor:
-    """(d, k): k orthonormal columns spanning a uniformly random k-dimensional subspace (the Q of a
-    Gaussian matrix), scaled by sqrt(d / k), so that E[basis basis^T] = I: the probe estimator is unbiased."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
-    q, _ = torch.linalg.qr(torch.randn(d, k, generator=generator, dtype=torch.float64))
-    return (q * (d / k) ** 0.5).float()
-
-
 def per_prompt(captured: dict[int, torch.Tensor], layers: list[int], L: int, d: int, dim_batch: int,
-               valid: list[int], basis: torch.Tensor | None = None) -> dict[int, torch.Tensor]:
-    """One prompt's J for every source layer: cotangents along output directions (the columns of
-    ``basis``; None: the d one-hot ones, the reference's exact rows) at every valid position,
-    ``dim_batch`` directions per backward pass; J = sum over directions of direction x its gradient."""
+               valid: list[int]) -> dict[int, torch.Tensor]:
+    """One prompt's J rows for every source layer: one-hot cotangents for ``dim_batch`` output
+    dimensions at every valid position, one backward pass per block of dimensions."""
     target = captured[L]
     sources = [captured[layer] for layer in layers]
     where = torch.tensor(valid, device=target.device)
-    directions = torch.eye(d) if basis is None else basis
-    k = directions.shape[1]
+    rows = torch.arange(dim_batch, device=target.device)
     out = {layer: torch.zeros(d, d) for layer in layers}
     cotangent = torch.zeros_like(target)
-    passes = -(-k // dim_batch)
-    for p in range(passes):
-        start, n = p * dim_batch, min(dim_batch, k - p * dim_batch)
-        block = directions[:, start : start + n]  # (d, n)
+    passes = -(-d // dim_batch)
+    for k in range(passes):
+        start, n = k * dim_batch, min(dim_batch, d - k * dim_batch)
         cotangent.zero_()
-        cotangent[:n, where] = block.T.to(cotangent.dtype).to(cotangent.device)[:, None, :]
-        grads = torch.autograd.grad(target, sources, grad_outputs=cotangent, retain_graph=p < passes - 1)
+        cotangent[rows[:n, None], where[None, :], start + rows[:n, None]] = 1.0
+        grads = torch.autograd.grad(target, sources, grad_outputs=cotangent, retain_graph=k < passes - 1)
         for layer, grad in zip(layers, grads):
-            out[layer] += block @ grad[:n, where.to(grad.device)].float().mean(1).cpu()
+            out[layer][start : start + n] = grad[:n, where.to(grad.device)].float().mean(1).cpu()
     return out
 
 
@@ -278,14 +258,12 @@ def default_corpus(limit: int, seed: int = 0) -> list[str]:
 def fit_jacobian_lens(model: Any = None, *, backbone: Any = None, out: str | Path, corpus: Sequence[str] | None = None,
                       prompts: int = 32, layers: Sequence[int] | None = None, dim_batch: int = 8,
                       max_seq_len: int = 128, skip_first: int = SKIP_FIRST, judge: int = 16, seed: int = 0,
-                      probes: int | None = None, progress: Any = None,
-                      **keywords: Any) -> tuple[JacobianLens, dict[str, Any]]:
+                      progress: Any = None, **keywords: Any) -> tuple[JacobianLens, dict[str, Any]]:
     """Fit a Jacobian lens for ``model`` (a ``ModelSpec``, a name with its fields as keywords, or a loaded
     ``backbone``) on ``prompts`` texts of ``corpus`` (default: standard-library docstring paragraphs), write
     the reference artifact to ``out`` and return (the lens, a report): the fit's time and, on ``judge``
     texts never fitted on, the exact KL to the final distribution and top-1 agreement of the logit lens
-    and the Jacobian lens per layer. ``probes``: the probe estimator (``fit_jacobian``), k of the d output
-    directions per prompt."""
+    and the Jacobian lens per layer."""
     import random
     import time
 
@@ -311,17 +289,15 @@ def fit_jacobian_lens(model: Any = None, *, backbone: Any = None, out: str | Pat
     say = (progress or Progress()).note
     model_spec.check()
     bb = backbone if backbone is not None else model_spec.load()
-    say(f"fitting the Jacobian lens of {bb.name} on {len(fit)} texts ({-(-(probes or bb.d_model) // dim_batch)} "
-        f"backward passes each)")
+    say(f"fitting the Jacobian lens of {bb.name} on {len(fit)} texts ({-(-bb.d_model // dim_batch)} backward "
+        f"passes each)")
     started = time.perf_counter()
     jacobians, n = fit_jacobian(bb, fit, layers=layers, dim_batch=dim_batch, max_seq_len=max_seq_len,
-                                skip_first=skip_first, probes=probes, seed=seed,
-                                on_prompt=lambda k: say(f"prompt {k}/{len(fit)}"))
+                                skip_first=skip_first, on_prompt=lambda k: say(f"prompt {k}/{len(fit)}"))
     fit_s = time.perf_counter() - started
     meta = {"model_name": bb.name, "semhub_fit": True, "estimator": "jacobian", "corpus": "given texts" if corpus
             is not None else "python-stdlib-docstrings", "n_prompts": n, "dim_batch": dim_batch,
             "max_seq_len": max_seq_len, "skip_first_positions": skip_first, "target_layer": bb.n_layers - 1,
-            "probes": probes or bb.d_model,
             "hook_convention": "blocks.{layer}.hook_out", "fit_seconds": round(fit_s, 1)}
     save_jacobian_lens(out, jacobians, n_prompts=n, d_model=bb.d_model, metadata=meta)
     lens = load_jacobian_lens(bb, out)
