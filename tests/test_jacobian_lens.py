@@ -177,9 +177,11 @@ def test_fit_lens_writes_a_lens_every_lens_analysis_reads_through(tmp_path, cli_
                            lens_path=file).results["lens_quality"][0]
     assert set(three["series"]) == {"logit", "jacobian", "tuned"}
     assert three["series"]["tuned"] == pytest.approx(three["series"]["logit"], abs=1e-4)  # zero translators
-    lens = semhub.analyze("logit-lens", backbone=bb, data=data, views=["en", "es"], n_boot=0, lens="jacobian",
-                          lens_path=file).results["logit_lens"][0]
+    run = semhub.analyze("logit-lens", backbone=bb, data=data, views=["en", "es"], n_boot=0, lens="jacobian",
+                         lens_path=file)
+    lens = run.results["logit_lens"][0]
     assert lens["lens"]["lens"] == "jacobian" and lens["lens"]["n_prompts"] == 3
+    assert run.result.summary_title.startswith("jacobian lens: ")  # the table names the lens it read through
     code, _, err = cli_run("fit-lens", "--model", str(model), "--out", str(tmp_path / "k.pt"), "--corpus",
                            str(corpus), "--prompts", "3", "--judge", "1", "--skip-first", "40")
     last = err.splitlines()[-1]  # after the progress notes: one line naming the option

@@ -229,7 +229,12 @@ class LogitLensResult(RecordsResult):
 
         return plot_logit_lens(self, self.figure_path(folder))
 
-    summary_title = "logit lens: dominant-language translation vs the next token"
+    @property
+    def summary_title(self) -> str:
+        """Names the lens the run read through (``--lens jacobian``: "jacobian lens: ...")."""
+        lens = next((r["lens"].get("lens") for r in self.records if isinstance(r.get("lens"), dict)), None) or "logit"
+        return f"{lens} lens: dominant-language translation vs the next token"
+
     summary_columns = ("probe", "positions", "peak layer (>= L/3)", "translation wins there",
                        "random word wins there", "log p next / translation there", "wins at last layer")
 
