@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "inspect_states": "semhub.patchscopes.states", "source_states": "semhub.patchscopes.states",
     "PatchReadout": "semhub.patchscopes.states", "patch_hooks": "semhub.steering.apply",
     "draw_concept_pairs": "semhub.patchscopes.concept_patching", "transfer_records": "semhub.patchscopes.concept_patching",
+    "TransferResult": "semhub.patchscopes.concept_patching",
     "PATCH_ANSWERS": "semhub.patchscopes.concept_patching", "first_token_variants": "semhub.analyses.latent_language",
     "TranslationDirection": "semhub.patchscopes.concept_patching", "translation_prompt": "semhub.patchscopes.concept_patching",
     "patched_answer_probs": "semhub.patchscopes.concept_patching", "LANGUAGE_NAMES": "semhub.analyses.latent_language",

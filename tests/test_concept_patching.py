@@ -125,3 +125,32 @@ def test_gemma_carries_the_concept_across_languages_above_the_unrelated_control(
     written = json.loads((tmp_path / "run" / "results.json").read_text())["concept_patching"]
     assert [r.get("variant") for r in written] == ["patch", "control", "mean", None]
     assert len(written[-1]["pairs"]) == 20 and "pairs" not in written[0] and (tmp_path / "run" / "concept_patching.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("variants", [("patch", "control"), ("patch", "control", "mean"),
+                                      ("patch", "control", "words", "mean")])
+def test_every_patching_result_tabulates_the_variants_it_ran(variants):
+    """Text, speech and image patching share one table: a transfer column per variant run, in run
+    order, then the control and the McNemar p; each cell is the rate ``transfer_records`` wrote."""
+    from semhub_audio.concept_patching import SpeechPatchingResult
+    from semhub_image.concept_patching import ImagePatchingResult
+
+    from semhub.patchscopes.concept_patching import ConceptPatchingResult
+
+    rng = np.random.default_rng(0)
+    layers = [0, 3, 6]
+    probs = {v: rng.random((8, 3, 4)) for v in variants}
+    wins = {v: rng.random((8, 3)) < 0.5 for v in variants}
+    titles = {**{v: v for v in variants}, "transfer": "rates"}
+    records = semhub.transfer_records(probs, wins, layers, {}, n_boot=20, seed=0, titles=titles, xlabel="layer")
+    labels = {"patch": "transfer", "words": "transfer (words)", "mean": "transfer (mean)"}
+    for cls in (ConceptPatchingResult, SpeechPatchingResult, ImagePatchingResult):
+        table = cls(records).summary()
+        ran = [v for v in variants if v != "control"]
+        assert table.columns == ("layer", "p(C in Y)", "p(C in X)", "p(D in Y)", *(labels[v] for v in ran),
+                                 "control", "p vs control")
+        for k, row in enumerate(table.rows):
+            assert row[0] == str(layers[k])
+            assert [float(c) for c in row[1:4]] == pytest.approx(probs["patch"][:, k, :3].mean(0), abs=5e-4)
+            rates = [float(c) for c in row[4:-1]]
+            assert rates == pytest.approx([wins[v][:, k].mean() for v in [*ran, "control"]], abs=0.0051)

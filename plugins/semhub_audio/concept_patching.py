@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import semhub
-from semhub import CurvesResult, Options, ParameterError, SemhubError, option
+from semhub import Options, ParameterError, SemhubError, option
 
 WORDS = semhub.PATCH_ANSWERS  # ("C in Y", "C in X", "D in Y", "D in X"): the order transfer_records reads
 
@@ -46,20 +46,11 @@ class Pair:
 
 
 @dataclass
-class SpeechPatchingResult(CurvesResult):
+class SpeechPatchingResult(semhub.TransferResult):
     """Per patch layer: the four answers' probabilities for each variant, and the transfer rates."""
 
     key: ClassVar[str] = "speech_concept_patching"
     summary_title = "concept patching across spoken words: C's latent (heard) in D's clip (transfer: C in Y on top)"
-    summary_columns: ClassVar[tuple[str, ...]] = ("layer", "p(C in Y)", "p(C in X)", "p(D in Y)", "transfer",
-                                                  "transfer (mean)", "control", "p vs control")
-
-    def summary_rows(self):
-        probs, rates = self.records[0], self.records[-1]
-        mean = rates["series"].get("mean")
-        return [(str(layer), *(f"{probs['series'][w][k]:.3f}" for w in WORDS[:3]), f"{rates['series']['patch'][k]:.2f}",
-                 "-" if mean is None else f"{mean[k]:.2f}", f"{rates['series']['control'][k]:.2f}",
-                 f"{rates['p_vs_control'][k]:.2g}") for k, layer in enumerate(rates["x"])]
 
 
 def encoded(bb, paths: list[str], base_dir, readout: str):

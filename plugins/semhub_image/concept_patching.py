@@ -23,27 +23,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import semhub
-from semhub import CurvesResult, Options, ParameterError, SemhubError, option
+from semhub import Options, ParameterError, SemhubError, option
 
 WORDS = semhub.PATCH_ANSWERS  # ("C in Y", "C in X", "D in Y", "D in X")
 QUESTION = "What is this object? Answer with one word in {language}."
 
 
 @dataclass
-class ImagePatchingResult(CurvesResult):
+class ImagePatchingResult(semhub.TransferResult):
     """Per patch layer: the four answers' probabilities for each variant, and the transfer rates."""
 
     key: ClassVar[str] = "image_concept_patching"
     summary_title = "concept patching from an image: C's latent (seen) in D's translation prompt (transfer: C in Y on top)"
-    summary_columns: ClassVar[tuple[str, ...]] = ("layer", "p(C in Y)", "p(C in X)", "p(D in Y)", "transfer",
-                                                  "transfer (words)", "transfer (mean)", "control", "p vs control")
-
-    def summary_rows(self):
-        probs, rates = self.records[0], self.records[-1]
-        series = rates["series"]
-        return [(str(layer), *(f"{probs['series'][w][k]:.3f}" for w in WORDS[:3]),
-                 *(f"{series[name][k]:.2f}" for name in ("patch", "words", "mean", "control")),
-                 f"{rates['p_vs_control'][k]:.2g}") for k, layer in enumerate(rates["x"])]
 
 
 def image_latents(bb, view: str, paths: list[str], base_dir, question: str, batch_size: int):

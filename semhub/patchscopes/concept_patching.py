@@ -104,34 +104,39 @@ def word_positions(batch, ends: list[int]) -> "torch.Tensor":
     return torch.tensor(out)
 
 
+# A transfer-rate series' column title in the summary; ``control`` always comes last.
+TRANSFER_LABELS = {"patch": "transfer", "words": "transfer (words)", "mean": "transfer (mean)"}
+
+
 @dataclass
-class ConceptPatchingResult(CurvesResult):
+class TransferResult(CurvesResult):
+    """The result of any concept patching whose records come from ``transfer_records``: one summary
+    row per patch layer (the three scored probabilities of the ``patch`` variant, a transfer rate per
+    variant run, the control's, and the McNemar p against the control). Text, speech and image
+    patching subclass it with their key and title only, so their tables cannot drift apart."""
+
+    def _variants(self) -> list[str]:
+        return [v for v in self.records[-1]["series"] if v != "control"]
+
+    @property
+    def summary_columns(self) -> tuple[str, ...]:
+        labels = [TRANSFER_LABELS.get(v, f"transfer ({v})") for v in self._variants()]
+        return ("layer", *(f"p({w})" for w in WORDS[:3]), *labels, "control", "p vs control")
+
+    def summary_rows(self) -> list[tuple[str, ...]]:
+        probs, rates = self.records[0], self.records[-1]
+        series = rates["series"]
+        return [(str(layer), *(f"{probs['series'][w][k]:.3f}" for w in WORDS[:3]),
+                 *(f"{series[v][k]:.2f}" for v in [*self._variants(), "control"]), f"{rates['p_vs_control'][k]:.2g}")
+                for k, layer in enumerate(rates["x"])]
+
+
+@dataclass
+class ConceptPatchingResult(TransferResult):
     """Curves per patch layer: the four words' probabilities for each variant, and transfer rates."""
 
     key: ClassVar[str] = "concept_patching"
     summary_title = "concept patching: C's latent written into D's translation prompt (transfer: C in Y is the top token)"
-
-    @property
-    def summary_columns(self) -> tuple[str, ...]:
-        cols = ["layer", "p(C in Y)", "p(C in X)", "p(D in Y)", "transfer"]
-        if "mean" in self.options["variants"]:
-            cols.append("transfer (mean)")
-        return (*cols, "control", "p vs control")
-
-    def summary_rows(self):
-        probs, rates = self.records[0], self.records[-1]
-        rows = []
-        for k, layer in enumerate(rates["x"]):
-            row = [str(layer), *(f"{probs['series'][w][k]:.3f}" for w in WORDS[:3]), f"{rates['series']['patch'][k]:.2f}"]
-            if "mean" in rates["series"]:
-                row.append(f"{rates['series']['mean'][k]:.2f}")
-            rows.append((*row, f"{rates['series']['control'][k]:.2f}", f"{rates['p_vs_control'][k]:.2g}"))
-        return rows
-
-    def plot(self, folder):
-        from semhub.plots import plot_curves
-
-        return plot_curves(self, self.figure_path(folder))
 
 
 def run_concept_patching(ctx) -> ConceptPatchingResult:
