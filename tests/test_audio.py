@@ -722,6 +722,7 @@ def test_real_speech_builder_keeps_the_evaluation_prompts_out_and_pairs_language
         folder = docs / f"asterisk-core-sounds-{lang}"
         folder.mkdir(parents=True)
         body = f"; Core Asterisk Sounds in {lang}\n\n" + "".join(f"{k}: {v}\n" for k, v in table.items())
+        body += "digits/1: diez\n" if lang == "es" else ""  # a name listed twice, as digits/0 in the Spanish file
         (folder / f"core-sounds-{lang}.txt.gz").write_bytes(gzip.compress(body.encode()))
     assert [n for n, _ in prompts(("en", "es"), sounds, docs)] == sorted(set(names) - {"only-en"})
     tuning = build(tmp_path / "tune", rows=10, languages=("en", "es"), sounds=sounds, docs=docs)
@@ -731,8 +732,9 @@ def test_real_speech_builder_keeps_the_evaluation_prompts_out_and_pairs_language
     clip, rate = sf.read(str(tmp_path / "tune" / rows[0]["audio_en"]))
     assert rate == 8000 and len(clip) == 8000
     held = build(tmp_path / "held", held_out=True, languages=("en", "es"), sounds=sounds, docs=docs)
-    assert [json.loads(line)["id"] for line in held.read_text().splitlines()] == ["digits/1", "hello-world",
-                                                                                  "vm-goodbye"]
+    held_rows = [json.loads(line) for line in held.read_text().splitlines()]
+    assert [r["id"] for r in held_rows] == ["digits/1", "hello-world", "vm-goodbye"]
+    assert held_rows[0]["es"] == "uno"  # the first of a name's two lines
     assert "install asterisk-core-sounds-fr-wav" in missing(("en", "fr"), sounds, docs)
     ds = semhub.dataset(str(tuning))
     assert ds.columns["audio_en"] == ["en/agent-pass.ogg", "en/auth-incorrect.ogg"]

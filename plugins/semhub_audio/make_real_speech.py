@@ -24,13 +24,16 @@ HELD_OUT = re.compile(r"^(digits/.*|hello-world|vm-goodbye)$")
 
 
 def transcripts(language: str, docs: Path = DOCS) -> dict[str, str]:
-    """Prompt name -> its text, from the package's ``core-sounds-<lang>.txt.gz`` (``name: text`` lines)."""
+    """Prompt name -> its text, from the package's ``core-sounds-<lang>.txt.gz`` (``name: text`` lines).
+
+    A name listed twice keeps its first text: the Spanish file lists ``digits/0`` as "cero" and then
+    as "diez" (the missing ``digits/10`` line, mislabelled)."""
     path = docs / f"asterisk-core-sounds-{language}" / f"core-sounds-{language}.txt.gz"
     out = {}
     for line in gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace").splitlines():
         name, sep, text = line.partition(":")
         if sep and not line.startswith(";") and text.strip():
-            out[name.strip()] = text.strip()
+            out.setdefault(name.strip(), text.strip())
     return out
 
 
