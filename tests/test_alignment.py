@@ -118,3 +118,62 @@ def test_the_null_relabels_neighbour_lists_exactly_as_a_fresh_search_on_shuffled
         q = torch.argsort(p[rows])  # RSA's items shuffled among themselves (a uniform shuffle of them)
         assert draws["RSA"][i] == pytest.approx(am.rsa(x[rows], y[rows][q]))
         assert draws["linear CKA"][i] == pytest.approx(am.linear_cka(x, yp), rel=1e-6)
+
+
+def test_jackknife_pseudo_values_at_each_metrics_peak_equal_an_independent_leave_a_block_out():
+    """Each metric's pseudo-values at its own calibrated peak: G s - (G - 1) s_-g, blocks i mod G, with
+    CKA and RSA recomputed here from numpy and scipy (RSA's subset keeps its items that remain)."""
+    import numpy as np
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+
+    from semhub.analyses.alignment import peak_items
+
+    gen = torch.Generator().manual_seed(5)
+    a = torch.randn(23, 3, 6, generator=gen)
+    b = a @ torch.randn(6, 5, generator=gen) + 0.5 * torch.randn(23, 3, 5, generator=gen)
+    rows = torch.tensor([0, 2, 3, 7, 8, 11, 12, 15, 19, 20, 22])
+    metrics = {"linear CKA": {"max": {"index": 1}}, "RSA": {"max": {"index": 2}}, "MRR": {"max": None}}
+    out = peak_items(a, b, metrics, [0, 4, 8], blocks=4, k=3, ks=[1], center=True, rows=rows)
+    assert set(out) == {"linear CKA", "RSA"} and out["linear CKA"]["layer"] == 4 and out["RSA"]["layer"] == 8
+
+    def cka(x, y):
+        x, y = x - x.mean(0), y - y.mean(0)
+        return np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y))
+
+    def rsa(x, y):
+        return spearmanr(pdist(x, "cosine"), pdist(y, "cosine")).statistic
+
+    for name, fn, at, use in (("linear CKA", cka, 1, np.arange(23)), ("RSA", rsa, 2, rows.numpy())):
+        x, y = a[:, at].double().numpy(), b[:, at].double().numpy()
+        whole = fn(x[use], y[use])
+        expect = [4 * whole - 3 * fn(x[[i for i in use if i % 4 != g]], y[[i for i in use if i % 4 != g]])
+                  for g in range(4)]
+        assert out[name]["values"] == pytest.approx(expect, rel=1e-4, abs=1e-6), name
+        assert np.mean(out[name]["values"]) == pytest.approx(4 * whole - 3 * np.mean([
+            fn(x[[i for i in use if i % 4 != g]], y[[i for i in use if i % 4 != g]]) for g in range(4)]), rel=1e-4)
+
+
+def test_compare_flags_a_set_level_difference_through_pseudo_values_and_rarely_a_null_one():
+    """Two 'models' that differ only in their noise draw: the paired test on CKA's pseudo-values is
+    significant in about alpha of the draws; one with three times the noise differs every time."""
+    from semhub.analyses.alignment import peak_items
+    from semhub.cards.compare import paired_difference
+
+    gen = torch.Generator().manual_seed(11)
+    peak = {"linear CKA": {"max": {"index": 0}}, "mutual k-NN (k=5)": {"max": {"index": 0}}}
+    w = torch.linalg.qr(torch.randn(8, 8, generator=gen))[0]
+
+    def model(x, noise):
+        y = x @ w + noise * torch.randn(x.shape, generator=gen)
+        return peak_items(x[:, None], y[:, None], peak, [0], blocks=10, k=5, ks=[1], center=True, rows=None)
+
+    same, louder = [], []
+    for _ in range(20):
+        x = torch.randn(40, 8, generator=gen)
+        one, two, loud = model(x, 1.0), model(x, 1.0), model(x, 3.0)
+        same.append(paired_difference(one["linear CKA"]["values"], two["linear CKA"]["values"], flips=2000))
+        louder.append(paired_difference(one["linear CKA"]["values"], loud["linear CKA"]["values"], flips=2000))
+        assert len(one["mutual k-NN (k=5)"]["values"]) == 10
+    assert sum(p <= 0.05 for p in same) <= 3  # about 5% of 20 draws under the null (binomial: P(> 3) < 0.02)
+    assert all(p <= 0.05 for p in louder)  # what compare flags between two cards

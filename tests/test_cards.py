@@ -62,6 +62,7 @@ def test_every_number_equals_the_separate_run_of_its_recorded_call(tiny, profile
     aligned = json.loads(semhub.analyze(model=str(tiny), **card.calls["code-alignment"]).results_text)["alignment"][0]
     assert code.curves["debiased CKA"].values == aligned["series"]["debiased CKA"]
     assert code.curves["mutual k-NN (k=10)"].chance == aligned["calibration"]["metrics"]["mutual k-NN (k=10)"]["null_mean"]
+    assert code.curves["debiased CKA"].items == aligned["items"]["debiased CKA"]["values"]  # jackknife pseudo-values
     steer_call = dict(card.calls["language-steering"])
     steered = json.loads(semhub.steer(model=str(tiny), **steer_call).results_text)["steering"]["settings"]
     best = card.steering.best
@@ -191,11 +192,15 @@ def test_cli_profile_and_compare_write_complete_folders(tiny, tmp_path, cli_run)
     from semhub.cards.compare import paired_difference
 
     loaded = [Card.read(c) for c in cards]
-    for row in (r for r in result["rows"] if r["metric"] in ("retrieval@1", "Eq. 1")):
+    tested = set()
+    for row in result["rows"]:  # per-item and set-level metrics alike, wherever both cards kept values
         items = [card.curve(row["section"], row["name"], row["metric"]).items for card in loaded]
         (p,) = row["p_difference"].values()
-        assert p == paired_difference(*items) and row["differs"] == (p <= 0.05)
-    assert all(r["differs"] is None for r in result["rows"] if r["metric"] == "debiased CKA")
+        assert p == paired_difference(*items) and row["differs"] == (None if p is None else p <= 0.05)
+        if p is not None:
+            tested.add(row["metric"])
+    assert {"retrieval@1", "Eq. 1", "debiased CKA", "linear CKA", "mutual k-NN (k=10)"} <= tested
+    assert all(r["differs"] is None for r in result["rows"] if r["section"] == "lens")  # no values to pair
     assert "with a paired permutation test" in stdout
     code, _, err = cli_run("compare", str(cards[0]), "--out", str(tmp_path / "one"))
     assert code == 2 and "needs at least two cards" in err and not (tmp_path / "one").exists()

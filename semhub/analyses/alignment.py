@@ -29,6 +29,7 @@ mean nothing.
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from semhub.contract.analysis import Analysis
@@ -207,6 +208,47 @@ def pair_draws(ctx, a, b, perms: torch.Tensor, rows: torch.Tensor | None) -> dic
     return {name: np.stack(columns, axis=1) for name, columns in draws.items()}
 
 
+def peak_items(a: torch.Tensor, b: torch.Tensor, metrics: dict[str, Any], layers: list[int], *, blocks: int, k: int,
+               ks: list[int], center: bool, rows: torch.Tensor | None) -> dict[str, dict[str, Any]]:
+    """Per metric, at its calibrated max layer: the jackknife pseudo-values of ``blocks`` blocks of items
+    (item i in block i mod G), G s - (G - 1) s_-g, where s_-g is the metric without block g.
+
+    Why: a paired test between two models (``semhub compare``) needs values per item, and CKA, mutual
+    k-NN or RSA have none; pseudo-values are the standard stand-in (their mean is the jackknife
+    estimate, their spread its standard error), and for a mean over items they are the blocks' means.
+    Blocks fall at the same items in every run over the same data, so two cards' values pair up."""
+    import torch
+
+    n = len(a)
+    g = min(blocks, n)
+    if g < 2:
+        return {}
+    by_layer: dict[int, list[str]] = {}
+    for name, cal in metrics.items():
+        top = cal.get("max")
+        if top is not None and top.get("index") is not None:
+            by_layer.setdefault(int(top["index"]), []).append(name)
+    block = torch.arange(n) % g
+    out: dict[str, dict[str, Any]] = {}
+    for at, names in sorted(by_layer.items()):
+        x, y = a[:, at].float(), b[:, at].float()
+        whole = layer_metrics(x, y, k=k, ks=ks, center=center, rows=rows)
+        left = []
+        for j in range(g):
+            keep = (block != j).nonzero().flatten()
+            sub = None
+            if rows is not None:
+                where = torch.full((n,), -1, dtype=torch.long)
+                where[keep] = torch.arange(len(keep))
+                sub = where[rows][where[rows] >= 0]
+            left.append(layer_metrics(x[keep], y[keep], k=k, ks=ks, center=center, rows=sub))
+        for name in names:
+            values = [g * whole[name] - (g - 1) * rest[name] for rest in left]
+            if all(math.isfinite(v) for v in values):  # a block whose removal leaves the metric undefined: none
+                out[name] = {"layer": layers[at], "jackknife_blocks": g, "values": values}
+    return out
+
+
 def run_alignment(ctx) -> AlignmentResult:
     import torch
 
@@ -232,6 +274,10 @@ def run_alignment(ctx) -> AlignmentResult:
             rec["calibration"] = calibration.record(by_metric)
             for name in ("linear CKA", f"mutual k-NN (k={opts.k})"):
                 series[f"{name} (null mean)"] = rec["calibration"]["metrics"][name]["null_mean"]
+            if opts.jackknife_blocks:  # what a paired test between two models' runs reads (compare)
+                rec["items"] = peak_items(a, b, rec["calibration"]["metrics"], list(ctx.layers),
+                                          blocks=opts.jackknife_blocks, k=opts.k, ks=list(opts.retrieval_k),
+                                          center=s.center, rows=rows)
         for name, control in extra.items():
             rec.setdefault("controls", {})[name] = control.record(pair_draws(ctx, a, b, control.perms, rows))
         if other in control_of:
@@ -393,6 +439,9 @@ class AlignmentOptions(Options):
     pool_draws: int = option(5, min=1, max=10_000, help="Random pools drawn per pool size.")
     rsa_items: int = option(2000, min=3, help="Items RSA ranks the pairwise dissimilarities of (a random "
                             "subset when N is larger: RSA's memory grows as its square).")
+    jackknife_blocks: int = option(50, min=0, help="Blocks of items whose jackknife pseudo-values are kept at "
+                                   "each metric's calibrated peak (the values semhub compare's paired test reads; "
+                                   "0 or 1: none).")
 
 
 class AlignmentAnalysis(Analysis):

@@ -2,7 +2,9 @@
 axis. Headline numbers (calibrated peaks first) go in one table; two cards differ on a metric only when
 the difference survives a permutation test: a paired sign-flip test of the per-item values at each
 card's calibrated peak (the same items, in the same order), Bonferroni-corrected over the pairs of cards.
-Set-level metrics (CKA, mutual k-NN, RSA) have no per-item values: they are shown, never flagged.
+Set-level metrics (CKA, mutual k-NN, RSA) have no per-item values; their cards keep the jackknife
+pseudo-values of blocks of items (``semhub.analyses.alignment.peak_items``), which the same test pairs
+block by block. Curves with neither (the lens's) are shown, never flagged.
 """
 from __future__ import annotations
 

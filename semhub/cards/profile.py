@@ -51,12 +51,14 @@ def spoke_curves(similarity: dict[str, Any], alignment: list[dict[str, Any]], n_
     }
     rec = next(r for r in alignment if not r.get("pool") and r["a"] == similarity["a"] and r["b"] == similarity["b"])
     nulls = (rec.get("calibration") or {}).get("metrics", {})
+    pseudo = rec.get("items", {})  # jackknife pseudo-values at each metric's calibrated peak
     for name, values in rec["series"].items():
         if "(null mean)" in name or name.startswith(("retrieval@1", "CKNNA")):
             continue
         null = nulls.get(name)
         out[name] = Curve(name, rec["x"], depth(rec["x"], n_layers), values,
-                          chance=null["null_mean"] if null else None, calibrated=null)
+                          chance=null["null_mean"] if null else None, calibrated=null,
+                          items=(pseudo.get(name) or {}).get("values"))
     return out
 
 
