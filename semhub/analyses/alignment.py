@@ -30,7 +30,7 @@ mean nothing.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Collection
 
 from semhub.contract.analysis import Analysis
 from semhub.contract.options import Options, option
@@ -103,14 +103,15 @@ def neighbours(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[torch.Tensor, 
 
 
 def layer_draws(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor, *, k: int, ks: list[int], center: bool,
-                rows: torch.Tensor | None = None,
-                knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, np.ndarray]:
-    """Every metric at one layer with ``y``'s rows permuted by each row of ``perms`` ((P, N), row 0 the
-    identity: the observed value) -> metric -> (P,). Nothing is recomputed that a shuffle leaves alone:
-    CKA's self terms and Gram matrices, each view's neighbour lists (a shuffle only relabels them: j is a
-    neighbour of i in y[p] iff p[j] is one of p[i]'s in y), RSA's dissimilarity ranks (permuted, not
-    re-ranked), retrieval's sorted similarities (``partner_ranks_under``). Retrieval only where both views
-    have one width (one space); RSA on ``rows`` (a shuffle of them among themselves)."""
+                rows: torch.Tensor | None = None, knn: tuple[torch.Tensor, torch.Tensor] | None = None,
+                only: Collection[str] | None = None) -> dict[str, np.ndarray]:
+    """Every metric (or those named in ``only``) at one layer with ``y``'s rows permuted by each row of
+    ``perms`` ((P, N), row 0 the identity: the observed value) -> metric -> (P,). Nothing is recomputed
+    that a shuffle leaves alone: CKA's self terms and Gram matrices, each view's neighbour lists (a
+    shuffle only relabels them: j is a neighbour of i in y[p] iff p[j] is one of p[i]'s in y), RSA's
+    dissimilarity ranks (permuted, not re-ranked), retrieval's sorted similarities
+    (``partner_ranks_under``). Retrieval only where both views have one width (one space); RSA on
+    ``rows`` (a shuffle of them among themselves)."""
     import numpy as np
     import torch
 
@@ -118,20 +119,26 @@ def layer_draws(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor, *, k: int
 
     n = len(x)
     kk = min(k, n - 1)
-    na, nb = knn or neighbours(x, y, k)
-    inverse = am.inverse_permutations(perms)
-    out: dict[str, list[float]] = dict(am.cka_draws(x, y, perms))
-    ux, uy = am.unit_rows(x), am.unit_rows(y)
-    rx, ry = (am.dissimilarity_ranks(x), am.dissimilarity_ranks(y)) if rows is None else \
-        (am.dissimilarity_ranks(x[rows]), am.dissimilarity_ranks(y[rows]))
     knn_name, cknna_name = f"mutual k-NN (k={k})", f"CKNNA (k={k})"
-    out[cknna_name] = am.cknna_draws(ux, uy, na, nb, perms) if kk >= 2 and n >= 4 else [float("nan")] * len(perms)
-    out.update({knn_name: [], "RSA": []})
-    for perm, inv in zip(perms, inverse):
-        out[knn_name].append(am.mutual_knn_of(na, inv[nb[perm]]))  # y[perm]'s lists, in its row numbers
-        q = perm if rows is None else torch.argsort(perm[rows])  # a uniform shuffle of RSA's items
-        out["RSA"].append(am.rsa_of(rx, ry[q][:, q]) if len(rx) >= 3 else float("nan"))
-    if x.shape[1] == y.shape[1]:
+    retrieval = [*(f"retrieval@{cut}" for cut in ks), "MRR"]
+    want = (lambda *names: True) if only is None else (lambda *names: any(name in only for name in names))  # noqa: E731
+    out: dict[str, list[float]] = dict(am.cka_draws(x, y, perms)) if want("linear CKA", "debiased CKA") else {}
+    if want(knn_name, cknna_name):
+        na, nb = knn or neighbours(x, y, k)
+    if want(cknna_name):
+        ux, uy = am.unit_rows(x), am.unit_rows(y)
+        out[cknna_name] = am.cknna_draws(ux, uy, na, nb, perms) if kk >= 2 and n >= 4 else [float("nan")] * len(perms)
+    if want(knn_name):
+        inverse = am.inverse_permutations(perms)
+        out[knn_name] = [am.mutual_knn_of(na, inv[nb[perm]]) for perm, inv in zip(perms, inverse)]  # y[perm]'s lists
+    if want("RSA"):
+        rx, ry = (am.dissimilarity_ranks(x), am.dissimilarity_ranks(y)) if rows is None else \
+            (am.dissimilarity_ranks(x[rows]), am.dissimilarity_ranks(y[rows]))
+        out["RSA"] = []
+        for perm in perms:
+            q = perm if rows is None else torch.argsort(perm[rows])  # a uniform shuffle of RSA's items
+            out["RSA"].append(am.rsa_of(rx, ry[q][:, q]) if len(rx) >= 3 else float("nan"))
+    if x.shape[1] == y.shape[1] and want(*retrieval):
         if center:
             x, y = x - x.mean(0), y - y.mean(0)
         ranks = am.partner_ranks_under(x, y, perms)  # (P, 2, N)
@@ -142,12 +149,12 @@ def layer_draws(x: torch.Tensor, y: torch.Tensor, perms: torch.Tensor, *, k: int
 
 
 def layer_metrics(x: torch.Tensor, y: torch.Tensor, *, k: int, ks: list[int], center: bool,
-                  rows: torch.Tensor | None = None,
-                  knn: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
-    """Every metric at one layer: ``layer_draws`` under the identity alone."""
+                  rows: torch.Tensor | None = None, knn: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  only: Collection[str] | None = None) -> dict[str, float]:
+    """Every metric (or those in ``only``) at one layer: ``layer_draws`` under the identity alone."""
     import torch
 
-    draws = layer_draws(x, y, torch.arange(len(x))[None], k=k, ks=ks, center=center, rows=rows, knn=knn)
+    draws = layer_draws(x, y, torch.arange(len(x))[None], k=k, ks=ks, center=center, rows=rows, knn=knn, only=only)
     return {name: float(values[0]) for name, values in draws.items()}
 
 
@@ -208,6 +215,11 @@ def pair_draws(ctx, a, b, perms: torch.Tensor, rows: torch.Tensor | None) -> dic
     return {name: np.stack(columns, axis=1) for name, columns in draws.items()}
 
 
+JACKKNIFE_ITEMS = 2000
+"""Above this many items no pseudo-values are kept: each block re-searches neighbours and re-ranks RSA's
+pairs (O(N^2) per block), so a 20k-item run would spend longer on them than on its calibration."""
+
+
 def peak_items(a: torch.Tensor, b: torch.Tensor, metrics: dict[str, Any], layers: list[int], *, blocks: int, k: int,
                ks: list[int], center: bool, rows: torch.Tensor | None) -> dict[str, dict[str, Any]]:
     """Per metric, at its calibrated max layer: the jackknife pseudo-values of ``blocks`` blocks of items
@@ -216,12 +228,13 @@ def peak_items(a: torch.Tensor, b: torch.Tensor, metrics: dict[str, Any], layers
     Why: a paired test between two models (``semhub compare``) needs values per item, and CKA, mutual
     k-NN or RSA have none; pseudo-values are the standard stand-in (their mean is the jackknife
     estimate, their spread its standard error), and for a mean over items they are the blocks' means.
-    Blocks fall at the same items in every run over the same data, so two cards' values pair up."""
+    Blocks fall at the same items in every run over the same data, so two cards' values pair up. Only
+    the metrics peaking at a layer are recomputed there; none above ``JACKKNIFE_ITEMS`` items."""
     import torch
 
     n = len(a)
     g = min(blocks, n)
-    if g < 2:
+    if g < 2 or n > JACKKNIFE_ITEMS:
         return {}
     by_layer: dict[int, list[str]] = {}
     for name, cal in metrics.items():
@@ -232,7 +245,7 @@ def peak_items(a: torch.Tensor, b: torch.Tensor, metrics: dict[str, Any], layers
     out: dict[str, dict[str, Any]] = {}
     for at, names in sorted(by_layer.items()):
         x, y = a[:, at].float(), b[:, at].float()
-        whole = layer_metrics(x, y, k=k, ks=ks, center=center, rows=rows)
+        whole = layer_metrics(x, y, k=k, ks=ks, center=center, rows=rows, only=names)
         left = []
         for j in range(g):
             keep = (block != j).nonzero().flatten()
@@ -241,7 +254,7 @@ def peak_items(a: torch.Tensor, b: torch.Tensor, metrics: dict[str, Any], layers
                 where = torch.full((n,), -1, dtype=torch.long)
                 where[keep] = torch.arange(len(keep))
                 sub = where[rows][where[rows] >= 0]
-            left.append(layer_metrics(x[keep], y[keep], k=k, ks=ks, center=center, rows=sub))
+            left.append(layer_metrics(x[keep], y[keep], k=k, ks=ks, center=center, rows=sub, only=names))
         for name in names:
             values = [g * whole[name] - (g - 1) * rest[name] for rest in left]
             if all(math.isfinite(v) for v in values):  # a block whose removal leaves the metric undefined: none
