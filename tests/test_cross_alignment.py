@@ -132,12 +132,7 @@ def test_two_real_language_models_align_en_with_zh_above_their_shuffled_null(tmp
     for name in ("debiased CKA", "mutual k-NN (k=10)"):  # the best pair, chosen again under every shuffle
         top = pairs["calibration"]["metrics"][name]["max"]
         assert top["p"] <= 1 / 21 + 1e-9 and top["score"] > 0, name
-    from conftest import shuffled_pairs
-
-    shuffled = shuffled_pairs(tmp_path)
-    off = semhub.analyze("alignment", model="smollm2-135m", model_b="gemma3-270m", data=str(shuffled),
-                         views=["en", "zh"], permutations=20).result.records[0]
-    # with pairs broken, even the best of all layer pairs stays far below the aligned best
-    assert off["best"]["mutual k-NN (k=10)"]["value"] < pairs["best"]["mutual k-NN (k=10)"]["value"] / 2
-    assert off["best"]["debiased CKA"]["value"] < pairs["best"]["debiased CKA"]["value"] / 2
-    assert off["calibration"]["metrics"]["mutual k-NN (k=10)"]["max"]["score"] == 0  # calibrated away
+        # with pairs broken (the same states, rows shuffled), even the best of all layer pairs stays far
+        # below the aligned best: the null's critical value of the max (tau) is under half of it
+        assert top["tau"] < pairs["best"][name]["value"] / 2, name
+        assert top["observed"] == pytest.approx(pairs["best"][name]["value"])
