@@ -64,10 +64,11 @@ def test_checkpoint_is_verified_against_the_pin(monkeypatch):
         whisper_ct2.model_bin()
 
 
-def test_analyze_modality_audio_out_of_the_box_reads_meaning_better_than_the_encoder(tmp_path, cli_run, whisper):
+def test_analyze_modality_audio_out_of_the_box_matches_spoken_translations_above_every_shuffle(tmp_path, cli_run):
     """`semhub analyze --modality audio` with its documented defaults (Whisper base's decoder at the end of
-    the translate prompt, the clip's language tag; chosen on recorded speech, docs/findings.md) against
-    the encoder's top layer, on the built-in en/es sentences."""
+    the translate prompt, the clip's language tag; chosen on recorded speech against the encoder and the
+    other read-outs, docs/findings.md, benchmarks/whisper_heldout_diagnosis.py) on the built-in en/es
+    sentences: the English clip finds its Spanish translation far above chance and every shuffle."""
     out = tmp_path / "run"
     code, stdout, err = cli_run("analyze", "--modality", "audio", "--views", "audio_en,audio_es", "--bootstrap", "50",
                                 "--permutations", "20", "--out", str(out))
@@ -78,11 +79,6 @@ def test_analyze_modality_audio_out_of_the_box_reads_meaning_better_than_the_enc
     assert (out / "similarity.png").stat().st_size > 10_000
     (row,) = json.loads((out / "results.json").read_text())["similarity"]
     assert (row["a"], row["b"], row["n"]) == ("audio_en", "audio_es", 30)
-    decoder = max(row["retrieval_at_1"])
-    assert row["calibration"]["metrics"]["retrieval_at_1"]["max"]["p"] <= 1 / 21 + 1e-9  # above every shuffle
-    run = semhub.analyze("similarity", backbone=whisper.using("encoder"), modality="audio", data="speech",
-                         views=["audio_en", "audio_es"], n_boot=0, permutations=0)
-    (rec,) = run.result.to_json()
-    encoder = max(rec["retrieval_at_1"])
-    assert whisper.stack == "decoder"
-    assert decoder > encoder + 0.15, (decoder, encoder)  # measured 0.40 against 0.18 (30 sentences, chance 0.03)
+    assert max(row["retrieval_at_1"]) >= 0.3  # measured 0.40 (the encoder: 0.18; chance 0.03)
+    top = row["calibration"]["metrics"]["retrieval_at_1"]["max"]
+    assert top["p"] <= 1 / 21 + 1e-9 and top["score"] > 0  # above every shuffle, the layer chosen under each

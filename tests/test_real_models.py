@@ -153,7 +153,7 @@ def test_a_gguf_file_path_loads_like_a_named_model():
     assert len(bb.fingerprint["gguf_sha256"]) == 64 and bb.fingerprint["model"] == str(gguf)
 
 
-def test_language_steering_bar(cli_run, tmp_path, gemma):
+def test_language_steering_bar(cli_run, tmp_path):
     """English prompts + (es - en) from aligned sentences: >= 60% Spanish, against <= 10% unsteered."""
     out = tmp_path / "steer"
     code, stdout, err = cli_run("steer", "--preset", "language", "--coeff", "1", "--scorer", "language",
@@ -167,13 +167,7 @@ def test_language_steering_bar(cli_run, tmp_path, gemma):
     assert by_coeff[1.0]["random_direction"]["language"] <= by_coeff[0.0]["scores"]["language"] + 0.10
     assert res["vector"]["method"] == "contrast" and res["vector"]["model"] == "gemma3-270m"
     assert {p.name for p in out.iterdir()} >= {"results.json", "continuations.json", "vector.safetensors", "steering.png"}
-    # coefficient 0 reproduces the unsteered output exactly
-    from semhub.steering.generate import generate
-
-    cont = json.loads((out / "continuations.json").read_text())
-    zero = [c["continuation"] for c in next(e for e in cont if e["coeff"] == 0.0)["continuations"]]
-    prompts = res["spec"]["prompts"]
-    assert generate(gemma, prompts, max_new_tokens=20, batch_size=40).continuations == zero
+    # (coefficient 0 leaving the model bit-identical: tests/test_steering.py, on every tiny family)
 
 
 def test_arithmetic_similarity_beats_the_shuffled_baseline_mid_network(cli_run, tmp_path):
