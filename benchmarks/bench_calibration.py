@@ -73,16 +73,21 @@ def main() -> None:
     args = ap.parse_args()
     semhub_bin = str(Path(sys.executable).with_name("semhub"))
 
-    def command(analysis: str, k: int):
+    def command(analysis: str, k: int, *extra: str):
         return lambda: [semhub_bin, "analyze", "--analysis", analysis, "--views", args.views,
-                        "--permutations", str(k), "--out", tempfile.mkdtemp() + "/run"]
+                        "--permutations", str(k), *extra, "--out", tempfile.mkdtemp() + "/run"]
 
     contenders = {f"{a} K={k}": command(a, k) for a in ("similarity", "alignment") for k in (0, args.permutations)}
+    # the jackknife pseudo-values compare pairs (alignment only, at each metric's calibrated peak)
+    contenders[f"alignment K={args.permutations} without pseudo-values"] = command("alignment", args.permutations, "--jackknife-blocks", "0")
     times, med = run_rounds(contenders, args.rounds)
+    plain = med[f"alignment K={args.permutations} without pseudo-values"]
     report = {"views": args.views, "rounds": args.rounds, "permutations": args.permutations, "seconds": times,
               "median_s": med,
               **{f"{a}_calibrated_over_raw": med[f"{a} K={args.permutations}"] / med[f"{a} K=0"]
                  for a in ("similarity", "alignment")},
+              "alignment_calibration_alone_over_raw": plain / med["alignment K=0"],
+              "alignment_pseudo_values_over_without": med[f"alignment K={args.permutations}"] / plain,
               "in_process": in_process(args.views.split(","), args.permutations)}
     p = report["in_process"]
     report["package_over_semhub_eq1"] = p["package_eq1_s"] / p["semhub_similarity_s"]
