@@ -139,6 +139,12 @@ def test_the_paired_test_finds_a_real_difference_and_not_a_relabelled_one():
     assert paired_difference(list(a), list(a + rng.normal(0, 0.05, 60))) > 0.05  # noise only
     assert paired_difference(list(a), list(a - 0.1 + rng.normal(0, 0.05, 60))) < 0.001  # a shift of 0.1
     assert paired_difference(list(a), list(a[:50])) is None and paired_difference(None, list(a)) is None
+    # items without a value on either side (a lens row with no probe site) are left out of the pairs
+    b = list(a - 0.1 + rng.normal(0, 0.05, 60))
+    gaps_a, gaps_b = [None if i % 7 == 0 else v for i, v in enumerate(a)], [None if i % 5 == 0 else v for i, v in enumerate(b)]
+    both = [i for i in range(60) if i % 7 and i % 5]
+    assert paired_difference(gaps_a, gaps_b) == paired_difference([a[i] for i in both], [b[i] for i in both])
+    assert paired_difference([1.0, None, None], [None, 2.0, 3.0]) is None  # nothing in common
 
 
 def test_calibrated_headline_and_the_lens_range_that_holds():
@@ -200,7 +206,7 @@ def test_cli_profile_and_compare_write_complete_folders(tiny, tmp_path, cli_run)
         if p is not None:
             tested.add(row["metric"])
     assert {"retrieval@1", "Eq. 1", "debiased CKA", "linear CKA", "mutual k-NN (k=10)"} <= tested
-    assert all(r["differs"] is None for r in result["rows"] if r["section"] == "lens")  # no values to pair
+    assert all(r["differs"] is None for r in result["rows"] if r["metric"].endswith(" mass"))  # trends: nothing to pair
     assert "with a paired permutation test" in stdout
     code, _, err = cli_run("compare", str(cards[0]), "--out", str(tmp_path / "one"))
     assert code == 2 and "needs at least two cards" in err and not (tmp_path / "one").exists()
@@ -256,3 +262,9 @@ def test_quick_card_of_the_default_model(tmp_path, cli_run):
     assert 0 < head.layer < card.n_layers and head.peak > 0.5  # the hub: an inner layer retrieves
     assert any(l.wins_range for l in card.lenses if "dominant wins" in l.curves)
     assert {p.name for p in (out / "runs").iterdir()} == set(card.calls) and "language-steering" not in card.calls
+    lens = next(lp for lp in card.lenses if "dominant wins" in lp.curves)
+    rows = lens.curves["dominant wins"].items  # per data row at the curve's peak; None: a row with no probe site
+    assert len(rows) == 40 and sum(v is not None for v in rows) >= 20
+    same = semhub.compare(card, card)  # lens rows now pair row by row: a card never differs from itself
+    lens_rows = [r for r in same.rows if r["metric"] in ("dominant wins", "log p next", "log p translation")]
+    assert lens_rows and all(r["differs"] is False for r in lens_rows)

@@ -55,8 +55,8 @@ def test_probe_sites_read_the_position_before_each_word():
 def test_logit_lens_analysis_on_a_tiny_model(tmp_path):
     bb = tiny_backbone("qwen2")
     data = tmp_path / "d.jsonl"
-    rows = [{"en": "the red cat", "es": "el gato rojo"}, {"en": "the blue house", "es": "la casa azul"},
-            {"en": "one two three", "es": "uno dos tres"}]
+    rows = [{"en": "the red cat", "es": "el gato rojo"}, {"en": "hello", "es": "hola amigo"},
+            {"en": "the blue house", "es": "la casa azul"}, {"en": "one two three", "es": "uno dos tres"}]
     data.write_text("\n".join(json.dumps(r) for r in rows))
     dic = tmp_path / "en-es.tsv"
     dic.write_text("en\tes\ncat\tgato\nred\trojo\nhouse\tcasa\nblue\tazul\ntwo\tdos\nthree\ttres\n")
@@ -70,6 +70,24 @@ def test_logit_lens_analysis_on_a_tiny_model(tmp_path):
     assert all(0 <= w <= 1 for w in rec["dominant_wins"])
     assert rec["random_positions"] == 6 and len(rec["random_wins"]) == 4 and all(0 <= w <= 1 for w in rec["random_wins"])
     assert res.plot(tmp_path).stat().st_size > 1000
+    # per data row, at each curve's peak layer: the mean over the row's own sites (None: no site), what
+    # compare pairs between two models; recomputed here from the probe's sites
+    from semhub.analyses.logit_lens import dictionary_probe
+
+    probe = dictionary_probe(bb, ctx.dataset, "es", {"gato": ["cat"], "rojo": ["red"], "casa": ["house"],
+                                                     "azul": ["blue"], "dos": ["two"], "tres": ["three"]},
+                             rec["layers"], norm=rec["lens_norm"], batch_size=8)
+    per_site = {"dominant_wins": (probe["dominant"] > probe["native"]).astype(float),
+                "native_logprob": probe["native"], "dominant_logprob": probe["dominant"]}
+    for key, values in per_site.items():
+        at = int(np.argmax(values.mean(0)))
+        item = rec["items"][key]
+        assert item["layer"] == rec["layers"][at]
+        expect = [np.mean([v for v, r in zip(values[:, at], probe["rows"]) if r == row]) if row in probe["rows"]
+                  else None for row in range(4)]
+        assert expect[1] is None and item["values"][1] is None  # "hola amigo": no dictionary word
+        assert [v for k, v in enumerate(item["values"]) if k != 1] == pytest.approx([v for k, v in enumerate(expect)
+                                                                                     if k != 1])
 
 
 def test_the_random_word_is_frequency_matched_seeded_and_never_a_translation():

@@ -177,14 +177,15 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
                      batch_size: int, on_batch=None, sites: str = "substring",
                      translation_space: str = "tokenizer", lens=None, seed: int = 0) -> dict[str, Any]:
     """Per-layer log-probs of the native next token, of its best dominant-language translation and of a
-    frequency-matched random dominant-language word (``random_words``; NaN where none could be drawn)."""
+    frequency-matched random dominant-language word (``random_words``; NaN where none could be drawn),
+    one row per probe site; ``rows``: each site's data row."""
     import numpy as np
     import torch
 
     from semhub.lens.sites import read_lens
     from semhub.readout.collect import view_batches
 
-    native_rows, dominant_rows, random_rows, words = [], [], [], []
+    native_rows, dominant_rows, random_rows, words, site_rows = [], [], [], [], []
     controls = random_words(backbone, translations, translation_space, seed)
 
     def batches():
@@ -214,10 +215,11 @@ def dictionary_probe(backbone, dataset, view: str, translations, layers: list[in
                                      if s.word in controls else np.full(len(layers), np.nan)
                                      for p, s in enumerate(found)]))
         words.extend(s.word for s in found)
+        site_rows.extend([reading.row] * len(found))
     if not native_rows:
         raise SemhubError(f"view {view!r}: no dictionary word found as a single token; nothing to probe")
     return {"native": np.concatenate(native_rows), "dominant": np.concatenate(dominant_rows),
-            "random": np.concatenate(random_rows), "words": words}
+            "random": np.concatenate(random_rows), "words": words, "rows": np.asarray(site_rows)}
 
 
 @dataclass
@@ -254,6 +256,25 @@ class LogitLensResult(RecordsResult):
                          f"{wins[k]:.2f}", "-" if random is None else f"{random[k]:.2f}",
                          f"{rec['native_logprob'][k]:.1f} / {rec['dominant_logprob'][k]:.1f}", f"{wins[-1]:.2f}"))
         return rows
+
+
+def row_values(per_site: dict[str, Any], rows: Any, n_rows: int, layers: list[int]) -> dict[str, dict[str, Any]]:
+    """Per curve, at the layer where its mean over sites peaks: each data row's mean over its own sites
+    (None for a row without one). Why: sites depend on the tokenizer, rows do not, so two models' lens
+    runs on the same data pair row by row (``semhub compare``'s paired test)."""
+    import numpy as np
+
+    out = {}
+    for name, values in per_site.items():
+        curve = np.nanmean(values, axis=0)
+        if not np.isfinite(curve).any():
+            continue
+        at = int(np.nanargmax(curve))
+        sums = np.bincount(rows, weights=values[:, at], minlength=n_rows)
+        counts = np.bincount(rows, minlength=n_rows)
+        means = [float(v / c) if c else None for v, c in zip(sums, counts)]
+        out[name] = {"layer": layers[at], "values": [v if v is not None and np.isfinite(v) else None for v in means]}
+    return out
 
 
 def run_logit_lens(ctx) -> LogitLensResult:
@@ -294,6 +315,8 @@ def run_logit_lens(ctx) -> LogitLensResult:
             "random_logprob": rand[drawn].mean(0).tolist() if drawn.any() else None,
             "random_positions": int(drawn.sum()),
             "ci95": {"native_logprob": native_ci, "dominant_logprob": dom_ci},
+            "items": row_values({"dominant_wins": (dom > native).astype(float), "native_logprob": native,
+                                 "dominant_logprob": dom}, probe["rows"], len(ctx.dataset), list(ctx.layers)),
             "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe(), "bos": ctx.settings.bos,
             "sites": ctx.options.sites,
             "translation_space": ctx.options.translation_space,

@@ -4,7 +4,9 @@ the difference survives a permutation test: a paired sign-flip test of the per-i
 card's calibrated peak (the same items, in the same order), Bonferroni-corrected over the pairs of cards.
 Set-level metrics (CKA, mutual k-NN, RSA) have no per-item values; their cards keep the jackknife
 pseudo-values of blocks of items (``semhub.analyses.alignment.peak_items``), which the same test pairs
-block by block. Curves with neither (the lens's) are shown, never flagged.
+block by block. The lens curves keep each data row's mean over its probe sites (sites depend on the
+tokenizer, rows do not) and pair row by row, over the rows both cards probed. Curves with none of
+these (the language trends') are shown, never flagged.
 """
 from __future__ import annotations
 
@@ -21,14 +23,19 @@ FLIPS = 10_000
 ALPHA = 0.05
 
 
-def paired_difference(a: list[float] | None, b: list[float] | None, flips: int = FLIPS, seed: int = 0) -> float | None:
-    """The two-sided add-one p-value of a paired sign-flip permutation test of mean(a - b) = 0, or None when
-    the two cards' items cannot be paired (missing, or another number of items)."""
+def paired_difference(a: list[float | None] | None, b: list[float | None] | None, flips: int = FLIPS,
+                      seed: int = 0) -> float | None:
+    """The two-sided add-one p-value of a paired sign-flip permutation test of mean(a - b) = 0 over the
+    items both cards have a value for (None: an item without one, as a lens row without a probe site),
+    or None when the two cards' items cannot be paired (missing, another number of items, or fewer than
+    two values in common)."""
     import numpy as np
 
     if not a or not b or len(a) != len(b):
         return None
-    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    diff = np.asarray([x - y for x, y in zip(a, b) if x is not None and y is not None], dtype=np.float64)
+    if len(diff) < 2:
+        return None
     observed = abs(diff.mean())
     signs = np.random.default_rng(seed).choice((-1.0, 1.0), size=(flips, len(diff)))
     null = np.abs(signs @ diff / len(diff))

@@ -65,10 +65,15 @@ def spoke_curves(similarity: dict[str, Any], alignment: list[dict[str, Any]], n_
 def lens_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
     layers = rec["layers"]
     d = depth(layers, n_layers)
-    curves = {"dominant wins": Curve("dominant wins", layers, d, rec["dominant_wins"], chance=[0.5] * len(layers)),
-              "log p next": Curve("log p next", layers, d, rec["native_logprob"], rec["ci95"].get("native_logprob")),
+    rows = {name: (rec.get("items", {}).get(key) or {}).get("values")  # per data row, at the curve's peak
+            for name, key in (("dominant wins", "dominant_wins"), ("log p next", "native_logprob"),
+                              ("log p translation", "dominant_logprob"))}
+    curves = {"dominant wins": Curve("dominant wins", layers, d, rec["dominant_wins"], chance=[0.5] * len(layers),
+                                     items=rows["dominant wins"]),
+              "log p next": Curve("log p next", layers, d, rec["native_logprob"], rec["ci95"].get("native_logprob"),
+                                  items=rows["log p next"]),
               "log p translation": Curve("log p translation", layers, d, rec["dominant_logprob"],
-                                         rec["ci95"].get("dominant_logprob"))}
+                                         rec["ci95"].get("dominant_logprob"), items=rows["log p translation"])}
     n = int(rec.get("n_positions") or 0)
     floor = rec.get("random_wins") or [0.5] * len(layers)  # a random word of the same frequency, where recorded
     holds = [layer != 0 and w is not None and wilson_low(w, n) > max(0.5, f or 0.0)
