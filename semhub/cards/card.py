@@ -73,9 +73,11 @@ class Curve:
         chance: the value a model with no alignment gets (a shuffled-rows null or 1 / N), or None.
         calibrated: the metric's calibration (``semhub.analyses.calibration.calibrate_curve``): per layer
             ``score``, ``p``, ``tau``, ``null_mean``; ``max`` and ``mean`` over layers; or None.
-        items: the per-item values at the calibrated peak layer (retrieval@1, Eq. 1), or for set-level
-            metrics (CKA, mutual k-NN, RSA...) the jackknife pseudo-values of blocks of items there, for
-            ``compare``'s paired permutation test; None where the run kept none (lens curves, old cards).
+        items: what ``compare``'s paired permutation test pairs: the per-item values at the calibrated
+            peak layer (retrieval@1, Eq. 1), for set-level metrics (CKA, mutual k-NN, RSA...) the
+            jackknife pseudo-values of blocks of items there, for lens curves each data row's mean over
+            its probe sites at the curve's peak (None for a row without one); None where the run kept
+            none (language trends, old cards).
     """
 
     metric: str
