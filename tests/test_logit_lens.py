@@ -133,6 +133,25 @@ def test_language_trends_masses_sum_to_one(tmp_path):
         (cand,) = rec["latent_candidates"]  # every language but the text's own
         assert cand["language"] == other
         assert cand["mass"] == pytest.approx(np.mean(np.array(rec["mass"][other])[middle]))
+        # per data row, at each language's peak layer: the mean mass over the row's drawn positions (what
+        # compare pairs); weighted by each row's positions they give back the record's mass there
+        from semhub.analyses.language_trends import language_table, trend
+
+        table, seen = language_table({v: list(ctx.dataset.columns[v]) for v in ("en", "es")}, bb.tokenizer,
+                                     ctx.lens.vocab_size)
+        out = trend(bb, ctx.dataset, rec["view"], table, seen, rec["layers"], norm=rec["lens_norm"], batch_size=8,
+                    max_positions=4, lens=ctx.lens)
+        counts = np.bincount(out["rows"], minlength=2)
+        for j, lang in enumerate(("en", "es")):
+            item = rec["items"][lang]
+            at = rec["layers"].index(item["layer"])
+            assert at == int(np.argmax(rec["mass"][lang]))
+            expect = [out["sites"][out["rows"] == r, at, j].mean() if counts[r] else None for r in range(2)]
+            assert [v is None for v in item["values"]] == [v is None for v in expect]
+            got = [v for v in item["values"] if v is not None]
+            assert got == pytest.approx([v for v in expect if v is not None])
+            weights = [c for c in counts if c]
+            assert np.average(got, weights=weights) == pytest.approx(rec["mass"][lang][at], abs=1e-6)
 
 
 def test_lens_view_top_token_at_last_layer_is_the_models_prediction():

@@ -47,7 +47,9 @@ def language_table(corpora: dict[str, list[str]], tokenizer, vocab_size: int) ->
 def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor, layers: list[int], *,
           norm: bool, batch_size: int, max_positions: int, on_batch=None, lens=None, seed: int = 0) -> dict[str, Any]:
     """Mean language mixture per layer over up to ``max_positions`` content positions of ``view``, drawn
-    uniformly (seeded) across all its texts."""
+    uniformly (seeded) across all its texts; ``sites`` (positions x layers x languages) and ``rows``
+    (each position's data row) keep the mixture per position."""
+    import numpy as np
     import torch
 
     from semhub.lens.logit import Lens
@@ -62,7 +64,7 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
     full[:rows, :-1] = table[:rows]
     full[rows:, :-1] = 1.0 / table.shape[1]  # rows the tokenizer never produces: uniform
     full[:rows, -1] = seen[:rows].float()
-    totals = torch.zeros(len(layers), full.shape[1], dtype=torch.float64)
+    per_position, position_rows = [], []  # (layers, languages + 1) per position, and its data row
     state: dict[str, Any] = {"count": 0}
 
     drawn, state["available"] = draw_positions((enc for _, enc in view_batches(backbone, dataset, view, batch_size)),
@@ -75,10 +77,13 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
             yield enc
 
     for reading in read_lens(backbone, batches(), layers, sites=SITES, table=full, lens=lens, on_batch=on_batch):
-        totals.add_(reading.mixture.double().sum(1))
-    mean = (totals / max(state["count"], 1)).numpy()
+        per_position.append(reading.mixture.double().transpose(0, 1))
+        position_rows += [reading.row] * reading.mixture.shape[1]
+    sites = torch.cat(per_position) if per_position else torch.zeros(0, len(layers), full.shape[1], dtype=torch.float64)
+    mean = (sites.sum(0) / max(state["count"], 1)).numpy()
     return {"mass": mean[:, :-1], "known_mass": mean[:, -1], "positions": state["count"],
-            "positions_available": state["available"], "positions_seed": seed}
+            "positions_available": state["available"], "positions_seed": seed,
+            "sites": sites[:, :, :-1].numpy(), "rows": np.asarray(position_rows, dtype=np.int64)}
 
 
 @dataclass
@@ -126,6 +131,7 @@ def latent_candidates(mass: dict[str, Any], layers: list[int], view: str) -> lis
 
 
 def run_language_trends(ctx) -> LanguageTrendsResult:
+    from semhub.analyses.stats import row_values
     from semhub.plugins import catalog
 
     specs = ctx.options.trend_corpus
@@ -150,6 +156,8 @@ def run_language_trends(ctx) -> LanguageTrendsResult:
             "known_mass": out["known_mass"].tolist(), "table_tokens_seen": int(seen.sum()),
             "latent_candidates": latent_candidates({lang: out["mass"][:, j] for j, lang in enumerate(langs)},
                                                    list(ctx.layers), view),
+            "items": row_values({lang: out["sites"][:, :, j] for j, lang in enumerate(langs)}, out["rows"],
+                                len(ctx.dataset), list(ctx.layers)),
             "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe(),
         })
     return LanguageTrendsResult(records, {"model": ctx.backbone.name, "corpora": list(specs) or "dataset views"})

@@ -258,29 +258,10 @@ class LogitLensResult(RecordsResult):
         return rows
 
 
-def row_values(per_site: dict[str, Any], rows: Any, n_rows: int, layers: list[int]) -> dict[str, dict[str, Any]]:
-    """Per curve, at the layer where its mean over sites peaks: each data row's mean over its own sites
-    (None for a row without one). Why: sites depend on the tokenizer, rows do not, so two models' lens
-    runs on the same data pair row by row (``semhub compare``'s paired test)."""
-    import numpy as np
-
-    out = {}
-    for name, values in per_site.items():
-        curve = np.nanmean(values, axis=0)
-        if not np.isfinite(curve).any():
-            continue
-        at = int(np.nanargmax(curve))
-        sums = np.bincount(rows, weights=values[:, at], minlength=n_rows)
-        counts = np.bincount(rows, minlength=n_rows)
-        means = [float(v / c) if c else None for v, c in zip(sums, counts)]
-        out[name] = {"layer": layers[at], "values": [v if v is not None and np.isfinite(v) else None for v in means]}
-    return out
-
-
 def run_logit_lens(ctx) -> LogitLensResult:
     import numpy as np
 
-    from semhub.analyses.stats import mean_ci
+    from semhub.analyses.stats import mean_ci, row_values
     from semhub.data.dictionary import dictionaries as registered
     from semhub.data.dictionary import load_dictionary
 

@@ -145,3 +145,21 @@ def wilson_interval(share: float, n: int, z: float = 1.959964) -> tuple[float, f
     centre = share + z * z / (2 * n)
     spread = z * (share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5
     return (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
+
+
+def row_values(per_site: dict[str, np.ndarray], rows: np.ndarray, n_rows: int, layers: list[int]) -> dict[str, dict]:
+    """Per curve (``per_site[name]``: sites x layers), at the layer where its mean over sites peaks:
+    each data row's mean over its own sites (None for a row without one). Why: a lens reads token
+    positions, which depend on the tokenizer, while rows do not, so two models' lens runs on the same
+    data pair row by row (``semhub compare``'s paired test)."""
+    out = {}
+    for name, values in per_site.items():
+        curve = np.nanmean(values, axis=0)
+        if not np.isfinite(curve).any():
+            continue
+        at = int(np.nanargmax(curve))
+        sums = np.bincount(rows, weights=values[:, at], minlength=n_rows)
+        counts = np.bincount(rows, minlength=n_rows)
+        means = [float(v / c) if c else None for v, c in zip(sums, counts)]
+        out[name] = {"layer": layers[at], "values": [v if v is not None and np.isfinite(v) else None for v in means]}
+    return out

@@ -75,9 +75,9 @@ class Curve:
             ``score``, ``p``, ``tau``, ``null_mean``; ``max`` and ``mean`` over layers; or None.
         items: what ``compare``'s paired permutation test pairs: the per-item values at the calibrated
             peak layer (retrieval@1, Eq. 1), for set-level metrics (CKA, mutual k-NN, RSA...) the
-            jackknife pseudo-values of blocks of items there, for lens curves each data row's mean over
-            its probe sites at the curve's peak (None for a row without one); None where the run kept
-            none (language trends, old cards).
+            jackknife pseudo-values of blocks of items there, for lens and language-trend curves each
+            data row's mean over its positions read at the curve's peak (None for a row without one);
+            None where the run kept none (cards written before 2026-12-07).
     """
 
     metric: str

@@ -4,9 +4,9 @@ the difference survives a permutation test: a paired sign-flip test of the per-i
 card's calibrated peak (the same items, in the same order), Bonferroni-corrected over the pairs of cards.
 Set-level metrics (CKA, mutual k-NN, RSA) have no per-item values; their cards keep the jackknife
 pseudo-values of blocks of items (``semhub.analyses.alignment.peak_items``), which the same test pairs
-block by block. The lens curves keep each data row's mean over its probe sites (sites depend on the
-tokenizer, rows do not) and pair row by row, over the rows both cards probed. Curves with none of
-these (the language trends') are shown, never flagged.
+block by block. The lens and language-trend curves keep each data row's mean over its positions read
+(positions depend on the tokenizer, rows do not) and pair row by row, over the rows both cards read.
+A curve without values (a card written before 2026-12-07) is shown, never flagged.
 """
 from __future__ import annotations
 

@@ -94,7 +94,9 @@ def trends_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
     dominant language holds the most mass."""
     layers = rec["layers"]
     d = depth(layers, n_layers)
-    curves = {f"{lang} mass": Curve(f"{lang} mass", layers, d, values) for lang, values in rec["mass"].items()}
+    rows = rec.get("items", {})  # per data row at each language's peak: what compare pairs
+    curves = {f"{lang} mass": Curve(f"{lang} mass", layers, d, values, items=(rows.get(lang) or {}).get("values"))
+              for lang, values in rec["mass"].items()}
     dominant = rec["dominant"]
     top = [layer for i, layer in enumerate(layers)
            if max(rec["mass"], key=lambda lang: rec["mass"][lang][i]) == dominant]
