@@ -65,24 +65,22 @@ def trend(backbone, dataset, view: str, table: torch.Tensor, seen: torch.Tensor,
     full[rows:, :-1] = 1.0 / table.shape[1]  # rows the tokenizer never produces: uniform
     full[:rows, -1] = seen[:rows].float()
     per_position, position_rows = [], []  # (layers, languages + 1) per position, and its data row
-    state: dict[str, Any] = {"count": 0}
 
-    drawn, state["available"] = draw_positions((enc for _, enc in view_batches(backbone, dataset, view, batch_size)),
-                                               max_positions, seed)
+    drawn, available = draw_positions((enc for _, enc in view_batches(backbone, dataset, view, batch_size)),
+                                      max_positions, seed)
 
     def batches():
         for enc, mask in drawn:  # positions drawn across every text, not the shortest texts' first ones
             enc.groups[SITES] = mask
-            state["count"] += int(mask.sum())
             yield enc
 
     for reading in read_lens(backbone, batches(), layers, sites=SITES, table=full, lens=lens, on_batch=on_batch):
         per_position.append(reading.mixture.double().transpose(0, 1))
         position_rows += [reading.row] * reading.mixture.shape[1]
     sites = torch.cat(per_position) if per_position else torch.zeros(0, len(layers), full.shape[1], dtype=torch.float64)
-    mean = (sites.sum(0) / max(state["count"], 1)).numpy()
-    return {"mass": mean[:, :-1], "known_mass": mean[:, -1], "positions": state["count"],
-            "positions_available": state["available"], "positions_seed": seed,
+    mean = (sites.sum(0) / max(len(sites), 1)).numpy()
+    return {"mass": mean[:, :-1], "known_mass": mean[:, -1], "positions": len(sites),
+            "positions_available": available, "positions_seed": seed,
             "sites": sites[:, :, :-1].numpy(), "rows": np.asarray(position_rows, dtype=np.int64)}
 
 

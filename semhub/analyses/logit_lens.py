@@ -282,6 +282,7 @@ def run_logit_lens(ctx) -> LogitLensResult:
                                  translation_space=ctx.options.translation_space, lens=ctx.lens,
                                  seed=ctx.settings.seed)
         native, dom, rand = probe["native"], probe["dominant"], probe["random"]
+        wins = (dom > native).astype(float)  # per site and layer: the translation beats the next token
         drawn = ~np.isnan(rand).any(1)  # the sites a random word could be drawn for
         n_boot, seed = ctx.settings.n_boot, ctx.settings.seed
         native_mean, native_ci = mean_ci(native, n_boot, seed)
@@ -290,13 +291,13 @@ def run_logit_lens(ctx) -> LogitLensResult:
             "view": view, "dominant": dominant, "dictionary": str(found[0].path),
             "n_positions": int(len(native)), "distinct_words": len(set(probe["words"])),
             "layers": list(ctx.layers), "native_logprob": native_mean, "dominant_logprob": dom_mean,
-            "dominant_wins": (dom > native).mean(0).tolist(),
+            "dominant_wins": wins.mean(0).tolist(),
             # the control: a random dominant-language word of the translation's frequency, at the same sites
             "random_wins": (rand[drawn] > native[drawn]).mean(0).tolist() if drawn.any() else None,
             "random_logprob": rand[drawn].mean(0).tolist() if drawn.any() else None,
             "random_positions": int(drawn.sum()),
             "ci95": {"native_logprob": native_ci, "dominant_logprob": dom_ci},
-            "items": row_values({"dominant_wins": (dom > native).astype(float), "native_logprob": native,
+            "items": row_values({"dominant_wins": wins, "native_logprob": native,
                                  "dominant_logprob": dom}, probe["rows"], len(ctx.dataset), list(ctx.layers)),
             "lens_norm": ctx.settings.lens_norm, "lens": ctx.lens.describe(), "bos": ctx.settings.bos,
             "sites": ctx.options.sites,

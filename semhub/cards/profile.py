@@ -32,15 +32,20 @@ def depth(layers: list[int], n_layers: int) -> list[float]:
     return [round(layer / n_layers, 4) for layer in layers]
 
 
+def item_values(rec: dict[str, Any], key: str) -> list[float | None] | None:
+    """What ``compare`` pairs for one curve of a results.json record: ``rec["items"][key]["values"]``
+    (per item, per block of items or per data row, at the curve's peak), or None where the run kept none."""
+    return ((rec.get("items") or {}).get(key) or {}).get("values")
+
+
 def spoke_curves(similarity: dict[str, Any], alignment: list[dict[str, Any]], n_layers: int) -> dict[str, Curve]:
     """One view pair's curves from its similarity record and its alignment records (results.json)."""
     layers = similarity["layers"]
     d = depth(layers, n_layers)
     cal = (similarity.get("calibration") or {}).get("metrics", {})
-    items = similarity.get("items", {})
 
     def extra(metric: str) -> dict[str, Any]:
-        return {"calibrated": cal.get(metric), "items": (items.get(metric) or {}).get("values")}
+        return {"calibrated": cal.get(metric), "items": item_values(similarity, metric)}
 
     out = {
         "retrieval@1": Curve("retrieval@1", layers, d, similarity["retrieval_at_1"],
@@ -51,29 +56,25 @@ def spoke_curves(similarity: dict[str, Any], alignment: list[dict[str, Any]], n_
     }
     rec = next(r for r in alignment if not r.get("pool") and r["a"] == similarity["a"] and r["b"] == similarity["b"])
     nulls = (rec.get("calibration") or {}).get("metrics", {})
-    pseudo = rec.get("items", {})  # jackknife pseudo-values at each metric's calibrated peak
     for name, values in rec["series"].items():
         if "(null mean)" in name or name.startswith(("retrieval@1", "CKNNA")):
             continue
         null = nulls.get(name)
         out[name] = Curve(name, rec["x"], depth(rec["x"], n_layers), values,
                           chance=null["null_mean"] if null else None, calibrated=null,
-                          items=(pseudo.get(name) or {}).get("values"))
+                          items=item_values(rec, name))  # jackknife pseudo-values
     return out
 
 
 def lens_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
     layers = rec["layers"]
     d = depth(layers, n_layers)
-    rows = {name: (rec.get("items", {}).get(key) or {}).get("values")  # per data row, at the curve's peak
-            for name, key in (("dominant wins", "dominant_wins"), ("log p next", "native_logprob"),
-                              ("log p translation", "dominant_logprob"))}
     curves = {"dominant wins": Curve("dominant wins", layers, d, rec["dominant_wins"], chance=[0.5] * len(layers),
-                                     items=rows["dominant wins"]),
+                                     items=item_values(rec, "dominant_wins")),
               "log p next": Curve("log p next", layers, d, rec["native_logprob"], rec["ci95"].get("native_logprob"),
-                                  items=rows["log p next"]),
+                                  items=item_values(rec, "native_logprob")),
               "log p translation": Curve("log p translation", layers, d, rec["dominant_logprob"],
-                                         rec["ci95"].get("dominant_logprob"), items=rows["log p translation"])}
+                                         rec["ci95"].get("dominant_logprob"), items=item_values(rec, "dominant_logprob"))}
     n = int(rec.get("n_positions") or 0)
     floor = rec.get("random_wins") or [0.5] * len(layers)  # a random word of the same frequency, where recorded
     holds = [layer != 0 and w is not None and wilson_low(w, n) > max(0.5, f or 0.0)
@@ -94,8 +95,7 @@ def trends_profile(rec: dict[str, Any], n_layers: int) -> LensProfile:
     dominant language holds the most mass."""
     layers = rec["layers"]
     d = depth(layers, n_layers)
-    rows = rec.get("items", {})  # per data row at each language's peak: what compare pairs
-    curves = {f"{lang} mass": Curve(f"{lang} mass", layers, d, values, items=(rows.get(lang) or {}).get("values"))
+    curves = {f"{lang} mass": Curve(f"{lang} mass", layers, d, values, items=item_values(rec, lang))
               for lang, values in rec["mass"].items()}
     dominant = rec["dominant"]
     top = [layer for i, layer in enumerate(layers)
